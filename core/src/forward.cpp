@@ -1,0 +1,28 @@
+#include "cortexlens/forward.hpp"
+
+#include "cortexlens/kernels.hpp"
+
+namespace cortexlens {
+
+Result<ForwardResult> forward(const Model& model, const Tensor& input, const ForwardOptions& options) {
+  if (input.shape != model.input || input.data.size() != model.input.size())
+    return Status::error("input has shape (" + std::to_string(input.shape.h) + "," + std::to_string(input.shape.w) +
+                         "," + std::to_string(input.shape.c) + "), model '" + model.name + "' expects (" +
+                         std::to_string(model.input.h) + "," + std::to_string(model.input.w) + "," +
+                         std::to_string(model.input.c) + ")");
+  ForwardResult result;
+  if (options.keep_activations) result.activations.reserve(model.layers.size());
+  Tensor current = input;
+  Tensor next;
+  for (const auto& layer : model.layers) {
+    next.shape = layer.out;
+    next.data.resize(layer.out.size());
+    run_layer_f32(layer, current.data.data(), next.data.data(), options.use_reference_kernels);
+    if (options.keep_activations) result.activations.push_back(next);
+    std::swap(current, next);
+  }
+  result.outputs = std::move(current.data);
+  return result;
+}
+
+}  // namespace cortexlens

@@ -1,0 +1,245 @@
+// `cortexlens`: the engine from a terminal, for researchers and for checking the page against.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cortexlens/forward.hpp"
+#include "cortexlens/image.hpp"
+#include "model_source.hpp"
+#include "v4_data.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+
+using namespace cortexlens;
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage:\n"
+    "  cortexlens info MODEL [--config CONFIG.json]\n"
+    "      the layer table (type, output shape, parameters) and the parameter count\n"
+    "  cortexlens predict MODEL IMAGE... [--crop X,Y,SIDE] [--config CONFIG.json]\n"
+    "      CSV: a header 'image,<output names>' and one row of responses per image\n"
+    "  cortexlens evaluate MODEL... [--data DIR] [--images FIRST-LAST]\n"
+    "      Pearson r between each output and the recorded responses of its neuron on the session images\n"
+    "      (default 601-1200, the held-out half), with the median per session\n"
+    "MODEL: a Keras 3 .keras file, or a .weights.h5 file with its config.json.\n"
+    "IMAGE: JPEG, PNG, BMP or GIF; the centred square (or --crop, in upright pixels) is resized to 112x112.\n";
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "cortexlens: %s\n", message.c_str());
+  return 1;
+}
+
+struct Arguments {
+  std::vector<std::string> positional;
+  std::string config;
+  std::string data_dir;
+  int first_image = 601, last_image = 1200;
+  bool has_crop = false;
+  SquareCrop crop;
+};
+
+Result<Arguments> parse_arguments(int argc, char** argv, int first) {
+  Arguments args;
+  for (int i = first; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--config" || arg == "--crop" || arg == "--data" || arg == "--images") {
+      if (i + 1 >= argc) return Status::error(arg + " needs a value");
+      const std::string value = argv[++i];
+      if (arg == "--config") {
+        args.config = value;
+      } else if (arg == "--data") {
+        args.data_dir = value;
+      } else if (arg == "--images") {
+        char end = 0;
+        if (std::sscanf(value.c_str(), "%d-%d%c", &args.first_image, &args.last_image, &end) != 2 ||
+            args.first_image < 1 || args.last_image < args.first_image)
+          return Status::error("--images '" + value + "', expected FIRST-LAST (e.g. 601-1200)");
+      } else {
+        int x = 0, y = 0, side = 0;
+        char end = 0;
+        if (std::sscanf(value.c_str(), "%d,%d,%d%c", &x, &y, &side, &end) != 3)
+          return Status::error("--crop '" + value + "', expected X,Y,SIDE (three integers)");
+        args.has_crop = true;
+        args.crop = {x, y, side};
+      }
+    } else if (arg.rfind("--", 0) == 0) {
+      return Status::error("unknown option '" + arg + "'");
+    } else {
+      args.positional.push_back(arg);
+    }
+  }
+  return args;
+}
+
+std::string shape_text(const Shape3& s) {
+  if (s.h == 1 && s.w == 1) return "(" + std::to_string(s.c) + ")";
+  return "(" + std::to_string(s.h) + ", " + std::to_string(s.w) + ", " + std::to_string(s.c) + ")";
+}
+
+std::string with_commas(long long value) {
+  std::string digits = std::to_string(value);
+  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(static_cast<std::size_t>(i), ",");
+  return digits;
+}
+
+int run_info(const Arguments& args) {
+  if (args.positional.size() != 1) return fail("info takes one MODEL\n" + std::string(kUsage));
+  auto model = load_model_file(args.positional[0], args.config);
+  if (!model) return fail(model.message());
+  const Model& m = model.value();
+  std::printf("model: %s\n", m.name.c_str());
+  std::printf("input: (%d, %d, %d) recentred RGB\n", m.input.h, m.input.w, m.input.c);
+  std::printf("%-28s %-20s %-18s %10s\n", "layer", "type", "output shape", "params");
+  for (const auto& layer : m.source_layers)
+    std::printf("%-28s %-20s %-18s %10s\n", layer.name.c_str(), layer.class_name.c_str(),
+                shape_text(layer.output).c_str(), with_commas(layer.params).c_str());
+  std::printf("total params: %s\n", with_commas(m.source_params()).c_str());
+  std::printf("multiply-adds per image: %s\n", with_commas(m.multiply_adds()).c_str());
+  std::printf("outputs: %zu (%s%s)\n", m.output_count(), m.output_names.front().c_str(),
+              m.output_count() > 1 ? (" .. " + m.output_names.back()).c_str() : "");
+  return 0;
+}
+
+int run_predict(const Arguments& args) {
+  if (args.positional.size() < 2) return fail("predict takes a MODEL and at least one IMAGE\n" + std::string(kUsage));
+  auto model = load_model_file(args.positional[0], args.config);
+  if (!model) return fail(model.message());
+  const Model& m = model.value();
+  std::string header = "image";
+  for (const auto& name : m.output_names) header += "," + name;
+  std::vector<std::string> rows;
+  for (std::size_t i = 1; i < args.positional.size(); ++i) {
+    const std::string& path = args.positional[i];
+    auto bytes = read_file_bytes(path, ImageLimits::max_file_bytes);
+    if (!bytes) return fail(bytes.message());
+    auto input = image_to_input(bytes.value().data(), bytes.value().size(), args.has_crop ? &args.crop : nullptr);
+    if (!input) return fail("'" + path + "': " + input.message());
+    auto result = forward(m, input.value());
+    if (!result) return fail("'" + path + "': " + result.message());
+    std::string row = path;
+    char number[32];
+    for (float value : result.value().outputs) {
+      std::snprintf(number, sizeof number, ",%.7g", value);
+      row += number;
+    }
+    rows.push_back(row);
+  }
+  // Rows are printed only when every image worked, so a failed run never leaves a partial table behind.
+  std::printf("%s\n", header.c_str());
+  for (const auto& row : rows) std::printf("%s\n", row.c_str());
+  return 0;
+}
+
+std::string default_data_dir() {
+  const char* env = std::getenv("CORTEXLENS_DATA_DIR");
+  return env && *env ? env : CORTEXLENS_DEFAULT_DATA_DIR;
+}
+
+double median(std::vector<double> values) {
+  if (values.empty()) return NAN;
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+// Decoded inputs of one session's images, kept so that many models reuse one decode.
+struct SessionInputs {
+  std::vector<Tensor> inputs;
+  ResponseTable responses;
+};
+
+int run_evaluate(const Arguments& args) {
+  if (args.positional.empty()) return fail("evaluate takes at least one MODEL\n" + std::string(kUsage));
+  const std::string data_dir = args.data_dir.empty() ? default_data_dir() : args.data_dir;
+  std::map<std::string, SessionInputs> sessions;
+  std::map<std::string, std::vector<double>> r_by_session;
+  std::printf("neuron,model,r,r2,images\n");
+  for (const auto& path : args.positional) {
+    auto model = load_model_file(path, args.config);
+    if (!model) return fail(model.message());
+    const Model& m = model.value();
+    // Which outputs belong to which session.
+    std::map<std::string, std::vector<std::pair<std::size_t, int>>> outputs_by_session;
+    for (std::size_t o = 0; o < m.output_count(); ++o) {
+      std::string session;
+      int neuron = 0;
+      if (parse_neuron_name(m.output_names[o], session, neuron)) outputs_by_session[session].push_back({o, neuron});
+    }
+    if (outputs_by_session.empty())
+      return fail("'" + path + "': its outputs are not named after recorded neurons (<session>_n<i>)");
+    for (const auto& [session, outputs] : outputs_by_session) {
+      auto found = sessions.find(session);
+      if (found == sessions.end()) {
+        auto images = SessionImages::open(data_dir, session);
+        if (!images) {
+          std::fprintf(stderr, "cortexlens: session %s skipped: %s\n", session.c_str(), images.message().c_str());
+          continue;
+        }
+        auto responses = read_session_responses(data_dir, session);
+        if (!responses) return fail(responses.message());
+        SessionInputs entry;
+        entry.responses = std::move(responses).value();
+        if (args.last_image > entry.responses.images)
+          return fail("--images goes to " + std::to_string(args.last_image) + " but session " + session + " has " +
+                      std::to_string(entry.responses.images) + " images");
+        for (int number = args.first_image; number <= args.last_image; ++number) {
+          auto bytes = images.value().image_bytes(number);
+          if (!bytes) return fail(bytes.message());
+          auto input = image_to_input(bytes.value().data(), bytes.value().size());
+          if (!input) return fail("image " + std::to_string(number) + " of session " + session + ": " + input.message());
+          entry.inputs.push_back(std::move(input).value());
+        }
+        found = sessions.emplace(session, std::move(entry)).first;
+      }
+      const SessionInputs& data = found->second;
+      std::vector<std::vector<double>> predicted(outputs.size());
+      for (const Tensor& input : data.inputs) {
+        auto result = forward(m, input);
+        if (!result) return fail(result.message());
+        for (std::size_t k = 0; k < outputs.size(); ++k) predicted[k].push_back(result.value().outputs[outputs[k].first]);
+      }
+      for (std::size_t k = 0; k < outputs.size(); ++k) {
+        const int neuron = outputs[k].second;
+        if (neuron >= data.responses.neurons)
+          return fail(m.output_names[outputs[k].first] + ": session " + session + " has only " +
+                      std::to_string(data.responses.neurons) + " neurons");
+        std::vector<double> recorded;
+        for (int number = args.first_image; number <= args.last_image; ++number)
+          recorded.push_back(data.responses.at(neuron, number - 1));
+        const double r = pearson_r(predicted[k], recorded);
+        r_by_session[session].push_back(r);
+        std::printf("%s,%s,%.6f,%.6f,%zu\n", m.output_names[outputs[k].first].c_str(), m.name.c_str(), r, r * r,
+                    recorded.size());
+      }
+    }
+  }
+  for (const auto& [session, rs] : r_by_session) {
+    std::vector<double> r2;
+    for (double r : rs) r2.push_back(r * r);
+    std::printf("# session %s: median r %.4f, median r^2 %.4f over %zu neurons (images %d-%d)\n", session.c_str(),
+                median(rs), median(r2), rs.size(), args.first_image, args.last_image);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  auto args = parse_arguments(argc, argv, 2);
+  if (!args) return fail(args.message());
+  if (command == "info") return run_info(args.value());
+  if (command == "predict") return run_predict(args.value());
+  if (command == "evaluate") return run_evaluate(args.value());
+  return fail("unknown command '" + command + "'\n" + kUsage);
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds the native tools and tests (build/release) and the WebAssembly module and tests (build/wasm).
+# CORTEXLENS_DATA_DIR points at the published data (default ../shared/data/v4); without it the build still works.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export NODE_PATH=/usr/share/nodejs   # Emscripten's JS optimizer needs Debian's acorn
+jobs=$(nproc)
+data_arg=()
+[ -n "${CORTEXLENS_DATA_DIR:-}" ] && data_arg=(-DCORTEXLENS_DATA_DIR="$CORTEXLENS_DATA_DIR")
+
+if [ "${1:-all}" != wasm ]; then
+  cmake --preset release "${data_arg[@]}" >/dev/null
+  cmake --build --preset release -j "$jobs"
+fi
+if [ "${1:-all}" != native ]; then
+  emcmake cmake --preset wasm "${data_arg[@]}" >/dev/null
+  cmake --build --preset wasm -j "$jobs"
+fi

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything Cortex Lens needs on a fresh Debian 12 machine, from Debian's packages and npm only.
+# Safe to run again: apt and npm skip what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  cmake ninja-build g++ pkg-config       # native build
+  libeigen3-dev libstb-dev nlohmann-json3-dev catch2   # header-only libraries, native and wasm
+  libzip-dev libhdf5-dev                 # .keras containers, native only (the page uses fflate + jsfive)
+  emscripten node-acorn                  # WebAssembly (Emscripten 3.1.6 with the system clang)
+  nodejs npm                             # wasm tests under node, bundling, TF.js reference, Playwright
+  chromium                               # headless browser tests (driven by playwright-core)
+  python3                                # static file server for the page (python3 -m http.server)
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

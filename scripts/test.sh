@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Sets up the machine, builds everything, and runs every test: native Catch2 (core + published models),
+# the same core tests compiled to wasm under node, the wasm module's node tests, the TensorFlow.js
+# independent check, and the browser tests in headless Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/build.sh
+
+echo "== native tests (ctest) =="
+ctest --preset release
+echo "== core tests compiled to WebAssembly, under node (ctest) =="
+ctest --preset wasm
+echo "== node tests: wasm module, Keras reader, TensorFlow.js reference =="
+node --test tests/wasm/ tests/reference/

@@ -1,0 +1,33 @@
+// Loads the built wasm module under node the way the page's worker does, and locates the data folder.
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const wasmDir = process.env.CORTEXLENS_WASM_DIR ?? path.join(repoRoot, 'build/wasm/wasm');
+export const dataDir = path.resolve(process.env.CORTEXLENS_DATA_DIR || path.join(repoRoot, '../shared/data/v4'));
+export const hasData = fs.existsSync(path.join(dataDir, 'golden_responses.json'));
+export const noDataReason = `published V4 data not found at ${dataDir} (set CORTEXLENS_DATA_DIR)`;
+
+export async function loadCortexLens() {
+  const require = createRequire(import.meta.url);
+  const createCortexLens = require(path.join(wasmDir, 'cortexlens.js'));
+  // Node 20's fetch() cannot load a file path, so hand the module its bytes.
+  return createCortexLens({ wasmBinary: fs.readFileSync(path.join(wasmDir, 'cortexlens.wasm')) });
+}
+
+// The golden "pattern" input of golden_responses.json: x[h][w][c] = 100 sin(0.1 h + 0.2 w + c), float32.
+export function goldenPattern() {
+  const x = new Float32Array(112 * 112 * 3);
+  for (let h = 0; h < 112; ++h)
+    for (let w = 0; w < 112; ++w)
+      for (let c = 0; c < 3; ++c) x[(h * 112 + w) * 3 + c] = 100 * Math.sin(Math.fround(Math.fround(0.1 * h) + Math.fround(0.2 * w) + c));
+  return x;
+}
+
+export function modelPath(key) {
+  if (key.startsWith('shared_compact_model'))
+    return path.join(dataDir, 'shared_compact_models/from_ensemble_model', key.split(' ')[0] + '.keras');
+  return path.join(dataDir, 'compact_models', key + '.keras');
+}
