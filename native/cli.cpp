@@ -6,6 +6,7 @@
 
 #include "cortexlens/forward.hpp"
 #include "cortexlens/image.hpp"
+#include "commands.hpp"
 #include "model_source.hpp"
 #include "v4_data.hpp"
 
@@ -230,12 +231,21 @@ int run_evaluate(const Arguments& args) {
 
 }  // namespace
 
+// Commands implemented in their own files (see commands.hpp).
+const cli::Command kCommands[] = {
+    {nullptr, nullptr, nullptr},  // keeps the array non-empty; entries are added above this line
+};
+
 int main(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    for (const auto& command : kCommands)
+      if (command.name) std::fprintf(argc < 2 ? stderr : stdout, "  cortexlens %s\n      %s\n", command.name, command.summary);
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];
+  for (const auto& entry : kCommands)
+    if (entry.name && command == entry.name) return entry.run(cli::Args(argv + 2, argv + argc));
   auto args = parse_arguments(argc, argv, 2);
   if (!args) return fail(args.message());
   if (command == "info") return run_info(args.value());

@@ -20,7 +20,12 @@ WasmModel load_keras(const std::string& config_text, const val& tensors, const s
     if (!t["name"].isString()) throw_js_error("tensor " + std::to_string(i) + " has no name");
     NamedTensor tensor;
     tensor.name = t["name"].as<std::string>();
-    tensor.shape = to_vector<std::int64_t>(t["shape"], "tensor shape");
+    // Embind has no 64-bit integer arrays; JS numbers are doubles anyway. Non-integral or negative dimensions
+    // become -1, which the importer's shape check then names.
+    for (double d : to_vector<double>(t["shape"], "tensor shape"))
+      tensor.shape.push_back(d >= 0 && d <= 9.0e15 && d == static_cast<double>(static_cast<std::int64_t>(d))
+                                 ? static_cast<std::int64_t>(d)
+                                 : -1);
     tensor.data = to_vector<float>(t["data"], "tensor data");
     named.push_back(std::move(tensor));
   }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,16 @@ struct Padding {
   int top = 0, bottom = 0, left = 0, right = 0;
 };
 
+// int8 form of a layer (see quantize.hpp): symmetric, per output channel for weights, per tensor for the input.
+//   real weight = weights_q[i] * weight_scales[output channel of i]
+//   real input  = input_q * input_scale, input_q in [-127, 127]
+// Accumulation is int8 x int8 -> int32; the result is scaled back to float and the float bias added.
+struct Int8Weights {
+  std::vector<std::int8_t> weights;  // same layout as Layer::weights
+  std::vector<float> weight_scales;  // (out.c), each > 0
+  float input_scale = 0.0f;          // > 0
+};
+
 struct Layer {
   LayerKind kind = LayerKind::conv2d;
   std::string name;  // the source layer's name, e.g. "layer1_conv/depthwise"
@@ -38,6 +49,9 @@ struct Layer {
   std::vector<float> weights;
   std::vector<float> bias;  // (out.c); zeros where the source layer had none
   Activation activation = Activation::linear;
+  // Present once the model is quantized (or loaded from an int8 model file). `weights` then holds the
+  // dequantized values, so the float path of an int8 file runs the int8 file's own weights.
+  std::optional<Int8Weights> int8;
 
   std::int64_t multiply_adds() const;
 };
