@@ -81,12 +81,17 @@ Result<SessionImages> SessionImages::open(const std::string& data_dir, const std
 }
 
 Result<std::vector<std::uint8_t>> SessionImages::image_bytes(int number) const {
-  char name[64];
-  std::snprintf(name, sizeof name, "images_%s/image%04d.jpg", session_.c_str(), number);
+  // The published archives differ: 190923 keeps its images in a folder images_<session>/, the others at the root.
+  char name[64], in_folder[64];
+  std::snprintf(in_folder, sizeof in_folder, "images_%s/image%04d.jpg", session_.c_str(), number);
+  std::snprintf(name, sizeof name, "image%04d.jpg", number);
   zip_stat_t stat;
   zip_stat_init(&stat);
-  if (zip_stat(archive_->zip, name, 0, &stat) != 0 || !(stat.valid & ZIP_STAT_SIZE) || stat.size > (64u << 20))
-    return Status::error(std::string("no image '") + name + "' in the session archive");
+  if (zip_stat(archive_->zip, in_folder, 0, &stat) == 0) std::snprintf(name, sizeof name, "%s", in_folder);
+  else if (zip_stat(archive_->zip, name, 0, &stat) != 0)
+    return Status::error(std::string("no image '") + in_folder + "' or '" + name + "' in the session archive");
+  if (!(stat.valid & ZIP_STAT_SIZE) || stat.size > (64u << 20))
+    return Status::error(std::string("image '") + name + "' has no plausible size in the session archive");
   std::vector<std::uint8_t> data(stat.size);
   zip_file_t* file = zip_fopen(archive_->zip, name, 0);
   if (!file) return Status::error(std::string("cannot open '") + name + "'");
