@@ -1,0 +1,76 @@
+// The backward pass to the input: d(one chosen scalar of the model)/d(input image), for every layer kind the
+// executable Model has (conv2d with any kernel, stride and pads; depthwise_conv2d; dense; relu or linear
+// activation). Only the gradient with respect to the layer *inputs* is computed, never the weight gradients:
+// synthesis, saliency and attribution need d/d(image) and nothing else.
+//
+// The forward half runs through run_layer_f32, so whatever kernel set the forward uses (the scalar twins, the
+// portable fast kernels, or a faster set later) the backward uses the same activations.
+//
+// How to add a layer kind: write its scalar `<kind>_backward_input_f32_ref` (the plain scatter form of the chain
+// rule, beside its forward twin in kernels_ref.cpp), a fast version if it matters, dispatch it in
+// run_layer_backward_input_f32, and add a finite-difference case to tests/test_backward.cpp.
+#pragma once
+
+#include <vector>
+
+#include "cortexlens/model.hpp"
+
+namespace cortexlens {
+
+// Which scalar to differentiate.
+//  - layer == -1: the model's output number `channel` (the last layer's output flattened in (H, W, C) order).
+//  - layer >= 0: channel `channel` of model.layers[layer]'s output *after* its activation; at position (y, x)
+//    when both are >= 0, otherwise the mean over all positions of that channel (an internal filter's
+//    "channel objective").
+struct OutputSelector {
+  int layer = -1;
+  int channel = 0;
+  int y = -1, x = -1;
+
+  static OutputSelector output(int index) { return {-1, index, -1, -1}; }
+  static OutputSelector channel_mean(int layer, int channel) { return {layer, channel, -1, -1}; }
+  static OutputSelector unit(int layer, int channel, int y, int x) { return {layer, channel, y, x}; }
+};
+
+// Ok when the selector names an existing layer, channel and position of a validated model.
+Status check_selector(const Model& model, const OutputSelector& selector);
+
+struct GradientOptions {
+  bool use_reference_kernels = false;  // scalar twins for both halves (tests; checking a new kernel)
+};
+
+struct GradientResult {
+  float value = 0.0f;  // the selected scalar at this input
+  Tensor gradient;     // (H, W, C) like model.input: d value / d input (recentred units)
+};
+
+// Buffers reused across calls, so that a synthesis loop of 1000 steps allocates once. Opaque to callers.
+struct GradientWorkspace {
+  std::vector<std::vector<float>> activations;  // per layer up to the selected one: (out.h, out.w, out.c)
+  std::vector<float> grad_out, grad_in;         // the gradient travelling down, sized for the largest layer
+};
+
+// The selected scalar and its gradient with respect to the (recentred) input. The input must have shape
+// model.input, the selector must pass check_selector; otherwise an error names what was wrong.
+// At a ReLU kink (pre-activation exactly 0) the derivative is taken as 0, as TensorFlow does.
+Result<GradientResult> input_gradient(const Model& model, const Tensor& input, const OutputSelector& selector,
+                                      const GradientOptions& options = {}, GradientWorkspace* workspace = nullptr);
+
+// The same without any checks or allocation beyond the workspace: for loops that already validated the model,
+// input shape and selector once. `input` holds model.input.size() floats, `gradient` has room for as many.
+float input_gradient_unchecked(const Model& model, const float* input, const OutputSelector& selector,
+                               float* gradient, GradientWorkspace& workspace, bool use_reference_kernels = false);
+
+// Per-layer backward kernels: given dy = d objective / d(layer output *before* the activation), (out.h, out.w,
+// out.c), write dx = d objective / d(layer input), (in.h, in.w, in.c) (overwritten, not accumulated).
+void conv2d_backward_input_f32_ref(const Layer& layer, const float* dy, float* dx);
+void depthwise_conv2d_backward_input_f32_ref(const Layer& layer, const float* dy, float* dx);
+void dense_backward_input_f32_ref(const Layer& layer, const float* dy, float* dx);
+
+void conv2d_backward_input_f32(const Layer& layer, const float* dy, float* dx);
+void depthwise_conv2d_backward_input_f32(const Layer& layer, const float* dy, float* dx);
+void dense_backward_input_f32(const Layer& layer, const float* dy, float* dx);
+
+void run_layer_backward_input_f32(const Layer& layer, const float* dy, float* dx, bool use_reference = false);
+
+}  // namespace cortexlens
