@@ -233,6 +233,9 @@ int run_evaluate(const Arguments& args) {
 
 // Commands implemented in their own files (see commands.hpp).
 const cli::Command kCommands[] = {
+    {"synth", "MODEL -o OUT.png [--minimize] [--steps N] [--seed S] [--recipe authors|fourier]: preferred image",
+     cli::run_synth},
+    {"synth-check", "[MODEL...] [--count N] [--steps N]: synthesized vs natural images' responses", cli::run_synth_check},
     {nullptr, nullptr, nullptr},  // keeps the array non-empty; entries are added above this line
 };
 

@@ -18,4 +18,8 @@ struct Command {
   int (*run)(const Args& args);
 };
 
+// Preferred-image synthesis (native/cmd_synth.cpp).
+int run_synth(const Args& args);
+int run_synth_check(const Args& args);
+
 }  // namespace cortexlens::cli
