@@ -1,104 +1,323 @@
-// Portable fast float kernels. They keep the output pixel's channels in a contiguous accumulator so the innermost
-// loop runs over output channels with unit stride (HWIO weights), which compilers vectorize natively and with
-// -msimd128; tap ranges are clipped per row/column instead of testing bounds inside the loops.
+// Fast float32 kernels (wasm SIMD128, SSE natively; see simd_f32x4.hpp) and the ForwardPlan that feeds them.
+//
+// Where the time goes (compact_model_190923_neuron0, 59.4 M multiply-adds): the 5x5 conv on the 112x112 RGB input
+// is 76%, the first pointwise conv 15%, the first depthwise conv 6%. So:
+//   - conv2d is a direct convolution (no im2col copy) with a register tile of kTile output pixels x 8 output
+//     channels (two f32x4 per pixel): per input value one splat and two multiply-adds per pixel, weights loaded
+//     once per tile row. With HWIO weights and (H, W, C) activations a kernel row of one pixel's window is
+//     kw * C contiguous floats, so the reduction is kh runs of kw * C with no index arithmetic inside.
+//   - 8 accumulators + 2 weights + 1 splat + 1 product stay within the 16 xmm registers V8 has on x86-64
+//     (V8 keeps one as scratch), so the tile does not spill; wider tiles measured slower in wasm (bench/README.md).
+//   - Borders are zeros in the activation buffers (ForwardPlan), so there are no bounds tests at all.
 #include <algorithm>
-#include <vector>
+#include <cstring>
 
 #include "cortexlens/kernels.hpp"
+#include "simd_f32x4.hpp"
 
 namespace cortexlens {
 
 namespace {
 
-struct TapRange {
-  int first, last;  // kernel taps [first, last) that land inside the input
+using simd::f32x4;
+
+constexpr int kLanes = 4;
+constexpr int kBlockVectors = 2;  // f32x4 per output pixel in the conv tile: 8 output channels
+constexpr int kBlock = kLanes * kBlockVectors;
+constexpr int kTile = 4;  // output pixels per register tile
+
+int round_up4(int c) { return (c + kLanes - 1) / kLanes * kLanes; }
+
+// Strides of one kernel call, in floats. `in` points at the first tap of output pixel (0, 0), i.e. at input
+// position (-pad_top, -pad_left), which lies inside the zero border.
+struct Geometry {
+  int kh, kw, sh, sw;
+  int out_h, out_w;
+  const float* in;
+  int in_row, in_cs;
+  float* out;
+  int out_row, out_cs;
+  bool relu;
 };
 
-inline TapRange valid_taps(int out_index, int stride, int pad_before, int kernel, int in_size) {
-  const int origin = out_index * stride - pad_before;
-  return {std::max(0, -origin), std::min(kernel, in_size - origin)};
+template <int MR, int NV>
+inline void conv_tile(const Geometry& g, const float* w, const float* bias, const float* in, float* out) {
+  f32x4 acc[MR][NV];
+  for (int v = 0; v < NV; ++v) {
+    const f32x4 b = simd::load(bias + kLanes * v);
+    for (int p = 0; p < MR; ++p) acc[p][v] = b;
+  }
+  const int run = g.kw * g.in_cs;
+  const int pixel_step = g.sw * g.in_cs;
+  for (int ky = 0; ky < g.kh; ++ky) {
+    const float* x = in + static_cast<std::ptrdiff_t>(ky) * g.in_row;
+    const float* wk = w + static_cast<std::ptrdiff_t>(ky) * run * NV * kLanes;
+    for (int j = 0; j < run; ++j) {
+      f32x4 wv[NV];
+      for (int v = 0; v < NV; ++v) wv[v] = simd::load(wk + (j * NV + v) * kLanes);
+      for (int p = 0; p < MR; ++p) {
+        const f32x4 xv = simd::load_splat(x + p * pixel_step + j);
+        for (int v = 0; v < NV; ++v) acc[p][v] = simd::mul_add(acc[p][v], xv, wv[v]);
+      }
+    }
+  }
+  for (int p = 0; p < MR; ++p)
+    for (int v = 0; v < NV; ++v)
+      simd::store(out + p * g.out_cs + v * kLanes, g.relu ? simd::relu(acc[p][v]) : acc[p][v]);
 }
 
-inline void apply_activation(Activation activation, float* values, int count) {
-  if (activation != Activation::relu) return;
-  for (int i = 0; i < count; ++i) values[i] = values[i] > 0.0f ? values[i] : 0.0f;
+template <int NV>
+void conv_block_row(const Geometry& g, int oy, int c0, const float* w, const float* bias) {
+  const float* in = g.in + static_cast<std::ptrdiff_t>(oy) * g.sh * g.in_row;
+  float* out = g.out + static_cast<std::ptrdiff_t>(oy) * g.out_row + c0;
+  int ox = 0;
+  for (; ox + kTile <= g.out_w; ox += kTile)
+    conv_tile<kTile, NV>(g, w, bias, in + ox * g.sw * g.in_cs, out + ox * g.out_cs);
+  for (; ox < g.out_w; ++ox) conv_tile<1, NV>(g, w, bias, in + ox * g.sw * g.in_cs, out + ox * g.out_cs);
+}
+
+// weights: blocks of kBlock output channels (the last one narrower), block at c0 starting at c0 * kh * kw * in_cs,
+// each (kh, kw * in_cs, block width). bias: (out_cs).
+void conv2d_packed(Geometry g, const float* weights, const float* bias) {
+  // A 1x1 stride-1 conv over borderless rows is one long row: fewer tile remainders.
+  if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.in_row == g.out_w * g.in_cs &&
+      g.out_row == g.out_w * g.out_cs) {
+    g.out_w *= g.out_h;
+    g.out_h = 1;
+  }
+  const std::ptrdiff_t per_channel = static_cast<std::ptrdiff_t>(g.kh) * g.kw * g.in_cs;
+  // Rows outer, channel blocks inner: the input rows of one output row stay in L1 across the blocks.
+  for (int oy = 0; oy < g.out_h; ++oy)
+    for (int c0 = 0; c0 < g.out_cs; c0 += kBlock) {
+      const float* w = weights + c0 * per_channel;
+      if (g.out_cs - c0 >= kBlock)
+        conv_block_row<kBlockVectors>(g, oy, c0, w, bias + c0);
+      else
+        conv_block_row<1>(g, oy, c0, w, bias + c0);  // out_cs is a multiple of 4, kBlock of 8
+    }
+}
+
+template <int MR, int NV>
+inline void depthwise_tile(const Geometry& g, const float* w, const float* bias, const float* in, float* out) {
+  f32x4 acc[MR][NV];
+  for (int v = 0; v < NV; ++v) {
+    const f32x4 b = simd::load(bias + kLanes * v);
+    for (int p = 0; p < MR; ++p) acc[p][v] = b;
+  }
+  const int cs = g.in_cs;
+  for (int ky = 0; ky < g.kh; ++ky) {
+    const float* x = in + static_cast<std::ptrdiff_t>(ky) * g.in_row;
+    const float* wk = w + static_cast<std::ptrdiff_t>(ky) * g.kw * cs;
+    for (int kx = 0; kx < g.kw; ++kx) {
+      f32x4 wv[NV];
+      for (int v = 0; v < NV; ++v) wv[v] = simd::load(wk + kx * cs + v * kLanes);
+      for (int p = 0; p < MR; ++p)
+        for (int v = 0; v < NV; ++v)
+          acc[p][v] = simd::mul_add(acc[p][v], simd::load(x + (p * g.sw + kx) * cs + v * kLanes), wv[v]);
+    }
+  }
+  for (int p = 0; p < MR; ++p)
+    for (int v = 0; v < NV; ++v) simd::store(out + p * cs + v * kLanes, g.relu ? simd::relu(acc[p][v]) : acc[p][v]);
+}
+
+template <int NV>
+void depthwise_block_row(const Geometry& g, int oy, int c0, const float* w, const float* bias) {
+  const float* in = g.in + static_cast<std::ptrdiff_t>(oy) * g.sh * g.in_row + c0;
+  float* out = g.out + static_cast<std::ptrdiff_t>(oy) * g.out_row + c0;
+  int ox = 0;
+  for (; ox + kTile <= g.out_w; ox += kTile)
+    depthwise_tile<kTile, NV>(g, w + c0, bias + c0, in + ox * g.sw * g.in_cs, out + ox * g.out_cs);
+  for (; ox < g.out_w; ++ox) depthwise_tile<1, NV>(g, w + c0, bias + c0, in + ox * g.sw * g.in_cs, out + ox * g.out_cs);
+}
+
+// weights: (kh, kw, cs); in_cs == out_cs == cs, a multiple of 4.
+void depthwise_packed(const Geometry& g, const float* weights, const float* bias) {
+  for (int oy = 0; oy < g.out_h; ++oy)
+    for (int c0 = 0; c0 < g.out_cs; c0 += kBlock) {
+      if (g.out_cs - c0 >= kBlock)
+        depthwise_block_row<kBlockVectors>(g, oy, c0, weights, bias);
+      else
+        depthwise_block_row<1>(g, oy, c0, weights, bias);
+    }
+}
+
+// x: n floats; weights (n, units_stride); writes `units` outputs.
+void dense_packed(const float* x, std::size_t n, const float* weights, int units, int units_stride, const float* bias,
+                  bool relu, float* out) {
+  if (units == 1) {
+    // Four independent accumulators hide the add latency of one long dot product.
+    f32x4 acc[4] = {simd::splat(0.0f), simd::splat(0.0f), simd::splat(0.0f), simd::splat(0.0f)};
+    std::size_t i = 0;
+    for (; i + 4 * kLanes <= n; i += 4 * kLanes)
+      for (int a = 0; a < 4; ++a)
+        acc[a] = simd::mul_add(acc[a], simd::load(x + i + a * kLanes), simd::load(weights + i + a * kLanes));
+    for (; i + kLanes <= n; i += kLanes) acc[0] = simd::mul_add(acc[0], simd::load(x + i), simd::load(weights + i));
+    float sum = simd::sum_lanes(simd::add(simd::add(acc[0], acc[1]), simd::add(acc[2], acc[3])));
+    for (; i < n; ++i) sum += x[i] * weights[i];
+    const float value = sum + bias[0];
+    out[0] = relu && value < 0.0f ? 0.0f : value;
+    return;
+  }
+  for (int o = 0; o < units; o += kLanes) {
+    f32x4 acc = simd::load(bias + o);
+    for (std::size_t i = 0; i < n; ++i)
+      acc = simd::mul_add(acc, simd::splat(x[i]), simd::load(weights + i * units_stride + o));
+    if (relu) acc = simd::relu(acc);
+    float lanes[kLanes];
+    simd::store(lanes, acc);
+    for (int l = 0; l < kLanes && o + l < units; ++l) out[o + l] = lanes[l];
+  }
+}
+
+void copy_in(const float* dense, ForwardPlan::Buffer& buffer) {
+  const Shape3 s = buffer.shape;
+  for (int y = 0; y < s.h; ++y)
+    for (int x = 0; x < s.w; ++x)
+      std::memcpy(buffer.at(y, x), dense + (static_cast<std::size_t>(y) * s.w + x) * s.c, sizeof(float) * s.c);
+}
+
+void copy_out(ForwardPlan::Buffer& buffer, float* dense) {
+  const Shape3 s = buffer.shape;
+  for (int y = 0; y < s.h; ++y)
+    for (int x = 0; x < s.w; ++x)
+      std::memcpy(dense + (static_cast<std::size_t>(y) * s.w + x) * s.c, buffer.at(y, x), sizeof(float) * s.c);
+}
+
+// The one-layer path behind conv2d_f32 & co: the same packing and kernels as a ForwardPlan, so the kernel tests
+// against the `_ref` twins cover what forward() runs.
+void run_single_layer(const Layer& layer, const float* in, float* out) {
+  const int in_cs = layer.kind == LayerKind::conv2d ? layer.in.c : round_up4(layer.in.c);
+  ForwardPlan::Step step = ForwardPlan::prepare_step(layer, in_cs);
+  const Padding border = layer.kind == LayerKind::dense ? Padding{} : layer.pad;
+  ForwardPlan::Buffer in_buffer = ForwardPlan::make_buffer(layer.in, border, in_cs);
+  ForwardPlan::Buffer out_buffer = ForwardPlan::make_buffer(layer.out, Padding{}, round_up4(layer.out.c));
+  copy_in(in, in_buffer);
+  ForwardPlan::run_step(step, in_buffer, out_buffer);
+  copy_out(out_buffer, out);
 }
 
 }  // namespace
 
-void conv2d_f32(const Layer& layer, const float* in, float* out) {
-  const Shape3 is = layer.in, os = layer.out;
-  const int in_c = is.c, out_c = os.c;
-  for (int oy = 0; oy < os.h; ++oy) {
-    const TapRange ty = valid_taps(oy, layer.stride_h, layer.pad.top, layer.kernel_h, is.h);
-    for (int ox = 0; ox < os.w; ++ox) {
-      const TapRange tx = valid_taps(ox, layer.stride_w, layer.pad.left, layer.kernel_w, is.w);
-      float* acc = out + (static_cast<std::size_t>(oy) * os.w + ox) * out_c;
-      std::copy(layer.bias.begin(), layer.bias.end(), acc);
-      for (int ky = ty.first; ky < ty.last; ++ky) {
-        const int iy = oy * layer.stride_h - layer.pad.top + ky;
-        for (int kx = tx.first; kx < tx.last; ++kx) {
-          const int ix = ox * layer.stride_w - layer.pad.left + kx;
-          const float* pixel = in + (static_cast<std::size_t>(iy) * is.w + ix) * in_c;
-          const float* tap = layer.weights.data() + (static_cast<std::size_t>(ky) * layer.kernel_w + kx) * in_c * out_c;
-          for (int ic = 0; ic < in_c; ++ic) {
-            const float value = pixel[ic];
-            const float* w = tap + static_cast<std::size_t>(ic) * out_c;
-            for (int oc = 0; oc < out_c; ++oc) acc[oc] += value * w[oc];
-          }
-        }
-      }
-      apply_activation(layer.activation, acc, out_c);
-    }
-  }
+void conv2d_f32(const Layer& layer, const float* in, float* out) { run_single_layer(layer, in, out); }
+void depthwise_conv2d_f32(const Layer& layer, const float* in, float* out) { run_single_layer(layer, in, out); }
+void dense_f32(const Layer& layer, const float* in, float* out) { run_single_layer(layer, in, out); }
+
+ForwardPlan::Buffer ForwardPlan::make_buffer(Shape3 shape, const Padding& border, int channel_stride) {
+  Buffer b;
+  b.shape = shape;
+  b.pad_top = border.top;
+  b.pad_bottom = border.bottom;
+  b.pad_left = border.left;
+  b.pad_right = border.right;
+  b.channel_stride = channel_stride;
+  // A pad larger than the kernel reach never occurs (validate_model: pads < kernel), so the border is exactly what
+  // the taps can touch. kLanes of slack let a 4-wide load of the last pixel's padded channels stay inside.
+  b.data.assign(static_cast<std::size_t>(border.top + shape.h + border.bottom) * b.row_stride() + kLanes, 0.0f);
+  return b;
 }
 
-void depthwise_conv2d_f32(const Layer& layer, const float* in, float* out) {
-  const Shape3 is = layer.in, os = layer.out;
-  const int channels = os.c;
-  for (int oy = 0; oy < os.h; ++oy) {
-    const TapRange ty = valid_taps(oy, layer.stride_h, layer.pad.top, layer.kernel_h, is.h);
-    for (int ox = 0; ox < os.w; ++ox) {
-      const TapRange tx = valid_taps(ox, layer.stride_w, layer.pad.left, layer.kernel_w, is.w);
-      float* acc = out + (static_cast<std::size_t>(oy) * os.w + ox) * channels;
-      std::copy(layer.bias.begin(), layer.bias.end(), acc);
-      for (int ky = ty.first; ky < ty.last; ++ky) {
-        const int iy = oy * layer.stride_h - layer.pad.top + ky;
-        for (int kx = tx.first; kx < tx.last; ++kx) {
-          const int ix = ox * layer.stride_w - layer.pad.left + kx;
-          const float* pixel = in + (static_cast<std::size_t>(iy) * is.w + ix) * channels;
-          const float* w = layer.weights.data() + (static_cast<std::size_t>(ky) * layer.kernel_w + kx) * channels;
-          for (int c = 0; c < channels; ++c) acc[c] += pixel[c] * w[c];
-        }
-      }
-      apply_activation(layer.activation, acc, channels);
-    }
-  }
-}
-
-void dense_f32(const Layer& layer, const float* in, float* out) {
-  const std::size_t inputs = layer.in.size();
-  const int units = layer.out.c;
-  std::copy(layer.bias.begin(), layer.bias.end(), out);
-  if (units == 1) {
-    // A readout to one neuron is a long dot product: independent partial sums let it vectorize.
-    constexpr int lanes = 8;
-    float partial[lanes] = {};
-    std::size_t i = 0;
-    for (; i + lanes <= inputs; i += lanes)
-      for (int l = 0; l < lanes; ++l) partial[l] += in[i + l] * layer.weights[i + l];
-    float sum = 0.0f;
-    for (; i < inputs; ++i) sum += in[i] * layer.weights[i];
-    for (int l = 0; l < lanes; ++l) sum += partial[l];
-    out[0] += sum;
+ForwardPlan::Step ForwardPlan::prepare_step(const Layer& layer, int in_cs) {
+  Step step;
+  step.layer = &layer;
+  const int out_cs = round_up4(layer.out.c);
+  if (layer.kind == LayerKind::dense && layer.out.c == 1) {
+    step.bias = layer.bias;
   } else {
-    for (std::size_t i = 0; i < inputs; ++i) {
-      const float value = in[i];
-      const float* w = layer.weights.data() + i * units;
-      for (int o = 0; o < units; ++o) out[o] += value * w[o];
+    step.bias.assign(out_cs, 0.0f);
+    std::copy(layer.bias.begin(), layer.bias.end(), step.bias.begin());
+  }
+  const int kh = layer.kernel_h, kw = layer.kernel_w, in_c = layer.in.c, out_c = layer.out.c;
+  switch (layer.kind) {
+    case LayerKind::conv2d: {
+      step.weights.assign(static_cast<std::size_t>(kh) * kw * in_cs * out_cs, 0.0f);
+      for (int c0 = 0; c0 < out_cs; c0 += kBlock) {
+        const int width = std::min(kBlock, out_cs - c0);
+        float* block = step.weights.data() + static_cast<std::size_t>(c0) * kh * kw * in_cs;
+        for (int ky = 0; ky < kh; ++ky)
+          for (int kx = 0; kx < kw; ++kx)
+            for (int ic = 0; ic < in_c; ++ic)
+              for (int o = 0; o < width && c0 + o < out_c; ++o)
+                block[((static_cast<std::size_t>(ky) * kw + kx) * in_cs + ic) * width + o] =
+                    layer.weights[((static_cast<std::size_t>(ky) * kw + kx) * in_c + ic) * out_c + c0 + o];
+      }
+      break;
+    }
+    case LayerKind::depthwise_conv2d: {
+      step.weights.assign(static_cast<std::size_t>(kh) * kw * in_cs, 0.0f);
+      for (int t = 0; t < kh * kw; ++t)
+        std::copy_n(layer.weights.data() + static_cast<std::size_t>(t) * in_c, in_c,
+                    step.weights.data() + static_cast<std::size_t>(t) * in_cs);
+      break;
+    }
+    case LayerKind::dense: {
+      step.units_stride = out_c == 1 ? 1 : out_cs;
+      const std::size_t pixels = static_cast<std::size_t>(layer.in.h) * layer.in.w;
+      step.weights.assign(pixels * in_cs * step.units_stride, 0.0f);
+      for (std::size_t p = 0; p < pixels; ++p)
+        for (int c = 0; c < in_c; ++c)
+          std::copy_n(layer.weights.data() + (p * in_c + c) * out_c, out_c,
+                      step.weights.data() + (p * in_cs + c) * step.units_stride);
+      break;
     }
   }
-  apply_activation(layer.activation, out, units);
+  return step;
+}
+
+void ForwardPlan::run_step(const Step& step, Buffer& in, Buffer& out) {
+  const Layer& layer = *step.layer;
+  if (layer.kind == LayerKind::dense) {
+    // The input buffer of a dense layer has no border: its data is the flattened (H, W, cs) map.
+    dense_packed(in.at(0, 0), in.shape.size() / in.shape.c * in.channel_stride, step.weights.data(), layer.out.c,
+                 step.units_stride, step.bias.data(), layer.activation == Activation::relu, out.at(0, 0));
+    return;
+  }
+  Geometry g{layer.kernel_h,
+             layer.kernel_w,
+             layer.stride_h,
+             layer.stride_w,
+             layer.out.h,
+             layer.out.w,
+             in.at(-layer.pad.top, -layer.pad.left),
+             in.row_stride(),
+             in.channel_stride,
+             out.at(0, 0),
+             out.row_stride(),
+             out.channel_stride,
+             layer.activation == Activation::relu};
+  if (layer.kind == LayerKind::conv2d)
+    conv2d_packed(g, step.weights.data(), step.bias.data());
+  else
+    depthwise_packed(g, step.weights.data(), step.bias.data());
+}
+
+ForwardPlan::ForwardPlan(const Model& model) {
+  const auto& layers = model.layers;
+  auto border_for = [&](std::size_t consumer) {
+    return consumer < layers.size() && layers[consumer].kind != LayerKind::dense ? layers[consumer].pad : Padding{};
+  };
+  const int input_cs =
+      !layers.empty() && layers[0].kind == LayerKind::conv2d ? model.input.c : round_up4(model.input.c);
+  buffers_.reserve(layers.size() + 1);
+  buffers_.push_back(make_buffer(model.input, border_for(0), input_cs));
+  steps_.reserve(layers.size());
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    steps_.push_back(prepare_step(layers[i], buffers_.back().channel_stride));
+    buffers_.push_back(make_buffer(layers[i].out, border_for(i + 1), round_up4(layers[i].out.c)));
+  }
+}
+
+void ForwardPlan::run(const float* input, float* outputs, std::vector<Tensor>* activations) {
+  copy_in(input, buffers_.front());
+  if (activations) activations->clear();
+  for (std::size_t i = 0; i < steps_.size(); ++i) {
+    run_step(steps_[i], buffers_[i], buffers_[i + 1]);
+    if (activations) {
+      Tensor t(buffers_[i + 1].shape);
+      copy_out(buffers_[i + 1], t.data.data());
+      activations->push_back(std::move(t));
+    }
+  }
+  copy_out(buffers_.back(), outputs);
 }
 
 }  // namespace cortexlens

@@ -3,6 +3,9 @@
 // and `in` holds layer.in.size() floats, `out` has room for layer.out.size() floats. Bias and activation are applied.
 #pragma once
 
+#include <cstddef>
+#include <vector>
+
 #include "cortexlens/model.hpp"
 
 namespace cortexlens {
@@ -17,5 +20,64 @@ void dense_f32(const Layer& layer, const float* in, float* out);
 
 // Dispatches on layer.kind. use_reference selects the scalar twins (for tests and for checking a new kernel).
 void run_layer_f32(const Layer& layer, const float* in, float* out, bool use_reference = false);
+
+// A model prepared once for many fast float32 forward passes (what forward() uses; hold one yourself in hot loops
+// such as benchmarks, evaluation over many images or synthesis, to skip the per-call packing and allocation).
+//
+// Built from a model that passed validate_model:
+//   - conv2d weights are packed per block of 8 output channels as (kh, kw * in_cs, 8), the order the register tile
+//     of the kernel reads them in; depthwise weights as (kh, kw, cs); dense rows follow the padded input layout;
+//     biases and padding channels are zero;
+//   - every activation has its own buffer (H + pad_top + pad_bottom, W + pad_left + pad_right, cs) whose zero
+//     border is the padding the consuming layer needs, and whose channel stride cs is C rounded up to 4 (the
+//     model input keeps cs = C when the first layer is a conv2d, so the 5x5 conv on RGB does not do 33% extra
+//     work). The producing layer writes straight into the interior, so no kernel tests bounds or handles a
+//     partial vector, and no padding copy is made between layers.
+// run() reuses these buffers, so one plan must not run on two threads at once (give each worker its own).
+// The plan points at the model's layers: the model must outlive it and stay unchanged.
+class ForwardPlan {
+ public:
+  explicit ForwardPlan(const Model& model);
+
+  const Shape3& input_shape() const { return buffers_.front().shape; }
+  std::size_t output_size() const { return buffers_.back().shape.size(); }
+
+  // input: input_shape().size() floats (H, W, C); outputs: output_size() floats, the last layer's (H, W, C) output.
+  // activations, if given, is filled with one dense (H, W, C) tensor per layer.
+  void run(const float* input, float* outputs, std::vector<Tensor>* activations = nullptr);
+
+  // For profiling one layer at a time: runs layer i alone on the buffers the last run() filled.
+  std::size_t layer_count() const { return steps_.size(); }
+  void run_layer(std::size_t i) { run_step(steps_[i], buffers_[i], buffers_[i + 1]); }
+
+  // An activation with its zero border and padded channel stride (public for the kernels' own tests).
+  struct Buffer {
+    Shape3 shape;  // (H, W, C) of the activation itself
+    int pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
+    int channel_stride = 0;   // >= shape.c
+    std::vector<float> data;  // (pad_top + H + pad_bottom, pad_left + W + pad_right, channel_stride), zero border
+
+    int row_stride() const { return (pad_left + shape.w + pad_right) * channel_stride; }
+    // Pixel (y, x) of the activation; y and x may reach into the border (negative or >= H, W).
+    float* at(int y, int x) {
+      return data.data() + static_cast<std::ptrdiff_t>(y + pad_top) * row_stride() +
+             static_cast<std::ptrdiff_t>(x + pad_left) * channel_stride;
+    }
+  };
+  // One layer with its weights in the kernels' layout.
+  struct Step {
+    const Layer* layer = nullptr;  // geometry and activation; only valid while the source model lives
+    std::vector<float> weights;    // packed, see above
+    std::vector<float> bias;       // (round_up(out.c, 4)) zero-padded; dense with 1 unit: (1)
+    int units_stride = 0;          // dense only: floats per packed weight row
+  };
+  static Step prepare_step(const Layer& layer, int in_channel_stride);
+  static Buffer make_buffer(Shape3 shape, const Padding& border, int channel_stride);
+  static void run_step(const Step& step, Buffer& in, Buffer& out);
+
+ private:
+  std::vector<Step> steps_;
+  std::vector<Buffer> buffers_;  // buffers_[0] the input, buffers_[i + 1] the output of layer i
+};
 
 }  // namespace cortexlens
