@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const wasmDir = process.env.CORTEXLENS_WASM_DIR ?? path.join(repoRoot, 'build/wasm/wasm');
+export const wasmDir = path.resolve(process.env.CORTEXLENS_WASM_DIR || path.join(repoRoot, 'build/wasm/wasm'));
 export const dataDir = path.resolve(process.env.CORTEXLENS_DATA_DIR || path.join(repoRoot, '../shared/data/v4'));
 export const hasData = fs.existsSync(path.join(dataDir, 'golden_responses.json'));
 export const noDataReason = `published V4 data not found at ${dataDir} (set CORTEXLENS_DATA_DIR)`;

@@ -1,0 +1,162 @@
+// Benchmark: our wasm engine against TensorFlow.js (wasm backend, XNNPACK, SIMD, 1 thread, BN folded into fused
+// conv + bias + ReLU ops) in one node process, on the same models and the same inputs. See bench/README.md.
+//
+//   node bench/bench.mjs [--runs N] [--models a,b,c] [--batches 1,32]
+//   env: CORTEXLENS_WASM_DIR (default build/wasm/wasm), CORTEXLENS_DATA_DIR (default ../shared/data/v4)
+//
+// Prints per model and batch size: median milliseconds per call (>= 20 timed runs after warm-up), images/s,
+// G multiply-adds/s, that as a share of the measured wasm f32x4 multiply-add peak, and our time / TF.js time.
+// Both engines first run the same input and must agree (max |difference| printed), so the times compare the
+// same computation.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { readKerasArchive } from '../web/lib/keras-archive.js';
+import { loadCortexLens, modelPath, wasmDir, dataDir, hasData, noDataReason } from '../tests/wasm/module.mjs';
+import { tf, initBackend } from '../tests/reference/tfjs-model.mjs';
+import { buildFusedModel } from './tfjs-fused.mjs';
+
+const DEFAULT_MODELS = [
+  'compact_model_190923_neuron0',
+  // The per-neuron model with the most multiply-adds (73.1 M; `cortexlens info` over all 219).
+  'compact_model_190923_neuron21',
+  'shared_compact_model_100filters',
+];
+
+function parseArgs(argv) {
+  const opts = { runs: 30, models: DEFAULT_MODELS, batches: [1, 32] };
+  for (let i = 0; i < argv.length; ++i) {
+    const a = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--runs') opts.runs = Math.max(20, Number.parseInt(next(), 10));
+    else if (a === '--models') opts.models = next().split(',');
+    else if (a === '--batches') opts.batches = next().split(',').map(Number);
+    else throw new Error(`unknown argument ${a}; expected --runs N, --models a,b or --batches 1,32`);
+  }
+  return opts;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+};
+
+async function timeRuns(warmup, runs, fn) {
+  for (let i = 0; i < warmup; ++i) await fn();
+  const ms = [];
+  for (let i = 0; i < runs; ++i) {
+    const t0 = performance.now();
+    await fn();
+    ms.push(performance.now() - t0);
+  }
+  return median(ms);
+}
+
+// Distinct images for a batch, so nothing can be cached between them: the golden pattern with a phase per image.
+function inputs(count) {
+  const n = 112 * 112 * 3;
+  const x = new Float32Array(count * n);
+  for (let b = 0; b < count; ++b)
+    for (let h = 0; h < 112; ++h)
+      for (let w = 0; w < 112; ++w)
+        for (let c = 0; c < 3; ++c) x[b * n + (h * 112 + w) * 3 + c] = 100 * Math.sin(0.1 * h + 0.2 * w + c + 0.37 * b);
+  return x;
+}
+
+// Measured f32x4 mul + add peak of this wasm engine (bench/bench_peak.cpp), in G multiply-adds/s.
+async function measurePeak() {
+  const require = createRequire(import.meta.url);
+  const dir = path.join(wasmDir, '..', 'bench');
+  const create = require(path.join(dir, 'bench_peak.js'));
+  const mod = await create({ wasmBinary: fs.readFileSync(path.join(dir, 'bench_peak.wasm')) });
+  const iterations = 2_000_000;
+  mod._peak_f32x4_multiply_adds(iterations, 0.5); // tier-up warm-up
+  const rates = [];
+  for (let i = 0; i < 21; ++i) {
+    const t0 = performance.now();
+    const madds = mod._peak_f32x4_multiply_adds(iterations, 0.5);
+    rates.push(madds / ((performance.now() - t0) * 1e6));
+  }
+  return { median: median(rates), best: Math.max(...rates) };
+}
+
+const fmt = (v, d = 2) => v.toFixed(d);
+
+async function main() {
+  if (!hasData) {
+    console.log(`bench: skipped, ${noDataReason}`);
+    return;
+  }
+  const opts = parseArgs(process.argv.slice(2));
+  setThreadsCount(1);
+  await initBackend('wasm');
+  const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+  const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
+  const cl = await loadCortexLens();
+  const peak = await measurePeak();
+
+  console.log(`# node ${process.version}, ${opts.runs} timed runs after warm-up, medians; single thread`);
+  console.log(`# ours: ${path.relative(process.cwd(), wasmDir)}/cortexlens.wasm (wasm SIMD128)`);
+  console.log(`# TF.js ${tf.version.tfjs} backend ${tf.getBackend()} (SIMD ${simd}, multithread support ${threads}, ` +
+    'threads set to 1), BN folded into fused conv/depthwise/matMul + bias + ReLU');
+  console.log(`# wasm f32x4 mul+add peak (bench_peak): median ${fmt(peak.median, 1)}, best ${fmt(peak.best, 1)} G multiply-adds/s`);
+  console.log('');
+  console.log(['model', 'batch', 'engine', 'ms/call', 'ms/image', 'images/s', 'G m-adds/s', '% peak', 'ours/TF.js']
+    .map((s, i) => (i === 0 ? s.padEnd(34) : s.padStart(i === 2 ? 8 : 10))).join(' '));
+
+  for (const key of opts.models) {
+    const archive = await readKerasArchive(new Uint8Array(fs.readFileSync(modelPath(key))));
+    const ours = cl.loadKeras(archive.configText, archive.tensors, key);
+    const fused = buildFusedModel(archive.configText, archive.tensors);
+    try {
+      const madds = ours.info().multiplyAdds;
+      const perImage = 112 * 112 * 3;
+      const maxBatch = Math.max(...opts.batches);
+      const x = inputs(maxBatch);
+
+      // Same computation check: one image through both engines.
+      const one = x.subarray(0, perImage);
+      const a = ours.predict(one);
+      const b = tf.tidy(() => fused.run(tf.tensor(one, [1, 112, 112, 3]))).dataSync();
+      let maxDiff = 0;
+      for (let i = 0; i < a.length; ++i) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+      if (a.length !== b.length || !(maxDiff < 1e-3)) {
+        throw new Error(`${key}: engines disagree (outputs ${a.length} vs ${b.length}, max |diff| ${maxDiff})`);
+      }
+
+      for (const batch of opts.batches) {
+        const xs = x.subarray(0, batch * perImage);
+        const images = Array.from({ length: batch }, (_, i) => xs.subarray(i * perImage, (i + 1) * perImage));
+        const oursMs = await timeRuns(3, opts.runs, () => {
+          for (const img of images) ours.predict(img);
+        });
+        const tfMs = await timeRuns(3, opts.runs, async () => {
+          const y = tf.tidy(() => fused.run(tf.tensor(xs, [batch, 112, 112, 3])));
+          await y.data();
+          y.dispose();
+        });
+        const row = (engine, ms, ratio) => {
+          const gmacs = (madds * batch) / (ms * 1e6);
+          console.log([key.padEnd(34), String(batch).padStart(5), engine.padStart(8), fmt(ms).padStart(10),
+            fmt(ms / batch).padStart(10), fmt((1000 * batch) / ms, 1).padStart(10), fmt(gmacs).padStart(10),
+            fmt((100 * gmacs) / peak.median, 1).padStart(10), ratio.padStart(10)].join(' '));
+        };
+        row('ours', oursMs, fmt(oursMs / tfMs, 3));
+        row('TF.js', tfMs, '');
+      }
+      console.log(`${''.padEnd(34)} (${fmt(madds / 1e6, 1)} M multiply-adds/image; engines agree to ${maxDiff.toExponential(1)})`);
+    } finally {
+      ours.delete();
+      fused.dispose();
+    }
+  }
+}
+
+await main();

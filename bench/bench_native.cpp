@@ -1,0 +1,125 @@
+// Native benchmark of the float forward pass: median milliseconds per inference of the published models, with a
+// per-layer breakdown (time, share, G multiply-adds/s) that says which kernel limits the total.
+//
+//   build/<dir>/bench/bench_native [--runs N] [--data DIR] [MODEL_NAME_OR_PATH...]
+//
+// Default models: compact_model_190923_neuron0, compact_model_190923_neuron21 (the per-neuron model with the most
+// multiply-adds, 73.1 M) and shared_compact_model_100filters. Input: the golden "pattern" image, so no licensed
+// image is needed and timings do not depend on a JPEG decoder. Not a test: it prints figures and asserts nothing.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cortexlens/forward.hpp"
+#include "cortexlens/kernels.hpp"
+#include "model_source.hpp"
+
+using namespace cortexlens;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// x[h][w][c] = 100 sin(0.1 h + 0.2 w + c): the golden pattern of golden_responses.json.
+Tensor pattern(Shape3 shape) {
+  Tensor t(shape);
+  for (int h = 0; h < shape.h; ++h)
+    for (int w = 0; w < shape.w; ++w)
+      for (int c = 0; c < shape.c; ++c)
+        t.at(h, w, c) = 100.0f * std::sin(static_cast<float>(0.1f * h + 0.2f * w + static_cast<float>(c)));
+  return t;
+}
+
+std::string model_path(const std::string& data_dir, const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  if (name.rfind("shared_compact_model", 0) == 0)
+    return data_dir + "/shared_compact_models/from_ensemble_model/" + name + ".keras";
+  return data_dir + "/compact_models/" + name + ".keras";
+}
+
+template <typename F>
+std::vector<double> time_runs(int warmup, int runs, F&& f) {
+  for (int i = 0; i < warmup; ++i) f();
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    const auto start = Clock::now();
+    f();
+    ms.push_back(ms_since(start));
+  }
+  return ms;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int runs = 30;
+  std::string data_dir = CORTEXLENS_DATA_DIR;
+  if (const char* env = std::getenv("CORTEXLENS_DATA_DIR"); env && *env) data_dir = env;
+  std::vector<std::string> names;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--runs") && i + 1 < argc)
+      runs = std::max(1, std::atoi(argv[++i]));
+    else if (!std::strcmp(argv[i], "--data") && i + 1 < argc)
+      data_dir = argv[++i];
+    else
+      names.push_back(argv[i]);
+  }
+  if (names.empty())
+    names = {"compact_model_190923_neuron0", "compact_model_190923_neuron21", "shared_compact_model_100filters"};
+
+  std::printf("# bench_native: float32, 1 thread, median of %d runs after 5 warm-up runs, golden pattern input\n",
+              runs);
+  for (const auto& name : names) {
+    auto loaded = load_model_file(model_path(data_dir, name));
+    if (!loaded) {
+      std::fprintf(stderr, "bench_native: %s\n", loaded.message().c_str());
+      return 1;
+    }
+    const Model& model = loaded.value();
+    const Tensor input = pattern(model.input);
+    const double mmacs = static_cast<double>(model.multiply_adds()) / 1e6;
+
+    ForwardPlan plan(model);
+    std::vector<float> out(plan.output_size());
+    const double plan_ms = median(time_runs(5, runs, [&] { plan.run(input.data.data(), out.data()); }));
+    const double forward_ms = median(time_runs(5, runs, [&] { (void)forward(model, input); }));
+    // Batch 32 natively is 32 passes through one plan (no batch dimension in the kernels).
+    const double batch_ms = median(time_runs(1, std::max(3, runs / 8), [&] {
+      for (int b = 0; b < 32; ++b) plan.run(input.data.data(), out.data());
+    }));
+    const double ref_ms = median(time_runs(1, 3, [&] { (void)forward(model, input, {false, true}); }));
+
+    std::printf("\n%s: %.1f M multiply-adds\n", model.name.c_str(), mmacs);
+    std::printf("  plan reused (batch 1)     %8.3f ms  %7.1f images/s  %6.2f G multiply-adds/s\n", plan_ms,
+                1e3 / plan_ms, mmacs / plan_ms);
+    std::printf("  forward() (plan per call) %8.3f ms\n", forward_ms);
+    std::printf("  batch 32 (loop)           %8.3f ms  %7.1f images/s\n", batch_ms, 32e3 / batch_ms);
+    std::printf("  scalar reference kernels  %8.3f ms  (%.1fx slower)\n", ref_ms, ref_ms / plan_ms);
+    std::printf("  %-28s %-10s %14s %9s %7s %8s\n", "layer", "kind", "output", "M m-adds", "ms", "G/s");
+    for (std::size_t i = 0; i < plan.layer_count(); ++i) {
+      const Layer& layer = model.layers[i];
+      const double layer_ms = median(time_runs(2, runs, [&] { plan.run_layer(i); }));
+      const double layer_m = static_cast<double>(layer.multiply_adds()) / 1e6;
+      char shape[48];
+      std::snprintf(shape, sizeof shape, "(%d,%d,%d)", layer.out.h, layer.out.w, layer.out.c);
+      std::printf("  %-28s %-10s %14s %9.2f %7.3f %8.2f\n", layer.name.c_str(), layer_kind_name(layer.kind), shape,
+                  layer_m, layer_ms, layer_m / layer_ms);
+    }
+  }
+  return 0;
+}
