@@ -9,64 +9,11 @@
 #include "cortexlens/forward.hpp"
 #include "cortexlens/image.hpp"
 #include "cortexlens/synthesis.hpp"
+#include "viz_models.hpp"
 
 using namespace cortexlens;
 
 namespace {
-
-// A small RGB model (conv 5x5 relu -> depthwise stride 2 -> pointwise relu -> dense), fast enough for hundreds of
-// synthesis steps in a test. Input 24x24 so the Fourier canvas is 64x64.
-Model small_model(unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  auto fill = [&](std::size_t n, float scale) {
-    std::vector<float> v(n);
-    for (auto& x : v) x = scale * normal(rng);
-    return v;
-  };
-  Model m;
-  m.name = "small";
-  m.input = {24, 24, 3};
-  Layer conv;
-  conv.kind = LayerKind::conv2d;
-  conv.name = "conv";
-  conv.kernel_h = conv.kernel_w = 5;
-  conv.pad = {2, 2, 2, 2};
-  conv.in = m.input;
-  conv.out = {24, 24, 6};
-  conv.weights = fill(5 * 5 * 3 * 6, 0.01f);
-  conv.bias = fill(6, 0.1f);
-  conv.activation = Activation::relu;
-  Layer dw;
-  dw.kind = LayerKind::depthwise_conv2d;
-  dw.name = "dw";
-  dw.kernel_h = dw.kernel_w = 5;
-  dw.stride_h = dw.stride_w = 2;
-  dw.pad = {1, 2, 1, 2};
-  dw.in = conv.out;
-  dw.out = {12, 12, 6};
-  dw.weights = fill(5 * 5 * 6, 0.2f);
-  dw.bias.assign(6, 0.0f);
-  Layer pw;
-  pw.kind = LayerKind::conv2d;
-  pw.name = "pw";
-  pw.in = dw.out;
-  pw.out = {12, 12, 4};
-  pw.weights = fill(6 * 4, 0.5f);
-  pw.bias = fill(4, 0.1f);
-  pw.activation = Activation::relu;
-  Layer dense;
-  dense.kind = LayerKind::dense;
-  dense.name = "readout";
-  dense.in = pw.out;
-  dense.out = {1, 1, 1};
-  dense.weights = fill(pw.out.size(), 0.1f);
-  dense.bias = {0.0f};
-  m.layers = {conv, dw, pw, dense};
-  m.output_names = {"out"};
-  REQUIRE(validate_model(m).is_ok());
-  return m;
-}
 
 float respond(const Model& m, const Tensor& image) {
   auto out = forward(m, image);
@@ -150,7 +97,7 @@ TEST_CASE("gaussian_blur_hw is scipy's gaussian_filter with sigma 1 and reflect 
 }
 
 TEST_CASE("the authors' recipe, step for step", "[synthesis]") {
-  const Model model = small_model(3);
+  const Model model = testmodels::small_rgb_model(3);
   SynthOptions options;
   options.steps = 53;  // crosses the image blur after step 50 (index 50, the 51st step)
   options.seed = 9;
@@ -198,7 +145,7 @@ TEST_CASE("the authors' recipe, step for step", "[synthesis]") {
 }
 
 TEST_CASE("synthesis raises (lowers) the response, keeps pixels valid, and is deterministic", "[synthesis]") {
-  const Model model = small_model(5);
+  const Model model = testmodels::small_rgb_model(5);
   const auto recipe = GENERATE(SynthRecipe::authors, SynthRecipe::fourier);
   SynthOptions options;
   options.recipe = recipe;
@@ -232,7 +179,7 @@ TEST_CASE("synthesis raises (lowers) the response, keeps pixels valid, and is de
 }
 
 TEST_CASE("grayscale synthesis gives grey pixels", "[synthesis]") {
-  const Model model = small_model(6);
+  const Model model = testmodels::small_rgb_model(6);
   for (auto recipe : {SynthRecipe::authors, SynthRecipe::fourier}) {
     SynthOptions options;
     options.recipe = recipe;
@@ -249,7 +196,7 @@ TEST_CASE("grayscale synthesis gives grey pixels", "[synthesis]") {
 }
 
 TEST_CASE("internal channels can be synthesized, progress is reported and cancel stops early", "[synthesis]") {
-  const Model model = small_model(7);
+  const Model model = testmodels::small_rgb_model(7);
   SynthOptions options;
   options.steps = 100;
   int calls = 0;
@@ -267,7 +214,7 @@ TEST_CASE("internal channels can be synthesized, progress is reported and cancel
 }
 
 TEST_CASE("synthesis refuses bad options with a message", "[synthesis]") {
-  const Model model = small_model(8);
+  const Model model = testmodels::small_rgb_model(8);
   SynthOptions options;
   options.steps = 0;
   CHECK_THAT(Synthesizer::create(model, OutputSelector::output(0), options).message(),

@@ -124,6 +124,55 @@ struct SynthResult {
 Result<SynthResult> synthesize(const Model& model, const OutputSelector& selector, const SynthOptions& options,
                                const SynthCallback& progress = {}, int report_every = 50);
 
+// ---- block images ----
+
+// Greedy coloured-block images: start from mean grey (zero input) and repeatedly add the one block (position,
+// size, colour from a fixed palette) that raises the response most (lowers it, when minimizing). Trying every
+// candidate exactly would take thousands of forward passes per block, so each round ranks all candidates by the
+// first-order change the gradient predicts (sum over the block of gradient x (colour - current pixels), from
+// summed-area tables) and evaluates only the best `candidates` of them exactly. Stops early when no evaluated
+// block improves the response.
+struct BlockOptions {
+  int blocks = 20;                        // at most this many blocks, 1..1000
+  std::vector<int> sizes = {28, 14, 7};   // square block sides in pixels; positions step by half a side
+  int candidates = 16;                    // exact evaluations per block, 1..4096
+  bool minimize = false;
+};
+
+// The palette, raw RGB 0..255: black, white, red, green, blue, yellow, cyan, magenta.
+constexpr int kBlockPaletteSize = 8;
+extern const std::uint8_t kBlockPalette[kBlockPaletteSize][3];
+
+class BlockSearch {
+ public:
+  struct Block {
+    int y = 0, x = 0, size = 0, colour = 0;  // top-left, side, palette index
+    float response = 0.0f;                   // the response once this block was added
+  };
+  // The model must outlive the search. Refuses non-RGB models, bad selectors and options out of range.
+  static Result<std::unique_ptr<BlockSearch>> create(const Model& model, const OutputSelector& selector,
+                                                     const BlockOptions& options);
+  // Places up to `count` more blocks; returns how many were placed.
+  int advance(int count);
+  bool done() const { return done_; }
+  const Tensor& image() const { return image_; }   // recentred (H, W, 3)
+  float response() const { return response_; }     // of image()
+  float start_response() const { return start_; } // of the grey image
+  const std::vector<Block>& blocks() const { return blocks_; }
+  const BlockOptions& options() const { return options_; }
+
+ private:
+  BlockSearch(const Model& model, const OutputSelector& selector, const BlockOptions& options);
+  const Model& model_;
+  OutputSelector selector_;
+  BlockOptions options_;
+  GradientWorkspace workspace_;
+  Tensor image_, gradient_;
+  float response_ = 0.0f, start_ = 0.0f;
+  bool done_ = false;
+  std::vector<Block> blocks_;
+};
+
 // ---- building blocks, exposed for tests and for other analyses ----
 
 // scipy.ndimage.gaussian_filter over H and W of an (H, W, C) map, sigma in pixels, truncate 4 (radius
