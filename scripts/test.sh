@@ -13,3 +13,6 @@ echo "== core tests compiled to WebAssembly, under node (ctest) =="
 ctest --preset wasm
 echo "== node tests: wasm module, Keras reader, TensorFlow.js reference =="
 node --test tests/wasm/ tests/reference/
+echo "== the page: build the site, then end-to-end tests in headless Chromium =="
+bash scripts/build_site.sh
+node --test --test-concurrency=1 tests/browser/

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds the static page into one folder that any static server (or GitHub Pages) can serve as-is.
+#   CORTEXLENS_NATIVE_BUILD  native build dir with native/cortexlens (default build/release)
+#   CORTEXLENS_WASM_BUILD    Emscripten build dir with wasm/cortexlens.{js,wasm} (default build/wasm)
+#   CORTEXLENS_SITE_DIR      output folder (default build/site)
+#   CORTEXLENS_DATA_DIR      the published data (default ../shared/data/v4); absent: demo model + user files only
+# Models, gallery images and response tables are derived from licensed data: they go only into the output folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+native=${CORTEXLENS_NATIVE_BUILD:-build/release}
+wasm=${CORTEXLENS_WASM_BUILD:-build/wasm}
+site=${CORTEXLENS_SITE_DIR:-build/site}
+data=${CORTEXLENS_DATA_DIR:-../shared/data/v4}
+cli="$native/native/cortexlens"
+
+for f in "$wasm/wasm/cortexlens.js" "$wasm/wasm/cortexlens.wasm"; do
+  [ -f "$f" ] || { echo "build_site: $f missing: build the wasm module first (scripts/build.sh wasm)" >&2; exit 1; }
+done
+rm -rf "$site"
+mkdir -p "$site"
+
+esbuild=node_modules/.bin/esbuild
+# The feature-visualization panels (web/viz/, issue 5) are optional: without them both names resolve to a stub.
+viz_page=./web/src/viz-absent.js; viz_worker=./web/src/viz-absent.js
+[ -f web/viz/index.js ] && viz_page=./web/viz/index.js
+[ -f web/viz/worker.js ] && viz_worker=./web/viz/worker.js
+common=(--alias:cortexlens-viz=$viz_page --alias:cortexlens-viz-worker=$viz_worker --bundle --minify --target=chrome100,firefox100,safari15 --log-level=warning --legal-comments=none)
+"$esbuild" web/src/main.js --format=esm --splitting --outdir="$site" --entry-names=app --chunk-names=chunks/[name]-[hash] "${common[@]}"
+"$esbuild" web/src/worker.js --format=iife --outfile="$site/worker.js" "${common[@]}"
+# The Keras reader (fflate + jsfive) is loaded by the worker only when a .keras file arrives.
+"$esbuild" web/lib/keras-archive.js --format=iife --global-name=CortexLensKeras --outfile="$site/keras-reader.js" "${common[@]}"
+cp web/index.html web/styles.css web/favicon.svg "$site/"
+cp "$wasm/wasm/cortexlens.js" "$wasm/wasm/cortexlens.wasm" "$site/"
+
+if [ -d "$data/compact_models" ]; then data_args=(--data "$data"); else
+  echo "build_site: no published data at $data: demo model and user-loaded files only"; data_args=(); fi
+# CORTEXLENS_SITE_MODELS=keras skips the (slow) pack step and ships the .keras files as they are.
+if [ "${CORTEXLENS_SITE_MODELS:-pack}" = pack ] && [ -x "$cli" ] && "$cli" --help 2>/dev/null | grep -q '^  cortexlens pack'; then
+  "$cli" pack "${data_args[@]}" --out "$site/models"
+  # An engine without the .clm reader gets the .keras files too, so the page still runs (float only).
+  grep -q loadModelFile "$site/cortexlens.js" || node scripts/site/fallback-manifest.mjs --augment "$site/models" --demo models/demo "${data_args[@]}"
+else
+  echo "build_site: no 'pack' step ($cli): shipping .keras files"
+  node scripts/site/fallback-manifest.mjs --out "$site/models" --demo models/demo "${data_args[@]}"
+fi
+node scripts/site/assets.mjs --out "$site" "${data_args[@]}"
+
+# The service worker precaches the app shell; its cache name changes whenever any shipped file changes.
+shell=$(cd "$site" && find . -maxdepth 2 -type f \( -name '*.js' -o -name '*.wasm' -o -name '*.css' -o -name '*.html' -o -name '*.svg' -o -name 'manifest.json' -o -name 'index.json' \) \
+  ! -name keras-reader.js | sed 's|^\./||' | sort)
+version=$(cd "$site" && cat $shell | sha256sum | cut -c1-16)
+shell_json=$(printf '%s\n' $shell | node -e 'const l=require("fs").readFileSync(0,"utf8").trim().split("\n");process.stdout.write(JSON.stringify(["./",...l]))')
+"$esbuild" web/src/sw.js --outfile="$site/sw.js" "${common[@]}" --define:__CACHE_VERSION__="\"$version\"" --define:__APP_SHELL__="$shell_json"
+
+echo "build_site: $site ($(du -sh "$site" | cut -f1)); shipped for the first load:"
+( cd "$site" && for f in app.js worker.js cortexlens.js cortexlens.wasm styles.css; do
+    printf '  %-18s %8d bytes  %8d gzip\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"; done )

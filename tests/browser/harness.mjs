@@ -1,0 +1,86 @@
+// Shared by the browser tests: a static server for the built site (in-process, so the tests see every request
+// it answers), headless Chromium through playwright-core, and the native CLI the page must agree with.
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const siteDir = path.resolve(repoRoot, process.env.CORTEXLENS_SITE_DIR || 'build/site');
+export const cliPath = path.resolve(repoRoot, process.env.CORTEXLENS_NATIVE_BUILD || 'build/release', 'native/cortexlens');
+export const screenshotDir = path.resolve(repoRoot, process.env.CORTEXLENS_SCREENSHOT_DIR || 'build/site-test-screenshots');
+export const manifest = JSON.parse(fs.readFileSync(path.join(siteDir, 'models/manifest.json'), 'utf8'));
+export const galleryIndex = JSON.parse(fs.readFileSync(path.join(siteDir, 'gallery/index.json'), 'utf8'));
+
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.json': 'application/json',
+  '.wasm': 'application/wasm', '.png': 'image/png', '.jpg': 'image/jpeg', '.svg': 'image/svg+xml', '.clm': 'application/octet-stream', '.keras': 'application/octet-stream' };
+
+export function startServer() {
+  const served = [];
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    let file = path.join(siteDir, decodeURIComponent(url.pathname));
+    if (!file.startsWith(siteDir)) { res.writeHead(403).end(); return; }
+    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
+    served.push(url.pathname);
+    fs.readFile(file, (err, data) => {
+      if (err) { res.writeHead(404).end('not found'); return; }
+      res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream', 'Cache-Control': 'no-cache' });
+      res.end(data);
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, served, origin: `http://127.0.0.1:${server.address().port}` })));
+}
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-gpu',
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
+  });
+}
+
+// A page with every request and console error recorded.
+export async function openPage(browser, origin, { width = 1280, height = 900, hash = '', mobile = false } = {}) {
+  const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: mobile ? 2 : 1, isMobile: mobile, hasTouch: mobile, permissions: ['camera', 'clipboard-read', 'clipboard-write'], origin });
+  const requests = [];
+  const errors = [];
+  context.on('request', (r) => requests.push(r.url()));
+  const page = await context.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${origin}/${hash ? `#${hash}` : ''}`);
+  await page.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: 30000 });
+  return { context, page, requests, errors };
+}
+
+export function foreignRequests(requests, origin) {
+  return requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('blob:') && !u.startsWith('data:'));
+}
+
+// `cortexlens predict` -> the first output for one image, as printed (%.7g).
+export function cliPredict(model, image, crop, precision) {
+  const args = ['predict', model, image];
+  if (crop) args.push('--crop', `${crop.x},${crop.y},${crop.side}`);
+  if (precision) args.push('--precision', precision);
+  const out = execFileSync(cliPath, args, { encoding: 'utf8' }).trim().split('\n');
+  return out[1].split(',').slice(1).map(Number);
+}
+
+export function cliEvaluate(model) {
+  const out = execFileSync(cliPath, ['evaluate', model], { encoding: 'utf8', env: { ...process.env } });
+  const row = out.split('\n').find((l) => l && !l.startsWith('#') && !l.startsWith('neuron,'));
+  const [neuron, , r, r2] = row.split(',');
+  return { neuron, r: Number(r), r2: Number(r2) };
+}
+
+export async function screenshot(page, name) {
+  fs.mkdirSync(screenshotDir, { recursive: true });
+  const file = path.join(screenshotDir, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+export const cliAvailable = fs.existsSync(cliPath);

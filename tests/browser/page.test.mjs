@@ -1,0 +1,81 @@
+// End-to-end tests of the built page in headless Chromium. Build the site first (scripts/build_site.sh); the
+// numbers the page shows are checked against the native `cortexlens` on the same files.
+import test, { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startServer, launch, openPage, foreignRequests, cliPredict, screenshot, siteDir, manifest, galleryIndex, cliAvailable, cliPath } from './harness.mjs';
+
+let server, browser;
+const allRequests = [];
+before(async () => { server = await startServer(); browser = await launch(); });
+after(async () => {
+  await browser?.close();
+  server?.server.close();
+  // The whole run, every page: not one request left this origin.
+  assert.deepEqual(foreignRequests(allRequests, server.origin), []);
+});
+
+async function open(options) {
+  const opened = await openPage(browser, server.origin, options);
+  opened.page.on('request', (r) => allRequests.push(r.url()));
+  allRequests.push(...opened.requests);
+  return opened;
+}
+
+const firstNeuron = manifest.models.find((m) => m.kind === 'neuron') || manifest.models.find((m) => m.kind === 'demo');
+const modelFile = (entry, precision) => path.join(siteDir, 'models', entry.files[precision] || entry.files.keras);
+
+async function shownResults(page) {
+  await page.waitForFunction(() => Object.keys(window.cortexLens.state.results).length > 0 && document.getElementById('raw-float').textContent !== '…');
+  return page.evaluate(() => ({
+    neuron: window.cortexLens.state.neuronId,
+    crop: window.cortexLens.state.crop,
+    image: window.cortexLens.state.image,
+    results: Object.fromEntries(Object.entries(window.cortexLens.state.results).map(([k, v]) => [k, Array.from(v.outputs)])),
+    rawFloat: document.getElementById('raw-float').textContent,
+    rawInt8: document.getElementById('raw-int8').textContent,
+    percentile: document.getElementById('percentile').textContent,
+    firstPrediction: window.cortexLens.timings.firstPrediction,
+  }));
+}
+
+function galleryFile(key) {
+  const own = galleryIndex.own.find((o) => o.id === key);
+  if (own) return path.join(siteDir, own.url);
+  const [session, n] = key.split('/');
+  return path.join(siteDir, 'gallery', session, `image${n.padStart(4, '0')}.jpg`);
+}
+
+test('loads, predicts the first image, and agrees with cortexlens predict', { skip: !firstNeuron && 'no model in the build' }, async () => {
+  const { page, context, errors } = await open({ width: 1280, height: 900 });
+  const shown = await shownResults(page);
+  console.log(`# time from page load to first prediction: ${shown.firstPrediction.toFixed(0)} ms`);
+  assert.equal(shown.neuron, firstNeuron.id);
+  assert.ok(shown.results.float, 'the float row is computed');
+  if (cliAvailable) {
+    const image = galleryFile(shown.image.key);
+    const [cliFloat] = cliPredict(modelFile(firstNeuron, 'float'), image, shown.crop, firstNeuron.files.float ? 'float' : undefined);
+    assert.ok(Math.abs(shown.results.float[0] - cliFloat) <= 1e-6 * Math.max(1, Math.abs(cliFloat)), `page ${shown.results.float[0]} vs cli ${cliFloat}`);
+    assert.equal(shown.rawFloat, cliFloat.toFixed(5));
+    if (shown.results.int8) {
+      const [cliInt8] = cliPredict(modelFile(firstNeuron, 'int8'), image, shown.crop, 'int8');
+      assert.ok(Math.abs(shown.results.int8[0] - cliInt8) <= 1e-6 * Math.max(1, Math.abs(cliInt8)), `page int8 ${shown.results.int8[0]} vs cli ${cliInt8}`);
+    }
+  } else {
+    console.log(`# ${cliPath} not built: CLI comparison skipped`);
+  }
+  await screenshot(page, 'desktop-neuron');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('phone width: the page stacks and still predicts', async () => {
+  const { page, context, errors } = await open({ width: 390, height: 844, mobile: true });
+  await shownResults(page);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone screen`);
+  await screenshot(page, 'phone-neuron');
+  assert.deepEqual(errors, []);
+  await context.close();
+});

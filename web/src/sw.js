@@ -1,0 +1,30 @@
+// Offline support. The app shell is precached at install; everything else from this origin (models, gallery
+// images, response tables, the lazy Keras reader) is cached the first time it is fetched. Cache first, because every
+// file name in a build is fixed and a new build gets a new cache (the version is a hash of the shipped files).
+// Requests to other origins are never made by the page; the worker leaves them to the network untouched.
+/* global __CACHE_VERSION__, __APP_SHELL__ */
+const CACHE = `cortexlens-${__CACHE_VERSION__}`;
+
+self.addEventListener('install', (event) => {
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(__APP_SHELL__)).then(() => self.skipWaiting()));
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil(caches.keys()
+    .then((keys) => Promise.all(keys.filter((k) => k.startsWith('cortexlens-') && k !== CACHE).map((k) => caches.delete(k))))
+    .then(() => self.clients.claim()));
+});
+
+self.addEventListener('fetch', (event) => {
+  const url = new URL(event.request.url);
+  if (event.request.method !== 'GET' || url.origin !== self.location.origin) return;
+  url.hash = '';
+  const key = url.pathname.endsWith('/') ? new Request(url.href) : event.request;
+  event.respondWith(caches.open(CACHE).then(async (cache) => {
+    const hit = await cache.match(key, { ignoreSearch: true });
+    if (hit) return hit;
+    const response = await fetch(event.request);
+    if (response.ok && response.type === 'basic') cache.put(key, response.clone());
+    return response;
+  }));
+});

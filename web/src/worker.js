@@ -1,0 +1,260 @@
+// The worker that owns one instance of the wasm module and the models loaded into it. The page (and the worker
+// pool) talk to it only by messages {id, type, payload} -> {id, result} | {id, error} | {id, progress}.
+// Classic worker (not a module worker): Emscripten 3.1.6 emits a UMD script, which importScripts() loads without
+// eval, so the page keeps a strict CSP. The Keras reader (fflate + jsfive, ~200 KB) is loaded only when a .keras
+// file arrives.
+/* global importScripts, createCortexLens, CortexLensKeras */
+// The feature-visualization handlers of web/viz/worker.js (issue 5) when the build has them (build_site.sh points
+// this name at web/src/viz-absent.js otherwise). Each is (payload, progress, context) like the handlers below.
+import { vizHandlers } from 'cortexlens-viz-worker';
+
+const MAX_MODELS = 48;  // loaded models kept per worker; a per-neuron int8 model is ~0.1 MB of wasm memory
+const MAX_IMAGES = 3;   // decoded images kept (a 48 MP photo is 150 MB of RGB, so keep few)
+
+let modulePromise = null;
+const models = new Map();  // key -> {model (Embind handle), info}; Map order = least recently used first
+const images = new Map();  // imageId -> {width, height, pixels: Uint8Array (H, W, 3) upright RGB}
+const sessionCache = new Map();  // session -> {numbers, pixels: Uint8Array[] (112, 112, 3)}
+let nextImageId = 1;
+let kerasLoaded = false;
+
+function cortexLens() {
+  if (!modulePromise) {
+    importScripts('cortexlens.js');
+    modulePromise = createCortexLens({ locateFile: (file) => new URL(file, self.location.href).href });
+  }
+  return modulePromise;
+}
+
+function rememberModel(key, model) {
+  const old = models.get(key);
+  if (old) { models.delete(key); old.model.delete(); }
+  const entry = { model, info: model.info() };
+  models.set(key, entry);
+  while (models.size > MAX_MODELS) {
+    const [oldestKey, oldest] = models.entries().next().value;
+    models.delete(oldestKey);
+    oldest.model.delete();  // Embind handles are not garbage collected
+  }
+  return entry;
+}
+
+function touchModel(key) {
+  const entry = models.get(key);
+  if (entry) { models.delete(key); models.set(key, entry); }
+  return entry;
+}
+
+async function fetchBytes(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`cannot fetch ${url}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+function formatOf(bytes, name) {
+  const magic = String.fromCharCode(...bytes.subarray(0, 8));
+  if (magic === 'CLENSMDL') return 'clm';
+  if (bytes[0] === 0x50 && bytes[1] === 0x4b) return 'keras';
+  if (/\.keras$/i.test(name || '')) return 'keras';
+  if (/\.clm$/i.test(name || '')) return 'clm';
+  throw new Error(`${name || 'the file'} is neither a Keras 3 .keras archive (zip, starts with "PK") nor a Cortex Lens ` +
+    `model file (starts with "CLENSMDL"); it starts with ${Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ') || 'nothing (empty file)'}`);
+}
+
+async function buildModel(cl, bytes, name) {
+  const format = formatOf(bytes, name);
+  if (format === 'clm') {
+    if (typeof cl.loadModelFile !== 'function') throw new Error('this build of the engine cannot read .clm model files yet');
+    return cl.loadModelFile(bytes);
+  }
+  if (!kerasLoaded) { importScripts('keras-reader.js'); kerasLoaded = true; }
+  const archive = await CortexLensKeras.readKerasArchive(bytes);
+  return cl.loadKeras(archive.configText, archive.tensors, (name || 'model').replace(/\.keras$/i, ''));
+}
+
+// {key, url?, bytes?, name?} -> the loaded entry. Manifest models come by url (the worker fetches them itself, so
+// the bytes never cross the page; the service worker caches them); user files come as transferred bytes.
+async function ensureModel({ key, url, bytes, name }) {
+  const cached = touchModel(key);
+  if (cached && !bytes) return cached;
+  const cl = await cortexLens();
+  const data = bytes ? new Uint8Array(bytes) : await fetchBytes(url);
+  return rememberModel(key, await buildModel(cl, data, name || url));
+}
+
+function requireInput(input) {
+  if (!(input instanceof Float32Array)) throw new Error('input must be a Float32Array (112 x 112 x 3, recentred)');
+  return input;
+}
+
+function pearson(x, y) {
+  const n = x.length;
+  let mx = 0, my = 0;
+  for (let i = 0; i < n; ++i) { mx += x[i]; my += y[i]; }
+  mx /= n; my /= n;
+  let sxy = 0, sxx = 0, syy = 0;
+  for (let i = 0; i < n; ++i) {
+    const dx = x[i] - mx, dy = y[i] - my;
+    sxy += dx * dy; sxx += dx * dx; syy += dy * dy;
+  }
+  return sxy / Math.sqrt(sxx * syy);
+}
+
+function recentreInto(pixels, means, out) {
+  for (let i = 0; i < pixels.length; i += 3) {
+    out[i] = pixels[i] - means[0];
+    out[i + 1] = pixels[i + 1] - means[1];
+    out[i + 2] = pixels[i + 2] - means[2];
+  }
+  return out;
+}
+
+const handlers = {
+  async init() {
+    const cl = await cortexLens();
+    return { channelMeans: cl.channelMeans(), canReadModelFiles: typeof cl.loadModelFile === 'function' };
+  },
+
+  // {bytes: ArrayBuffer} -> {imageId, width, height, format, orientation, preview: {width, height, pixels}}
+  async decodeImage({ bytes, name }) {
+    const cl = await cortexLens();
+    const data = new Uint8Array(bytes);
+    const what = name ? `'${name}'` : 'the image';
+    let header, image;
+    try {
+      header = cl.probeImage(data);  // refuses huge or unknown images before any pixel is decoded
+      image = cl.decodeImage(data);
+    } catch (e) {
+      throw new Error(`${what}: ${e.message}`);
+    }
+    const imageId = nextImageId++;
+    images.set(imageId, image);
+    while (images.size > MAX_IMAGES) images.delete(images.keys().next().value);
+    const preview = downscale(image, 720);
+    return {
+      result: { imageId, width: image.width, height: image.height, format: header.format, orientation: header.orientation, preview },
+      transfer: [preview.pixels.buffer],
+    };
+  },
+
+  // {imageId, crop: {x, y, side} | null} -> {input: Float32Array (112, 112, 3) recentred, pixels: Uint8Array (112, 112, 3)}
+  async cropImage({ imageId, crop }) {
+    const cl = await cortexLens();
+    const image = images.get(imageId);
+    if (!image) throw new Error(`image ${imageId} is no longer loaded; choose it again`);
+    const out = cl.cropToInput(image, crop ?? null);
+    return { result: out, transfer: [out.input.buffer, out.pixels.buffer] };
+  },
+
+  // {key, url?, bytes?, name?} -> model info
+  async loadModel(payload) {
+    const entry = await ensureModel(payload);
+    return entry.info;
+  },
+
+  // {key, url?, input} -> {outputs: Float32Array, ms}
+  async predict({ key, url, input }) {
+    const entry = await ensureModel({ key, url });
+    const t0 = performance.now();
+    const outputs = entry.model.predict(requireInput(input));
+    return { result: { outputs, ms: performance.now() - t0 }, transfer: [outputs.buffer] };
+  },
+
+  // Several models on one input, reporting each as it finishes: {items: [{key, url}], input}
+  // -> progress {key, outputs} per model; result {count}.
+  async predictEach({ items, input }, progress) {
+    requireInput(input);
+    for (const item of items) {
+      const entry = await ensureModel(item);
+      const outputs = entry.model.predict(input);
+      progress({ key: item.key, outputs: Array.from(outputs) });
+    }
+    return { count: items.length };
+  },
+
+  // {key, url?, input} -> [{name, shape, data}] per layer (for the panels that look inside)
+  async activations({ key, url, input }) {
+    const entry = await ensureModel({ key, url });
+    const layers = entry.model.activations(requireInput(input));
+    return { result: layers, transfer: layers.map((l) => l.data.buffer) };
+  },
+
+  // The reviewer check: a model's predictions for session images vs the recorded responses.
+  // {key, url?, output, session, images: [{number, url}], recorded: number[]} -> {predicted, r, r2}
+  async evaluate({ key, url, output = 0, session, images: list, recorded }, progress) {
+    if (!Array.isArray(list) || !Array.isArray(recorded) || list.length !== recorded.length || list.length < 3)
+      throw new Error('evaluate needs the same number (>= 3) of images and recorded responses');
+    const cl = await cortexLens();
+    const entry = await ensureModel({ key, url });
+    const means = cl.channelMeans();
+    let cache = sessionCache.get(session);
+    if (!cache) {
+      sessionCache.clear();  // one session at a time: 600 images are 22 MB of pixels
+      cache = new Map();
+      sessionCache.set(session, cache);
+    }
+    const input = new Float32Array(112 * 112 * 3);
+    const predicted = new Float64Array(list.length);
+    for (let i = 0; i < list.length; ++i) {
+      const { number, url: imageUrl } = list[i];
+      let pixels = cache.get(number);
+      if (!pixels) {
+        const bytes = await fetchBytes(imageUrl);
+        const out = cl.imageToInput(bytes, null);
+        pixels = out.pixels;
+        cache.set(number, pixels);
+      }
+      predicted[i] = entry.model.predict(recentreInto(pixels, means, input))[output];
+      if (i % 50 === 49) progress({ done: i + 1, total: list.length });
+    }
+    const r = pearson(predicted, recorded);
+    return { predicted: Array.from(predicted), r, r2: r * r };
+  },
+
+  async forgetModel({ key }) {
+    const entry = models.get(key);
+    if (entry) { models.delete(key); entry.model.delete(); }
+    return { forgotten: Boolean(entry) };
+  },
+};
+
+const context = { cortexLens, ensureModel, requireInput, fetchBytes };
+for (const [type, handler] of Object.entries(vizHandlers || {})) {
+  if (!handlers[type]) handlers[type] = (payload, progress) => handler(payload, progress, context);
+}
+
+// Nearest-neighbour preview for drawing the crop frame; the model never sees it (cropToInput uses the full image).
+function downscale(image, maxSide) {
+  const scale = Math.min(1, maxSide / Math.max(image.width, image.height));
+  const width = Math.max(1, Math.round(image.width * scale));
+  const height = Math.max(1, Math.round(image.height * scale));
+  const pixels = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; ++y) {
+    const sy = Math.min(image.height - 1, Math.floor((y + 0.5) / scale));
+    for (let x = 0; x < width; ++x) {
+      const sx = Math.min(image.width - 1, Math.floor((x + 0.5) / scale));
+      const s = (sy * image.width + sx) * 3, d = (y * width + x) * 3;
+      pixels[d] = image.pixels[s]; pixels[d + 1] = image.pixels[s + 1]; pixels[d + 2] = image.pixels[s + 2];
+    }
+  }
+  return { width, height, pixels };
+}
+
+// Messages are handled one at a time, in order: the wasm module is single-threaded anyway, and ordering keeps
+// "load model, then predict" simple for callers.
+let queue = Promise.resolve();
+self.onmessage = (event) => {
+  const { id, type, payload } = event.data || {};
+  queue = queue.then(async () => {
+    const handler = Object.prototype.hasOwnProperty.call(handlers, type) ? handlers[type] : null;
+    try {
+      if (!handler) throw new Error(`unknown message type ${JSON.stringify(type)}; expected one of ${Object.keys(handlers).join(', ')}`);
+      const value = await handler(payload || {}, (progress) => self.postMessage({ id, progress }));
+      const wrapped = value && typeof value === 'object' && 'result' in value && Object.keys(value).every((k) => k === 'result' || k === 'transfer');
+      if (wrapped) self.postMessage({ id, result: value.result }, value.transfer || []);
+      else self.postMessage({ id, result: value });
+    } catch (e) {
+      self.postMessage({ id, error: e && e.message ? e.message : String(e) });
+    }
+  });
+};

@@ -1,0 +1,81 @@
+// The page's side of the worker protocol: request(type, payload, {transfer, onProgress}) -> Promise of the result.
+// Each request carries an id; replies are matched by id, so several requests may be in flight.
+
+export class WorkerClient {
+  constructor(url = 'worker.js') {
+    this.url = url;
+    this.pending = new Map();
+    this.nextId = 1;
+    this.busy = 0;
+    this.start();
+  }
+
+  start() {
+    this.worker = new Worker(this.url);
+    this.worker.onmessage = (event) => this.receive(event.data);
+    this.worker.onerror = (event) => {
+      // A script error kills every request in flight; fail them all with the reason rather than hang.
+      const message = `the worker stopped: ${event.message || 'script error'}`;
+      for (const { reject } of this.pending.values()) reject(new Error(message));
+      this.pending.clear();
+      this.busy = 0;
+    };
+  }
+
+  receive({ id, result, error, progress }) {
+    const request = this.pending.get(id);
+    if (!request) return;
+    if (progress !== undefined) { request.onProgress?.(progress); return; }
+    this.pending.delete(id);
+    this.busy -= 1;
+    if (error !== undefined) request.reject(new Error(error));
+    else request.resolve(result);
+  }
+
+  request(type, payload = {}, { transfer = [], onProgress } = {}) {
+    const id = this.nextId++;
+    this.busy += 1;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onProgress });
+      this.worker.postMessage({ id, type, payload }, transfer);
+    });
+  }
+
+  terminate() {
+    this.worker.terminate();
+    for (const { reject } of this.pending.values()) reject(new Error('cancelled'));
+    this.pending.clear();
+  }
+}
+
+// Extra workers for the population view, each with its own wasm instance (no SharedArrayBuffer needed, so it
+// works on static hosts that cannot send cross-origin-isolation headers). Created on first use.
+export class WorkerPool {
+  constructor(first, size) {
+    this.workers = [first];
+    this.size = Math.max(1, size);
+  }
+
+  grow() {
+    while (this.workers.length < this.size) this.workers.push(new WorkerClient(this.workers[0].url));
+    return this.workers;
+  }
+
+  // Runs predictEach over `items` split into small chunks handed to whichever worker frees up first, so a slow
+  // worker never holds the tail. onResult(key, outputs) fires as each model finishes. Returns when all are done.
+  async predictAll(items, input, { chunk = 6, onResult, signal } = {}) {
+    const workers = this.grow();
+    let next = 0;
+    const run = async (worker) => {
+      while (next < items.length) {
+        if (signal?.aborted) throw new DOMException('cancelled', 'AbortError');
+        const part = items.slice(next, next + chunk);
+        next += part.length;
+        await worker.request('predictEach', { items: part, input }, {
+          onProgress: ({ key, outputs }) => onResult?.(key, outputs),
+        });
+      }
+    };
+    await Promise.all(workers.map(run));
+  }
+}
