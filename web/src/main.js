@@ -25,6 +25,7 @@ const state = {
   population: new Map(),  // neuron id -> {percentile, raw, exact}
   populationInput: null,
   evidence: null,
+  usedModels: new Set(),  // ids of the models this visit ran (offered to the service worker for offline use)
   firstPredictionMs: null,
 };
 window.cortexLens = { state, worker, pool, timings: {} };  // for the browser tests and the curious
@@ -91,6 +92,7 @@ async function predictCurrent() {
   const entry = state.byId.get(state.neuronId);
   if (!entry || !state.input) return;
   const token = ++predictToken;
+  state.usedModels.add(entry.id);
   clearError($('neuron-error'));
   const results = {};
   for (const precision of ['int8', 'float']) {
@@ -105,6 +107,7 @@ async function predictCurrent() {
   }
   // Keras-only builds have one model, used for both rows' float.
   state.results = results;
+  state.predictions = (state.predictions || 0) + 1;
   if (state.firstPredictionMs == null && Object.keys(results).length) {
     state.firstPredictionMs = performance.now() - t0;
     window.cortexLens.timings.firstPrediction = state.firstPredictionMs;
@@ -558,7 +561,16 @@ async function start() {
   await imagePanel.chooseGallery(hash.image || defaultImage, hash.crop);
   if (hash.view && TABS.includes(hash.view)) selectTab(hash.view);
   window.addEventListener('resize', () => { renderNeuron(); if (currentTab() === 'population') redrawPopulation(); if (currentTab() === 'evidence') drawEvidence(-1); });
-  if ('serviceWorker' in navigator && location.protocol !== 'file:') navigator.serviceWorker.register('sw.js').catch(() => {});
+  if ('serviceWorker' in navigator && location.protocol !== 'file:') {
+    navigator.serviceWorker.register('sw.js').catch(() => {});
+    // Files fetched before the service worker took control (this first visit) are handed to it to cache, so the
+    // page works offline from the second visit on with what the first one used.
+    navigator.serviceWorker.ready.then((registration) => {
+      const urls = new Set(performance.getEntriesByType('resource').map((e) => e.name).filter((u) => u.startsWith(location.origin)));
+      for (const entry of state.entries) if (entry.kind !== 'own') for (const p of ['int8', 'float']) if (hasPrecision(entry, p) && state.usedModels.has(entry.id)) urls.add(new URL(modelRef(entry, p).url, location.href).href);
+      registration.active?.postMessage({ type: 'cache', urls: [...urls] });
+    });
+  }
   document.documentElement.dataset.ready = 'true';
 }
 

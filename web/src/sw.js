@@ -28,3 +28,15 @@ self.addEventListener('fetch', (event) => {
     return response;
   }));
 });
+
+// The page lists what it fetched before this worker controlled it; cache those (same origin only).
+self.addEventListener('message', (event) => {
+  const { type, urls } = event.data || {};
+  if (type !== 'cache' || !Array.isArray(urls)) return;
+  const own = urls.filter((u) => { try { return new URL(u).origin === self.location.origin; } catch { return false; } });
+  event.waitUntil(caches.open(CACHE).then((cache) => Promise.all(own.map(async (u) => {
+    if (await cache.match(u, { ignoreSearch: true })) return;
+    const response = await fetch(u);
+    if (response.ok) await cache.put(u, response);
+  }))).catch(() => {}));
+});
