@@ -284,6 +284,7 @@ async function runPopulation() {
   const ms = performance.now() - started;
   window.cortexLens.timings.population = ms;
   const missing = neurons.filter((e) => !referenceOf(e)).length;
+  if (missing === neurons.length) $('population-hover').textContent = 'This build has no reference distributions (it was built without the model-pack step), so the responses cannot be put on a common percentile scale; the raw outputs are in the CSV.';
   status.textContent = `All ${neurons.length} neuron models done in ${(ms / 1000).toFixed(2)} s on ${pool.workers.length} worker${pool.workers.length > 1 ? 's' : ''}` +
     (missing ? ` (${missing} without a reference distribution in this build: raw outputs only, in the CSV)` : '') + '.';
   $('population-csv').disabled = false;
@@ -371,7 +372,7 @@ async function runEvidence() {
     if (state.neuronId !== entry.id) return;
     state.evidence = { entry, images, recorded, ...result, ms: performance.now() - started };
     window.cortexLens.timings.evidence = state.evidence.ms;
-    $('evidence-r').textContent = `r = ${result.r.toFixed(3)} · r² = ${result.r2.toFixed(3)}`;
+    $('evidence-r').replaceChildren(`r = ${result.r.toFixed(3)}`, h('br'), `r² = ${result.r2.toFixed(3)}`);
     $('evidence-r').dataset.r = String(result.r);
     $('evidence-status').textContent = `${images.length} held-out images, float model, ${(state.evidence.ms / 1000).toFixed(1)} s. Hover a point to see its image.`;
     $('evidence-csv').disabled = false;
@@ -568,6 +569,7 @@ async function start() {
     navigator.serviceWorker.ready.then((registration) => {
       const urls = new Set(performance.getEntriesByType('resource').map((e) => e.name).filter((u) => u.startsWith(location.origin)));
       for (const entry of state.entries) if (entry.kind !== 'own') for (const p of ['int8', 'float']) if (hasPrecision(entry, p) && state.usedModels.has(entry.id)) urls.add(new URL(modelRef(entry, p).url, location.href).href);
+      if (!state.canReadModelFiles) urls.add(new URL('keras-reader.js', location.href).href);  // the worker's lazy import
       registration.active?.postMessage({ type: 'cache', urls: [...urls] });
     });
   }

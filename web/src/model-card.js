@@ -20,10 +20,12 @@ function architecture(info) {
     const y = 20 + (134 - bh) / 2;
     const fill = b.kind === 'input' ? '#d9d4c7' : /dense|pool/.test(b.kind) ? '#c2570c' : /depthwise/.test(b.kind) ? '#8aa6c1' : '#0b5cad';
     root.append(svg('rect', { x: x + (unit - bw) / 2, y, width: bw, height: bh, rx: 4, fill, opacity: 0.9 }));
-    const label = (text, dy, weight) => root.append(svg('text', { x: x + unit / 2, y: 170 + dy, 'text-anchor': 'middle', 'font-size': 11, fill: '#17212b', 'font-weight': weight || 400 }, text));
-    label(b.kind === 'input' ? 'input' : b.kind.replace(/_/g, ' '), 0, 600);
-    label(b.out[0] === 1 && b.out[1] === 1 ? `${b.out[2]}` : `${b.out[0]}×${b.out[1]}×${b.out[2]}`, 14);
-    if (b.k) label(`${b.k[0]}×${b.k[1]}${b.s[0] > 1 ? ` /${b.s[0]}` : ''}`, 28);
+    const label = (text, dy, weight) => root.append(svg('text', { x: x + unit / 2, y: 170 + dy, 'text-anchor': 'middle', 'font-size': boxes.length > 9 ? 10 : 11, fill: '#17212b', 'font-weight': weight || 400 }, text));
+    const short = b.kind === 'input' ? 'image' : b.kind === 'conv2d' ? (b.k?.[0] === 1 ? 'mix 1×1' : `conv ${b.k[0]}×${b.k[1]}`)
+      : b.kind === 'depthwise_conv2d' ? `depth ${b.k[0]}×${b.k[1]}` : b.kind === 'dense' ? 'readout' : b.kind.replace(/_/g, ' ');
+    label(short, 0, 600);
+    label(b.out[0] === 1 && b.out[1] === 1 ? `${b.out[2]} out` : `${b.out[0]}²×${b.out[2]}`, 14);
+    if (b.s && b.s[0] > 1) label(`stride ${b.s[0]}`, 28);
   });
   return root;
 }

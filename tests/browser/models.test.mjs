@@ -1,0 +1,213 @@
+// One neuron, all neurons, the model card, the reviewer evidence, your own model, links, CSV and offline use.
+import test, { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startServer, launch, openPage, foreignRequests, cliEvaluate, screenshot, siteDir, manifest, galleryIndex, cliAvailable, repoRoot } from './harness.mjs';
+import { percentileOf } from '../../web/src/charts.js';
+
+let server, browser, page, context, requests, errors;
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+  ({ page, context, requests, errors } = await openPage(browser, server.origin, { width: 1280, height: 900 }));
+  await page.waitForFunction(() => (window.cortexLens.state.predictions || 0) > 0, null, { timeout: 30000 });
+});
+after(async () => {
+  assert.deepEqual(foreignRequests(requests, server.origin), [], 'no request may leave the origin');
+  assert.deepEqual(errors.filter((e) => !/Failed to load resource.*(ERR_INTERNET_DISCONNECTED|404)/.test(e)), []);
+  await browser?.close();
+  server?.server.close();
+});
+
+const neurons = manifest.models.filter((m) => m.kind === 'neuron');
+const referenceOf = (m) => m.reference?.quantiles ?? null;
+const predictions = () => page.evaluate(() => window.cortexLens.state.predictions || 0);
+async function waitPrediction(n) {
+  await page.waitForFunction((k) => (window.cortexLens.state.predictions || 0) > k, n, { timeout: 30000 });
+}
+
+test('neuron picker: search by session, open a neuron, see its percentile and the distribution', { skip: neurons.length < 2 && 'needs published models' }, async () => {
+  const target = neurons.find((m) => m.session !== neurons[0].session) || neurons[1];
+  await page.fill('#neuron-search', `${target.session} n${target.neuron}`);
+  const items = await page.$$eval('#neuron-list li[data-id]', (lis) => lis.map((li) => li.dataset.id));
+  assert.ok(items.includes(target.id) && items.every((id) => id.startsWith(target.session)), `search gave ${items}`);
+  const n = await predictions();
+  await page.click(`#opt-${target.id}`);
+  await waitPrediction(n);
+  assert.equal(await page.textContent('#neuron-title'), `Neuron ${target.id}`);
+  const shown = await page.evaluate(() => ({ p: Number(document.getElementById('percentile').dataset.percentile), text: document.getElementById('percentile').textContent, precision: window.cortexLens.state.precision, results: window.cortexLens.state.results }));
+  if (referenceOf(target)) {
+    const value = shown.results[shown.precision].outputs[0];
+    const expected = percentileOf(value, referenceOf(target));
+    assert.ok(Math.abs(shown.p - expected) < 1e-9);
+    assert.match(shown.text, /^\d+(st|nd|rd|th)$/);
+    // The distribution is drawn: some pixels of the histogram colour.
+    const painted = await page.evaluate(() => { const c = document.getElementById('distribution'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let k = 0; for (let i = 0; i < d.length; i += 4) if (d[i] === 0x9f && d[i + 1] === 0xb8 && d[i + 2] === 0xd0) ++k; return k; });
+    assert.ok(painted > 500, `histogram pixels: ${painted}`);
+  } else {
+    assert.match(await page.textContent('#percentile-text'), /no reference distribution/);
+  }
+  // Sorting by parameters puts the largest model first.
+  await page.fill('#neuron-search', '');
+  await page.selectOption('#neuron-sort', 'params');
+  const first = await page.$eval('#neuron-list li[data-id]', (li) => li.dataset.id);
+  assert.equal(first, [...neurons].sort((a, b) => b.params - a.params)[0].id);
+  await page.selectOption('#neuron-sort', 'id');
+  // Keyboard: arrow down in the list opens the next neuron.
+  const m = await predictions();
+  await page.focus('#neuron-list');
+  await page.keyboard.press('ArrowDown');
+  await waitPrediction(m);
+  assert.notEqual(await page.evaluate(() => window.cortexLens.state.neuronId), target.id);
+  await page.click(`#opt-${target.id}`);
+  await screenshot(page, 'desktop-neuron-picked');
+});
+
+test('float/int8 switch shows both and moves the marker', async () => {
+  const state = await page.evaluate(() => Object.keys(window.cortexLens.state.results));
+  if (!state.includes('int8')) {
+    assert.equal(await page.textContent('#raw-int8'), 'not in this build');
+    assert.equal(await page.isDisabled('input[value=int8]'), true);
+    return;
+  }
+  const rawInt8 = Number(await page.textContent('#raw-int8'));
+  const rawFloat = Number(await page.textContent('#raw-float'));
+  assert.ok(Number.isFinite(rawInt8) && Number.isFinite(rawFloat));
+  assert.ok(Math.abs(rawInt8 - rawFloat) < 0.1 * Math.max(1, Math.abs(rawFloat)), `int8 ${rawInt8} vs float ${rawFloat}`);
+  await page.check('input[value=float]');
+  assert.equal(Number(await page.getAttribute('#distribution', 'data-value')).toFixed(5), rawFloat.toFixed(5));
+  assert.equal(await page.getAttribute('#row-float', 'class'), 'current');
+  await page.check('input[value=int8]');
+  assert.equal(Number(await page.getAttribute('#distribution', 'data-value')).toFixed(5), rawInt8.toFixed(5));
+});
+
+test('all neurons: progressive, completes, click opens a neuron, CSV export', { skip: !neurons.length && 'needs published models' }, async () => {
+  await page.click('#tab-population');
+  await page.waitForFunction((count) => Number(document.getElementById('population-chart').dataset.count) === count, neurons.length, { timeout: 240000 });
+  const ms = await page.evaluate(() => window.cortexLens.timings.population);
+  const workers = await page.evaluate(() => window.cortexLens.pool.workers.length);
+  console.log(`# population view: ${neurons.length} per-neuron models in ${ms.toFixed(0)} ms on ${workers} workers`);
+  assert.equal(await page.evaluate(() => document.getElementById('population-progress').value), neurons.length);
+  await screenshot(page, 'desktop-population');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#population-csv')]);
+  const csv = fs.readFileSync(await download.path(), 'utf8').trim().split('\n');
+  assert.equal(csv[0], 'neuron,session,number,percentile,raw_output,model');
+  assert.equal(csv.length, neurons.length + 1);
+  if (!referenceOf(neurons[0])) return;  // no percentiles to draw in a build without the pack step
+  // Click the tallest bar: it opens that neuron.
+  const box = await page.locator('#population-chart').boundingBox();
+  const n = await predictions();
+  await page.mouse.click(box.x + 36, box.y + box.height - 30);
+  await waitPrediction(n);
+  assert.equal(await page.evaluate(() => document.querySelector('[role=tab][aria-selected=true]').id), 'tab-neuron');
+  const top = csv.slice(1).map((l) => l.split(',')).sort((a, b) => b[3] - a[3])[0][0];
+  assert.equal(await page.evaluate(() => window.cortexLens.state.neuronId), top);
+});
+
+test('model card: architecture, parameters, provenance, citation', async () => {
+  await page.click('#tab-card');
+  await page.waitForSelector('#card svg.arch');
+  const text = await page.textContent('#card');
+  const entry = manifest.models.find((m) => m.id === '190923_n0') || neurons[0] || manifest.models[0];
+  await page.evaluate((id) => { window.cortexLens.state.neuronId = id; }, entry.id);
+  await page.click('#tab-neuron');
+  await page.click('#tab-card');
+  await page.waitForFunction((id) => document.getElementById('card').textContent.includes(id) || document.getElementById('card').textContent.includes('demo'), entry.id);
+  const card = await page.textContent('#card');
+  if (entry.id === '190923_n0') assert.match(card, /12,466/);
+  if (entry.kind === 'neuron') {
+    assert.match(card, /cowleygroup\/V4_compact_models/);
+    assert.match(card, /doi:10\.1038\/s41586-026-10150-1/);
+    assert.match(card, /60 million/);
+  }
+  assert.ok(text.length > 100);
+  assert.ok(await page.$$eval('#card svg.arch rect', (r) => r.length) >= 6);
+  await screenshot(page, 'desktop-model-card');
+});
+
+test('evidence: r on held-out images equals cortexlens evaluate', { skip: !(neurons.length && galleryIndex.sessions.length) && 'needs published data' }, async () => {
+  const entry = neurons.find((m) => galleryIndex.sessions.some((s) => s.session === m.session));
+  await page.click('#tab-neuron');
+  await page.click(`#opt-${entry.id}`);
+  await page.click('#tab-evidence');
+  await page.click('#evidence-run');
+  await page.waitForFunction(() => document.getElementById('evidence-r').dataset.r, null, { timeout: 120000 });
+  const r = Number(await page.getAttribute('#evidence-r', 'data-r'));
+  console.log(`# evidence ${entry.id}: r ${r.toFixed(6)} in ${(await page.evaluate(() => window.cortexLens.timings.evidence)).toFixed(0)} ms`);
+  if (cliAvailable) {
+    const file = path.join(siteDir, 'models', entry.files.float || entry.files.keras);
+    const cli = cliEvaluate(file);
+    assert.ok(Math.abs(r - cli.r) < 2e-6, `page r ${r} vs cortexlens evaluate ${cli.r}`);
+  }
+  if (entry.fidelity?.floatVsRecordedR != null) assert.ok(Math.abs(r - entry.fidelity.floatVsRecordedR) < 1e-4);
+  // Hover over the densest area shows an image.
+  const box = await page.locator('#scatter').boundingBox();
+  for (let i = 0; i < 40 && await page.isHidden('#evidence-hover'); ++i) await page.mouse.move(box.x + box.width * (0.2 + 0.015 * i), box.y + box.height * (0.85 - 0.015 * i));
+  assert.equal(await page.isVisible('#evidence-hover'), true);
+  assert.match(await page.getAttribute('#evidence-img', 'src'), /gallery\/\d{6}\/image(0[6-9]|1[0-2])\d\d\.jpg/);
+  await screenshot(page, 'desktop-evidence');
+});
+
+test('your own model: a valid .keras is described and runs; invalid files are refused with the importer\'s message', async () => {
+  await page.click('#tab-own');
+  const keras = manifest.models.find((m) => m.files.keras)?.files.keras;
+  const valid = keras ? path.join(siteDir, 'models', keras) : [path.join(repoRoot, 'models/demo'), ...[]].flatMap((d) => fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.endsWith('.keras')).map((f) => path.join(d, f)) : [])[0]
+    || path.join(process.env.CORTEXLENS_DATA_DIR || path.join(repoRoot, '../shared/data/v4'), 'compact_models/compact_model_190923_neuron0.keras');
+  if (fs.existsSync(valid)) {
+    await page.setInputFiles('#model-input', valid);
+    await page.waitForSelector('#own-result table', { timeout: 60000 });
+    assert.match(await page.textContent('#own-status'), /valid/);
+    const n = await predictions();
+    await page.click('#own-result button');
+    await waitPrediction(n);
+    assert.ok(Number.isFinite(Number(await page.textContent('#raw-float'))));
+    await page.click('#tab-own');
+  }
+  const bad = [
+    { name: 'random.keras', buffer: Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24)), pattern: /not a \.keras file|neither/ },
+    { name: 'empty.keras', buffer: Buffer.alloc(0), pattern: /empty|neither|not a \.keras/ },
+  ];
+  for (const b of bad) {
+    await page.setInputFiles('#model-input', { name: b.name, mimeType: 'application/octet-stream', buffer: b.buffer });
+    await page.waitForFunction(() => !document.getElementById('own-error').hidden);
+    const message = await page.textContent('#own-error');
+    assert.match(message, new RegExp(b.name.replace('.', '\\.')));
+    assert.match(message, b.pattern);
+  }
+  await screenshot(page, 'desktop-own-model-refused');
+  // A zip that is a .keras but with a config that is not a model: the C++ importer's message.
+  const { zipSync, strToU8 } = await import('fflate');
+  const fake = zipSync({ 'config.json': strToU8('{"class_name": "Sequential", "config": {"layers": []}}'), 'metadata.json': strToU8('{}'), 'model.weights.h5': fs.readFileSync(path.join(repoRoot, 'tests/reference/fixtures/int-variable.weights.h5')) });
+  await page.setInputFiles('#model-input', { name: 'bad-config.keras', mimeType: 'application/octet-stream', buffer: Buffer.from(fake) });
+  await page.waitForFunction(() => document.getElementById('own-error').textContent.includes('bad-config.keras'));
+  // The page still works after refusals.
+  await page.click('#tab-neuron');
+  const n = await predictions();
+  await page.click('#gallery-grid button');
+  await waitPrediction(n);
+});
+
+test('shareable link restores neuron, image and crop', async () => {
+  const target = neurons.at(-1) || manifest.models[0];
+  const opened = await openPage(browser, server.origin, { hash: `neuron=${target.id}&image=own/colour-blob&crop=20,30,150&view=neuron` });
+  await opened.page.waitForFunction(() => (window.cortexLens.state.predictions || 0) > 0);
+  const s = await opened.page.evaluate(() => ({ n: window.cortexLens.state.neuronId, image: window.cortexLens.state.image.key, crop: window.cortexLens.state.crop }));
+  assert.deepEqual(s, { n: target.id, image: 'own/colour-blob', crop: { x: 20, y: 30, side: 150 } });
+  requests.push(...opened.requests);
+  await opened.context.close();
+});
+
+test('offline after the first visit (service worker)', async () => {
+  const opened = await openPage(browser, server.origin, { hash: 'image=own/checkerboard' });
+  const p = opened.page;
+  await p.waitForFunction(() => (window.cortexLens.state.predictions || 0) > 0);
+  await p.evaluate(() => navigator.serviceWorker.ready);
+  await p.waitForTimeout(1500);  // the page hands its first-visit files to the service worker
+  await opened.context.setOffline(true);
+  await p.reload();
+  await p.waitForFunction(() => document.documentElement.dataset.ready === 'true' && (window.cortexLens.state.predictions || 0) > 0, null, { timeout: 30000 });
+  assert.ok(Number.isFinite(Number(await p.textContent('#raw-float'))));
+  requests.push(...opened.requests);
+  await opened.context.close();
+});
