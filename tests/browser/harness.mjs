@@ -48,6 +48,8 @@ export async function openPage(browser, origin, { width = 1280, height = 900, ha
   const requests = [];
   const errors = [];
   context.on('request', (r) => requests.push(r.url()));
+  // Any Content-Security-Policy violation is recorded as an error, so the tests prove the policy holds.
+  await context.addInitScript(() => document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`)));
   const page = await context.newPage();
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(e.message));

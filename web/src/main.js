@@ -529,6 +529,8 @@ function readHash() {
 let galleryIndex = null;
 async function start() {
   const hash = readHash();
+  // On a phone the gallery would push the results a screen down; it starts folded there.
+  if (window.matchMedia('(max-width: 860px)').matches) $('gallery').open = false;
   setupTabs();
   setupPopulation();
   setupEvidence();
