@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cortexlens/kernels.hpp"
+#include "simd_f32x4.hpp"
 
 namespace cortexlens {
 
@@ -86,15 +87,39 @@ inline int source_output(int i, int k, int stride, int pad_before, int out_size)
   return o < out_size ? o : -1;
 }
 
+// N input channels (ic .. ic + N - 1) of one input pixel: acc[ic + j] = sum over the taps of g . w[ic + j].
+// Explicit f32x4 (simd_f32x4.hpp) so wasm gets SIMD too, with the same lane order on every target, which keeps
+// results bit-identical natively and in wasm.
+template <int N>
+inline void backward_tile(const float* const* gs, const float* const* ws, std::size_t taps, int ic, int out_c,
+                          int blocked, float* acc) {
+  simd::f32x4 a[N];
+  float rest[N];
+  for (int j = 0; j < N; ++j) {
+    a[j] = simd::splat(0.0f);
+    rest[j] = 0.0f;
+  }
+  for (std::size_t t = 0; t < taps; ++t) {
+    const float* g = gs[t];
+    const float* w = ws[t] + static_cast<std::size_t>(ic) * out_c;
+    for (int oc = 0; oc < blocked; oc += 4) {
+      const simd::f32x4 gv = simd::load(g + oc);
+      for (int j = 0; j < N; ++j) a[j] = simd::mul_add(a[j], gv, simd::load(w + j * out_c + oc));
+    }
+    for (int oc = blocked; oc < out_c; ++oc)
+      for (int j = 0; j < N; ++j) rest[j] += g[oc] * w[j * out_c + oc];
+  }
+  for (int j = 0; j < N; ++j) acc[ic + j] = rest[j] + simd::sum_lanes(a[j]);
+}
+
 }  // namespace
 
 void conv2d_backward_input_f32(const Layer& layer, const float* dy, float* dx) {
   const Shape3 is = layer.in, os = layer.out;
   const int in_c = is.c, out_c = os.c;
-  constexpr int lanes = 8;
-  const int blocked = out_c / lanes * lanes;
+  const int blocked = out_c / 4 * 4;
   // The taps that reach each input pixel are listed once; then each input channel sums over all of them in
-  // 8 register partial sums, reduced once per pixel and channel rather than once per tap (the first layer, with
+  // register partial sums, reduced once per pixel and channel rather than once per tap (the first layer, with
   // 3 input channels and 25 taps, would otherwise spend most of its time in horizontal sums).
   std::vector<const float*> gs, ws;  // per valid tap: (out_c) gradient row, (in_c, out_c) weights
   gs.reserve(static_cast<std::size_t>(layer.kernel_h) * layer.kernel_w);
@@ -115,18 +140,15 @@ void conv2d_backward_input_f32(const Layer& layer, const float* dy, float* dx) {
       }
       float* acc = dx + (static_cast<std::size_t>(iy) * is.w + ix) * in_c;  // (in_c)
       const std::size_t taps = gs.size();
-      for (int ic = 0; ic < in_c; ++ic) {
-        float partial[lanes] = {};
-        float rest = 0.0f;
-        for (std::size_t t = 0; t < taps; ++t) {
-          const float* g = gs[t];
-          const float* w = ws[t] + static_cast<std::size_t>(ic) * out_c;
-          for (int oc = 0; oc < blocked; oc += lanes)
-            for (int l = 0; l < lanes; ++l) partial[l] += g[oc + l] * w[oc + l];
-          for (int oc = blocked; oc < out_c; ++oc) rest += g[oc] * w[oc];
-        }
-        for (int l = 0; l < lanes; ++l) rest += partial[l];
-        acc[ic] = rest;
+      // Up to four input channels at a time share each load of the gradient row and keep independent
+      // accumulator chains.
+      int ic = 0;
+      for (; ic + 4 <= in_c; ic += 4) backward_tile<4>(gs.data(), ws.data(), taps, ic, out_c, blocked, acc);
+      switch (in_c - ic) {
+        case 3: backward_tile<3>(gs.data(), ws.data(), taps, ic, out_c, blocked, acc); break;
+        case 2: backward_tile<2>(gs.data(), ws.data(), taps, ic, out_c, blocked, acc); break;
+        case 1: backward_tile<1>(gs.data(), ws.data(), taps, ic, out_c, blocked, acc); break;
+        default: break;
       }
     }
 }
@@ -196,16 +218,30 @@ Status check_selector(const Model& model, const OutputSelector& s) {
   return Status::ok();
 }
 
+void GradientWorkspace::run_forward(const Model& model, const float* input, bool keep_activations) {
+  if (!plan || plan_model != &model || plan_layers != model.layers.data()) {
+    plan = std::make_unique<ForwardPlan>(model);
+    plan_model = &model;
+    plan_layers = model.layers.data();
+  }
+  outputs.resize(plan->output_size());
+  plan->run(input, outputs.data(), keep_activations ? &activations : nullptr);
+}
+
 float input_gradient_unchecked(const Model& model, const float* input, const OutputSelector& selector,
                                float* gradient, GradientWorkspace& ws, bool use_reference) {
   const int last = selector.layer < 0 ? static_cast<int>(model.layers.size()) - 1 : selector.layer;
-  ws.activations.resize(static_cast<std::size_t>(last) + 1);
   std::size_t largest = model.input.size();
-  for (int l = 0; l <= last; ++l) {
-    const Layer& layer = model.layers[l];
-    ws.activations[l].resize(layer.out.size());
-    largest = std::max(largest, layer.out.size());
-    run_layer_f32(layer, l == 0 ? input : ws.activations[l - 1].data(), ws.activations[l].data(), use_reference);
+  for (int l = 0; l <= last; ++l) largest = std::max(largest, model.layers[l].out.size());
+  if (use_reference) {
+    ws.activations.resize(static_cast<std::size_t>(last) + 1);
+    for (int l = 0; l <= last; ++l) {
+      const Layer& layer = model.layers[l];
+      ws.activations[l] = Tensor(layer.out);
+      run_layer_f32(layer, l == 0 ? input : ws.activations[l - 1].data.data(), ws.activations[l].data.data(), true);
+    }
+  } else {
+    ws.run_forward(model, input, true);
   }
   ws.grad_out.assign(largest, 0.0f);
   ws.grad_in.resize(largest);
@@ -213,7 +249,7 @@ float input_gradient_unchecked(const Model& model, const float* input, const Out
   // Seed: d objective / d (post-activation output of the selected layer), (out.h, out.w, out.c).
   const Layer& top = model.layers[last];
   const Shape3 os = top.out;
-  const std::vector<float>& y = ws.activations[last];
+  const std::vector<float>& y = ws.activations[last].data;
   float value = 0.0f;
   if (selector.layer < 0 || selector.y >= 0) {
     const std::size_t at = selector.layer < 0
@@ -237,7 +273,7 @@ float input_gradient_unchecked(const Model& model, const float* input, const Out
     float* dy = ws.grad_out.data();
     if (layer.activation == Activation::relu) {
       // The kept output is post-ReLU: it is > 0 exactly where the pre-activation was.
-      const float* out = ws.activations[l].data();
+      const float* out = ws.activations[l].data.data();
       const std::size_t n = layer.out.size();
       for (std::size_t i = 0; i < n; ++i) dy[i] = out[i] > 0.0f ? dy[i] : 0.0f;
     }

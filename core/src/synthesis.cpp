@@ -148,13 +148,9 @@ namespace {
 
 // The selected scalar's value at an image, by a forward pass up to the selected layer.
 float selected_value(const Model& model, const OutputSelector& s, const float* input, GradientWorkspace& ws) {
+  ws.run_forward(model, input, s.layer >= 0);
   const int last = s.layer < 0 ? static_cast<int>(model.layers.size()) - 1 : s.layer;
-  ws.activations.resize(static_cast<std::size_t>(last) + 1);
-  for (int l = 0; l <= last; ++l) {
-    ws.activations[l].resize(model.layers[l].out.size());
-    run_layer_f32(model.layers[l], l == 0 ? input : ws.activations[l - 1].data(), ws.activations[l].data());
-  }
-  const std::vector<float>& y = ws.activations[last];
+  const std::vector<float>& y = s.layer < 0 ? ws.outputs : ws.activations[last].data;
   const Shape3 os = model.layers[last].out;
   if (s.layer < 0) return y[s.channel];
   if (s.y >= 0) return y[(static_cast<std::size_t>(s.y) * os.w + s.x) * os.c + s.channel];

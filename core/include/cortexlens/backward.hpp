@@ -11,8 +11,10 @@
 // run_layer_backward_input_f32, and add a finite-difference case to tests/test_backward.cpp.
 #pragma once
 
+#include <memory>
 #include <vector>
 
+#include "cortexlens/kernels.hpp"
 #include "cortexlens/model.hpp"
 
 namespace cortexlens {
@@ -44,10 +46,19 @@ struct GradientResult {
   Tensor gradient;     // (H, W, C) like model.input: d value / d input (recentred units)
 };
 
-// Buffers reused across calls, so that a synthesis loop of 1000 steps allocates once. Opaque to callers.
+// Buffers reused across calls, so that a synthesis loop of 1000 steps allocates (almost) nothing and packs the
+// weights once. It keeps a ForwardPlan for the model it last ran (recognised by address): a model changed in place
+// after that needs a fresh workspace. Opaque to callers.
 struct GradientWorkspace {
-  std::vector<std::vector<float>> activations;  // per layer up to the selected one: (out.h, out.w, out.c)
-  std::vector<float> grad_out, grad_in;         // the gradient travelling down, sized for the largest layer
+  std::vector<Tensor> activations;       // per layer: (out.h, out.w, out.c), after the activation
+  std::vector<float> outputs;            // the last layer's output, flattened
+  std::vector<float> grad_out, grad_in;  // the gradient travelling down, sized for the largest layer
+  std::unique_ptr<ForwardPlan> plan;
+  const Model* plan_model = nullptr;
+  const Layer* plan_layers = nullptr;
+
+  // The fast forward pass (a ForwardPlan) for `model`, filling `activations` when asked; `outputs` always.
+  void run_forward(const Model& model, const float* input, bool keep_activations);
 };
 
 // The selected scalar and its gradient with respect to the (recentred) input. The input must have shape
