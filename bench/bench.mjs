@@ -48,15 +48,20 @@ const median = (xs) => {
   return n % 2 ? s[(n - 1) / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
 };
 
-async function timeRuns(warmup, runs, fn) {
-  for (let i = 0; i < warmup; ++i) await fn();
-  const ms = [];
+// Runs the engines' calls alternately, so that load from other processes on a shared machine falls on both alike;
+// returns per engine the median and the minimum in ms.
+async function timeInterleaved(warmup, runs, fns) {
+  for (let i = 0; i < warmup; ++i) for (const fn of fns) await fn();
+  const ms = fns.map(() => []);
   for (let i = 0; i < runs; ++i) {
-    const t0 = performance.now();
-    await fn();
-    ms.push(performance.now() - t0);
+    for (let k = 0; k < fns.length; ++k) {
+      const j = (i + k) % fns.length; // alternate which engine goes first
+      const t0 = performance.now();
+      await fns[j]();
+      ms[j].push(performance.now() - t0);
+    }
   }
-  return median(ms);
+  return ms.map((m) => ({ median: median(m), min: Math.min(...m) }));
 }
 
 // Distinct images for a batch, so nothing can be cached between them: the golden pattern with a phase per image.
@@ -107,9 +112,12 @@ async function main() {
   console.log(`# TF.js ${tf.version.tfjs} backend ${tf.getBackend()} (SIMD ${simd}, multithread support ${threads}, ` +
     'threads set to 1), BN folded into fused conv/depthwise/matMul + bias + ReLU');
   console.log(`# wasm f32x4 mul+add peak (bench_peak): median ${fmt(peak.median, 1)}, best ${fmt(peak.best, 1)} G multiply-adds/s`);
+  console.log('# ms/call: median (and min) over the runs; images/s, G m-adds/s from the median; % peak: of the best');
+  console.log('# peak figure; ours/TF.js: ratio of medians (and of minimums). Runs of the two engines alternate.');
   console.log('');
-  console.log(['model', 'batch', 'engine', 'ms/call', 'ms/image', 'images/s', 'G m-adds/s', '% peak', 'ours/TF.js']
-    .map((s, i) => (i === 0 ? s.padEnd(34) : s.padStart(i === 2 ? 8 : 10))).join(' '));
+  const widths = [34, 5, 8, 10, 9, 10, 10, 10, 8, 10, 9];
+  console.log(['model', 'batch', 'engine', 'ms/call', 'min ms', 'ms/image', 'images/s', 'G m-adds/s', '% peak',
+    'ours/TF.js', '(of mins)'].map((h, i) => (i === 0 ? h.padEnd(widths[i]) : h.padStart(widths[i]))).join(' '));
 
   for (const key of opts.models) {
     const archive = await readKerasArchive(new Uint8Array(fs.readFileSync(modelPath(key))));
@@ -134,22 +142,25 @@ async function main() {
       for (const batch of opts.batches) {
         const xs = x.subarray(0, batch * perImage);
         const images = Array.from({ length: batch }, (_, i) => xs.subarray(i * perImage, (i + 1) * perImage));
-        const oursMs = await timeRuns(3, opts.runs, () => {
-          for (const img of images) ours.predict(img);
-        });
-        const tfMs = await timeRuns(3, opts.runs, async () => {
-          const y = tf.tidy(() => fused.run(tf.tensor(xs, [batch, 112, 112, 3])));
-          await y.data();
-          y.dispose();
-        });
-        const row = (engine, ms, ratio) => {
-          const gmacs = (madds * batch) / (ms * 1e6);
-          console.log([key.padEnd(34), String(batch).padStart(5), engine.padStart(8), fmt(ms).padStart(10),
-            fmt(ms / batch).padStart(10), fmt((1000 * batch) / ms, 1).padStart(10), fmt(gmacs).padStart(10),
-            fmt((100 * gmacs) / peak.median, 1).padStart(10), ratio.padStart(10)].join(' '));
+        const [oursT, tfT] = await timeInterleaved(3, opts.runs, [
+          () => {
+            for (const img of images) ours.predict(img);
+          },
+          async () => {
+            const y = tf.tidy(() => fused.run(tf.tensor(xs, [batch, 112, 112, 3])));
+            await y.data();
+            y.dispose();
+          },
+        ]);
+        const row = (engine, t, ratio, minRatio) => {
+          const gmacs = (madds * batch) / (t.median * 1e6);
+          console.log([key.padEnd(34), String(batch).padStart(5), engine.padStart(8), fmt(t.median).padStart(10),
+            fmt(t.min).padStart(9), fmt(t.median / batch).padStart(10), fmt((1000 * batch) / t.median, 1).padStart(10),
+            fmt(gmacs).padStart(10), fmt((100 * gmacs) / peak.best, 1).padStart(8), ratio.padStart(10),
+            minRatio.padStart(9)].join(' '));
         };
-        row('ours', oursMs, fmt(oursMs / tfMs, 3));
-        row('TF.js', tfMs, '');
+        row('ours', oursT, fmt(oursT.median / tfT.median, 3), fmt(oursT.min / tfT.min, 3));
+        row('TF.js', tfT, '', '');
       }
       console.log(`${''.padEnd(34)} (${fmt(madds / 1e6, 1)} M multiply-adds/image; engines agree to ${maxDiff.toExponential(1)})`);
     } finally {

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <random>
 
+#include "cortexlens/forward.hpp"
 #include "cortexlens/kernels.hpp"
 
 using namespace cortexlens;
@@ -57,8 +58,9 @@ void expect_same_as_reference(const Layer& layer, std::mt19937& rng) {
 TEST_CASE("conv2d fast kernel matches the scalar reference", "[kernels]") {
   std::mt19937 rng(1);
   const int size = GENERATE(1, 2, 5, 7, 13);
-  const int in_c = GENERATE(1, 3, 4, 5, 17);
-  const int out_c = GENERATE(1, 3, 8, 9, 33);
+  const int in_c = GENERATE(1, 3, 4, 5, 8, 17);
+  // Around the conv tile's channel block (16) and its narrower remainders (4, 8, 12).
+  const int out_c = GENERATE(1, 3, 4, 8, 9, 12, 15, 16, 17, 33);
   const int k = GENERATE(1, 3, 5);
   const int stride = GENERATE(1, 2);
   const bool same = GENERATE(true, false);
@@ -70,7 +72,7 @@ TEST_CASE("conv2d fast kernel matches the scalar reference", "[kernels]") {
 TEST_CASE("depthwise fast kernel matches the scalar reference", "[kernels]") {
   std::mt19937 rng(2);
   const int size = GENERATE(1, 3, 6, 11, 28);
-  const int channels = GENERATE(1, 3, 4, 7, 16, 19);
+  const int channels = GENERATE(1, 3, 4, 7, 8, 9, 12, 16, 19);
   const int k = GENERATE(1, 5, 28);
   const int stride = GENERATE(1, 2, 3);
   const bool same = GENERATE(true, false);
@@ -113,5 +115,58 @@ TEST_CASE("a 3x3 conv computes a hand-checked value", "[kernels]") {
     CHECK(out[4] == 45.5f);
     CHECK(out[0] == 1 + 2 + 4 + 5 + 0.5f);
     CHECK(out[8] == 5 + 6 + 8 + 9 + 0.5f);
+  }
+}
+
+TEST_CASE("a ForwardPlan chain matches the reference forward pass, buffers reused across runs", "[kernels]") {
+  // The published architecture in miniature, with awkward sizes: every activation buffer of the plan has a border
+  // for the next layer's padding and padded channels, which the single-layer tests above do not chain.
+  std::mt19937 rng(4);
+  const int in_c = GENERATE(1, 3, 4);
+  const int c0 = GENERATE(5, 16, 17);
+  const int c1 = GENERATE(3, 12);
+  const bool spatial_readout = GENERATE(true, false);
+  const Shape3 input{15, 13, in_c};
+  std::vector<Layer> layers;
+  layers.push_back(random_layer(LayerKind::conv2d, input, c0, 5, 1, true, Activation::relu, rng));
+  layers.push_back(random_layer(LayerKind::depthwise_conv2d, layers.back().out, 0, 5, 2, true, Activation::linear, rng));
+  layers.push_back(random_layer(LayerKind::conv2d, layers.back().out, c1, 1, 1, true, Activation::relu, rng));
+  layers.push_back(random_layer(LayerKind::depthwise_conv2d, layers.back().out, 0, 3, 1, true, Activation::linear, rng));
+  layers.push_back(random_layer(LayerKind::conv2d, layers.back().out, c1 + 1, 1, 1, true, Activation::relu, rng));
+  if (spatial_readout) {
+    // As in the shared models: a depthwise conv over the whole map, "valid", to one value per channel.
+    const Shape3 s = layers.back().out;
+    Layer pool = random_layer(LayerKind::depthwise_conv2d, s, 0, s.h, 1, false, Activation::linear, rng);
+    pool.kernel_w = s.w;
+    pool.out = {1, 1, s.c};
+    pool.weights.resize(static_cast<std::size_t>(s.h) * s.w * s.c, 0.5f);
+    layers.push_back(pool);
+  } else {
+    layers.push_back(random_layer(LayerKind::dense, layers.back().out, 2, 1, 1, false, Activation::linear, rng));
+  }
+  Model model{"chain", input, std::vector<std::string>(layers.back().out.size(), "o"), {}, layers};
+  REQUIRE(validate_model(model).is_ok());
+
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  ForwardPlan plan(model);
+  REQUIRE(plan.output_size() == model.output_count());
+  for (int run = 0; run < 2; ++run) {
+    Tensor x(input);
+    for (auto& v : x.data) v = normal(rng);
+    auto ref = forward(model, x, {/*keep_activations=*/true, /*use_reference_kernels=*/true});
+    REQUIRE(ref.is_ok());
+    std::vector<float> out(plan.output_size());
+    std::vector<Tensor> activations;
+    plan.run(x.data.data(), out.data(), &activations);
+    REQUIRE(activations.size() == layers.size());
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      const auto& want = ref.value().activations[l];
+      REQUIRE(activations[l].shape == want.shape);
+      const double terms = static_cast<double>(layers[l].multiply_adds()) / want.data.size() + 1;
+      for (std::size_t i = 0; i < want.data.size(); ++i)
+        REQUIRE(activations[l].data[i] == Approx(want.data[i]).margin(1e-5 * terms).epsilon(1e-4));
+    }
+    for (std::size_t i = 0; i < out.size(); ++i)
+      REQUIRE(out[i] == Approx(ref.value().outputs[i]).margin(1e-4).epsilon(1e-4));
   }
 }

@@ -1,13 +1,15 @@
 // Fast float32 kernels (wasm SIMD128, SSE natively; see simd_f32x4.hpp) and the ForwardPlan that feeds them.
 //
 // Where the time goes (compact_model_190923_neuron0, 59.4 M multiply-adds): the 5x5 conv on the 112x112 RGB input
-// is 76%, the first pointwise conv 15%, the first depthwise conv 6%. So:
-//   - conv2d is a direct convolution (no im2col copy) with a register tile of kTile output pixels x 8 output
-//     channels (two f32x4 per pixel): per input value one splat and two multiply-adds per pixel, weights loaded
-//     once per tile row. With HWIO weights and (H, W, C) activations a kernel row of one pixel's window is
-//     kw * C contiguous floats, so the reduction is kh runs of kw * C with no index arithmetic inside.
-//   - 8 accumulators + 2 weights + 1 splat + 1 product stay within the 16 xmm registers V8 has on x86-64
-//     (V8 keeps one as scratch), so the tile does not spill; wider tiles measured slower in wasm (bench/README.md).
+// is 76% of the multiply-adds, the first pointwise conv 15%, the first depthwise conv 6%. So:
+//   - conv2d is a direct convolution (no im2col copy) with a register tile of kTile output pixels x kBlock output
+//     channels. With HWIO weights and (H, W, C) activations one pixel's window row is kw * C contiguous floats,
+//     so the reduction is kh runs of kw * C values with no index arithmetic inside; each step loads kBlockVectors
+//     weight vectors once and one splat per pixel.
+//   - 2 pixels x 16 channels (8 accumulators + 4 weights + splat + product = 14 xmm) fits the 15 xmm registers V8
+//     allocates on x86-64 without spilling and needs the fewest loads per multiply-add. Measured in wasm on the
+//     first conv and the pointwise convs (min of 25 runs, G multiply-adds/s): 2x16 20.2/20.0, 4x8 18.6/18.2,
+//     3x12 13.7/14.6, 4x12 16.7/17.0, 6x8 13.7/15.0, 1x24 15.7/15.3 (bench/README.md).
 //   - Borders are zeros in the activation buffers (ForwardPlan), so there are no bounds tests at all.
 #include <algorithm>
 #include <cstring>
@@ -22,9 +24,26 @@ namespace {
 using simd::f32x4;
 
 constexpr int kLanes = 4;
-constexpr int kBlockVectors = 2;  // f32x4 per output pixel in the conv tile: 8 output channels
+// Tile sizes can be overridden at compile time to measure alternatives (bench/README.md).
+#ifndef CORTEXLENS_F32_BLOCK_VECTORS
+#define CORTEXLENS_F32_BLOCK_VECTORS 4
+#endif
+#ifndef CORTEXLENS_F32_TILE
+#define CORTEXLENS_F32_TILE 2
+#endif
+constexpr int kBlockVectors = CORTEXLENS_F32_BLOCK_VECTORS;  // f32x4 per output pixel in the conv tile
 constexpr int kBlock = kLanes * kBlockVectors;
-constexpr int kTile = 4;  // output pixels per register tile
+constexpr int kTile = CORTEXLENS_F32_TILE;  // output pixels per register tile
+// Depthwise: each input value is used once per tap, so the tile only shares the weight loads across pixels.
+#ifndef CORTEXLENS_DW_VECTORS
+#define CORTEXLENS_DW_VECTORS 2
+#endif
+#ifndef CORTEXLENS_DW_TILE
+#define CORTEXLENS_DW_TILE 4
+#endif
+constexpr int kDwVectors = CORTEXLENS_DW_VECTORS;
+constexpr int kDwBlock = kLanes * kDwVectors;
+constexpr int kDwTile = CORTEXLENS_DW_TILE;
 
 int round_up4(int c) { return (c + kLanes - 1) / kLanes * kLanes; }
 
@@ -76,6 +95,15 @@ void conv_block_row(const Geometry& g, int oy, int c0, const float* w, const flo
   for (; ox < g.out_w; ++ox) conv_tile<1, NV>(g, w, bias, in + ox * g.sw * g.in_cs, out + ox * g.out_cs);
 }
 
+// The last block of a layer may be narrower (out_cs is a multiple of 4, not of kBlock).
+template <int NV>
+void conv_block_row_narrowing(const Geometry& g, int oy, int c0, const float* w, const float* bias, int vectors) {
+  if constexpr (NV > 1) {
+    if (vectors < NV) return conv_block_row_narrowing<NV - 1>(g, oy, c0, w, bias, vectors);
+  }
+  conv_block_row<NV>(g, oy, c0, w, bias);
+}
+
 // weights: blocks of kBlock output channels (the last one narrower), block at c0 starting at c0 * kh * kw * in_cs,
 // each (kh, kw * in_cs, block width). bias: (out_cs).
 void conv2d_packed(Geometry g, const float* weights, const float* bias) {
@@ -87,13 +115,15 @@ void conv2d_packed(Geometry g, const float* weights, const float* bias) {
   }
   const std::ptrdiff_t per_channel = static_cast<std::ptrdiff_t>(g.kh) * g.kw * g.in_cs;
   // Rows outer, channel blocks inner: the input rows of one output row stay in L1 across the blocks.
+#ifdef CORTEXLENS_F32_BLOCKS_OUTER
+  for (int c0 = 0; c0 < g.out_cs; c0 += kBlock)
+    for (int oy = 0; oy < g.out_h; ++oy) {
+#else
   for (int oy = 0; oy < g.out_h; ++oy)
     for (int c0 = 0; c0 < g.out_cs; c0 += kBlock) {
+#endif
       const float* w = weights + c0 * per_channel;
-      if (g.out_cs - c0 >= kBlock)
-        conv_block_row<kBlockVectors>(g, oy, c0, w, bias + c0);
-      else
-        conv_block_row<1>(g, oy, c0, w, bias + c0);  // out_cs is a multiple of 4, kBlock of 8
+      conv_block_row_narrowing<kBlockVectors>(g, oy, c0, w, bias + c0, (g.out_cs - c0) / kLanes);
     }
 }
 
@@ -125,20 +155,24 @@ void depthwise_block_row(const Geometry& g, int oy, int c0, const float* w, cons
   const float* in = g.in + static_cast<std::ptrdiff_t>(oy) * g.sh * g.in_row + c0;
   float* out = g.out + static_cast<std::ptrdiff_t>(oy) * g.out_row + c0;
   int ox = 0;
-  for (; ox + kTile <= g.out_w; ox += kTile)
-    depthwise_tile<kTile, NV>(g, w + c0, bias + c0, in + ox * g.sw * g.in_cs, out + ox * g.out_cs);
+  for (; ox + kDwTile <= g.out_w; ox += kDwTile)
+    depthwise_tile<kDwTile, NV>(g, w + c0, bias + c0, in + ox * g.sw * g.in_cs, out + ox * g.out_cs);
   for (; ox < g.out_w; ++ox) depthwise_tile<1, NV>(g, w + c0, bias + c0, in + ox * g.sw * g.in_cs, out + ox * g.out_cs);
+}
+
+template <int NV>
+void depthwise_block_row_narrowing(const Geometry& g, int oy, int c0, const float* w, const float* bias, int vectors) {
+  if constexpr (NV > 1) {
+    if (vectors < NV) return depthwise_block_row_narrowing<NV - 1>(g, oy, c0, w, bias, vectors);
+  }
+  depthwise_block_row<NV>(g, oy, c0, w, bias);
 }
 
 // weights: (kh, kw, cs); in_cs == out_cs == cs, a multiple of 4.
 void depthwise_packed(const Geometry& g, const float* weights, const float* bias) {
   for (int oy = 0; oy < g.out_h; ++oy)
-    for (int c0 = 0; c0 < g.out_cs; c0 += kBlock) {
-      if (g.out_cs - c0 >= kBlock)
-        depthwise_block_row<kBlockVectors>(g, oy, c0, weights, bias);
-      else
-        depthwise_block_row<1>(g, oy, c0, weights, bias);
-    }
+    for (int c0 = 0; c0 < g.out_cs; c0 += kDwBlock)
+      depthwise_block_row_narrowing<kDwVectors>(g, oy, c0, weights, bias, (g.out_cs - c0) / kLanes);
 }
 
 // x: n floats; weights (n, units_stride); writes `units` outputs.

@@ -25,7 +25,7 @@ void run_layer_f32(const Layer& layer, const float* in, float* out, bool use_ref
 // such as benchmarks, evaluation over many images or synthesis, to skip the per-call packing and allocation).
 //
 // Built from a model that passed validate_model:
-//   - conv2d weights are packed per block of 8 output channels as (kh, kw * in_cs, 8), the order the register tile
+//   - conv2d weights are packed per block of 16 output channels as (kh, kw * in_cs, 16), the order the register tile
 //     of the kernel reads them in; depthwise weights as (kh, kw, cs); dense rows follow the padded input layout;
 //     biases and padding channels are zero;
 //   - every activation has its own buffer (H + pad_top + pad_bottom, W + pad_left + pad_right, cs) whose zero
