@@ -122,7 +122,11 @@ function outputIndexOf(entry) {
 
 function renderNeuron() {
   const entry = state.byId.get(state.neuronId);
-  if (!entry) return;
+  if (!entry) {
+    $('neuron-title').textContent = 'No model in this build';
+    $('percentile-text').textContent = 'This copy of the page was built without any model. Load one of your own in “Your model”.';
+    return;
+  }
   const session = entry.session ? `session ${entry.session}, neuron ${entry.neuron}` : entry.kind === 'demo' ? 'the project’s own demo model (not a recorded neuron)' : entry.kind === 'own' ? 'your model' : '';
   $('neuron-title').textContent = entry.kind === 'neuron' ? `Neuron ${entry.id}` : entry.name || entry.id;
   const fid = fidelityOf(entry);
@@ -312,8 +316,21 @@ function setupPopulation() {
     $('population-hover').textContent = bar ? `${bar.id}: ${ordinal(bar.percentile)} percentile (raw ${bar.raw.toFixed(4)}, ${bar.exact ? 'own model' : 'shared model estimate'})` : '';
   });
   canvas.addEventListener('click', (event) => { const bar = barAt(event); if (bar) { selectNeuron(bar.id); selectTab('neuron'); } });
+  // Keyboard: arrows walk the bars (the hover line reads the neuron out), Enter opens it.
+  let focusBar = 0;
   canvas.addEventListener('keydown', (event) => {
-    if (event.key === 'Enter' && populationLayout?.sorted.length) { selectNeuron(populationLayout.sorted[0].id); selectTab('neuron'); }
+    const bars = populationLayout?.sorted || [];
+    if (!bars.length) return;
+    const step = { ArrowRight: 1, ArrowLeft: -1, PageDown: 10, PageUp: -10, Home: -Infinity, End: Infinity }[event.key];
+    if (step !== undefined) {
+      event.preventDefault();
+      focusBar = Math.max(0, Math.min(bars.length - 1, (Number.isFinite(step) ? focusBar + step : step > 0 ? bars.length - 1 : 0)));
+      const bar = bars[focusBar];
+      $('population-hover').textContent = `${focusBar + 1}. ${bar.id}: ${ordinal(bar.percentile)} percentile (raw ${bar.raw.toFixed(4)}). Enter opens it.`;
+    } else if (event.key === 'Enter') {
+      selectNeuron(bars[Math.min(focusBar, bars.length - 1)].id);
+      selectTab('neuron');
+    }
   });
   $('population-csv').addEventListener('click', () => {
     const rows = [...state.population].map(([id, r]) => { const e = state.byId.get(id); return [id, e.session, e.neuron, r.percentile.toFixed(2), r.raw, r.exact ? 'per-neuron int8' : 'shared estimate']; });
@@ -557,6 +574,11 @@ async function start() {
   state.neuronId = first || null;
   if (state.neuronId && !hasPrecision(state.byId.get(state.neuronId), state.precision)) state.precision = 'float';
   for (const radio of document.querySelectorAll('input[name=precision]')) radio.checked = radio.value === state.precision;
+  // Start loading the first model now, while the image is fetched and decoded (the worker runs messages in order).
+  if (state.neuronId) {
+    const entry = state.byId.get(state.neuronId);
+    for (const p of ['int8', 'float']) if (hasPrecision(entry, p)) worker.request('loadModel', modelRef(entry, p)).catch(() => {});
+  }
   renderPicker();
   renderNeuron();
   imagePanel.setGallery(index);
