@@ -6,6 +6,7 @@
 
 #include "cortexlens/forward.hpp"
 #include "cortexlens/image.hpp"
+#include "cortexlens/quantize.hpp"
 #include "commands.hpp"
 #include "model_source.hpp"
 #include "v4_data.hpp"
@@ -23,12 +24,13 @@ constexpr const char* kUsage =
     "usage:\n"
     "  cortexlens info MODEL [--config CONFIG.json]\n"
     "      the layer table (type, output shape, parameters) and the parameter count\n"
-    "  cortexlens predict MODEL IMAGE... [--crop X,Y,SIDE] [--config CONFIG.json]\n"
+    "  cortexlens predict MODEL IMAGE... [--crop X,Y,SIDE] [--config CONFIG.json] [--precision float|int8]\n"
     "      CSV: a header 'image,<output names>' and one row of responses per image\n"
+    "      (precision: int8 needs an int8 .clm file, whose default it is; float runs any model)\n"
     "  cortexlens evaluate MODEL... [--data DIR] [--images FIRST-LAST]\n"
     "      Pearson r between each output and the recorded responses of its neuron on the session images\n"
     "      (default 601-1200, the held-out half), with the median per session\n"
-    "MODEL: a Keras 3 .keras file, or a .weights.h5 file with its config.json.\n"
+    "MODEL: a Keras 3 .keras file, a .weights.h5 file with its config.json, or a Cortex Lens .clm file.\n"
     "IMAGE: JPEG, PNG, BMP or GIF; the centred square (or --crop, in upright pixels) is resized to 112x112.\n";
 
 int fail(const std::string& message) {
@@ -43,16 +45,21 @@ struct Arguments {
   int first_image = 601, last_image = 1200;
   bool has_crop = false;
   SquareCrop crop;
+  std::string precision;  // "", "float" or "int8"
 };
 
 Result<Arguments> parse_arguments(int argc, char** argv, int first) {
   Arguments args;
   for (int i = first; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--config" || arg == "--crop" || arg == "--data" || arg == "--images") {
+    if (arg == "--config" || arg == "--crop" || arg == "--data" || arg == "--images" || arg == "--precision") {
       if (i + 1 >= argc) return Status::error(arg + " needs a value");
       const std::string value = argv[++i];
-      if (arg == "--config") {
+      if (arg == "--precision") {
+        if (value != "float" && value != "float32" && value != "int8")
+          return Status::error("--precision '" + value + "', expected float or int8");
+        args.precision = value == "int8" ? "int8" : "float";
+      } else if (arg == "--config") {
         args.config = value;
       } else if (arg == "--data") {
         args.data_dir = value;
@@ -104,6 +111,7 @@ int run_info(const Arguments& args) {
   std::printf("multiply-adds per image: %s\n", with_commas(m.multiply_adds()).c_str());
   std::printf("outputs: %zu (%s%s)\n", m.output_count(), m.output_names.front().c_str(),
               m.output_count() > 1 ? (" .. " + m.output_names.back()).c_str() : "");
+  std::printf("weights: %s\n", is_int8_model(m) ? "int8, per-output-channel scales" : "float32");
   return 0;
 }
 
@@ -112,6 +120,9 @@ int run_predict(const Arguments& args) {
   auto model = load_model_file(args.positional[0], args.config);
   if (!model) return fail(model.message());
   const Model& m = model.value();
+  const Precision precision = args.precision.empty() ? (is_int8_model(m) ? Precision::int8 : Precision::float32)
+                              : args.precision == "int8" ? Precision::int8
+                                                         : Precision::float32;
   std::string header = "image";
   for (const auto& name : m.output_names) header += "," + name;
   std::vector<std::string> rows;
@@ -121,7 +132,7 @@ int run_predict(const Arguments& args) {
     if (!bytes) return fail(bytes.message());
     auto input = image_to_input(bytes.value().data(), bytes.value().size(), args.has_crop ? &args.crop : nullptr);
     if (!input) return fail("'" + path + "': " + input.message());
-    auto result = forward(m, input.value());
+    auto result = forward_with_precision(m, input.value(), precision);
     if (!result) return fail("'" + path + "': " + result.message());
     std::string row = path;
     char number[32];
@@ -233,6 +244,11 @@ int run_evaluate(const Arguments& args) {
 
 // Commands implemented in their own files (see commands.hpp).
 const cli::Command kCommands[] = {
+    {"convert", "MODEL -o OUT.clm [--precision int8|float] [--data DIR]: write a Cortex Lens model file",
+     cli::run_convert},
+    {"fidelity", "[--data DIR]: int8 vs float agreement and prediction of recorded responses (images 601-1200)",
+     cli::run_fidelity},
+    {"pack", "--out DIR [--data DIR]: int8 + float model files and manifest.json for the page", cli::run_pack},
     {"synth", "MODEL -o OUT.png [--minimize] [--steps N] [--seed S] [--recipe authors|fourier]: preferred image",
      cli::run_synth},
     {"synth-check", "[MODEL...] [--count N] [--steps N]: synthesized vs natural images' responses", cli::run_synth_check},

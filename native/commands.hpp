@@ -18,6 +18,11 @@ struct Command {
   int (*run)(const Args& args);
 };
 
+// Model files and packs (native/cmd_convert.cpp, cmd_fidelity.cpp, cmd_pack.cpp).
+int run_convert(const Args& args);
+int run_fidelity(const Args& args);
+int run_pack(const Args& args);
+
 // Preferred-image synthesis (native/cmd_synth.cpp).
 int run_synth(const Args& args);
 int run_synth_check(const Args& args);

@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "cortexlens/keras_import.hpp"
+#include "cortexlens/model_file.hpp"
 #include "keras_archive.hpp"
 
 namespace cortexlens {
@@ -40,6 +41,12 @@ Result<Model> load_model_file(const std::string& path, const std::string& config
   if (!bytes) return bytes.status();
   const std::string name = model_name_from_path(path);
   const std::string context = "'" + path + "': ";
+  // Cortex Lens model files are recognised by their magic, whatever the file is called.
+  if (is_model_file(bytes.value().data(), bytes.value().size()) || ends_with(path, ".clm")) {
+    auto loaded = read_model_file(bytes.value().data(), bytes.value().size());
+    if (!loaded) return loaded.status().with_context(context);
+    return std::move(loaded).value().model;
+  }
   if (ends_with(path, ".h5")) {
     std::string config_file = config_path;
     if (config_file.empty()) {

@@ -15,7 +15,8 @@ Result<std::vector<std::uint8_t>> read_file_bytes(const std::string& path, std::
 // The model's name: the file name without directories and extension (".keras", ".weights.h5", ...).
 std::string model_name_from_path(const std::string& path);
 
-// `config_path` is only used for `.weights.h5` files (default: config.json beside them).
+// `config_path` is only used for `.weights.h5` files (default: config.json beside them). Cortex Lens model files
+// (.clm, recognised by their magic) are read with read_model_file; an int8 file's layers carry Layer::int8.
 Result<Model> load_model_file(const std::string& path, const std::string& config_path = "");
 
 }  // namespace cortexlens

@@ -472,7 +472,7 @@ Result<LoadedModel> read_model_file(const std::uint8_t* bytes, std::size_t size)
   // --- section table: walked without allocating, so truncation is named before anything is parsed ---
   if (size < kHeaderBytes + kChecksumBytes)
     return Status::error("file has " + std::to_string(size) + " bytes, expected at least " +
-                         std::to_string(kHeaderBytes + kChecksumBytes) + " (header and checksum)");
+                         std::to_string(kHeaderBytes + kChecksumBytes) + " (header and checksum; file truncated?)");
   const std::size_t sections_end = size - kChecksumBytes;
   std::vector<SectionSpan> spans(section_count);  // bounded by max_sections above
   std::size_t pos = kHeaderBytes;
@@ -525,17 +525,17 @@ Result<LoadedModel> read_model_file(const std::uint8_t* bytes, std::size_t size)
     loaded.metadata.channel_means = r.finite_f32s(static_cast<std::size_t>(model.input.c), "channel means");
     const std::size_t outputs_at = r.offset();
     const std::uint32_t outputs = r.bounded("output count", 1, ModelFileLimits::max_outputs);
-    // Each name is at least its 4-byte length: bound the count by the bytes left before reserving.
-    if (r.ok() && std::size_t{outputs} * 4 > r.remaining())
+    // Each name is at least its 1-byte length: bound the count by the bytes left before reserving.
+    if (r.ok() && std::size_t{outputs} > r.remaining())
       r.fail(outputs_at, "output count " + std::to_string(outputs) + " needs at least " +
-                             std::to_string(std::size_t{outputs} * 4) + " bytes of names but the section has " +
+                             std::to_string(outputs) + " bytes of names but the section has " +
                              std::to_string(r.remaining()) + " left");
     if (!r.ok()) return r.status();
     model.output_names.reserve(outputs);
     for (std::uint32_t i = 0; i < outputs && r.ok(); ++i) model.output_names.push_back(r.string("output name"));
     const std::size_t rows_at = r.offset();
     const std::uint32_t rows = r.bounded("source layer count", 0, ModelFileLimits::max_source_layers);
-    constexpr std::size_t kMinRowBytes = 4 + 4 + 12 + 8;
+    constexpr std::size_t kMinRowBytes = 6;  // two string lengths, three dimensions and params, 1 byte each
     if (r.ok() && std::size_t{rows} * kMinRowBytes > r.remaining())
       r.fail(rows_at, "source layer count " + std::to_string(rows) + " needs at least " +
                           std::to_string(std::size_t{rows} * kMinRowBytes) + " bytes but the section has " +

@@ -26,10 +26,11 @@ Int8Weights quantize_layer_weights(const Layer& layer, float input_scale) {
 }
 
 void quantize_values_ref(const float* values, std::size_t count, float scale, std::int8_t* out) {
-  for (std::size_t i = 0; i < count; ++i) {
-    const long rounded = std::lround(values[i] / scale);
-    out[i] = static_cast<std::int8_t>(std::clamp<long>(rounded, -kInt8Max, kInt8Max));
-  }
+  // Clamped before rounding: lround of a value beyond the range of long is undefined, and clamping first to the
+  // integer limit gives the same result as rounding first.
+  const float limit = static_cast<float>(kInt8Max);
+  for (std::size_t i = 0; i < count; ++i)
+    out[i] = static_cast<std::int8_t>(std::lround(std::clamp(values[i] / scale, -limit, limit)));
 }
 
 void quantize_values(const float* values, std::size_t count, float scale, std::int8_t* out) {

@@ -1,0 +1,126 @@
+// `cortexlens fidelity [--data DIR] [--threads N] [--percentile P] [--limit N]`: how faithful the int8 models are.
+// For every published per-neuron model (and the 100-filter shared model): Pearson r between int8 and float
+// predictions, and each one's r with the recorded responses, on the held-out images 601-1200.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+
+#include "commands.hpp"
+#include "model_pack.hpp"
+#include "model_source.hpp"
+
+namespace cortexlens::cli {
+
+namespace {
+
+constexpr const char* kFidelityUsage =
+    "usage: cortexlens fidelity [--data DIR] [--threads N] [--percentile P] [--limit N]\n"
+    "  Converts every published model to int8 (calibrated on images 1-600, every 6th, of the test sessions) and\n"
+    "  prints per output: r(int8, float), r(float, recorded), r(int8, recorded) on images 601-1200 of its own\n"
+    "  session, then medians. --limit N takes only the first N per-neuron models and no shared model\n  (quick checks).\n";
+
+struct Summary {
+  std::vector<double> int8_vs_float, float_rec, int8_rec;
+  void add(const OutputReport& r) {
+    int8_vs_float.push_back(r.int8_vs_float_r);
+    float_rec.push_back(r.float_vs_recorded_r);
+    int8_rec.push_back(r.int8_vs_recorded_r);
+  }
+  void print(const char* label) const {
+    double min_r = 1.0;
+    for (double r : int8_vs_float) min_r = std::min(min_r, r);
+    std::size_t recorded = 0;
+    for (double r : float_rec) recorded += std::isnan(r) ? 0 : 1;
+    const double f = median_of(float_rec), q = median_of(int8_rec);
+    std::printf("# %s: %zu outputs; r(int8, float) median %.5f, min %.5f; %zu with recorded images: median "
+                "r(float, recorded) %.4f, r(int8, recorded) %.4f, difference %+.4f\n",
+                label, int8_vs_float.size(), median_of(int8_vs_float), min_r, recorded, f, q, q - f);
+  }
+};
+
+}  // namespace
+
+int run_fidelity(const Args& args) {
+  std::string data_dir = configured_data_dir();
+  int threads = 2;
+  double percentile = kDefaultCalibrationPercentile;
+  std::size_t limit = SIZE_MAX;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (i + 1 >= args.size() || (a != "--data" && a != "--threads" && a != "--percentile" && a != "--limit"))
+      return std::fprintf(stderr, "cortexlens fidelity: bad argument '%s'\n%s", a.c_str(), kFidelityUsage), 2;
+    const std::string value = args[++i];
+    char* end = nullptr;
+    if (a == "--data") {
+      data_dir = value;
+    } else if (a == "--threads") {
+      threads = static_cast<int>(std::strtol(value.c_str(), &end, 10));
+      if (*end || threads < 1 || threads > 64) return std::fprintf(stderr, "--threads '%s', expected 1..64\n", value.c_str()), 2;
+    } else if (a == "--percentile") {
+      percentile = std::strtod(value.c_str(), &end);
+      if (*end || !(percentile > 50.0 && percentile <= 100.0))
+        return std::fprintf(stderr, "--percentile '%s', expected (50, 100]\n", value.c_str()), 2;
+    } else {
+      limit = static_cast<std::size_t>(std::strtoul(value.c_str(), &end, 10));
+      if (*end || limit == 0) return std::fprintf(stderr, "--limit '%s', expected a positive count\n", value.c_str()), 2;
+    }
+  }
+  std::vector<PublishedModel> models = list_published_models(data_dir);
+  if (models.empty())
+    return std::fprintf(stderr, "cortexlens: no published models under '%s' (set --data or CORTEXLENS_DATA_DIR)\n",
+                        data_dir.c_str()),
+           1;
+  if (limit != SIZE_MAX) {
+    std::vector<PublishedModel> kept;
+    std::size_t neurons = 0;
+    for (auto& m : models)
+      if (m.kind == "neuron" && neurons++ < limit) kept.push_back(std::move(m));
+    models = std::move(kept);
+  }
+  auto reference = load_reference_images(data_dir);
+  if (!reference) return std::fprintf(stderr, "cortexlens: %s\n", reference.message().c_str()), 1;
+  auto evaluation = load_evaluation_data(data_dir);
+  if (!evaluation) return std::fprintf(stderr, "cortexlens: %s\n", evaluation.message().c_str()), 1;
+
+  std::vector<std::vector<OutputReport>> reports(models.size());
+  std::mutex hdf5_mutex;  // Debian's libhdf5 is not built thread-safe
+  std::mutex print_mutex;
+  std::printf("model,output,r_int8_float,r_float_recorded,r_int8_recorded,images\n");
+  auto status = run_parallel(models.size(), threads, [&](std::size_t i) -> Status {
+    Result<Model> model = Status::error("not loaded");
+    {
+      std::lock_guard<std::mutex> lock(hdf5_mutex);
+      model = load_model_file(models[i].path);
+    }
+    if (!model) return model.status();
+    auto packed = pack_model(model.value(), model_source_text(models[i].path), reference.value(), evaluation.value(),
+                             percentile);
+    if (!packed) return packed.status().with_context("'" + models[i].path + "': ");
+    reports[i] = std::move(packed.value().outputs);
+    std::lock_guard<std::mutex> lock(print_mutex);
+    for (const auto& r : reports[i])
+      std::printf("%s,%s,%.6f,%.6f,%.6f,%s\n", models[i].id.c_str(), r.name.c_str(), r.int8_vs_float_r,
+                  r.float_vs_recorded_r, r.int8_vs_recorded_r, r.images.c_str());
+    std::fflush(stdout);
+    return Status::ok();
+  });
+  if (!status) return std::fprintf(stderr, "cortexlens: %s\n", status.message().c_str()), 1;
+  Summary neurons;
+  std::vector<std::pair<std::string, Summary>> shared;
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    if (models[i].kind == "neuron") {
+      for (const auto& r : reports[i]) neurons.add(r);
+    } else {
+      shared.emplace_back(models[i].id, Summary());
+      for (const auto& r : reports[i]) shared.back().second.add(r);
+    }
+  }
+  std::printf("# int8 activation scales: percentile %.4g of |x| over %zu reference images (1-600, every 6th)\n",
+              percentile, reference.value().inputs.size());
+  neurons.print("per-neuron models");
+  for (const auto& [id, summary] : shared) summary.print(("shared model " + id).c_str());
+  return 0;
+}
+
+}  // namespace cortexlens::cli

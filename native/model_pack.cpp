@@ -1,0 +1,341 @@
+#include "model_pack.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include "cortexlens/image.hpp"
+#include "v4_data.hpp"
+
+namespace cortexlens {
+
+std::string configured_data_dir() {
+  const char* env = std::getenv("CORTEXLENS_DATA_DIR");
+  return env && *env ? env : CORTEXLENS_DEFAULT_DATA_DIR;
+}
+
+Result<std::vector<Tensor>> load_session_inputs(const std::string& data_dir, const std::string& session, int first,
+                                                int last) {
+  auto images = SessionImages::open(data_dir, session);
+  if (!images) return images.status();
+  std::vector<Tensor> inputs;
+  for (int number = first; number <= last; ++number) {
+    auto bytes = images.value().image_bytes(number);
+    if (!bytes) return bytes.status();
+    auto input = image_to_input(bytes.value().data(), bytes.value().size());
+    if (!input) return input.status().with_context("image " + std::to_string(number) + " of session " + session + ": ");
+    inputs.push_back(std::move(input).value());
+  }
+  return inputs;
+}
+
+Result<ReferenceImages> load_reference_images(const std::string& data_dir, int step) {
+  ReferenceImages reference;
+  for (const auto& session : kImageSessions) {
+    auto images = SessionImages::open(data_dir, session);
+    if (!images) return images.status();
+    for (int number = 1; number <= 600; number += step) {
+      auto bytes = images.value().image_bytes(number);
+      if (!bytes) return bytes.status();
+      auto input = image_to_input(bytes.value().data(), bytes.value().size());
+      if (!input)
+        return input.status().with_context("image " + std::to_string(number) + " of session " + session + ": ");
+      char id[32];
+      std::snprintf(id, sizeof id, "%s/%04d", session.c_str(), number);
+      reference.ids.push_back(id);
+      reference.inputs.push_back(std::move(input).value());
+    }
+  }
+  return reference;
+}
+
+bool is_published_model_name(const std::string& name) {
+  return name.rfind("compact_model_", 0) == 0 || name.rfind("shared_compact_model_", 0) == 0;
+}
+
+std::string model_source_text(const std::string& path) {
+  const std::string file = path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
+  std::string name = file;
+  const auto dot = name.find('.');
+  if (dot != std::string::npos) name = name.substr(0, dot);
+  if (!is_published_model_name(name)) return file;
+  const bool shared = name.rfind("shared_", 0) == 0;
+  return std::string(kPaperSource) + ": " + (shared ? "shared_compact_models/from_ensemble_model/" : "compact_models/") + file;
+}
+
+Result<ConvertedModel> convert_model(const Model& float_model, const ConvertOptions& options,
+                                     const std::vector<Tensor>& calibration) {
+  ConvertedModel converted;
+  converted.model = float_model;
+  for (auto& layer : converted.model.layers) layer.int8.reset();
+  if (options.precision == Precision::int8 && !options.input_scales.empty()) {
+    CL_RETURN_IF_ERROR(quantize_model(converted.model, options.input_scales));
+  } else if (options.precision == Precision::int8) {
+    if (calibration.empty())
+      return Status::error("int8 conversion of '" + float_model.name +
+                           "' needs calibration images (the published data folder, --data DIR)");
+    ActivationCalibrator calibrator(float_model);
+    for (const Tensor& input : calibration) CL_RETURN_IF_ERROR(calibrator.add(input));
+    CL_RETURN_IF_ERROR(quantize_model(converted.model, calibrator.input_scales(options.percentile)));
+  }
+  ModelFileMetadata metadata;
+  metadata.source = options.source;
+  metadata.citation = is_published_model_name(float_model.name) ? kPaperCitation : "";
+  metadata.channel_means.assign(std::begin(kChannelMeans), std::end(kChannelMeans));
+  if (float_model.input.c != 3) metadata.channel_means.assign(static_cast<std::size_t>(float_model.input.c), 0.0f);
+  auto vector = make_test_vector(float_model, converted.model, metadata.channel_means);
+  if (!vector) return vector.status();
+  auto bytes = write_model_file(converted.model, metadata, vector.value());
+  if (!bytes) return bytes.status();
+  auto check = read_model_file(bytes.value().data(), bytes.value().size());
+  if (!check) return check.status().with_context("reading back the converted file: ");
+  converted.bytes = std::move(bytes).value();
+  return converted;
+}
+
+Status write_file_bytes(const std::string& path, const std::vector<std::uint8_t>& bytes) {
+  // Written beside the target and renamed, so an interrupted run never leaves a half-written model behind.
+  const std::string temporary = path + ".partial";
+  {
+    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
+    if (!file) return Status::error("cannot write '" + temporary + "'");
+    file.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    if (!file) return Status::error("writing '" + temporary + "' failed");
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) return Status::error("cannot rename to '" + path + "'");
+  return Status::ok();
+}
+
+}  // namespace cortexlens
+
+namespace cortexlens {
+
+Result<EvaluationData> load_evaluation_data(const std::string& data_dir) {
+  EvaluationData data;
+  for (const auto& session : kImageSessions) {
+    EvaluationSession entry;
+    entry.session = session;
+    auto inputs = load_session_inputs(data_dir, session, EvaluationData::first_image, EvaluationData::last_image);
+    if (!inputs) return inputs.status();
+    entry.inputs = std::move(inputs).value();
+    auto responses = read_session_responses(data_dir, session);
+    if (!responses) return responses.status();
+    entry.responses = std::move(responses).value();
+    if (entry.responses.images < EvaluationData::last_image)
+      return Status::error("session " + session + " has responses to " + std::to_string(entry.responses.images) +
+                           " images, expected " + std::to_string(EvaluationData::last_image));
+    for (std::size_t i = 0; i < entry.inputs.size(); i += 3) data.mixed_inputs.push_back(entry.inputs[i]);
+    data.sessions.push_back(std::move(entry));
+  }
+  return data;
+}
+
+namespace {
+
+std::vector<double> as_double(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
+
+// Linear interpolation between order statistics (NumPy's default percentile).
+std::vector<float> percentiles_0_to_100(std::vector<float> values) {
+  std::sort(values.begin(), values.end());
+  std::vector<float> q(101);
+  const double last = static_cast<double>(values.size() - 1);
+  for (int p = 0; p <= 100; ++p) {
+    const double position = last * p / 100.0;
+    const std::size_t below = static_cast<std::size_t>(position);
+    const std::size_t above = std::min(below + 1, values.size() - 1);
+    const double t = position - static_cast<double>(below);
+    q[static_cast<std::size_t>(p)] = static_cast<float>(values[below] * (1.0 - t) + values[above] * t);
+  }
+  return q;
+}
+
+// outputs (images, outputs) of a model on a set of inputs.
+Result<std::vector<std::vector<float>>> run_all(const Model& model, const std::vector<Tensor>& inputs,
+                                                Precision precision) {
+  std::vector<std::vector<float>> out;
+  out.reserve(inputs.size());
+  for (const Tensor& input : inputs) {
+    auto result = forward_with_precision(model, input, precision);
+    if (!result) return result.status();
+    out.push_back(std::move(result.value().outputs));
+  }
+  return out;
+}
+
+std::vector<float> column(const std::vector<std::vector<float>>& rows, std::size_t o) {
+  std::vector<float> c;
+  c.reserve(rows.size());
+  for (const auto& row : rows) c.push_back(row[o]);
+  return c;
+}
+
+}  // namespace
+
+Result<PackedModel> pack_model(const Model& float_model, const std::string& source, const ReferenceImages& reference,
+                               const EvaluationData& evaluation, double percentile) {
+  PackedModel packed;
+  ConvertOptions options;
+  options.source = source;
+  options.percentile = percentile;
+  options.precision = Precision::float32;
+  auto float_file = convert_model(float_model, options, {});
+  if (!float_file) return float_file.status();
+  packed.float32 = std::move(float_file).value();
+  // One float pass over the reference images both calibrates int8 and gives the response distribution.
+  ActivationCalibrator calibrator(float_model);
+  for (const Tensor& input : reference.inputs) CL_RETURN_IF_ERROR(calibrator.add(input));
+  options.precision = Precision::int8;
+  options.input_scales = calibrator.input_scales(percentile);
+  auto int8_file = convert_model(float_model, options, {});
+  if (!int8_file) return int8_file.status();
+  packed.int8 = std::move(int8_file).value();
+  const Model& int8_model = packed.int8.model;
+  const std::vector<std::vector<float>>& reference_out = calibrator.outputs();
+  const std::size_t outputs = float_model.output_count();
+  packed.outputs.resize(outputs);
+  for (std::size_t o = 0; o < outputs; ++o) {
+    OutputReport& report = packed.outputs[o];
+    report.name = float_model.output_names[o];
+    const std::vector<float> responses = column(reference_out, o);
+    report.quantiles = percentiles_0_to_100(responses);
+    std::vector<std::size_t> order(responses.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return responses[a] > responses[b]; });
+    for (std::size_t k = 0; k < std::min<std::size_t>(10, order.size()); ++k) {
+      report.top.push_back({order[k], responses[order[k]]});
+      report.bottom.push_back({order[order.size() - 1 - k], responses[order[order.size() - 1 - k]]});
+    }
+  }
+
+  // Which outputs are evaluated on which images: own session when its images exist, else the mixed set.
+  std::vector<const EvaluationSession*> own(outputs, nullptr);
+  std::vector<int> neuron(outputs, -1);
+  bool needs_mixed = false;
+  for (std::size_t o = 0; o < outputs; ++o) {
+    std::string session;
+    int n = 0;
+    if (parse_neuron_name(float_model.output_names[o], session, n))
+      for (const auto& s : evaluation.sessions)
+        if (s.session == session && n < s.responses.neurons) {
+          own[o] = &s;
+          neuron[o] = n;
+        }
+    needs_mixed = needs_mixed || !own[o];
+  }
+  for (const auto& s : evaluation.sessions) {
+    bool used = false;
+    for (std::size_t o = 0; o < outputs; ++o) used = used || own[o] == &s;
+    if (!used) continue;
+    auto f = run_all(float_model, s.inputs, Precision::float32);
+    if (!f) return f.status();
+    auto q = run_all(int8_model, s.inputs, Precision::int8);
+    if (!q) return q.status();
+    for (std::size_t o = 0; o < outputs; ++o) {
+      if (own[o] != &s) continue;
+      std::vector<double> recorded;
+      for (int image = EvaluationData::first_image; image <= EvaluationData::last_image; ++image)
+        recorded.push_back(s.responses.at(neuron[o], image - 1));
+      const auto fo = as_double(column(f.value(), o)), qo = as_double(column(q.value(), o));
+      OutputReport& report = packed.outputs[o];
+      report.int8_vs_float_r = pearson_r(qo, fo);
+      report.float_vs_recorded_r = pearson_r(fo, recorded);
+      report.int8_vs_recorded_r = pearson_r(qo, recorded);
+      report.images = s.session + " 601-1200";
+      report.image_count = recorded.size();
+    }
+  }
+  if (needs_mixed) {
+    auto f = run_all(float_model, evaluation.mixed_inputs, Precision::float32);
+    if (!f) return f.status();
+    auto q = run_all(int8_model, evaluation.mixed_inputs, Precision::int8);
+    if (!q) return q.status();
+    for (std::size_t o = 0; o < outputs; ++o) {
+      if (own[o]) continue;
+      OutputReport& report = packed.outputs[o];
+      report.int8_vs_float_r = pearson_r(as_double(column(q.value(), o)), as_double(column(f.value(), o)));
+      report.float_vs_recorded_r = report.int8_vs_recorded_r = std::nan("");
+      report.images = "every 3rd of 601-1200 of 190923, 201025, 210225 (no images of its own session)";
+      report.image_count = evaluation.mixed_inputs.size();
+    }
+  }
+  return packed;
+}
+
+}  // namespace cortexlens
+
+#include <atomic>
+#include <dirent.h>
+#include <thread>
+
+namespace cortexlens {
+
+std::vector<PublishedModel> list_published_models(const std::string& data_dir, bool shared_100_only) {
+  std::vector<PublishedModel> models;
+  const std::string compact = data_dir + "/compact_models";
+  if (DIR* dir = opendir(compact.c_str())) {
+    while (dirent* entry = readdir(dir)) {
+      char session[16] = {};
+      int neuron = -1;
+      char end = 0;
+      const std::string name = entry->d_name;
+      if (std::sscanf(name.c_str(), "compact_model_%15[0-9]_neuron%d.kera%c", session, &neuron, &end) == 3 &&
+          end == 's' && name.size() > 6 && name.compare(name.size() - 6, 6, ".keras") == 0)
+        models.push_back({compact + "/" + name, std::string(session) + "_n" + std::to_string(neuron), "neuron", session,
+                          neuron});
+    }
+    closedir(dir);
+  }
+  std::sort(models.begin(), models.end(), [](const PublishedModel& a, const PublishedModel& b) {
+    return a.session != b.session ? a.session < b.session : a.neuron < b.neuron;
+  });
+  const std::string shared_dir = data_dir + "/shared_compact_models/from_ensemble_model";
+  std::vector<PublishedModel> shared;
+  if (DIR* dir = opendir(shared_dir.c_str())) {
+    while (dirent* entry = readdir(dir)) {
+      int filters = 0;
+      char end = 0;
+      const std::string name = entry->d_name;
+      if (std::sscanf(name.c_str(), "shared_compact_model_%dfilters.kera%c", &filters, &end) == 2 && end == 's' &&
+          (!shared_100_only || filters == 100))
+        shared.push_back({shared_dir + "/" + name, "shared_" + std::to_string(filters), "shared", "", filters});
+    }
+    closedir(dir);
+  }
+  std::sort(shared.begin(), shared.end(), [](const auto& a, const auto& b) { return a.neuron < b.neuron; });
+  for (auto& s : shared) {
+    s.neuron = -1;
+    models.push_back(std::move(s));
+  }
+  return models;
+}
+
+Status run_parallel(std::size_t count, int threads, const std::function<Status(std::size_t)>& job) {
+  std::vector<Status> results(count, Status::ok());
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  auto worker = [&] {
+    for (std::size_t i = next++; i < count && !failed; i = next++) {
+      results[i] = job(i);
+      if (!results[i].is_ok()) failed = true;
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < std::max(1, threads); ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& thread : pool) thread.join();
+  for (const auto& status : results)
+    if (!status.is_ok()) return status;
+  return Status::ok();
+}
+
+double median_of(std::vector<double> values) {
+  values.erase(std::remove_if(values.begin(), values.end(), [](double v) { return std::isnan(v); }), values.end());
+  if (values.empty()) return std::nan("");
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+}  // namespace cortexlens
