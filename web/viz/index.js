@@ -334,7 +334,9 @@ export function mountVizPanel(container, { worker, getState, onStateChange }) {
       } else {
         const m = await worker.request('vizReadout', { ...payload, output: 0 });
         overlay = { data: m.data, h: m.shape[0], w: m.shape[1] };
-        overlayText.textContent = `readout: last layer's activations × readout weights per location (${m.shape[0]}×${m.shape[1]}), sum + bias ${m.bias.toFixed(3)} = the response`;
+        const total = m.data.reduce((a, b) => a + b, m.bias);
+        overlayText.textContent = `readout: last layer's activations × readout weights per location (${m.shape[0]}×${m.shape[1]}); map sum + bias = ${total.toFixed(4)}, the response`;
+        overlayText.dataset.total = String(total);
       }
       overlayText.dataset.kind = overlayKind.value;
       drawOverlay();
