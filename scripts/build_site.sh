@@ -16,8 +16,9 @@ cli="$native/native/cortexlens"
 for f in "$wasm/wasm/cortexlens.js" "$wasm/wasm/cortexlens.wasm"; do
   [ -f "$f" ] || { echo "build_site: $f missing: build the wasm module first (scripts/build.sh wasm)" >&2; exit 1; }
 done
-rm -rf "$site"
+# models/ survives between builds: `cortexlens pack` skips models whose files are up to date.
 mkdir -p "$site"
+find "$site" -mindepth 1 -maxdepth 1 ! -name models -exec rm -rf {} +
 
 esbuild=node_modules/.bin/esbuild
 # The feature-visualization panels (web/viz/, issue 5) are optional: without them both names resolve to a stub.
@@ -41,6 +42,7 @@ if [ "${CORTEXLENS_SITE_MODELS:-pack}" = pack ] && [ -x "$cli" ] && "$cli" --hel
   grep -q loadModelFile "$site/cortexlens.js" || node scripts/site/fallback-manifest.mjs --augment "$site/models" --demo models/demo "${data_args[@]}"
 else
   echo "build_site: no 'pack' step ($cli): shipping .keras files"
+  rm -rf "$site/models"
   node scripts/site/fallback-manifest.mjs --out "$site/models" --demo models/demo "${data_args[@]}"
 fi
 node scripts/site/assets.mjs --out "$site" "${data_args[@]}"

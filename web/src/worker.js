@@ -8,7 +8,9 @@
 // this name at web/src/viz-absent.js otherwise). Each is (payload, progress, context) like the handlers below.
 import { vizHandlers } from 'cortexlens-viz-worker';
 
-const MAX_MODELS = 48;  // loaded models kept per worker; a per-neuron int8 model is ~0.1 MB of wasm memory
+// Loaded models kept per worker: all 219 fit (measured: 20 published models and a prediction each stay inside the
+// initial 16 MB wasm heap), so a second image in the population view needs no reloading.
+const MAX_MODELS = 240;
 const MAX_IMAGES = 3;   // decoded images kept (a 48 MP photo is 150 MB of RGB, so keep few)
 
 let modulePromise = null;

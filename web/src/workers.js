@@ -61,16 +61,21 @@ export class WorkerPool {
     return this.workers;
   }
 
-  // Runs predictEach over `items` split into small chunks handed to whichever worker frees up first, so a slow
-  // worker never holds the tail. onResult(key, outputs) fires as each model finishes. Returns when all are done.
+  // Runs predictEach over `items` in small chunks. Worker i owns items i, i+W, i+2W, ... (so the same worker meets
+  // the same models on the next image and finds them loaded); a worker that finishes its own share takes chunks
+  // from the end of the longest remaining share, so a slow worker never holds the tail.
+  // onResult(key, outputs) fires as each model finishes. Returns when all are done.
   async predictAll(items, input, { chunk = 6, onResult, signal } = {}) {
     const workers = this.grow();
-    let next = 0;
-    const run = async (worker) => {
-      while (next < items.length) {
+    const shares = workers.map((_, w) => items.filter((__, i) => i % workers.length === w));
+    const take = (w) => {
+      if (shares[w].length) return shares[w].splice(0, chunk);
+      const longest = shares.reduce((a, b) => (b.length > a.length ? b : a));
+      return longest.splice(Math.max(0, longest.length - chunk), chunk);
+    };
+    const run = async (worker, w) => {
+      for (let part = take(w); part.length; part = take(w)) {
         if (signal?.aborted) throw new DOMException('cancelled', 'AbortError');
-        const part = items.slice(next, next + chunk);
-        next += part.length;
         await worker.request('predictEach', { items: part, input }, {
           onProgress: ({ key, outputs }) => onResult?.(key, outputs),
         });
