@@ -93,6 +93,13 @@ test('all neurons: progressive, completes, click opens a neuron, CSV export', { 
   const workers = await page.evaluate(() => window.cortexLens.pool.workers.length);
   console.log(`# population view: ${neurons.length} per-neuron models in ${ms.toFixed(0)} ms on ${workers} workers`);
   assert.equal(await page.evaluate(() => document.getElementById('population-progress').value), neurons.length);
+  // The shared model answered first, for every neuron it has a reference for.
+  const shared = manifest.models.find((m) => m.kind === 'shared');
+  if (shared?.reference) {
+    const t = await page.evaluate(() => window.cortexLens.timings);
+    assert.ok(t.populationShared > 0 && t.populationShared < t.population, JSON.stringify(t));
+    console.log(`# population view: shared-model estimate after ${t.populationShared.toFixed(0)} ms`);
+  }
   await screenshot(page, 'desktop-population');
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#population-csv')]);
   const csv = fs.readFileSync(await download.path(), 'utf8').trim().split('\n');
@@ -145,6 +152,14 @@ test('evidence: r on held-out images equals cortexlens evaluate', { skip: noMode
     assert.ok(Math.abs(r - cli.r) < 2e-6, `page r ${r} vs cortexlens evaluate ${cli.r}`);
   }
   if (entry.fidelity?.floatVsRecordedR != null) assert.ok(Math.abs(r - entry.fidelity.floatVsRecordedR) < 1e-4);
+  // The per-session summary: the median of the manifest's per-neuron figures.
+  const withFid = neurons.filter((m) => m.fidelity?.floatVsRecordedR != null && m.session === entry.session);
+  if (withFid.length) {
+    const rs = withFid.map((m) => m.fidelity.floatVsRecordedR).sort((a, b) => a - b);
+    const med = rs.length % 2 ? rs[(rs.length - 1) / 2] : (rs[rs.length / 2 - 1] + rs[rs.length / 2]) / 2;
+    const row = await page.$$eval('#fidelity-table tbody tr', (trs, s) => trs.find((tr) => tr.cells[0].textContent === s)?.textContent ? [...trs.find((tr) => tr.cells[0].textContent === s).cells].map((c) => c.textContent) : null, entry.session);
+    assert.deepEqual(row.slice(0, 3), [entry.session, String(withFid.length), med.toFixed(3)]);
+  }
   // Hover over the densest area shows an image.
   const box = await page.locator('#scatter').boundingBox();
   for (let i = 0; i < 40 && await page.isHidden('#evidence-hover'); ++i) await page.mouse.move(box.x + box.width * (0.2 + 0.015 * i), box.y + box.height * (0.85 - 0.015 * i));

@@ -407,6 +407,28 @@ function drawEvidence(highlight) {
   scatterPick = drawScatter($('scatter'), ev.predicted, ev.recorded, { xLabel: 'model prediction (arbitrary units)', yLabel: 'recorded response (spikes per 100 ms, repeat-averaged)', highlight });
 }
 
+const median = (v) => { const s = [...v].sort((a, b) => a - b); const n = s.length; return n ? (n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2) : NaN; };
+
+// The per-session summary reviewers look for first (the paper's headline figure is the median r per session).
+function renderFidelitySummary() {
+  const rows = neuronEntries().filter((e) => fidelityOf(e)?.floatVsRecordedR != null);
+  const root = $('fidelity-summary');
+  if (!rows.length) { root.replaceChildren(h('p', { class: 'fineprint' }, 'This build has no fidelity figures (they come from the model-pack step with the published data).')); return; }
+  const sessions = [...new Set(rows.map((e) => e.session))];
+  const line = (label, list) => {
+    const f = list.map(fidelityOf);
+    const r = f.map((x) => x.floatVsRecordedR), r8 = f.map((x) => x.int8VsRecordedR).filter(Number.isFinite), q = f.map((x) => x.int8VsFloatR).filter(Number.isFinite);
+    return h('tr', {}, h('th', { scope: 'row' }, label), h('td', { class: 'num' }, String(list.length)), h('td', { class: 'num' }, median(r).toFixed(3)),
+      h('td', { class: 'num' }, (median(r) ** 2).toFixed(3)), h('td', { class: 'num' }, r8.length ? median(r8).toFixed(3) : '—'), h('td', { class: 'num' }, q.length ? Math.min(...q).toFixed(4) : '—'));
+  };
+  root.replaceChildren(h('table', { class: 'layer-table', id: 'fidelity-table' },
+    h('thead', {}, h('tr', {}, ...['session', 'neurons', 'median r (float)', 'median r² (float)', 'median r (int8)', 'lowest r(int8, float)'].map((t, i) => h('th', { scope: 'col', class: i ? 'num' : null }, t)))),
+    h('tbody', {}, ...sessions.map((s) => line(s, rows.filter((e) => e.session === s))), line('all', rows))));
+  $('fidelity-csv').disabled = false;
+  $('fidelity-csv').onclick = () => downloadCsv('cortexlens-fidelity.csv', ['neuron', 'session', 'number', 'params', 'r_float', 'r_int8', 'r_int8_vs_float', 'images'],
+    rows.map((e) => { const f = fidelityOf(e); return [e.id, e.session, e.neuron, e.params, f.floatVsRecordedR, f.int8VsRecordedR, f.int8VsFloatR, f.images]; }));
+}
+
 function setupEvidence() {
   $('evidence-run').addEventListener('click', runEvidence);
   const canvas = $('scatter');
@@ -503,6 +525,7 @@ function selectTab(name, focus = false) {
   if (name === 'population' && state.populationInput !== state.input) runPopulation();
   if (name === 'population') redrawPopulation();
   if (name === 'card') showCard();
+  if (name === 'evidence') renderFidelitySummary();
   if (name === 'evidence' && !state.evidence) resetEvidence();
   if (name === 'evidence' && state.evidence) drawEvidence(-1);
   if (name === 'inside') mountViz();

@@ -62,7 +62,7 @@ export function renderModelCard(entry, info, manifest) {
     fidelity.push(['model vs recorded (float)', `r = ${r3(fid.floatVsRecordedR)}, r² = ${r3(fid.floatVsRecordedR ** 2)}`]);
     fidelity.push(['model vs recorded (int8)', `r = ${r3(fid.int8VsRecordedR)}`]);
     fidelity.push(['int8 vs float predictions', `r = ${fid.int8VsFloatR != null ? fid.int8VsFloatR.toFixed(5) : '—'}`]);
-    fidelity.push(['on images', `${fid.images || '601-1200'} of session ${entry.session} (held out from fitting)`]);
+    fidelity.push(['on images', `${fid.images || `${entry.session} 601-1200`} (${fid.imageCount || 600} images held out from fitting)`]);
   } else {
     fidelity.push(['fidelity', entry.kind === 'neuron' ? 'not computed in this build (needs the model-pack step); the Evidence tab computes it live' : 'not applicable']);
   }
