@@ -105,14 +105,22 @@ test('all neurons: progressive, completes, click opens a neuron, CSV export', { 
   const csv = fs.readFileSync(await download.path(), 'utf8').trim().split('\n');
   assert.equal(csv[0], 'neuron,session,number,percentile,raw_output,model');
   assert.equal(csv.length, neurons.length + 1);
+  // A second image: the pool's workers still hold their share of the models.
+  const firstCount = await page.evaluate(() => window.cortexLens.state.predictions);
+  await page.click('#gallery-grid button:nth-child(2)');
+  await page.waitForFunction((k) => window.cortexLens.state.predictions > k, firstCount);
+  await page.waitForFunction((count) => Number(document.getElementById('population-chart').dataset.count) === count && window.cortexLens.state.populationInput === window.cortexLens.state.input && document.getElementById('population-progress').value === count, neurons.length, { timeout: 240000 });
+  await page.waitForFunction((before) => window.cortexLens.timings.population !== before, ms, { timeout: 240000 });
+  console.log(`# population view, second image (models already loaded): ${(await page.evaluate(() => window.cortexLens.timings.population)).toFixed(0)} ms`);
   if (!referenceOf(neurons[0])) return;  // no percentiles to draw in a build without the pack step
   // Click the tallest bar: it opens that neuron.
+  await page.locator('#population-chart').scrollIntoViewIfNeeded();
   const box = await page.locator('#population-chart').boundingBox();
   const n = await predictions();
   await page.mouse.click(box.x + 36, box.y + box.height - 30);
   await waitPrediction(n);
   assert.equal(await page.evaluate(() => document.querySelector('[role=tab][aria-selected=true]').id), 'tab-neuron');
-  const top = csv.slice(1).map((l) => l.split(',')).sort((a, b) => b[3] - a[3])[0][0];
+  const top = await page.evaluate(() => [...window.cortexLens.state.population].sort((a, b) => b[1].percentile - a[1].percentile)[0][0]);
   assert.equal(await page.evaluate(() => window.cortexLens.state.neuronId), top);
 });
 
@@ -186,6 +194,7 @@ test('your own model: a valid .keras is described and runs; invalid files are re
   const bad = [
     { name: 'random.keras', buffer: Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24)), pattern: /not a \.keras file|neither/ },
     { name: 'empty.keras', buffer: Buffer.alloc(0), pattern: /empty|neither|not a \.keras/ },
+    { name: 'damaged.clm', buffer: Buffer.concat([Buffer.from('CLENSMDL'), Buffer.alloc(200, 7)]), pattern: /.{20,}/ },
   ];
   for (const b of bad) {
     await page.setInputFiles('#model-input', { name: b.name, mimeType: 'application/octet-stream', buffer: b.buffer });
