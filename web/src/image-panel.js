@@ -107,6 +107,9 @@ export function setupImagePanel({ worker, onInput }) {
     frame.style.left = `${ox + crop.x * s}px`;
     frame.style.top = `${oy + crop.y * s}px`;
     frame.style.width = frame.style.height = `${crop.side * s}px`;
+    frame.setAttribute('aria-valuemin', '1');
+    frame.setAttribute('aria-valuemax', String(Math.min(img.width, img.height)));
+    frame.setAttribute('aria-valuenow', String(crop.side));
     frame.setAttribute('aria-valuetext', `square of ${crop.side} pixels at ${crop.x}, ${crop.y}`);
     $('crop-readout').textContent = `crop x ${crop.x}, y ${crop.y}, side ${crop.side} of ${img.width} × ${img.height}  (cortexlens predict … --crop ${crop.x},${crop.y},${crop.side})`;
     $('crop-size').value = String(Math.round((100 * crop.side) / Math.min(img.width, img.height)));
