@@ -79,3 +79,35 @@ test('phone width: the page stacks and still predicts', { skip: !firstNeuron && 
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('keyboard: tabs follow the arrow keys, focus is visible, text contrast is at least 4.5:1', { skip: !firstNeuron && 'no model in the build' }, async () => {
+  const { page, context, errors } = await open({ width: 1280, height: 900 });
+  await shownResults(page);
+  await page.focus('#tab-neuron');
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'tab-population');
+  assert.equal(await page.getAttribute('#tab-population', 'aria-selected'), 'true');
+  assert.equal(await page.isHidden('#view-neuron'), true);
+  await page.keyboard.press('ArrowLeft');
+  // Focus reached by keyboard draws an outline.
+  await page.keyboard.press('Tab');
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  assert.notEqual(outline, 'none', `focused ${await page.evaluate(() => document.activeElement.outerHTML.slice(0, 80))}`);
+  const worst = await page.evaluate(() => {
+    const parse = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }).reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const background = (el) => { for (let e = el; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor); if (c.length === 3 || (c.length === 4 && c[3] > 0.9)) return c.slice(0, 3); } return [255, 255, 255]; };
+    let min = { ratio: Infinity };
+    for (const el of document.querySelectorAll('p, label, li, td, th, dt, dd, button, summary, figcaption, h1, h2, h3, span, output')) {
+      if (!el.offsetParent || !el.textContent.trim()) continue;
+      const a = lum(parse(getComputedStyle(el).color).slice(0, 3)), b = lum(background(el));
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      if (ratio < min.ratio && !el.disabled) min = { ratio, text: el.textContent.trim().slice(0, 40) };
+    }
+    return min;
+  });
+  console.log(`# lowest text contrast on the page: ${worst.ratio.toFixed(2)}:1 ("${worst.text}")`);
+  assert.ok(worst.ratio >= 4.5, `lowest contrast ${worst.ratio.toFixed(2)} for "${worst.text}"`);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
