@@ -337,9 +337,8 @@ Bytes exif_segment(int orientation, bool big_endian) {
 }
 
 Bytes insert_after_soi(const Bytes& jpeg, const Bytes& segment) {
-  Bytes out(jpeg.begin(), jpeg.begin() + 2);
-  out.insert(out.end(), segment.begin(), segment.end());
-  out.insert(out.end(), jpeg.begin() + 2, jpeg.end());
+  Bytes out = jpeg;
+  out.insert(out.begin() + 2, segment.begin(), segment.end());
   return out;
 }
 

@@ -273,13 +273,14 @@ TEST_CASE("probe_image reads the header only", "[image][probe]") {
   CHECK(rotated->upright_height() == 5);
 }
 
-// The upright image is 3x2 blocks of 8x8 pixels, every block a different colour, so each of the 8 orientations
-// (and a wrong implementation of any) gives a different stored image.
+// The upright image is 17x9 blocks of 8x8 pixels, each a random colour, so each of the 8 orientations (and a
+// wrong implementation of any) gives a different stored image. At 136x72 it spans several of the decoder's
+// 64-pixel tiles, partial ones included.
 TEST_CASE("all 8 EXIF orientations come out upright", "[image][exif]") {
-  const int block = 8, upright_width = 3 * block, upright_height = 2 * block;
-  const std::uint8_t colours[6][3] = {{230, 20, 20},  {20, 200, 20},  {20, 20, 230},
-                                      {230, 230, 20}, {20, 220, 220}, {220, 20, 220}};
-  auto upright_colour = [&](int ux, int uy) { return colours[(uy / block) * 3 + ux / block]; };
+  const int block = 8, blocks_across = 17, blocks_down = 9;
+  const int upright_width = blocks_across * block, upright_height = blocks_down * block;
+  const std::vector<std::uint8_t> colours = random_bytes(blocks_across * blocks_down * 3, 16);
+  auto upright_colour = [&](int ux, int uy) { return &colours[((uy / block) * blocks_across + ux / block) * 3]; };
 
   // EXIF's own wording of each orientation: which side of the upright picture the stored 0th row and the
   // stored 0th column show. Deliberately a different formulation from the decoder's coordinate table.
