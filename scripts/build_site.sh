@@ -39,7 +39,7 @@ if [ -d "$data/compact_models" ]; then data_args=(--data "$data"); else
 if [ "${CORTEXLENS_SITE_MODELS:-pack}" = pack ] && [ -x "$cli" ] && "$cli" --help 2>/dev/null | grep -q '^  cortexlens pack'; then
   "$cli" pack "${data_args[@]}" --out "$site/models"
   # An engine without the .clm reader gets the .keras files too, so the page still runs (float only).
-  grep -q loadModelFile "$site/cortexlens.js" || node scripts/site/fallback-manifest.mjs --augment "$site/models" --demo models/demo "${data_args[@]}"
+  grep -qa loadModelFile "$site/cortexlens.wasm" || node scripts/site/fallback-manifest.mjs --augment "$site/models" --demo models/demo "${data_args[@]}"
 else
   echo "build_site: no 'pack' step ($cli): shipping .keras files"
   rm -rf "$site/models"

@@ -464,9 +464,9 @@ async function loadOwnModel(file) {
   try {
     const info = await worker.request('loadModel', { key, bytes, name: file.name }, { transfer: [bytes] });
     const id = `own-${ownCount}`;
-    const entry = { id, kind: 'own', name: file.name.replace(/\.(keras|clm)$/i, ''), workerKey: key, precision: 'float', outputs: info.outputNames, params: info.params, fileBytes: file.size, info };
+    const entry = { id, kind: 'own', name: file.name.replace(/\.(keras|clm)$/i, ''), workerKey: key, precision: info.precision === 'int8' ? 'int8' : 'float', outputs: info.outputNames, params: info.params, fileBytes: file.size, info };
     addEntry(entry);
-    $('own-status').textContent = `${file.name}: valid. ${formatNumber(info.params)} parameters, ${info.outputNames.length} output${info.outputNames.length > 1 ? 's' : ''}, ${formatNumber(info.multiplyAdds)} multiply-adds per image.`;
+    $('own-status').textContent = `${file.name}: valid. ${formatNumber(info.params)} parameters, ${info.outputNames.length} output${info.outputNames.length > 1 ? 's' : ''}, ${formatNumber(info.multiplyAdds)} multiply-adds per image, ${info.precision === 'int8' ? 'int8' : 'float32'} weights.`;
     const output = h('select', { id: 'own-output' }, ...info.outputNames.map((n, i) => h('option', { value: String(i) }, n)));
     output.addEventListener('input', renderNeuron);
     const open = h('button', { type: 'button', class: 'button primary' }, 'Run it in “One neuron”');

@@ -28,10 +28,12 @@ function cortexLens() {
   return modulePromise;
 }
 
-function rememberModel(key, model) {
+// precision: what the model's arithmetic is ('int8' for an int8 .clm: its predictions run the integer kernels,
+// exactly as `cortexlens predict --precision int8` does; 'float32' otherwise).
+function rememberModel(key, model, precision) {
   const old = models.get(key);
   if (old) { models.delete(key); old.model.delete(); }
-  const entry = { model, info: model.info() };
+  const entry = { model, precision, info: { ...model.info(), precision } };
   models.set(key, entry);
   while (models.size > MAX_MODELS) {
     const [oldestKey, oldest] = models.entries().next().value;
@@ -63,15 +65,22 @@ function formatOf(bytes, name) {
     `model file (starts with "CLENSMDL"); it starts with ${Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ') || 'nothing (empty file)'}`);
 }
 
+// -> {model, precision}
 async function buildModel(cl, bytes, name) {
   const format = formatOf(bytes, name);
   if (format === 'clm') {
     if (typeof cl.loadModelFile !== 'function') throw new Error('this build of the engine cannot read .clm model files yet');
-    return cl.loadModelFile(bytes);
+    const model = cl.loadModelFile(bytes);
+    return { model, precision: typeof cl.modelPrecision === 'function' ? cl.modelPrecision(model) : 'float32' };
   }
   if (!kerasLoaded) { importScripts('keras-reader.js'); kerasLoaded = true; }
   const archive = await CortexLensKeras.readKerasArchive(bytes);
-  return cl.loadKeras(archive.configText, archive.tensors, (name || 'model').replace(/\.keras$/i, ''));
+  return { model: cl.loadKeras(archive.configText, archive.tensors, (name || 'model').replace(/\.keras$/i, '')), precision: 'float32' };
+}
+
+function runModel(cl, entry, input) {
+  if (entry.precision === 'int8' && typeof cl.predictWithPrecision === 'function') return cl.predictWithPrecision(entry.model, input, 'int8');
+  return entry.model.predict(input);
 }
 
 // {key, url?, bytes?, name?} -> the loaded entry. Manifest models come by url (the worker fetches them itself, so
@@ -81,7 +90,8 @@ async function ensureModel({ key, url, bytes, name }) {
   if (cached && !bytes) return cached;
   const cl = await cortexLens();
   const data = bytes ? new Uint8Array(bytes) : await fetchBytes(url);
-  return rememberModel(key, await buildModel(cl, data, name || url));
+  const { model, precision } = await buildModel(cl, data, name || url);
+  return rememberModel(key, model, precision);
 }
 
 function requireInput(input) {
@@ -157,8 +167,9 @@ const handlers = {
   // {key, url?, input} -> {outputs: Float32Array, ms}
   async predict({ key, url, input }) {
     const entry = await ensureModel({ key, url });
+    const cl = await cortexLens();
     const t0 = performance.now();
-    const outputs = entry.model.predict(requireInput(input));
+    const outputs = runModel(cl, entry, requireInput(input));
     return { result: { outputs, ms: performance.now() - t0 }, transfer: [outputs.buffer] };
   },
 
@@ -166,9 +177,10 @@ const handlers = {
   // -> progress {key, outputs} per model; result {count}.
   async predictEach({ items, input }, progress) {
     requireInput(input);
+    const cl = await cortexLens();
     for (const item of items) {
       const entry = await ensureModel(item);
-      const outputs = entry.model.predict(input);
+      const outputs = runModel(cl, entry, input);
       progress({ key: item.key, outputs: Array.from(outputs) });
     }
     return { count: items.length };
@@ -206,7 +218,7 @@ const handlers = {
         pixels = out.pixels;
         cache.set(number, pixels);
       }
-      predicted[i] = entry.model.predict(recentreInto(pixels, means, input))[output];
+      predicted[i] = runModel(cl, entry, recentreInto(pixels, means, input))[output];
       if (i % 50 === 49) progress({ done: i + 1, total: list.length });
     }
     const r = pearson(predicted, recorded);
@@ -220,7 +232,7 @@ const handlers = {
   },
 };
 
-const context = { cortexLens, ensureModel, requireInput, fetchBytes };
+const context = { cortexLens, ensureModel, requireInput, fetchBytes, runModel };
 for (const [type, handler] of Object.entries(vizHandlers || {})) {
   if (!handlers[type]) handlers[type] = (payload, progress) => handler(payload, progress, context);
 }
