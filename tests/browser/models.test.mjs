@@ -191,6 +191,27 @@ test('your own model: a valid .keras is described and runs; invalid files are re
     assert.ok(Number.isFinite(Number(await page.textContent('#raw-float'))));
     await page.click('#tab-own');
   }
+  // The authors' own .keras file of a neuron in the build: same numbers as the packed float model, and it is placed
+  // on that neuron's reference distribution.
+  const published = neurons[0] && path.join(process.env.CORTEXLENS_DATA_DIR || path.join(repoRoot, '../shared/data/v4'), 'compact_models', `${neurons[0].name}.keras`);
+  if (published && fs.existsSync(published) && neurons[0].files.float) {
+    await page.click('#tab-neuron');
+    let n = await predictions();
+    await page.click(`#opt-${neurons[0].id}`);
+    await waitPrediction(n);
+    const packed = await page.evaluate(() => window.cortexLens.state.results.float.outputs[0]);
+    await page.click('#tab-own');
+    await page.setInputFiles('#model-input', published);
+    await page.waitForFunction(() => /valid/.test(document.getElementById('own-status').textContent) && document.querySelectorAll('#own-result table').length);
+    n = await predictions();
+    await page.click('#own-result button');
+    await waitPrediction(n);
+    const own = await page.evaluate(() => ({ v: window.cortexLens.state.results.float.outputs[0], p: document.getElementById('percentile').dataset.percentile }));
+    assert.ok(Math.abs(own.v - packed) < 1e-5, `dropped .keras ${own.v} vs packed float ${packed}`);
+    console.log(`# dropped ${path.basename(published)}: ${own.v} (packed float ${packed}), percentile ${Number(own.p).toFixed(1)}`);
+    if (neurons[0].reference) assert.ok(Math.abs(Number(own.p) - percentileOf(own.v, neurons[0].reference.quantiles)) < 1e-9);
+    await page.click('#tab-own');
+  }
   const bad = [
     { name: 'random.keras', buffer: Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24)), pattern: /not a \.keras file|neither/ },
     { name: 'empty.keras', buffer: Buffer.alloc(0), pattern: /empty|neither|not a \.keras/ },

@@ -58,6 +58,12 @@ function hasPrecision(entry, p) {
 }
 
 function referenceOf(entry, outputIndex = 0) {
+  // A dropped model whose output is named after a recorded neuron (e.g. the authors' .keras file of that neuron)
+  // is compared with that neuron's reference distribution.
+  if (entry.kind === 'own') {
+    const twin = state.byId.get(entry.outputs?.[outputIndex]);
+    return twin && twin.kind === 'neuron' ? referenceOf(twin) : null;
+  }
   const ref = entry.reference;
   if (!ref) return null;
   return Array.isArray(ref) ? ref[outputIndex]?.quantiles ?? null : ref.quantiles ?? null;
