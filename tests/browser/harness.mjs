@@ -50,6 +50,11 @@ export async function openPage(browser, origin, { width = 1280, height = 900, ha
   context.on('request', (r) => requests.push(r.url()));
   // Any Content-Security-Policy violation is recorded as an error, so the tests prove the policy holds.
   await context.addInitScript(() => document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`)));
+  // Cumulative layout shift (the web-vitals definition without session windows: an upper bound).
+  await context.addInitScript(() => {
+    window.__layoutShift = 0;
+    new PerformanceObserver((list) => { for (const e of list.getEntries()) if (!e.hadRecentInput) window.__layoutShift += e.value; }).observe({ type: 'layout-shift', buffered: true });
+  });
   const page = await context.newPage();
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(e.message));

@@ -65,6 +65,9 @@ test('loads, predicts the first image, and agrees with cortexlens predict', { sk
   } else {
     console.log(`# ${cliPath} not built: CLI comparison skipped`);
   }
+  const shift = await page.evaluate(() => window.__layoutShift);
+  console.log(`# cumulative layout shift up to the first prediction: ${shift.toFixed(4)}`);
+  assert.ok(shift < 0.02, `layout shift ${shift}`);
   await screenshot(page, 'desktop-neuron');
   assert.deepEqual(errors, []);
   await context.close();

@@ -101,9 +101,9 @@ export function setupImagePanel({ worker, onInput }) {
   }
 
   function placeFrame() {
-    if (!img || !crop) { frame.hidden = true; return; }
+    if (!img || !crop) { frame.classList.add('off'); return; }
     const { s, ox, oy } = geometry();
-    frame.hidden = false;
+    frame.classList.remove('off');
     frame.style.left = `${ox + crop.x * s}px`;
     frame.style.top = `${oy + crop.y * s}px`;
     frame.style.width = frame.style.height = `${crop.side * s}px`;
