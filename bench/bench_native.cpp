@@ -96,7 +96,9 @@ int main(int argc, char** argv) {
 
     ForwardPlan plan(model);
     std::vector<float> out(plan.output_size());
-    const double plan_ms = median(time_runs(5, runs, [&] { plan.run(input.data.data(), out.data()); }));
+    const auto plan_runs = time_runs(5, runs, [&] { plan.run(input.data.data(), out.data()); });
+    const double plan_ms = median(plan_runs);
+    const double plan_min = *std::min_element(plan_runs.begin(), plan_runs.end());
     const double forward_ms = median(time_runs(5, runs, [&] { (void)forward(model, input); }));
     // Batch 32 natively is 32 passes through one plan (no batch dimension in the kernels).
     const double batch_ms = median(time_runs(1, std::max(3, runs / 8), [&] {
@@ -105,20 +107,22 @@ int main(int argc, char** argv) {
     const double ref_ms = median(time_runs(1, 3, [&] { (void)forward(model, input, {false, true}); }));
 
     std::printf("\n%s: %.1f M multiply-adds\n", model.name.c_str(), mmacs);
-    std::printf("  plan reused (batch 1)     %8.3f ms  %7.1f images/s  %6.2f G multiply-adds/s\n", plan_ms,
-                1e3 / plan_ms, mmacs / plan_ms);
+    std::printf("  plan reused (batch 1)     %8.3f ms  %7.1f images/s  %6.2f G multiply-adds/s  (min %.3f ms)\n",
+                plan_ms, 1e3 / plan_ms, mmacs / plan_ms, plan_min);
     std::printf("  forward() (plan per call) %8.3f ms\n", forward_ms);
     std::printf("  batch 32 (loop)           %8.3f ms  %7.1f images/s\n", batch_ms, 32e3 / batch_ms);
     std::printf("  scalar reference kernels  %8.3f ms  (%.1fx slower)\n", ref_ms, ref_ms / plan_ms);
-    std::printf("  %-28s %-10s %14s %9s %7s %8s\n", "layer", "kind", "output", "M m-adds", "ms", "G/s");
+    std::printf("  %-24s %-16s %14s %9s %7s %8s %7s\n", "layer", "kind", "output", "M m-adds", "ms", "G/s", "min ms");
     for (std::size_t i = 0; i < plan.layer_count(); ++i) {
       const Layer& layer = model.layers[i];
-      const double layer_ms = median(time_runs(2, runs, [&] { plan.run_layer(i); }));
+      const auto layer_runs = time_runs(2, runs, [&] { plan.run_layer(i); });
+      const double layer_ms = median(layer_runs);
+      const double layer_min = *std::min_element(layer_runs.begin(), layer_runs.end());
       const double layer_m = static_cast<double>(layer.multiply_adds()) / 1e6;
       char shape[48];
       std::snprintf(shape, sizeof shape, "(%d,%d,%d)", layer.out.h, layer.out.w, layer.out.c);
-      std::printf("  %-28s %-10s %14s %9.2f %7.3f %8.2f\n", layer.name.c_str(), layer_kind_name(layer.kind), shape,
-                  layer_m, layer_ms, layer_m / layer_ms);
+      std::printf("  %-24s %-16s %14s %9.2f %7.3f %8.2f %7.3f\n", layer.name.c_str(), layer_kind_name(layer.kind),
+                  shape, layer_m, layer_ms, layer_m / layer_ms, layer_min);
     }
   }
   return 0;

@@ -1,10 +1,12 @@
 // Fast kernels against their scalar twins on awkward shapes: odd sizes, channel counts around SIMD widths,
 // strides, asymmetric "same" pads, kernels larger than the input.
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <random>
 
 #include "cortexlens/forward.hpp"
 #include "cortexlens/kernels.hpp"
+#include "cortexlens/quantize.hpp"
 
 using namespace cortexlens;
 
@@ -169,4 +171,25 @@ TEST_CASE("a ForwardPlan chain matches the reference forward pass, buffers reuse
     for (std::size_t i = 0; i < out.size(); ++i)
       REQUIRE(out[i] == Approx(ref.value().outputs[i]).margin(1e-4).epsilon(1e-4));
   }
+}
+
+TEST_CASE("tiled int8 conv2d equals the scalar int8 reference bit for bit", "[kernels][int8]") {
+  // Odd window rows (kw * in_c) exercise the zero-weighted last pair; out_c around the 16-channel block.
+  std::mt19937 rng(5);
+  const int size = GENERATE(1, 2, 5, 7, 13);
+  const int in_c = GENERATE(1, 3, 4, 5, 8, 17);
+  const int out_c = GENERATE(1, 3, 4, 9, 12, 16, 17, 33);
+  const int k = GENERATE(1, 3, 5);
+  const int stride = GENERATE(1, 2);
+  const bool same = GENERATE(true, false);
+  if (!same && k > size) return;
+  auto layer = random_layer(LayerKind::conv2d, {size, size + 1, in_c}, out_c, k, stride, same, Activation::relu, rng);
+  layer.int8 = quantize_layer_weights(layer, 0.05f);
+  std::uniform_int_distribution<int> value(-127, 127);
+  std::vector<std::int8_t> in(layer.in.size());
+  for (auto& v : in) v = static_cast<std::int8_t>(value(rng));
+  std::vector<float> fast(layer.out.size(), -7.0f), ref(layer.out.size(), 7.0f);
+  conv2d_int8_ref(layer, in.data(), ref.data());
+  conv2d_int8_tiled(layer, in.data(), fast.data());
+  REQUIRE(std::memcmp(fast.data(), ref.data(), sizeof(float) * fast.size()) == 0);
 }

@@ -1,7 +1,6 @@
 // Four-lane float vectors for the fast kernels, one set of names on every target:
 //   wasm:   <wasm_simd128.h> (f32x4), compiled with -msimd128; Eigen has no wasm back end, so this is explicit.
-//   x86-64: SSE (always present on x86-64); FMA only when the compiler targets it (-march=native), so the
-//           default build runs on any x86-64 machine.
+//   x86-64: SSE (always present on x86-64), so the default build runs on any x86-64 machine.
 //   other:  a plain struct the compiler may vectorize on its own.
 // The kernels are written once against these names and tested against the scalar `_ref` twins on each target.
 #pragma once
@@ -40,11 +39,9 @@ inline f32x4 load(const float* p) { return _mm_loadu_ps(p); }
 inline void store(float* p, f32x4 v) { _mm_storeu_ps(p, v); }
 inline f32x4 splat(float x) { return _mm_set1_ps(x); }
 inline f32x4 load_splat(const float* p) { return _mm_set1_ps(*p); }
-#if defined(__FMA__)
-inline f32x4 mul_add(f32x4 acc, f32x4 a, f32x4 b) { return _mm_fmadd_ps(a, b, acc); }
-#else
+// Never fused, even where FMA exists: a separate multiply and add round exactly like wasm, so native and wasm
+// results are bit-identical (the page's results are tested against the command line's).
 inline f32x4 mul_add(f32x4 acc, f32x4 a, f32x4 b) { return _mm_add_ps(acc, _mm_mul_ps(a, b)); }
-#endif
 inline f32x4 add(f32x4 a, f32x4 b) { return _mm_add_ps(a, b); }
 // maxps returns its second operand when either is NaN: zero first keeps a NaN as NaN, like the reference.
 inline f32x4 relu(f32x4 v) { return _mm_max_ps(_mm_setzero_ps(), v); }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "cortexlens/model.hpp"
@@ -20,6 +21,11 @@ void dense_f32(const Layer& layer, const float* in, float* out);
 
 // Dispatches on layer.kind. use_reference selects the scalar twins (for tests and for checking a new kernel).
 void run_layer_f32(const Layer& layer, const float* in, float* out, bool use_reference = false);
+
+// int8 conv2d with the semantics of quantize.hpp (int8 x int8 -> exact int32 sums, then int8_epilogue), register
+// tiled on pairwise 16-bit dot products (wasm i32x4.dot_i16x8_s, SSE2 pmaddwd). Bit-identical to conv2d_int8_ref.
+// Needs layer.int8; `in` is (H, W, C) int8 quantized with layer.int8->input_scale.
+void conv2d_int8_tiled(const Layer& layer, const std::int8_t* in, float* out);
 
 // A model prepared once for many fast float32 forward passes (what forward() uses; hold one yourself in hot loops
 // such as benchmarks, evaluation over many images or synthesis, to skip the per-call packing and allocation).

@@ -1,0 +1,203 @@
+// Register-tiled int8 conv2d on pairwise 16-bit dot products: wasm i32x4.dot_i16x8_s, SSE2 pmaddwd natively (the
+// same operation), a scalar fallback elsewhere. Integer sums are exact in any order and the float finish is
+// int8_epilogue per value, so the result equals conv2d_int8_ref bit for bit (tests/test_kernels.cpp).
+//
+// Layout, as in the float kernel (kernels_f32.cpp): the input is copied once into a zero-bordered (H + pads,
+// W + pads, C) int16 buffer, so one output pixel's window row is kw * C contiguous values and the kernel tests no
+// bounds. The reduction along a window row is taken in pairs (k, k + 1): a 32-bit splat of the input pair times
+// weights packed as (pairs, 4 output channels, 2) gives four int32 partial sums per instruction, 8 multiply-adds
+// where the float kernel does 4 per mul + add. A window row of odd length gets a zero weight for its last pair's
+// second element (the input value it reads is the next pixel's, multiplied by zero).
+//
+// Status (measured in wasm under node 20, bench/README.md): 8-11 G multiply-adds/s, 3-5x the portable
+// conv2d_int8 but only half the float kernel, although it issues half the instructions per multiply-add; the
+// cause is not found yet (V8's lowering of dot_i16x8_s is the first suspect). run_layer_int8 does not call it.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "cortexlens/kernels.hpp"
+#include "cortexlens/quantize.hpp"
+
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+#elif defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+namespace cortexlens {
+
+namespace {
+
+#if defined(__wasm_simd128__)
+using i32x4 = v128_t;
+inline i32x4 zero_i32x4() { return wasm_i32x4_splat(0); }
+inline i32x4 load_i16x8(const std::int16_t* p) { return wasm_v128_load(p); }
+inline i32x4 splat_pair(const std::int16_t* p) { return wasm_v128_load32_splat(p); }
+inline i32x4 dot_add(i32x4 acc, i32x4 x, i32x4 w) { return wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(x, w)); }
+// int8_epilogue on four lanes, rounding like the scalar code: convert, multiply, add, each rounded once; the
+// operand order of pmax gives +0 for -0 like `value > 0 ? value : 0`.
+inline void store_epilogue(float* out, i32x4 acc, const float* scale, const float* bias, bool relu) {
+  v128_t v = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(acc), wasm_v128_load(scale)), wasm_v128_load(bias));
+  if (relu) v = wasm_f32x4_pmax(wasm_f32x4_splat(0.0f), v);
+  wasm_v128_store(out, v);
+}
+#elif defined(__SSE2__)
+using i32x4 = __m128i;
+inline i32x4 zero_i32x4() { return _mm_setzero_si128(); }
+inline i32x4 load_i16x8(const std::int16_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+inline i32x4 splat_pair(const std::int16_t* p) {
+  std::int32_t pair;
+  std::memcpy(&pair, p, sizeof pair);
+  return _mm_set1_epi32(pair);
+}
+inline i32x4 dot_add(i32x4 acc, i32x4 x, i32x4 w) { return _mm_add_epi32(acc, _mm_madd_epi16(x, w)); }
+inline void store_epilogue(float* out, i32x4 acc, const float* scale, const float* bias, bool relu) {
+  __m128 v = _mm_add_ps(_mm_mul_ps(_mm_cvtepi32_ps(acc), _mm_loadu_ps(scale)), _mm_loadu_ps(bias));
+  if (relu) v = _mm_max_ps(v, _mm_setzero_ps());  // v > 0 ? v : 0, as in the scalar code
+  _mm_storeu_ps(out, v);
+}
+#else
+struct i32x4 {
+  std::int32_t v[4];
+};
+inline i32x4 zero_i32x4() { return {{0, 0, 0, 0}}; }
+struct i16x8 {
+  std::int16_t v[8];
+};
+inline i16x8 load_i16x8(const std::int16_t* p) {
+  i16x8 r;
+  std::memcpy(r.v, p, sizeof r.v);
+  return r;
+}
+inline i16x8 splat_pair(const std::int16_t* p) { return {{p[0], p[1], p[0], p[1], p[0], p[1], p[0], p[1]}}; }
+inline i32x4 dot_add(i32x4 acc, i16x8 x, i16x8 w) {
+  for (int i = 0; i < 4; ++i) acc.v[i] += x.v[2 * i] * w.v[2 * i] + x.v[2 * i + 1] * w.v[2 * i + 1];
+  return acc;
+}
+inline void store_epilogue(float* out, i32x4 acc, const float* scale, const float* bias, bool relu) {
+  for (int i = 0; i < 4; ++i) out[i] = int8_epilogue(acc.v[i], scale[i], bias[i], relu ? Activation::relu : Activation::linear);
+}
+#endif
+
+constexpr int kLanes = 4;         // output channels per vector
+// 16 output channels x 2 pixels. Measured in wasm (min of 40, G multiply-adds/s, first conv / pointwise 56x56):
+// 2x16 9.2/10.6, 4x8 8.9/9.6, 1x16 5.5/6.5. Overridable at compile time for such measurements.
+#ifndef CORTEXLENS_I8_VECTORS
+#define CORTEXLENS_I8_VECTORS 4
+#endif
+#ifndef CORTEXLENS_I8_TILE
+#define CORTEXLENS_I8_TILE 2
+#endif
+constexpr int kBlockVectors = CORTEXLENS_I8_VECTORS;
+constexpr int kBlock = kLanes * kBlockVectors;
+constexpr int kTile = CORTEXLENS_I8_TILE;
+
+struct Int8Geometry {
+  int kh, sh, sw, out_h, out_w, out_c;
+  int pairs;        // per window row: ceil(kw * in_c / 2)
+  const std::int16_t* in;  // first tap of output pixel (0, 0), inside the zero border
+  int in_row, in_c;
+  float* out;          // (out_h, out_w, acc_c) finished floats
+  int acc_c;           // out_c rounded up to 4
+  const float* scale;  // (acc_c) input_scale * weight_scales[oc]
+  const float* bias;   // (acc_c)
+  bool relu;
+};
+
+template <int MR, int NV>
+inline void tile(const Int8Geometry& g, const std::int16_t* w, const std::int16_t* in, float* out, int c0) {
+  decltype(zero_i32x4()) a[MR][NV];
+  for (int p = 0; p < MR; ++p)
+    for (int v = 0; v < NV; ++v) a[p][v] = zero_i32x4();
+  const int pixel_step = g.sw * g.in_c;
+  for (int ky = 0; ky < g.kh; ++ky) {
+    const std::int16_t* x = in + static_cast<std::ptrdiff_t>(ky) * g.in_row;
+    const std::int16_t* wk = w + static_cast<std::ptrdiff_t>(ky) * g.pairs * NV * 8;
+    for (int j = 0; j < g.pairs; ++j) {
+      decltype(load_i16x8(w)) wv[NV];
+      for (int v = 0; v < NV; ++v) wv[v] = load_i16x8(wk + (j * NV + v) * 8);
+      for (int p = 0; p < MR; ++p) {
+        const auto xv = splat_pair(x + p * pixel_step + 2 * j);
+        for (int v = 0; v < NV; ++v) a[p][v] = dot_add(a[p][v], xv, wv[v]);
+      }
+    }
+  }
+  for (int p = 0; p < MR; ++p)
+    for (int v = 0; v < NV; ++v)
+      store_epilogue(out + p * g.acc_c + v * kLanes, a[p][v], g.scale + c0 + v * kLanes, g.bias + c0 + v * kLanes,
+                     g.relu);
+}
+
+template <int NV>
+void block_row(const Int8Geometry& g, int oy, int c0, const std::int16_t* w) {
+  const std::int16_t* in = g.in + static_cast<std::ptrdiff_t>(oy) * g.sh * g.in_row;
+  float* out = g.out + static_cast<std::ptrdiff_t>(oy) * g.out_w * g.acc_c + c0;
+  int ox = 0;
+  for (; ox + kTile <= g.out_w; ox += kTile) tile<kTile, NV>(g, w, in + ox * g.sw * g.in_c, out + ox * g.acc_c, c0);
+  for (; ox < g.out_w; ++ox) tile<1, NV>(g, w, in + ox * g.sw * g.in_c, out + ox * g.acc_c, c0);
+}
+
+template <int NV>
+void block_row_narrowing(const Int8Geometry& g, int oy, int c0, const std::int16_t* w, int vectors) {
+  if constexpr (NV > 1) {
+    if (vectors < NV) return block_row_narrowing<NV - 1>(g, oy, c0, w, vectors);
+  }
+  block_row<NV>(g, oy, c0, w);
+}
+
+}  // namespace
+
+void conv2d_int8_tiled(const Layer& layer, const std::int8_t* in, float* out) {
+  const Shape3 is = layer.in, os = layer.out;
+  const Int8Weights& q = *layer.int8;
+  const int kh = layer.kernel_h, kw = layer.kernel_w, in_c = is.c, out_c = os.c;
+  const int run = kw * in_c, pairs = (run + 1) / 2;
+  const int acc_c = (out_c + kLanes - 1) / kLanes * kLanes;
+
+  // (kh, pairs, block width, 2) per block of kBlock output channels; zeros past the run and past out_c.
+  std::vector<std::int16_t> packed(static_cast<std::size_t>(kh) * pairs * 2 * acc_c, 0);
+  for (int c0 = 0; c0 < acc_c; c0 += kBlock) {
+    const int width = std::min(kBlock, acc_c - c0);
+    std::int16_t* block = packed.data() + static_cast<std::size_t>(c0) * kh * pairs * 2;
+    for (int ky = 0; ky < kh; ++ky)
+      for (int k = 0; k < run; ++k)
+        for (int o = 0; o < width && c0 + o < out_c; ++o)
+          block[((static_cast<std::size_t>(ky) * pairs + k / 2) * width + o) * 2 + k % 2] =
+              q.weights[(static_cast<std::size_t>(ky) * run + k) * out_c + c0 + o];
+  }
+
+  // Zero-bordered int16 copy of the input; one spare row lets the last pair of the last row read past its end.
+  const int padded_w = layer.pad.left + is.w + layer.pad.right;
+  const int in_row = padded_w * in_c;
+  const int padded_h = layer.pad.top + is.h + layer.pad.bottom + 1;
+  std::vector<std::int16_t> padded(static_cast<std::size_t>(padded_h) * in_row, 0);
+  for (int y = 0; y < is.h; ++y) {
+    std::int16_t* row = padded.data() + static_cast<std::size_t>(y + layer.pad.top) * in_row + layer.pad.left * in_c;
+    const std::int8_t* src = in + static_cast<std::size_t>(y) * is.w * in_c;
+    for (int i = 0; i < is.w * in_c; ++i) row[i] = src[i];
+  }
+
+  // Scales computed as the reference computes them per output; padding channels get scale 0 and bias 0.
+  std::vector<float> scale(acc_c, 0.0f), bias(acc_c, 0.0f);
+  for (int oc = 0; oc < out_c; ++oc) {
+    scale[oc] = q.input_scale * q.weight_scales[oc];
+    bias[oc] = layer.bias[oc];
+  }
+  // Finished floats go straight to `out` when its channel count is a multiple of 4, else through a padded buffer.
+  std::vector<float> padded_out(acc_c == out_c ? 0 : static_cast<std::size_t>(os.h) * os.w * acc_c);
+  float* dst = acc_c == out_c ? out : padded_out.data();
+  Int8Geometry g{kh,      layer.stride_h, layer.stride_w, os.h,         os.w,        out_c,
+                 pairs,   padded.data(),  in_row,         in_c,         dst,         acc_c,
+                 scale.data(), bias.data(), layer.activation == Activation::relu};
+  for (int oy = 0; oy < os.h; ++oy)
+    for (int c0 = 0; c0 < acc_c; c0 += kBlock)
+      block_row_narrowing<kBlockVectors>(g, oy, c0, packed.data() + static_cast<std::size_t>(c0) * kh * pairs * 2,
+                                         (acc_c - c0) / kLanes);
+  if (acc_c != out_c)
+    for (std::size_t p = 0; p < static_cast<std::size_t>(os.h) * os.w; ++p)
+      std::copy_n(padded_out.data() + p * acc_c, out_c, out + p * out_c);
+}
+
+}  // namespace cortexlens
