@@ -248,6 +248,8 @@ export function setupImagePanel({ worker, onInput }) {
     const select = $('gallery-source');
     select.replaceChildren(h('option', { value: 'own' }, 'Patterns made by this project'),
       ...index.sessions.map((s) => h('option', { value: s.session }, `Session ${s.session} natural images (${s.count})`)));
+    // Natural images first when the build has them: they are what the neurons were recorded with.
+    select.value = index.sessions.length ? index.sessions[0].session : 'own';
     select.addEventListener('input', () => { galleryShown = 0; $('gallery-grid').replaceChildren(); showMore(); });
     $('gallery-more').addEventListener('click', showMore);
     $('gallery-note').textContent = index.sessions.length
