@@ -6,17 +6,19 @@
 #include <random>
 
 #include "cortexlens/model.hpp"
+#include "cortexlens/synthesis.hpp"
 
 namespace cortexlens::testmodels {
 
 // A small RGB model (conv 5x5 relu -> depthwise stride 2 -> pointwise relu -> dense), fast enough for hundreds of
 // synthesis steps in a test. Input 24x24 so the Fourier canvas is 64x64.
 inline Model small_rgb_model(unsigned seed, bool zero_bias = false) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
+  // Our own generator, not std::normal_distribution, whose output differs between libstdc++ and libc++: the
+  // model must be the same natively and compiled to wasm.
+  Pcg32 rng(seed);
   auto fill = [&](std::size_t n, float scale) {
     std::vector<float> v(n);
-    for (auto& x : v) x = scale * normal(rng);
+    for (auto& x : v) x = scale * rng.normal();
     return v;
   };
   Model m;

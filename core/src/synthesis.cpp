@@ -300,7 +300,9 @@ class FourierSynthesizer final : public Synthesizer {
     for (; ran < count && !done(); ++ran) {
       // A random view of the canvas: scale in 0.95..1.05, jitter up to the canvas margin.
       const float scale = 0.95f + 0.01f * rng_.below(11);
-      const int margin = (side_ - std::max(in.h, in.w)) / 2;
+      // Jitter of up to 8 pixels at 112 (Lucid's scale), proportionally less for smaller inputs.
+      const int extent = std::max(in.h, in.w);
+      const int margin = std::min((side_ - extent) / 2, std::max(1, (extent * 8 + 56) / 112));
       const int jy = rng_.below(2 * margin + 1) - margin, jx = rng_.below(2 * margin + 1) - margin;
       sample_view(scale, jy, jx, view);
       const float value =
