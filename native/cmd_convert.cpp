@@ -14,7 +14,8 @@ constexpr const char* kConvertUsage =
     "usage: cortexlens convert MODEL -o OUT.clm [--precision int8|float] [--data DIR] [--percentile P]\n"
     "  MODEL: .keras (or .weights.h5 with config.json beside it, or a .clm to re-encode).\n"
     "  int8 (the default) calibrates activation scales on images 1-600 of the test sessions in DIR\n"
-    "  (default: $CORTEXLENS_DATA_DIR or the build's data folder); P is the percentile of |x| used (default 99.99).\n";
+    "  (default: $CORTEXLENS_DATA_DIR or the build's data folder); P is the percentile of |x| used (default 99.99),\n"
+    "  or 'mse' for the clipping that minimizes the squared quantization error.\n";
 
 int usage(const std::string& problem) {
   std::fprintf(stderr, "cortexlens convert: %s\n%s", problem.c_str(), kConvertUsage);
@@ -43,11 +44,8 @@ int run_convert(const Args& args) {
       data_dir = args[++i];
     } else if (a == "--percentile") {
       if (!has_value) return usage(a + " needs a value");
-      char* end = nullptr;
-      options.percentile = std::strtod(args[i + 1].c_str(), &end);
-      if (*end || !(options.percentile > 50.0 && options.percentile <= 100.0))
-        return usage("--percentile '" + args[i + 1] + "', expected a number in (50, 100]");
-      ++i;
+      if (!parse_percentile(args[++i], options.percentile))
+        return usage("--percentile '" + args[i] + "', expected a number in (50, 100] or mse");
     } else if (a.rfind("-", 0) == 0) {
       return usage("unknown option '" + a + "'");
     } else if (input.empty()) {

@@ -58,9 +58,8 @@ int run_fidelity(const Args& args) {
       threads = static_cast<int>(std::strtol(value.c_str(), &end, 10));
       if (*end || threads < 1 || threads > 64) return std::fprintf(stderr, "--threads '%s', expected 1..64\n", value.c_str()), 2;
     } else if (a == "--percentile") {
-      percentile = std::strtod(value.c_str(), &end);
-      if (*end || !(percentile > 50.0 && percentile <= 100.0))
-        return std::fprintf(stderr, "--percentile '%s', expected (50, 100]\n", value.c_str()), 2;
+      if (!parse_percentile(value, percentile))
+        return std::fprintf(stderr, "--percentile '%s', expected a number in (50, 100] or mse\n", value.c_str()), 2;
     } else {
       limit = static_cast<std::size_t>(std::strtoul(value.c_str(), &end, 10));
       if (*end || limit == 0) return std::fprintf(stderr, "--limit '%s', expected a positive count\n", value.c_str()), 2;
@@ -116,8 +115,10 @@ int run_fidelity(const Args& args) {
       for (const auto& r : reports[i]) shared.back().second.add(r);
     }
   }
-  std::printf("# int8 activation scales: percentile %.4g of |x| over %zu reference images (1-600, every 6th)\n",
-              percentile, reference.value().inputs.size());
+  const std::string method = percentile > 0 ? "percentile " + std::to_string(percentile) + " of |x|"
+                                            : std::string("min-MSE clipping");
+  std::printf("# int8 activation scales: %s over %zu reference images (1-600, every 6th)\n", method.c_str(),
+              reference.value().inputs.size());
   neurons.print("per-neuron models");
   for (const auto& [id, summary] : shared) summary.print(("shared model " + id).c_str());
   return 0;

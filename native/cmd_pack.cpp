@@ -124,9 +124,8 @@ int run_pack(const Args& args) {
       threads = static_cast<int>(std::strtol(value.c_str(), &end, 10));
       if (*end || threads < 1 || threads > 64) return std::fprintf(stderr, "--threads '%s', expected 1..64\n", value.c_str()), 2;
     } else {
-      percentile = std::strtod(value.c_str(), &end);
-      if (*end || !(percentile > 50.0 && percentile <= 100.0))
-        return std::fprintf(stderr, "--percentile '%s', expected (50, 100]\n", value.c_str()), 2;
+      if (!parse_percentile(value, percentile))
+        return std::fprintf(stderr, "--percentile '%s', expected a number in (50, 100] or mse\n", value.c_str()), 2;
     }
   }
   if (out_dir.empty()) return std::fprintf(stderr, "cortexlens pack: --out DIR is required\n%s", kPackUsage), 2;
@@ -266,6 +265,34 @@ int run_pack(const Args& args) {
       {"models", models_json}};
   auto written = write_text(out_dir + "/manifest.json", manifest.dump(1));
   if (!written) return std::fprintf(stderr, "cortexlens: %s\n", written.message().c_str()), 1;
+
+  // Fidelity over every packed model, from the manifest entries (fresh and cached alike).
+  auto print_fidelity = [](const char* label, const std::vector<json>& fidelity) {
+    std::vector<double> q_vs_f, f_rec, q_rec;
+    double min_r = 1.0;
+    for (const auto& f : fidelity) {
+      q_vs_f.push_back(f.value("int8VsFloatR", std::nan("")));
+      min_r = std::min(min_r, q_vs_f.back());
+      if (f["floatVsRecordedR"].is_number()) {
+        f_rec.push_back(f["floatVsRecordedR"].get<double>());
+        q_rec.push_back(f["int8VsRecordedR"].get<double>());
+      }
+    }
+    const double mf = median_of(f_rec), mq = median_of(q_rec);
+    std::printf("%s: %zu outputs; r(int8, float) median %.5f, min %.5f; %zu with recorded images: median "
+                "r(float, recorded) %.4f, r(int8, recorded) %.4f, difference %+.4f\n",
+                label, q_vs_f.size(), median_of(q_vs_f), min_r, f_rec.size(), mf, mq, mq - mf);
+  };
+  std::vector<json> neuron_fidelity;
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    const json& fidelity = entries[i].manifest["fidelity"];
+    if (models[i].kind == "neuron") {
+      neuron_fidelity.push_back(fidelity);
+    } else {
+      print_fidelity(("shared model " + models[i].id).c_str(), std::vector<json>(fidelity.begin(), fidelity.end()));
+    }
+  }
+  if (!neuron_fidelity.empty()) print_fidelity("per-neuron models", neuron_fidelity);
 
   std::size_t int8_total = 0, float_total = 0, gzip_total = 0, neurons = 0;
   std::vector<double> per_file;

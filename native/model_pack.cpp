@@ -51,6 +51,20 @@ Result<ReferenceImages> load_reference_images(const std::string& data_dir, int s
   return reference;
 }
 
+std::vector<float> calibrated_scales(const ActivationCalibrator& calibrator, double percentile) {
+  return percentile <= 0.0 ? calibrator.input_scales_min_mse() : calibrator.input_scales(percentile);
+}
+
+bool parse_percentile(const std::string& text, double& percentile) {
+  if (text == "mse") {
+    percentile = 0.0;
+    return true;
+  }
+  char* end = nullptr;
+  percentile = std::strtod(text.c_str(), &end);
+  return !text.empty() && *end == 0 && percentile > 50.0 && percentile <= 100.0;
+}
+
 bool is_published_model_name(const std::string& name) {
   return name.rfind("compact_model_", 0) == 0 || name.rfind("shared_compact_model_", 0) == 0;
 }
@@ -78,7 +92,7 @@ Result<ConvertedModel> convert_model(const Model& float_model, const ConvertOpti
                            "' needs calibration images (the published data folder, --data DIR)");
     ActivationCalibrator calibrator(float_model);
     for (const Tensor& input : calibration) CL_RETURN_IF_ERROR(calibrator.add(input));
-    CL_RETURN_IF_ERROR(quantize_model(converted.model, calibrator.input_scales(options.percentile)));
+    CL_RETURN_IF_ERROR(quantize_model(converted.model, calibrated_scales(calibrator, options.percentile)));
   }
   ModelFileMetadata metadata;
   metadata.source = options.source;
@@ -187,7 +201,7 @@ Result<PackedModel> pack_model(const Model& float_model, const std::string& sour
   ActivationCalibrator calibrator(float_model);
   for (const Tensor& input : reference.inputs) CL_RETURN_IF_ERROR(calibrator.add(input));
   options.precision = Precision::int8;
-  options.input_scales = calibrator.input_scales(percentile);
+  options.input_scales = calibrated_scales(calibrator, percentile);
   auto int8_file = convert_model(float_model, options, {});
   if (!int8_file) return int8_file.status();
   packed.int8 = std::move(int8_file).value();

@@ -36,7 +36,7 @@ Result<std::vector<Tensor>> load_session_inputs(const std::string& data_dir, con
 
 struct ConvertOptions {
   Precision precision = Precision::int8;
-  double percentile = kDefaultCalibrationPercentile;
+  double percentile = kDefaultCalibrationPercentile;  // 0: the minimum-squared-error clipping instead
   std::string source;  // written to the file's metadata
   std::vector<float> input_scales;  // int8: when given, used instead of calibrating
 };
@@ -55,6 +55,12 @@ Result<ConvertedModel> convert_model(const Model& float_model, const ConvertOpti
 // published models, the file name otherwise).
 std::string model_source_text(const std::string& path);
 bool is_published_model_name(const std::string& name);
+
+// Activation scales from a calibrator: the given percentile of |x|, or (percentile 0) the min-MSE clipping.
+std::vector<float> calibrated_scales(const ActivationCalibrator& calibrator, double percentile);
+
+// Parses --percentile: a number in (50, 100] or "mse" (returned as 0). False when neither.
+bool parse_percentile(const std::string& text, double& percentile);
 
 // Default data folder: $CORTEXLENS_DATA_DIR or the one configured at build time.
 std::string configured_data_dir();

@@ -190,6 +190,41 @@ std::vector<float> ActivationCalibrator::input_scales(double percentile) const {
   return scales;
 }
 
+std::vector<float> ActivationCalibrator::input_scales_min_mse() const {
+  std::vector<float> scales(histograms_.size(), 1.0f);
+  for (std::size_t l = 0; l < histograms_.size(); ++l) {
+    if (max_abs_[l] == 0.0f) continue;
+    const std::vector<std::uint64_t>& h = histograms_[l];
+    const int last = bin_of(max_abs_[l]);
+    // Suffix sums of counts, of |x| and of |x|^2 (at bin centres) give the clipping error for every c at once.
+    std::vector<double> count_above(static_cast<std::size_t>(last) + 2, 0.0), sum_above(count_above), sq_above(count_above);
+    for (int b = last; b >= 0; --b) {
+      const double centre = std::exp2((b + 0.5) / kBinsPerOctave + kMinExponent);
+      const double n = static_cast<double>(h[static_cast<std::size_t>(b)]);
+      count_above[b] = count_above[b + 1] + n;
+      sum_above[b] = sum_above[b + 1] + n * centre;
+      sq_above[b] = sq_above[b + 1] + n * centre * centre;
+    }
+    double best_error = -1.0;
+    float best_clip = max_abs_[l];
+    for (int b = 0; b <= last; ++b) {
+      const double c = std::min(static_cast<double>(bin_upper_edge(b)), static_cast<double>(max_abs_[l]));
+      const double step = c / kInt8Max;
+      // Values in bins above b are clipped to c; the rest see uniform rounding noise.
+      const double n_above = count_above[b + 1];
+      const double clip_error = sq_above[b + 1] - 2.0 * c * sum_above[b + 1] + c * c * n_above;
+      // Exact zeros (ReLU outputs) quantize without error, so only nonzero values carry rounding noise.
+      const double error = (count_above[0] - n_above) * step * step / 12.0 + clip_error;
+      if (best_error < 0.0 || error < best_error) {
+        best_error = error;
+        best_clip = static_cast<float>(c);
+      }
+    }
+    scales[l] = best_clip / kInt8Max;
+  }
+  return scales;
+}
+
 // --- forward ---
 
 Result<ForwardResult> forward_int8(const Model& model, const Tensor& input, const ForwardOptions& options) {

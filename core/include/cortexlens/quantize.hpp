@@ -75,6 +75,10 @@ class ActivationCalibrator {
   std::size_t images() const { return images_; }
   // percentile in (0, 100]; 100 means the maximum. A layer that only ever saw zeros gets scale 1.
   std::vector<float> input_scales(double percentile) const;
+  // The scale whose clipping point c (scale = c / 127) minimizes the expected squared quantization error of the
+  // recorded values: (c / 127)^2 / 12 for each value inside [-c, c] plus (|x| - c)^2 for each value beyond it,
+  // evaluated at every histogram bin edge.
+  std::vector<float> input_scales_min_mse() const;
   // (images, outputs) the float model's outputs on every input added, in order: calibration images are usually
   // also the reference set whose responses a caller wants.
   const std::vector<std::vector<float>>& outputs() const { return outputs_; }

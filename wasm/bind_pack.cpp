@@ -1,0 +1,80 @@
+// Bindings for Cortex Lens model files (.clm): load with every check of read_model_file (a bad file becomes a JS
+// Error naming the offset, what was found and what was expected), describe the file, and run either precision.
+#include "cortexlens/model_file.hpp"
+#include "cortexlens/quantize.hpp"
+#include "edge.hpp"
+#include "wasm_model.hpp"
+
+namespace cortexlens::wasm {
+
+namespace {
+
+LoadedModel load_or_throw(const val& bytes) {
+  const std::vector<std::uint8_t> data = to_vector<std::uint8_t>(bytes, "model file bytes");
+  return take_or_throw(read_model_file(data.data(), data.size()));
+}
+
+// bytes: Uint8Array of a whole .clm file -> Model (the same handle loadKeras returns; call .delete()).
+WasmModel load_model_file(const val& bytes) { return WasmModel(load_or_throw(bytes).model); }
+
+// bytes -> {precision, version, source, citation, channelMeans, testVector: {seed, expected, tolerance}, testOutputs}
+val inspect_model_file(const val& bytes) {
+  const LoadedModel loaded = load_or_throw(bytes);
+  val out = val::object();
+  out.set("precision", std::string(precision_name(loaded.precision)));
+  out.set("version", loaded.version);
+  out.set("source", loaded.metadata.source);
+  out.set("citation", loaded.metadata.citation);
+  out.set("channelMeans", float32_array(loaded.metadata.channel_means));
+  val vector = val::object();
+  vector.set("seed", loaded.test_vector.seed);
+  vector.set("expected", float32_array(loaded.test_vector.expected));
+  vector.set("tolerance", float32_array(loaded.test_vector.tolerance));
+  out.set("testVector", vector);
+  out.set("testOutputs", float32_array(loaded.test_outputs));
+  return out;
+}
+
+Precision parse_precision(const std::string& text) {
+  if (text == "int8") return Precision::int8;
+  if (text == "float" || text == "float32") return Precision::float32;
+  throw_js_error("precision '" + text + "', expected 'int8' or 'float'");
+}
+
+// 'int8' when every layer has int8 weights (an int8 .clm), else 'float32'.
+std::string model_precision(const WasmModel& model) {
+  return precision_name(is_int8_model(model.model()) ? Precision::int8 : Precision::float32);
+}
+
+val predict_with_precision(const WasmModel& model, const val& input, const std::string& precision) {
+  auto result = take_or_throw(forward_with_precision(model.model(), model.input_from(input), parse_precision(precision)));
+  return float32_array(result.outputs);
+}
+
+val activations_with_precision(const WasmModel& model, const val& input, const std::string& precision) {
+  ForwardOptions options;
+  options.keep_activations = true;
+  auto result = take_or_throw(
+      forward_with_precision(model.model(), model.input_from(input), parse_precision(precision), options));
+  val out = val::array();
+  for (std::size_t i = 0; i < model.model().layers.size(); ++i) {
+    val layer = val::object();
+    layer.set("name", model.model().layers[i].name);
+    layer.set("shape", shape_array(result.activations[i].shape));
+    layer.set("data", float32_array(result.activations[i].data));
+    out.call<void>("push", layer);
+  }
+  return out;
+}
+
+}  // namespace
+
+EMSCRIPTEN_BINDINGS(cortexlens_pack) {
+  emscripten::function("loadModelFile", &load_model_file);
+  emscripten::function("inspectModelFile", &inspect_model_file);
+  emscripten::function("modelPrecision", &model_precision);
+  emscripten::function("predictWithPrecision", &predict_with_precision);
+  emscripten::function("activationsWithPrecision", &activations_with_precision);
+}
+
+}  // namespace cortexlens::wasm
