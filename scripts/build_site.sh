@@ -56,6 +56,10 @@ version=$(cd "$site" && cat $shell | sha256sum | cut -c1-16)
 shell_json=$(printf '%s\n' $shell | node -e 'const l=require("fs").readFileSync(0,"utf8").trim().split("\n");process.stdout.write(JSON.stringify(["./",...l]))')
 "$esbuild" web/src/sw.js --outfile="$site/sw.js" "${common[@]}" --define:__CACHE_VERSION__="\"$version\"" --define:__APP_SHELL__="$shell_json"
 
-echo "build_site: $site ($(du -sh "$site" | cut -f1)); shipped for the first load:"
-( cd "$site" && for f in app.js worker.js cortexlens.js cortexlens.wasm styles.css; do
-    printf '  %-18s %8d bytes  %8d gzip\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"; done )
+echo "build_site: $site ($(du -sh "$site" | cut -f1)); JS + wasm + CSS shipped:"
+( cd "$site" && raw=0 gz=0 && for f in app.js worker.js cortexlens.js cortexlens.wasm styles.css; do
+    r=$(stat -c %s "$f"); g=$(gzip -9c "$f" | wc -c); raw=$((raw + r)); gz=$((gz + g))
+    printf '  %-40s %8d bytes  %8d gzip\n' "$f" "$r" "$g"; done
+  printf '  %-40s %8d bytes  %8d gzip\n' "first load, total" "$raw" "$gz"
+  for f in keras-reader.js chunks/*.js; do [ -f "$f" ] &&
+    printf '  %-40s %8d bytes  %8d gzip  (loaded on demand)\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"; done; true )

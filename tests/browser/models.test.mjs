@@ -57,6 +57,13 @@ test('neuron picker: search by session, open a neuron, see its percentile and th
   await page.selectOption('#neuron-sort', 'params');
   const first = await page.$eval('#neuron-list li[data-id]', (li) => li.dataset.id);
   assert.equal(first, [...neurons].sort((a, b) => b.params - a.params)[0].id);
+  // Filtering by fidelity keeps exactly the neurons whose model reaches that r on held-out images.
+  if (neurons.some((m) => m.fidelity?.floatVsRecordedR != null)) {
+    await page.selectOption('#neuron-min-r', '0.7');
+    const kept = await page.$$eval('#neuron-list li[data-id]', (lis) => lis.map((li) => li.dataset.id));
+    assert.deepEqual(kept.sort(), neurons.filter((m) => m.fidelity?.floatVsRecordedR >= 0.7).map((m) => m.id).sort());
+    await page.selectOption('#neuron-min-r', '');
+  }
   await page.selectOption('#neuron-sort', 'id');
   // Keyboard: arrow down in the list opens the next neuron.
   const m = await predictions();

@@ -177,6 +177,8 @@ function renderPicker() {
   const sort = $('neuron-sort').value;
   let list = state.entries.filter((e) => e.kind !== 'shared');
   if (session) list = list.filter((e) => e.session === session);
+  const minR = Number($('neuron-min-r').value || -Infinity);
+  if (Number.isFinite(minR)) list = list.filter((e) => (fidelityOf(e)?.floatVsRecordedR ?? -Infinity) >= minR);
   if (query.length) list = list.filter((e) => { const text = `${e.id} ${e.name || ''} ${e.session || ''} n${e.neuron ?? ''} ${e.kind}`.toLowerCase(); return query.every((q) => text.includes(q)); });
   const fid = (e) => fidelityOf(e)?.floatVsRecordedR ?? -Infinity;
   if (sort === 'fidelity') list.sort((a, b) => fid(b) - fid(a));
@@ -217,7 +219,7 @@ function selectNeuron(id) {
 function setupPicker() {
   const sessions = [...new Set(neuronEntries().map((e) => e.session))];
   $('neuron-session').append(...sessions.map((s) => h('option', { value: s }, `Session ${s}`)));
-  for (const id of ['neuron-search', 'neuron-session', 'neuron-sort']) $(id).addEventListener('input', renderPicker);
+  for (const id of ['neuron-search', 'neuron-session', 'neuron-min-r', 'neuron-sort']) $(id).addEventListener('input', renderPicker);
   $('neuron-list').addEventListener('keydown', (event) => {
     const items = [...$('neuron-list').querySelectorAll('li[data-id]')];
     const i = items.findIndex((li) => li.dataset.id === state.neuronId);
