@@ -3,7 +3,7 @@ import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, launch, openPage, foreignRequests, cliPredict, screenshot, siteDir, manifest, galleryIndex, cliAvailable, repoRoot } from './harness.mjs';
+import { startServer, launch, openPage, foreignRequests, cliPredict, screenshot, siteDir, manifest, galleryIndex, cliAvailable, repoRoot, precisionOf, modelFileFor } from './harness.mjs';
 
 // Every test here needs at least one model (the demo model is committed; a build without it has nothing to run).
 const noModel = manifest.models.length === 0 && 'the build has no model at all';
@@ -24,22 +24,22 @@ after(async () => {
 });
 
 const entry = manifest.models.find((m) => m.kind === 'neuron') || manifest.models.find((m) => m.kind === 'demo');
-const modelFile = (precision) => path.join(siteDir, 'models', entry.files[precision] || entry.files.keras);
+const precision = entry && precisionOf(entry);
 const sample = galleryIndex.sessions.length
   ? path.join(siteDir, 'gallery', galleryIndex.sessions[0].session, 'image0700.jpg')
   : path.join(siteDir, galleryIndex.own[0].url);
 
 const predictions = () => page.evaluate(() => window.cortexLens.state.predictions || 0);
 async function waitPrediction(after) {
-  await page.waitForFunction((n) => (window.cortexLens.state.predictions || 0) > n && document.getElementById('raw-float').textContent !== '…', after, { timeout: 30000 });
+  await page.waitForFunction(([n, p]) => (window.cortexLens.state.predictions || 0) > n && document.getElementById(`raw-${p}`).textContent !== '…', [after, precision], { timeout: 30000 });
   // Let any follow-up crop request settle.
   await page.waitForTimeout(150);
-  return page.evaluate(() => ({ crop: window.cortexLens.state.crop, image: window.cortexLens.state.image, float: window.cortexLens.state.results.float?.outputs[0] }));
+  return page.evaluate((p) => ({ crop: window.cortexLens.state.crop, image: window.cortexLens.state.image, value: window.cortexLens.state.results[p]?.outputs[0] }), precision);
 }
 function assertMatchesCli(file, shown) {
   if (!cliAvailable) return;
-  const [cli] = cliPredict(modelFile('float'), file, shown.crop, entry.files.float ? 'float' : undefined);
-  assert.ok(Math.abs(shown.float - cli) <= 1e-6 * Math.max(1, Math.abs(cli)), `page ${shown.float} vs cortexlens ${cli} (crop ${JSON.stringify(shown.crop)})`);
+  const [cli] = cliPredict(modelFileFor(entry, precision), file, shown.crop, precision === 'int8' || entry.files.float ? precision : undefined);
+  assert.ok(Math.abs(shown.value - cli) <= 1e-6 * Math.max(1, Math.abs(cli)), `page ${shown.value} vs cortexlens ${cli} (${precision}, crop ${JSON.stringify(shown.crop)})`);
 }
 
 async function dispatchFile(kind, file, name, type) {
@@ -111,13 +111,13 @@ test('camera snapshot (Chromium fake camera) becomes the image', { skip: noModel
   await page.click('#snap-button');
   const shown = await waitPrediction(n);
   assert.equal(shown.image.key, 'local:camera');
-  assert.ok(shown.image.width >= 112 && Number.isFinite(shown.float));
+  assert.ok(shown.image.width >= 112 && Number.isFinite(shown.value));
   assert.equal(await page.isHidden('#camera-box'), true);
 });
 
 test('broken, huge and wrong files get a message and the previous image stays', { skip: noModel }, async () => {
   const n = await predictions();
-  const before = await page.evaluate(() => ({ key: window.cortexLens.state.image.key, float: window.cortexLens.state.results.float.outputs[0] }));
+  const before = await page.evaluate((p) => ({ key: window.cortexLens.state.image.key, value: window.cortexLens.state.results[p].outputs[0] }), precision);
   const cases = [
     ['truncated_jpeg_3_bytes.jpg', /.+/],
     ['png_claims_60000x60000.png', /60000/],
@@ -133,7 +133,7 @@ test('broken, huge and wrong files get a message and the previous image stays', 
     assert.match(message, new RegExp(name.replace('.', '\\.')));
     await page.evaluate(() => { document.getElementById('image-error').hidden = true; });
   }
-  const after = await page.evaluate(() => ({ key: window.cortexLens.state.image.key, float: window.cortexLens.state.results.float.outputs[0] }));
+  const after = await page.evaluate((p) => ({ key: window.cortexLens.state.image.key, value: window.cortexLens.state.results[p].outputs[0] }), precision);
   assert.deepEqual(after, before);
   assert.equal(await predictions(), n, 'no prediction ran for a refused file');
   // Still working afterwards.
