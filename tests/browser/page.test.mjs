@@ -82,6 +82,16 @@ test('phone width: the page stacks and still predicts', { skip: !firstNeuron && 
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone screen`);
   await screenshot(page, 'phone-neuron');
+  const neurons = manifest.models.filter((m) => m.kind === 'neuron').length;
+  if (neurons) {
+    await page.click('#tab-population');
+    await page.waitForFunction((n) => Number(document.getElementById('population-chart').dataset.count) === n, neurons, { timeout: 240000 });
+    await screenshot(page, 'phone-population');
+  }
+  await page.click('#tab-card');
+  await page.waitForSelector('#card svg.arch');
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the model card fits the phone');
+  await screenshot(page, 'phone-model-card');
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -69,7 +69,7 @@ export function renderModelCard(entry, info, manifest) {
   const dl = (rows) => h('dl', {}, ...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
   return h('div', {},
     h('h3', {}, entry.kind === 'neuron' ? `Model card: neuron ${entry.id}` : `Model card: ${entry.name || entry.id}`),
-    architecture(info),
+    h('div', { class: 'arch-wrap' }, architecture(info)),
     h('div', { class: 'card-grid' },
       h('div', {}, dl(facts)),
       h('div', {}, h('h4', {}, 'Fidelity'), dl(fidelity),
