@@ -127,3 +127,28 @@ test('keyboard: tabs follow the arrow keys, focus is visible, text contrast is a
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('worker protocol: ids, unknown types refused, errors carried back, buffers transferred', { skip: !firstNeuron && 'no model in the build' }, async () => {
+  const { page, context } = await open({ width: 1280, height: 900 });
+  await shownResults(page);
+  const url = `models/${firstNeuron.files.int8 || firstNeuron.files.float || firstNeuron.files.keras}`;
+  const r = await page.evaluate(async (url) => {
+    const w = window.cortexLens.worker;
+    const out = {};
+    out.unknown = await w.request('formatDisk', {}).then(() => 'resolved', (e) => e.message);
+    out.badInput = await w.request('predict', { key: 'protocol-test', url, input: [1, 2, 3] }).then(() => 'resolved', (e) => e.message);
+    const bytes = new Uint8Array(64).fill(9).buffer;
+    out.badModel = await w.request('loadModel', { key: 'garbage', bytes, name: 'garbage.bin' }, { transfer: [bytes] }).then(() => 'resolved', (e) => e.message);
+    out.transferred = bytes.byteLength;  // 0 once the buffer has moved to the worker
+    // Replies are matched by id: three requests in flight come back to their own callers.
+    const ids = await Promise.all([1, 2, 3].map((k) => w.request('nope' + k).catch((e) => e.message)));
+    out.ordered = ids.map((m) => /"nope(\d)"/.exec(m)[1]).join('');
+    return out;
+  }, url);
+  assert.match(r.unknown, /unknown message type "formatDisk"; expected one of .*predict/);
+  assert.match(r.badInput, /Float32Array/);
+  assert.match(r.badModel, /garbage\.bin.*neither|neither/);
+  assert.equal(r.transferred, 0);
+  assert.equal(r.ordered, '123');
+  await context.close();
+});

@@ -23,7 +23,8 @@ let kerasLoaded = false;
 function cortexLens() {
   if (!modulePromise) {
     importScripts('cortexlens.js');
-    modulePromise = createCortexLens({ locateFile: (file) => new URL(file, self.location.href).href });
+    modulePromise = createCortexLens({ locateFile: (file) => new URL(file, self.location.href).href })
+      .catch((e) => { modulePromise = null; throw new Error(`the engine could not start: ${e && e.message ? e.message : e}`); });
   }
   return modulePromise;
 }
@@ -268,7 +269,15 @@ self.onmessage = (event) => {
       if (wrapped) self.postMessage({ id, result: value.result }, value.transfer || []);
       else self.postMessage({ id, result: value });
     } catch (e) {
-      self.postMessage({ id, error: e && e.message ? e.message : String(e) });
+      let message = e && e.message ? e.message : String(e);
+      // A trap inside wasm (e.g. out of memory) leaves the module unusable: drop it and everything that lived in
+      // it, so the next request starts a fresh instance instead of failing forever.
+      if (e instanceof WebAssembly.RuntimeError || /^Aborted\(/.test(message)) {
+        models.clear(); images.clear(); sessionCache.clear();
+        modulePromise = null;
+        message = `the engine stopped (${message}) and has been restarted; models and images will be reloaded`;
+      }
+      self.postMessage({ id, error: message });
     }
   });
 };

@@ -14,11 +14,15 @@ export class WorkerClient {
     this.worker = new Worker(this.url);
     this.worker.onmessage = (event) => this.receive(event.data);
     this.worker.onerror = (event) => {
-      // A script error kills every request in flight; fail them all with the reason rather than hang.
+      // An uncaught error in the worker may leave it stuck: fail every request in flight with the reason rather
+      // than hang, and start a fresh worker for the next ones.
+      event.preventDefault?.();
       const message = `the worker stopped: ${event.message || 'script error'}`;
       for (const { reject } of this.pending.values()) reject(new Error(message));
       this.pending.clear();
       this.busy = 0;
+      this.worker.terminate();
+      this.start();
     };
   }
 
