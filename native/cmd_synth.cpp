@@ -1,6 +1,7 @@
 // `cortexlens synth`: preferred-image synthesis from a terminal, the same engine (and, for the same seed, the same
 // image) as the page. `cortexlens synth-check`: do synthesized images beat every natural test image?
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
