@@ -218,6 +218,10 @@ test('ablation updates the response at once and resets', { skip }, async () => {
   await page.waitForFunction(() => { const t = document.getElementById('viz-abl-text'); return t.dataset.after !== t.dataset.before; });
   const after = Number(await page.$eval('#viz-abl-text', (e) => e.dataset.after));
   assert.notEqual(after, before);
+  // With every channel feeding the readout off, every image gets the same response: the readout bias.
+  const gallery = await page.$$eval('#viz-abl-gallery td[data-after]', (tds) => tds.map((td) => Number(td.dataset.after)));
+  assert.ok(gallery.length >= 1, 'the gallery responses are shown');
+  for (const g of gallery) assert.ok(Math.abs(g - after) < 1e-5, `gallery ${g} vs current image ${after}`);
   await screenshot(page, 'viz-ablation');
   await page.click('#viz-abl-reset');
   await page.waitForFunction(() => { const t = document.getElementById('viz-abl-text'); return t.dataset.after === t.dataset.before; });

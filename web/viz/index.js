@@ -459,7 +459,40 @@ export function mountVizPanel(container, { worker, getState, onStateChange }) {
   const ablReset = el('button', { id: 'viz-abl-reset', type: 'button', class: 'button' }, 'Reset');
   const ablList = el('ul', { id: 'viz-abl-list', class: 'mono fineprint' });
   const ablText = el('p', { id: 'viz-abl-text', class: 'mono' });
+  const ablGallery = el('table', { id: 'viz-abl-gallery', class: 'mono fineprint' });
   let ablations = [];
+  // The gallery the ablation is also shown on: the page's own patterns, plus the model's reference top and bottom
+  // natural images when the build has them. Inputs come from the page's worker (decodeImage + cropImage), so they
+  // are exactly what the model sees elsewhere on the page.
+  let galleryInputs = null;
+  let galleryFor = null;
+  async function loadGallery() {
+    const state = getState();
+    if (galleryFor === state.model?.key && galleryInputs) return galleryInputs;
+    const items = [];
+    try {
+      const index = await (await fetch('gallery/index.json')).json();
+      for (const own of (index.own || []).slice(0, 8)) items.push({ label: own.title || own.id, url: own.url });
+    } catch (e) { /* no gallery in this build */ }
+    const ref = referenceOf(state.entry, 0);
+    for (const [kind, list] of [['top', ref?.top], ['bottom', ref?.bottom]])
+      for (const { image } of (list || []).slice(0, 3)) {
+        const [session, number] = String(image).split('/');
+        items.push({ label: `${kind}: ${image}`, url: `gallery/${session}/image${number}.jpg` });
+      }
+    const loaded = [];
+    for (const item of items) {
+      try {
+        const bytes = await (await fetch(item.url)).arrayBuffer();
+        const { imageId } = await worker.request('decodeImage', { bytes, name: item.url }, { transfer: [bytes] });
+        const { input } = await worker.request('cropImage', { imageId, crop: null });
+        loaded.push({ ...item, input });
+      } catch (e) { /* an image that cannot be loaded is left out */ }
+    }
+    galleryInputs = loaded;
+    galleryFor = state.model?.key;
+    return loaded;
+  }
   function fillAblChannels() {
     const l = info?.[Number(ablLayer.value)];
     if (!l) return;
@@ -471,8 +504,12 @@ export function mountVizPanel(container, { worker, getState, onStateChange }) {
     const state = getState();
     if (!state.model || !state.input) return;
     try {
-      const plain = await worker.request('vizAblate', { ...state.model, input: state.input.slice(), ablations: [] });
-      const r = await worker.request('vizAblate', { ...state.model, input: state.input.slice(), ablations });
+      const gallery = await loadGallery();
+      const inputs = gallery.map((g) => g.input.slice());
+      const plain = await worker.request('vizAblate', { ...state.model, input: state.input.slice(), ablations: [], inputs });
+      const r = await worker.request('vizAblate', { ...state.model, input: state.input.slice(), ablations, inputs: gallery.map((g) => g.input.slice()) });
+      ablGallery.replaceChildren(el('tr', {}, el('th', {}, 'gallery image'), el('th', {}, 'response'), el('th', {}, 'with the changes')),
+        ...gallery.map((g, i) => el('tr', {}, el('td', {}, g.label), el('td', {}, plain.each[i].toFixed(3)), el('td', { 'data-after': r.each[i] }, r.each[i].toFixed(3)))));
       const before = plain.outputs[0], after = r.outputs[0];
       ablText.textContent = `${describe(before, state.entry, 0)} → with ${ablations.length} change${ablations.length === 1 ? '' : 's'}: ${describe(after, state.entry, 0)}`;
       ablText.dataset.before = String(before);
@@ -490,8 +527,8 @@ export function mountVizPanel(container, { worker, getState, onStateChange }) {
   ablScale.addEventListener('change', applyAblation);
   ablReset.addEventListener('click', () => { ablations = []; refreshAblation(); });
   const ablSection = section('Ablation: switch channels off or scale them', false,
-    el('p', { class: 'fineprint' }, 'Scale one channel of one layer (0 = off, 100 = unchanged, 200 = doubled); the response to the current image updates at once. Changes add up until Reset.'),
-    row(labelled('Layer', ablLayer), labelled('Channel', ablChannel), labelled('Scale %', ablScale), ablApply, ablReset), ablText, ablList);
+    el('p', { class: 'fineprint' }, 'Scale one channel of one layer (0 = off, 100 = unchanged, 200 = doubled); the responses to the current image and to the gallery update at once. Changes add up until Reset.'),
+    row(labelled('Layer', ablLayer), labelled('Channel', ablChannel), labelled('Scale %', ablScale), ablApply, ablReset), ablText, ablList, ablGallery);
   ablSection.addEventListener('toggle', async () => {
     if (!ablSection.open) return;
     try {
