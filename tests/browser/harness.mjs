@@ -43,11 +43,16 @@ export async function launch() {
 }
 
 // A page with every request and console error recorded.
-export async function openPage(browser, origin, { width = 1280, height = 900, hash = '', mobile = false } = {}) {
-  const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: mobile ? 2 : 1, isMobile: mobile, hasTouch: mobile, permissions: ['camera', 'clipboard-read', 'clipboard-write'], origin });
+export async function openPage(browser, origin, { width = 1280, height = 900, hash = '', mobile = false, bypassCSP = false } = {}) {
+  const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: mobile ? 2 : 1, isMobile: mobile, hasTouch: mobile, permissions: ['camera', 'clipboard-read', 'clipboard-write'], bypassCSP });
   const requests = [];
   const errors = [];
   context.on('request', (r) => requests.push(r.url()));
+  // Anything addressed to another origin is recorded and never leaves the machine.
+  await context.route((url) => url.origin !== origin && url.protocol !== 'blob:' && url.protocol !== 'data:', (route) => {
+    requests.push(route.request().url());
+    return route.abort();
+  });
   // Any Content-Security-Policy violation is recorded as an error, so the tests prove the policy holds.
   await context.addInitScript(() => document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`)));
   // Cumulative layout shift (the web-vitals definition without session windows: an upper bound).

@@ -152,3 +152,23 @@ test('worker protocol: ids, unknown types refused, errors carried back, buffers 
   assert.equal(r.ordered, '123');
   await context.close();
 });
+
+test('a foreign request is blocked by the CSP, and the request log would catch one that got past it', async () => {
+  // Separate pages whose requests stay out of the run-wide log checked in after().
+  const strict = await openPage(browser, server.origin, { width: 800, height: 600 });
+  const blocked = await strict.page.evaluate(() => fetch('https://example.org/blocked').then(() => 'fetched', (e) => e.message));
+  assert.match(blocked, /Failed to fetch/);
+  // Chromium reports the violation on the console, which every test here treats as a failure.
+  assert.ok(strict.errors.some((e) => /example\.org.*violates the following Content Security Policy directive: "connect-src 'self'"/.test(e)), JSON.stringify(strict.errors));
+  await strict.context.close();
+  const { page, context, requests } = await openPage(browser, server.origin, { width: 800, height: 600, bypassCSP: true });
+  await page.evaluate(async () => {
+    await fetch('https://example.org/from-page').catch(() => {});
+    const blob = new Blob(["fetch('https://example.org/from-worker').catch(() => {}).finally(() => postMessage(1));"], { type: 'text/javascript' });
+    await new Promise((resolve) => { const w = new Worker(URL.createObjectURL(blob)); w.onmessage = resolve; w.onerror = resolve; });
+  });
+  const foreign = foreignRequests(requests, server.origin);
+  assert.ok(foreign.includes('https://example.org/from-page'), JSON.stringify(foreign));
+  assert.ok(foreign.includes('https://example.org/from-worker'), JSON.stringify(foreign));
+  await context.close();
+});
