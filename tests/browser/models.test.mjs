@@ -251,6 +251,11 @@ test('shareable link restores neuron, image and crop', { skip: noModel }, async 
   await opened.page.waitForFunction(() => (window.cortexLens.state.predictions || 0) > 0);
   const s = await opened.page.evaluate(() => ({ n: window.cortexLens.state.neuronId, image: window.cortexLens.state.image.key, crop: window.cortexLens.state.crop }));
   assert.deepEqual(s, { n: target.id, image: 'own/colour-blob', crop: { x: 20, y: 30, side: 150 } });
+  // The copy button puts the same view in the clipboard.
+  await opened.page.click('#copy-link');
+  await opened.page.waitForFunction(() => document.getElementById('copy-status').textContent.length > 0);
+  const copied = await opened.page.evaluate(() => navigator.clipboard.readText());
+  assert.match(copied, new RegExp(`#neuron=${target.id}&image=own%2Fcolour-blob&crop=20%2C30%2C150`));
   requests.push(...opened.requests);
   await opened.context.close();
 });

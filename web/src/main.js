@@ -556,7 +556,10 @@ function imageSlug() { return (state.image?.key || 'image').replace(/[^a-z0-9]+/
 let hashTimer = 0;
 function writeHash() {
   clearTimeout(hashTimer);
-  hashTimer = setTimeout(() => {
+  hashTimer = setTimeout(writeHashNow, 150);
+}
+function writeHashNow() {
+  {
     const p = new URLSearchParams();
     if (state.neuronId && state.byId.get(state.neuronId)?.kind !== 'own') p.set('neuron', state.neuronId);
     if (state.image?.key && !state.image.key.startsWith('local:')) p.set('image', state.image.key);
@@ -564,12 +567,26 @@ function writeHash() {
     const tab = currentTab();
     if (tab && tab !== 'neuron') p.set('view', tab);
     history.replaceState(null, '', `#${p.toString()}`);
-  }, 150);
+  }
 }
 function readHash() {
   const p = new URLSearchParams(location.hash.slice(1));
   const crop = (p.get('crop') || '').split(',').map(Number);
   return { neuron: p.get('neuron'), image: p.get('image'), crop: crop.length === 3 && crop.every(Number.isInteger) ? { x: crop[0], y: crop[1], side: crop[2] } : null, view: p.get('view') };
+}
+
+function setupShare() {
+  $('copy-link').addEventListener('click', async () => {
+    clearTimeout(hashTimer);
+    writeHashNow();
+    const local = state.image?.key?.startsWith('local:');
+    try {
+      await navigator.clipboard.writeText(location.href);
+      $('copy-status').textContent = local ? 'Link copied. Your own image is not in it: it never leaves this computer.' : 'Link copied: it opens this neuron, image and crop.';
+    } catch {
+      $('copy-status').textContent = `Copy this address: ${location.href}`;
+    }
+  });
 }
 
 // --- start ------------------------------------------------------------------------------------------------------
@@ -583,6 +600,7 @@ async function start() {
   setupPopulation();
   setupEvidence();
   setupOwnModel();
+  setupShare();
   const imagePanel = setupImagePanel({
     worker,
     onInput: ({ input, pixels, crop, image }) => {
