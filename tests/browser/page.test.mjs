@@ -50,7 +50,7 @@ function galleryFile(key) {
 test('loads, predicts the first image, and agrees with cortexlens predict', { skip: !firstNeuron && 'no model in the build' }, async () => {
   const { page, context, errors } = await open({ width: 1280, height: 900 });
   const shown = await shownResults(page);
-  console.log(`# time from page load to first prediction: ${shown.firstPrediction.toFixed(0)} ms`);
+  console.log(`# time from navigation start to first prediction: ${shown.firstPrediction.toFixed(0)} ms`);
   assert.equal(shown.neuron, firstNeuron.id);
   const p = precisionOf(firstNeuron);
   assert.ok(shown.results[p], `the ${p} row is computed`);
