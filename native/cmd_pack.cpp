@@ -25,8 +25,9 @@ using json = nlohmann::json;
 
 constexpr int kPackFormatVersion = 1;  // bump when the cached entries' meaning changes
 constexpr const char* kPackUsage =
-    "usage: cortexlens pack --out DIR [--data DIR] [--threads N] [--percentile P]\n"
-    "  Without the published data only the demo model is packed.\n";
+    "usage: cortexlens pack --out DIR [--data DIR] [--threads N] [--percentile P|mse] [--eval-step K]\n"
+    "  Without the published data only the demo model is packed. --eval-step K measures fidelity on every K-th\n"
+    "  held-out image only (quicker; the manifest says how many images each figure used).\n";
 
 double rounded(double value, int digits = 7) {
   if (std::isnan(value)) return value;
@@ -108,11 +109,12 @@ Status write_text(const std::string& path, const std::string& text) {
 
 int run_pack(const Args& args) {
   std::string data_dir = configured_data_dir(), out_dir;
-  int threads = 2;
+  int threads = 2, eval_step = 1;
   double percentile = kDefaultCalibrationPercentile;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (i + 1 >= args.size() || (a != "--data" && a != "--out" && a != "--threads" && a != "--percentile"))
+    if (i + 1 >= args.size() ||
+        (a != "--data" && a != "--out" && a != "--threads" && a != "--percentile" && a != "--eval-step"))
       return std::fprintf(stderr, "cortexlens pack: bad argument '%s'\n%s", a.c_str(), kPackUsage), 2;
     const std::string value = args[++i];
     char* end = nullptr;
@@ -123,6 +125,9 @@ int run_pack(const Args& args) {
     } else if (a == "--threads") {
       threads = static_cast<int>(std::strtol(value.c_str(), &end, 10));
       if (*end || threads < 1 || threads > 64) return std::fprintf(stderr, "--threads '%s', expected 1..64\n", value.c_str()), 2;
+    } else if (a == "--eval-step") {
+      eval_step = static_cast<int>(std::strtol(value.c_str(), &end, 10));
+      if (*end || eval_step < 1 || eval_step > 100) return std::fprintf(stderr, "--eval-step '%s', expected 1..100\n", value.c_str()), 2;
     } else {
       if (!parse_percentile(value, percentile))
         return std::fprintf(stderr, "--percentile '%s', expected a number in (50, 100] or mse\n", value.c_str()), 2;
@@ -152,7 +157,7 @@ int run_pack(const Args& args) {
         newer_or_same(cache_dir + "/" + models[i].id + ".json", models[i].path) &&
         read_json_file(cache_dir + "/" + models[i].id + ".json", cached).is_ok() &&
         cached.value("packFormat", 0) == kPackFormatVersion &&
-        cached.value("percentile", 0.0) == percentile) {
+        cached.value("percentile", 0.0) == percentile && cached.value("evalStep", 0) == eval_step) {
       fresh[i] = true;
       entries[i].manifest = cached["entry"];
       auto int8_bytes = read_file_bytes(base + ".int8.clm");
@@ -170,7 +175,7 @@ int run_pack(const Args& args) {
     auto loaded_reference = load_reference_images(data_dir);
     if (!loaded_reference) return std::fprintf(stderr, "cortexlens: %s\n", loaded_reference.message().c_str()), 1;
     reference = std::move(loaded_reference).value();
-    auto loaded_evaluation = load_evaluation_data(data_dir);
+    auto loaded_evaluation = load_evaluation_data(data_dir, eval_step);
     if (!loaded_evaluation) return std::fprintf(stderr, "cortexlens: %s\n", loaded_evaluation.message().c_str()), 1;
     evaluation = std::move(loaded_evaluation).value();
   }
@@ -217,7 +222,7 @@ int run_pack(const Args& args) {
       entry["reference"] = refs;
       entry["fidelity"] = fids;
     }
-    json cache = {{"packFormat", kPackFormatVersion}, {"percentile", percentile}, {"entry", entry}};
+    json cache = {{"packFormat", kPackFormatVersion}, {"percentile", percentile}, {"evalStep", eval_step}, {"entry", entry}};
     CL_RETURN_IF_ERROR(write_text(cache_dir + "/" + source.id + ".json", cache.dump()));
     auto gz = gzip_size(p.int8.bytes);
     if (!gz) return gz.status();

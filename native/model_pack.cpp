@@ -126,14 +126,22 @@ Status write_file_bytes(const std::string& path, const std::vector<std::uint8_t>
 
 namespace cortexlens {
 
-Result<EvaluationData> load_evaluation_data(const std::string& data_dir) {
+Result<EvaluationData> load_evaluation_data(const std::string& data_dir, int step) {
   EvaluationData data;
   for (const auto& session : kImageSessions) {
     EvaluationSession entry;
     entry.session = session;
-    auto inputs = load_session_inputs(data_dir, session, EvaluationData::first_image, EvaluationData::last_image);
-    if (!inputs) return inputs.status();
-    entry.inputs = std::move(inputs).value();
+    auto images = SessionImages::open(data_dir, session);
+    if (!images) return images.status();
+    for (int number = EvaluationData::first_image; number <= EvaluationData::last_image; number += std::max(1, step)) {
+      auto bytes = images.value().image_bytes(number);
+      if (!bytes) return bytes.status();
+      auto input = image_to_input(bytes.value().data(), bytes.value().size());
+      if (!input)
+        return input.status().with_context("image " + std::to_string(number) + " of session " + session + ": ");
+      entry.images.push_back(number);
+      entry.inputs.push_back(std::move(input).value());
+    }
     auto responses = read_session_responses(data_dir, session);
     if (!responses) return responses.status();
     entry.responses = std::move(responses).value();
@@ -249,14 +257,13 @@ Result<PackedModel> pack_model(const Model& float_model, const std::string& sour
     for (std::size_t o = 0; o < outputs; ++o) {
       if (own[o] != &s) continue;
       std::vector<double> recorded;
-      for (int image = EvaluationData::first_image; image <= EvaluationData::last_image; ++image)
-        recorded.push_back(s.responses.at(neuron[o], image - 1));
+      for (int image : s.images) recorded.push_back(s.responses.at(neuron[o], image - 1));
       const auto fo = as_double(column(f.value(), o)), qo = as_double(column(q.value(), o));
       OutputReport& report = packed.outputs[o];
       report.int8_vs_float_r = pearson_r(qo, fo);
       report.float_vs_recorded_r = pearson_r(fo, recorded);
       report.int8_vs_recorded_r = pearson_r(qo, recorded);
-      report.images = s.session + " 601-1200";
+      report.images = s.session + " 601-1200" + (s.images.size() < 600 ? " (every " + std::to_string(s.images[1] - s.images[0]) + "th)" : std::string());
       report.image_count = recorded.size();
     }
   }
@@ -270,7 +277,8 @@ Result<PackedModel> pack_model(const Model& float_model, const std::string& sour
       OutputReport& report = packed.outputs[o];
       report.int8_vs_float_r = pearson_r(as_double(column(q.value(), o)), as_double(column(f.value(), o)));
       report.float_vs_recorded_r = report.int8_vs_recorded_r = std::nan("");
-      report.images = "every 3rd of 601-1200 of 190923, 201025, 210225 (no images of its own session)";
+      report.images = std::to_string(evaluation.mixed_inputs.size()) +
+                      " of images 601-1200 of 190923, 201025, 210225 (no images of its own session)";
       report.image_count = evaluation.mixed_inputs.size();
     }
   }

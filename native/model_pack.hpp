@@ -74,16 +74,18 @@ namespace cortexlens {
 // Held-out evaluation data: images 601..1200 of each image session with the recorded responses.
 struct EvaluationSession {
   std::string session;
-  std::vector<Tensor> inputs;  // (600) images 601..1200
+  std::vector<int> images;     // image numbers: 601..1200, or every step-th of them
+  std::vector<Tensor> inputs;  // one per entry of `images`
   ResponseTable responses;     // (neurons, 1200)
 };
 struct EvaluationData {
   std::vector<EvaluationSession> sessions;
   // Responses of sessions without images (211022): fidelity int8-vs-float only, on `mixed_inputs`.
-  std::vector<Tensor> mixed_inputs;  // every 3rd of 601..1200 of each image session: 600 images
+  std::vector<Tensor> mixed_inputs;  // every 3rd of the images of each image session: 600 at step 1
   static constexpr int first_image = 601, last_image = 1200;
 };
-Result<EvaluationData> load_evaluation_data(const std::string& data_dir);
+// step > 1 takes every step-th held-out image (quick packs; the manifest records how many were used).
+Result<EvaluationData> load_evaluation_data(const std::string& data_dir, int step = 1);
 
 struct ReferenceExtreme {
   std::size_t image = 0;  // index into ReferenceImages

@@ -63,8 +63,8 @@ bool is_int8_model(const Model& model);
 
 // --- calibration ----------------------------------------------------------------------------------------------
 
-// Collects |x| of each layer's input over calibration images into log-spaced histograms (256 bins per octave,
-// from 2^-40 to 2^40, so a percentile is known to within 0.3% without storing the activations), then gives each
+// Collects |x| of each layer's input over calibration images into histograms of 256 equal bins per octave
+// (2^-40 to 2^40, so a percentile is known to within 0.4% without storing the activations), then gives each
 // layer's input scale as the requested percentile of |x| divided by 127. Exact zeros (ReLU outputs) are counted
 // in the distribution, as they are values the quantizer must represent.
 class ActivationCalibrator {
