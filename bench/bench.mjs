@@ -1,8 +1,10 @@
 // Benchmark: our wasm engine against TensorFlow.js (wasm backend, XNNPACK, SIMD, 1 thread, BN folded into fused
 // conv + bias + ReLU ops) in one node process, on the same models and the same inputs. See bench/README.md.
 //
-//   node bench/bench.mjs [--runs N] [--models a,b,c] [--batches 1,32]
+//   node bench/bench.mjs [--runs N] [--models a,b,c] [--batches 1,32] [--int8-dir DIR]
 //   env: CORTEXLENS_WASM_DIR (default build/wasm/wasm), CORTEXLENS_DATA_DIR (default ../shared/data/v4)
+//   --int8-dir: a folder of <model>.clm int8 files (`cortexlens convert MODEL -o DIR/<model>.clm --precision int8`,
+//   derived from the licensed data, so kept in a build folder); adds our int8 path (predictWithPrecision) as a row.
 //
 // Prints per model and batch size: median milliseconds per call (>= 20 timed runs after warm-up), images/s,
 // G multiply-adds/s, that as a share of the measured wasm f32x4 multiply-add peak, and our time / TF.js time.
@@ -27,7 +29,7 @@ const DEFAULT_MODELS = [
 ];
 
 function parseArgs(argv) {
-  const opts = { runs: 30, models: DEFAULT_MODELS, batches: [1, 32] };
+  const opts = { runs: 30, models: DEFAULT_MODELS, batches: [1, 32], int8Dir: null };
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i];
     const next = () => {
@@ -37,7 +39,8 @@ function parseArgs(argv) {
     if (a === '--runs') opts.runs = Math.max(20, Number.parseInt(next(), 10));
     else if (a === '--models') opts.models = next().split(',');
     else if (a === '--batches') opts.batches = next().split(',').map(Number);
-    else throw new Error(`unknown argument ${a}; expected --runs N, --models a,b or --batches 1,32`);
+    else if (a === '--int8-dir') opts.int8Dir = next();
+    else throw new Error(`unknown argument ${a}; expected --runs N, --models a,b, --batches 1,32 or --int8-dir DIR`);
   }
   return opts;
 }
@@ -113,9 +116,9 @@ async function main() {
     'threads set to 1), BN folded into fused conv/depthwise/matMul + bias + ReLU');
   console.log(`# wasm f32x4 mul+add peak (bench_peak): median ${fmt(peak.median, 1)}, best ${fmt(peak.best, 1)} G multiply-adds/s`);
   console.log('# ms/call: median (and min) over the runs; images/s, G m-adds/s from the median; % peak: of the best');
-  console.log('# peak figure; ours/TF.js: ratio of medians (and of minimums). Runs of the two engines alternate.');
+  console.log('# peak figure; ours/TF.js: ratio of medians (and of minimums). The engines\' runs alternate.');
   console.log('');
-  const widths = [34, 5, 8, 10, 9, 10, 10, 10, 8, 10, 9];
+  const widths = [34, 5, 9, 10, 9, 10, 10, 10, 8, 10, 9];
   console.log(['model', 'batch', 'engine', 'ms/call', 'min ms', 'ms/image', 'images/s', 'G m-adds/s', '% peak',
     'ours/TF.js', '(of mins)'].map((h, i) => (i === 0 ? h.padEnd(widths[i]) : h.padStart(widths[i]))).join(' '));
 
@@ -123,6 +126,14 @@ async function main() {
     const archive = await readKerasArchive(new Uint8Array(fs.readFileSync(modelPath(key))));
     const ours = cl.loadKeras(archive.configText, archive.tensors, key);
     const fused = buildFusedModel(archive.configText, archive.tensors);
+    const int8File = opts.int8Dir && path.join(opts.int8Dir, `${key}.clm`);
+    let ours8 = null;
+    if (int8File && fs.existsSync(int8File)) {
+      if (!cl.loadModelFile) throw new Error('this wasm build has no loadModelFile binding for int8 files');
+      ours8 = cl.loadModelFile(new Uint8Array(fs.readFileSync(int8File)));
+    } else if (int8File) {
+      console.log(`# ${int8File} not found: no int8 row for ${key}`);
+    }
     try {
       const madds = ours.info().multiplyAdds;
       const perImage = 112 * 112 * 3;
@@ -142,29 +153,45 @@ async function main() {
       for (const batch of opts.batches) {
         const xs = x.subarray(0, batch * perImage);
         const images = Array.from({ length: batch }, (_, i) => xs.subarray(i * perImage, (i + 1) * perImage));
-        const [oursT, tfT] = await timeInterleaved(3, opts.runs, [
-          () => {
+        const engines = [
+          ['ours', () => {
             for (const img of images) ours.predict(img);
-          },
-          async () => {
+          }],
+          ['TF.js', async () => {
             const y = tf.tidy(() => fused.run(tf.tensor(xs, [batch, 112, 112, 3])));
             await y.data();
             y.dispose();
-          },
-        ]);
-        const row = (engine, t, ratio, minRatio) => {
+          }],
+        ];
+        if (ours8) {
+          engines.push(['ours int8', () => {
+            for (const img of images) cl.predictWithPrecision(ours8, img, 'int8');
+          }]);
+        }
+        const times = await timeInterleaved(3, opts.runs, engines.map((e) => e[1]));
+        const tfT = times[1];
+        const row = (engine, t) => {
           const gmacs = (madds * batch) / (t.median * 1e6);
-          console.log([key.padEnd(34), String(batch).padStart(5), engine.padStart(8), fmt(t.median).padStart(10),
+          const mine = engine !== 'TF.js';
+          console.log([key.padEnd(34), String(batch).padStart(5), engine.padStart(9), fmt(t.median).padStart(10),
             fmt(t.min).padStart(9), fmt(t.median / batch).padStart(10), fmt((1000 * batch) / t.median, 1).padStart(10),
-            fmt(gmacs).padStart(10), fmt((100 * gmacs) / peak.best, 1).padStart(8), ratio.padStart(10),
-            minRatio.padStart(9)].join(' '));
+            fmt(gmacs).padStart(10), fmt((100 * gmacs) / peak.best, 1).padStart(8),
+            (mine ? fmt(t.median / tfT.median, 3) : '').padStart(10),
+            (mine ? fmt(t.min / tfT.min, 3) : '').padStart(9)].join(' '));
         };
-        row('ours', oursT, fmt(oursT.median / tfT.median, 3), fmt(oursT.min / tfT.min, 3));
-        row('TF.js', tfT, '', '');
+        engines.forEach(([name], i) => row(name, times[i]));
       }
-      console.log(`${''.padEnd(34)} (${fmt(madds / 1e6, 1)} M multiply-adds/image; engines agree to ${maxDiff.toExponential(1)})`);
+      let note = `${fmt(madds / 1e6, 1)} M multiply-adds/image; float engines agree to ${maxDiff.toExponential(1)}`;
+      if (ours8) {
+        const q = cl.predictWithPrecision(ours8, one, 'int8');
+        let d8 = 0;
+        for (let i = 0; i < q.length; ++i) d8 = Math.max(d8, Math.abs(q[i] - a[i]));
+        note += `; int8 vs float max |diff| ${d8.toExponential(1)}`;
+      }
+      console.log(`${''.padEnd(34)} (${note})`);
     } finally {
       ours.delete();
+      ours8?.delete();
       fused.dispose();
     }
   }

@@ -123,7 +123,8 @@ void conv2d_packed(Geometry g, const float* weights, const float* bias) {
     }
 }
 
-template <int MR, int NV>
+// SW > 0: the stride as a constant, so each pixel's input offset is a constant multiple of cs; SW == 0: any stride.
+template <int MR, int NV, int SW>
 inline void depthwise_tile(const Geometry& g, const float* w, const float* bias, const float* in, float* out) {
   f32x4 acc[MR][NV];
   for (int v = 0; v < NV; ++v) {
@@ -131,15 +132,16 @@ inline void depthwise_tile(const Geometry& g, const float* w, const float* bias,
     for (int p = 0; p < MR; ++p) acc[p][v] = b;
   }
   const int cs = g.in_cs;
+  const int pixel_step = (SW > 0 ? SW : g.sw) * cs;
   for (int ky = 0; ky < g.kh; ++ky) {
     const float* x = in + static_cast<std::ptrdiff_t>(ky) * g.in_row;
     const float* wk = w + static_cast<std::ptrdiff_t>(ky) * g.kw * cs;
-    for (int kx = 0; kx < g.kw; ++kx) {
+    for (int kx = 0; kx < g.kw; ++kx, x += cs, wk += cs) {
       f32x4 wv[NV];
-      for (int v = 0; v < NV; ++v) wv[v] = simd::load(wk + kx * cs + v * kLanes);
+      for (int v = 0; v < NV; ++v) wv[v] = simd::load(wk + v * kLanes);
       for (int p = 0; p < MR; ++p)
         for (int v = 0; v < NV; ++v)
-          acc[p][v] = simd::mul_add(acc[p][v], simd::load(x + (p * g.sw + kx) * cs + v * kLanes), wv[v]);
+          acc[p][v] = simd::mul_add(acc[p][v], simd::load(x + p * pixel_step + v * kLanes), wv[v]);
     }
   }
   for (int p = 0; p < MR; ++p)
@@ -147,7 +149,8 @@ inline void depthwise_tile(const Geometry& g, const float* w, const float* bias,
 }
 
 // weights: (kh, kw, cs); in_cs == out_cs == cs, a multiple of 4.
-void depthwise_packed(const Geometry& g, const float* weights, const float* bias) {
+template <int SW>
+void depthwise_rows(const Geometry& g, const float* weights, const float* bias) {
   // All channel blocks of one pixel tile before the next tile: the tile's input window stays in L1 (measured
   // 5-7% faster in wasm than sweeping a row once per channel block).
   for (int oy = 0; oy < g.out_h; ++oy) {
@@ -159,15 +162,22 @@ void depthwise_packed(const Geometry& g, const float* weights, const float* bias
       float* o = out + ox * g.out_cs;
       int c0 = 0;
       for (; c0 + kDwBlock <= g.out_cs; c0 += kDwBlock)
-        depthwise_tile<kDwTile, kDwVectors>(g, weights + c0, bias + c0, x + c0, o + c0);
-      for (; c0 < g.out_cs; c0 += kLanes) depthwise_tile<kDwTile, 1>(g, weights + c0, bias + c0, x + c0, o + c0);
+        depthwise_tile<kDwTile, kDwVectors, SW>(g, weights + c0, bias + c0, x + c0, o + c0);
+      for (; c0 < g.out_cs; c0 += kLanes) depthwise_tile<kDwTile, 1, SW>(g, weights + c0, bias + c0, x + c0, o + c0);
     }
     for (; ox < g.out_w; ++ox) {
       const float* x = in + ox * g.sw * g.in_cs;
       float* o = out + ox * g.out_cs;
-      for (int c0 = 0; c0 < g.out_cs; c0 += kLanes) depthwise_tile<1, 1>(g, weights + c0, bias + c0, x + c0, o + c0);
+      for (int c0 = 0; c0 < g.out_cs; c0 += kLanes)
+        depthwise_tile<1, 1, SW>(g, weights + c0, bias + c0, x + c0, o + c0);
     }
   }
+}
+
+void depthwise_packed(const Geometry& g, const float* weights, const float* bias) {
+  if (g.sw == 1) return depthwise_rows<1>(g, weights, bias);
+  if (g.sw == 2) return depthwise_rows<2>(g, weights, bias);
+  depthwise_rows<0>(g, weights, bias);
 }
 
 // x: n floats; weights (n, units_stride); writes `units` outputs.
@@ -198,18 +208,29 @@ void dense_packed(const float* x, std::size_t n, const float* weights, int units
   }
 }
 
+// Unpadded channels make a buffer row one contiguous run: one copy per row instead of one per pixel.
 void copy_in(const float* dense, ForwardPlan::Buffer& buffer) {
   const Shape3 s = buffer.shape;
-  for (int y = 0; y < s.h; ++y)
-    for (int x = 0; x < s.w; ++x)
-      std::memcpy(buffer.at(y, x), dense + (static_cast<std::size_t>(y) * s.w + x) * s.c, sizeof(float) * s.c);
+  const std::size_t row = static_cast<std::size_t>(s.w) * s.c;
+  for (int y = 0; y < s.h; ++y) {
+    if (buffer.channel_stride == s.c) {
+      std::memcpy(buffer.at(y, 0), dense + y * row, sizeof(float) * row);
+      continue;
+    }
+    for (int x = 0; x < s.w; ++x) std::memcpy(buffer.at(y, x), dense + y * row + x * s.c, sizeof(float) * s.c);
+  }
 }
 
 void copy_out(ForwardPlan::Buffer& buffer, float* dense) {
   const Shape3 s = buffer.shape;
-  for (int y = 0; y < s.h; ++y)
-    for (int x = 0; x < s.w; ++x)
-      std::memcpy(dense + (static_cast<std::size_t>(y) * s.w + x) * s.c, buffer.at(y, x), sizeof(float) * s.c);
+  const std::size_t row = static_cast<std::size_t>(s.w) * s.c;
+  for (int y = 0; y < s.h; ++y) {
+    if (buffer.channel_stride == s.c) {
+      std::memcpy(dense + y * row, buffer.at(y, 0), sizeof(float) * row);
+      continue;
+    }
+    for (int x = 0; x < s.w; ++x) std::memcpy(dense + y * row + x * s.c, buffer.at(y, x), sizeof(float) * s.c);
+  }
 }
 
 // The one-layer path behind conv2d_f32 & co: the same packing and kernels as a ForwardPlan, so the kernel tests
