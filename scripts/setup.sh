@@ -9,7 +9,6 @@ packages=(
   libeigen3-dev libstb-dev nlohmann-json3-dev catch2   # header-only libraries, native and wasm
   libzip-dev libhdf5-dev                 # .keras containers, native only (the page uses fflate + jsfive)
   emscripten node-acorn                  # WebAssembly (Emscripten 3.1.6 with the system clang)
-  nodejs npm                             # wasm tests under node, bundling, TF.js reference, Playwright
   chromium                               # headless browser tests (driven by playwright-core)
   python3                                # static file server for the page (python3 -m http.server)
 )
@@ -17,6 +16,11 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js: wasm tests under node, bundling, the TF.js reference, Playwright. Machines that already have node and
+# npm (e.g. from NodeSource, whose nodejs bundles npm) keep them: Debian's npm package conflicts with that nodejs.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
