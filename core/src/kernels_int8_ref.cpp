@@ -1,5 +1,6 @@
 // Scalar reference int8 kernels: the plainest statement of the int8 semantics (quantize.hpp). Fast kernels must
 // match these bit-exactly.
+#include "cortexlens/kernels.hpp"
 #include "cortexlens/quantize.hpp"
 
 namespace cortexlens {
@@ -63,7 +64,8 @@ void dense_int8_ref(const Layer& layer, const std::int8_t* in, float* out) {
 void run_layer_int8(const Layer& layer, const std::int8_t* in, float* out, bool use_reference) {
   switch (layer.kind) {
     case LayerKind::conv2d:
-      return use_reference ? conv2d_int8_ref(layer, in, out) : conv2d_int8(layer, in, out);
+      // The register-tiled kernel (kernels_int8_simd.cpp, declared in kernels.hpp), bit-identical to both.
+      return use_reference ? conv2d_int8_ref(layer, in, out) : conv2d_int8_tiled(layer, in, out);
     case LayerKind::depthwise_conv2d:
       return use_reference ? depthwise_conv2d_int8_ref(layer, in, out) : depthwise_conv2d_int8(layer, in, out);
     case LayerKind::dense:
