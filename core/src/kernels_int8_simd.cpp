@@ -9,9 +9,9 @@
 // where the float kernel does 4 per mul + add. A window row of odd length gets a zero weight for its last pair's
 // second element (the input value it reads is the next pixel's, multiplied by zero).
 //
-// Status (measured in wasm under node 20, bench/README.md): 8-11 G multiply-adds/s, 3-5x the portable
-// conv2d_int8 but only half the float kernel, although it issues half the instructions per multiply-add; the
-// cause is not found yet (V8's lowering of dot_i16x8_s is the first suspect). run_layer_int8 does not call it.
+// Measured (bench_kernels, bench/README.md): 26-36 G multiply-adds/s in wasm and natively, 1.3-1.8x the float
+// kernel and 5-30x the portable conv2d_int8. V8 first runs a module on its baseline compiler (Liftoff), where this
+// loop manages only 8-11; the figures are for the optimized code V8 switches to once the function is hot.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -82,8 +82,7 @@ inline void store_epilogue(float* out, i32x4 acc, const float* scale, const floa
 #endif
 
 constexpr int kLanes = 4;         // output channels per vector
-// 16 output channels x 2 pixels. Measured in wasm (min of 40, G multiply-adds/s, first conv / pointwise 56x56):
-// 2x16 9.2/10.6, 4x8 8.9/9.6, 1x16 5.5/6.5. Overridable at compile time for such measurements.
+// 16 output channels x 2 pixels, the float kernel's best shape. Overridable at compile time for measurements.
 #ifndef CORTEXLENS_I8_VECTORS
 #define CORTEXLENS_I8_VECTORS 4
 #endif
