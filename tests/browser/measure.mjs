@@ -1,0 +1,36 @@
+// Measures the page in headless Chromium, for the figures in notes and for PERF work:
+//   time from navigation start to the first prediction (fresh context each run: no HTTP or service-worker cache),
+//   the population view (all per-neuron models of the build on one image, worker pool) on a first and a second image.
+// Usage: node tests/browser/measure.mjs [runs]   (CORTEXLENS_SITE_DIR selects the site, default build/site)
+import { startServer, launch, openPage, manifest, siteDir } from './harness.mjs';
+
+const runs = Number(process.argv[2] || 5);
+const median = (v) => { const s = [...v].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const { server, origin } = await startServer();
+const browser = await launch();
+const first = [], population = [], second = [];
+const neurons = manifest.models.filter((m) => m.kind === 'neuron').length;
+for (let i = 0; i < runs; ++i) {
+  const { page, context } = await openPage(browser, origin);
+  await page.waitForFunction(() => window.cortexLens.timings.firstPrediction > 0, null, { timeout: 60000 });
+  first.push(await page.evaluate(() => window.cortexLens.timings.firstPrediction));
+  if (neurons) {
+    await page.click('#tab-population');
+    await page.waitForFunction(() => window.cortexLens.timings.population > 0, null, { timeout: 600000 });
+    population.push(await page.evaluate(() => window.cortexLens.timings.population));
+    const before = population.at(-1);
+    await page.click('#gallery-grid button:nth-child(3)');
+    await page.waitForFunction((b) => window.cortexLens.timings.population !== b, before, { timeout: 600000 });
+    second.push(await page.evaluate(() => window.cortexLens.timings.population));
+  }
+  await context.close();
+}
+const fmt = (v) => `median ${median(v).toFixed(0)} ms (runs: ${v.map((x) => x.toFixed(0)).join(', ')})`;
+console.log(`site: ${siteDir} (${neurons} per-neuron models)`);
+console.log(`navigation start -> first prediction: ${fmt(first)}`);
+if (neurons) {
+  console.log(`population view, first image (fetch + load + predict every model): ${fmt(population)}`);
+  console.log(`population view, next image (models loaded): ${fmt(second)}`);
+}
+await browser.close();
+server.close();
