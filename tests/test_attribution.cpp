@@ -176,6 +176,11 @@ TEST_CASE("block images raise (lower) the response one palette block at a time",
       REQUIRE(known);
     }
   }
+  BlockOptions many;
+  many.sizes = {1};
+  Model big = model;
+  big.input = {2048, 2048, 3};  // refused from the candidate count, before anything runs
+  CHECK_THAT(BlockSearch::create(big, OutputSelector::output(0), many).message(), Catch::Contains("use larger blocks"));
   BlockOptions bad;
   bad.sizes = {30};
   CHECK_THAT(BlockSearch::create(model, OutputSelector::output(0), bad).message(),

@@ -225,4 +225,9 @@ TEST_CASE("synthesis refuses bad options with a message", "[synthesis]") {
   Model grey = model;
   grey.input.c = 1;
   CHECK_THAT(Synthesizer::create(grey, OutputSelector::output(0), options).message(), Catch::Contains("RGB input"));
+  Model huge = model;
+  huge.input = {600, 600, 3};  // only the size is read before refusing
+  options.recipe = SynthRecipe::fourier;
+  CHECK_THAT(Synthesizer::create(huge, OutputSelector::output(0), options).message(),
+             Catch::Contains("up to 496 pixels a side"));
 }

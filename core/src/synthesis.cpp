@@ -490,8 +490,14 @@ Result<std::unique_ptr<Synthesizer>> Synthesizer::create(const Model& model, con
   if (options.steps < 1 || options.steps > SynthLimits::max_steps)
     return Status::error("steps " + std::to_string(options.steps) + " out of range: expected 1.." +
                          std::to_string(SynthLimits::max_steps));
-  if (options.recipe == SynthRecipe::fourier)
+  if (options.recipe == SynthRecipe::fourier) {
+    // The canvas is the next power of two above the input plus margin, with ~12 floats per canvas pixel.
+    if (std::max(model.input.h, model.input.w) > SynthLimits::max_fourier_side)
+      return Status::error("the Fourier recipe supports inputs up to " + std::to_string(SynthLimits::max_fourier_side) +
+                           " pixels a side; model '" + model.name + "' takes " + std::to_string(model.input.h) + "x" +
+                           std::to_string(model.input.w));
     return std::unique_ptr<Synthesizer>(new FourierSynthesizer(model, selector, options));
+  }
   return std::unique_ptr<Synthesizer>(new AuthorsSynthesizer(model, selector, options));
 }
 
@@ -518,10 +524,19 @@ Result<std::unique_ptr<BlockSearch>> BlockSearch::create(const Model& model, con
     return Status::error("candidates " + std::to_string(options.candidates) + " out of range: expected 1..4096");
   if (options.sizes.empty() || options.sizes.size() > 16)
     return Status::error("block sizes: expected 1..16 sizes, got " + std::to_string(options.sizes.size()));
-  for (int size : options.sizes)
+  std::int64_t candidates = 0;
+  for (int size : options.sizes) {
     if (size < 1 || size > std::min(model.input.h, model.input.w))
       return Status::error("block size " + std::to_string(size) + " out of range: expected 1.." +
                            std::to_string(std::min(model.input.h, model.input.w)));
+    const int step = std::max(1, size / 2);
+    candidates += static_cast<std::int64_t>((model.input.h - size) / step + 1) * ((model.input.w - size) / step + 1) *
+                  kBlockPaletteSize;
+  }
+  // Each round ranks every candidate; bound the list so a large input with small blocks cannot exhaust memory.
+  if (candidates > (1 << 22))
+    return Status::error("block sizes give " + std::to_string(candidates) + " candidates per block, more than " +
+                         std::to_string(1 << 22) + "; use larger blocks");
   return std::unique_ptr<BlockSearch>(new BlockSearch(model, selector, options));
 }
 

@@ -59,6 +59,7 @@ struct SynthOptions {
 // Bounds checked by Synthesizer::create.
 struct SynthLimits {
   static constexpr int max_steps = 100000;
+  static constexpr int max_fourier_side = 496;  // canvas 512x512
 };
 
 // A synthesis run that advances in chunks, so a caller (the page's worker) can show intermediate images,
