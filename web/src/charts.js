@@ -57,7 +57,8 @@ const fmt = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toF
  * percentiles holds 1% of the images), with the current response marked. */
 export function drawDistribution(canvas, quantiles, marks = []) {
   const { ctx, width, height } = setup(canvas, 0.34);
-  const pad = { l: 12, r: 12, t: 14, b: 30 };
+  // The top band holds the title and the marks' labels, so no label sits on the bars.
+  const pad = { l: 12, r: 12, t: 44, b: 30 };
   if (!quantiles) {
     ctx.fillStyle = COLORS.soft;
     ctx.fillText('No reference distribution for this model in this build.', pad.l, height / 2);
@@ -92,18 +93,18 @@ export function drawDistribution(canvas, quantiles, marks = []) {
   ctx.textAlign = 'center';
   for (const t of niceTicks(min, max, 6)) ctx.fillText(fmt(t), x(t), base + 16);
   ctx.textAlign = 'left';
-  ctx.fillText('reference natural images: model response →', pad.l, pad.t);
+  ctx.fillText('reference natural images: model response →', pad.l, 14);
   for (const m of marksIn) {
     ctx.strokeStyle = m.color || COLORS.warm;
     ctx.lineWidth = m.width || 3;
     ctx.setLineDash(m.dash || []);
-    ctx.beginPath(); ctx.moveTo(x(m.value), pad.t + 6); ctx.lineTo(x(m.value), base); ctx.stroke();
+    ctx.beginPath(); ctx.moveTo(x(m.value), 22 + (m.row || 0) * 12); ctx.lineTo(x(m.value), base); ctx.stroke();
     ctx.setLineDash([]);
     ctx.lineWidth = 1;
     if (m.label) {
       ctx.fillStyle = m.color || COLORS.warm;
       ctx.textAlign = x(m.value) > width * 0.7 ? 'right' : 'left';
-      ctx.fillText(m.label, x(m.value) + (ctx.textAlign === 'right' ? -6 : 6), pad.t + 18 + (m.row || 0) * 14);
+      ctx.fillText(m.label, x(m.value) + (ctx.textAlign === 'right' ? -6 : 6), 30 + (m.row || 0) * 12);
       ctx.textAlign = 'left';
     }
   }
