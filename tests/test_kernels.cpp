@@ -193,3 +193,24 @@ TEST_CASE("tiled int8 conv2d equals the scalar int8 reference bit for bit", "[ke
   conv2d_int8_tiled(layer, in.data(), fast.data());
   REQUIRE(std::memcmp(fast.data(), ref.data(), sizeof(float) * fast.size()) == 0);
 }
+
+TEST_CASE("tiled int8 depthwise conv2d equals the scalar int8 reference bit for bit", "[kernels][int8]") {
+  // Channel counts around the 8-channel step; the 28x28 "valid" case is the shared models' spatial pooling.
+  std::mt19937 rng(6);
+  const int size = GENERATE(1, 3, 6, 11, 28);
+  const int channels = GENERATE(1, 3, 7, 8, 9, 16, 19);
+  const int k = GENERATE(1, 5, 28);
+  const int stride = GENERATE(1, 2, 3);
+  const bool same = GENERATE(true, false);
+  if (!same && k > size) return;
+  auto layer = random_layer(LayerKind::depthwise_conv2d, {size, size, channels}, 0, k, stride, same,
+                            Activation::relu, rng);
+  layer.int8 = quantize_layer_weights(layer, 0.05f);
+  std::uniform_int_distribution<int> value(-127, 127);
+  std::vector<std::int8_t> in(layer.in.size());
+  for (auto& v : in) v = static_cast<std::int8_t>(value(rng));
+  std::vector<float> fast(layer.out.size(), -7.0f), ref(layer.out.size(), 7.0f);
+  depthwise_conv2d_int8_ref(layer, in.data(), ref.data());
+  depthwise_conv2d_int8_tiled(layer, in.data(), fast.data());
+  REQUIRE(std::memcmp(fast.data(), ref.data(), sizeof(float) * fast.size()) == 0);
+}

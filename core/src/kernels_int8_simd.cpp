@@ -43,6 +43,16 @@ inline void store_epilogue(float* out, i32x4 acc, const float* scale, const floa
   if (relu) v = wasm_f32x4_pmax(wasm_f32x4_splat(0.0f), v);
   wasm_v128_store(out, v);
 }
+// Depthwise: eight channels per step. |x * w| <= 127 * 127 fits int16, so one 16-bit multiply is exact and the
+// products are widened to int32 only to be added.
+using dw_i16x8 = v128_t;
+inline dw_i16x8 load_i8x8_widened(const std::int8_t* p) { return wasm_i16x8_load8x8(p); }
+inline dw_i16x8 load_w_i16x8(const std::int16_t* p) { return wasm_v128_load(p); }
+inline void mul_add_i16x8(i32x4& lo, i32x4& hi, dw_i16x8 x, dw_i16x8 w) {
+  const v128_t p = wasm_i16x8_mul(x, w);
+  lo = wasm_i32x4_add(lo, wasm_i32x4_extend_low_i16x8(p));
+  hi = wasm_i32x4_add(hi, wasm_i32x4_extend_high_i16x8(p));
+}
 #elif defined(__SSE2__)
 using i32x4 = __m128i;
 inline i32x4 zero_i32x4() { return _mm_setzero_si128(); }
@@ -53,6 +63,17 @@ inline i32x4 splat_pair(const std::int16_t* p) {
   return _mm_set1_epi32(pair);
 }
 inline i32x4 dot_add(i32x4 acc, i32x4 x, i32x4 w) { return _mm_add_epi32(acc, _mm_madd_epi16(x, w)); }
+using dw_i16x8 = __m128i;
+inline dw_i16x8 load_i8x8_widened(const std::int8_t* p) {
+  const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+  return _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8);  // sign-extend without SSE4.1
+}
+inline dw_i16x8 load_w_i16x8(const std::int16_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+inline void mul_add_i16x8(i32x4& lo, i32x4& hi, dw_i16x8 x, dw_i16x8 w) {
+  const __m128i p = _mm_mullo_epi16(x, w);
+  lo = _mm_add_epi32(lo, _mm_srai_epi32(_mm_unpacklo_epi16(p, p), 16));
+  hi = _mm_add_epi32(hi, _mm_srai_epi32(_mm_unpackhi_epi16(p, p), 16));
+}
 inline void store_epilogue(float* out, i32x4 acc, const float* scale, const float* bias, bool relu) {
   __m128 v = _mm_add_ps(_mm_mul_ps(_mm_cvtepi32_ps(acc), _mm_loadu_ps(scale)), _mm_loadu_ps(bias));
   if (relu) v = _mm_max_ps(v, _mm_setzero_ps());  // v > 0 ? v : 0, as in the scalar code
@@ -75,6 +96,25 @@ inline i16x8 splat_pair(const std::int16_t* p) { return {{p[0], p[1], p[0], p[1]
 inline i32x4 dot_add(i32x4 acc, i16x8 x, i16x8 w) {
   for (int i = 0; i < 4; ++i) acc.v[i] += x.v[2 * i] * w.v[2 * i] + x.v[2 * i + 1] * w.v[2 * i + 1];
   return acc;
+}
+struct dw_i16x8 {
+  std::int16_t v[8];
+};
+inline dw_i16x8 load_i8x8_widened(const std::int8_t* p) {
+  dw_i16x8 r;
+  for (int i = 0; i < 8; ++i) r.v[i] = p[i];
+  return r;
+}
+inline dw_i16x8 load_w_i16x8(const std::int16_t* p) {
+  dw_i16x8 r;
+  std::memcpy(r.v, p, sizeof r.v);
+  return r;
+}
+inline void mul_add_i16x8(i32x4& lo, i32x4& hi, dw_i16x8 x, dw_i16x8 w) {
+  for (int i = 0; i < 4; ++i) {
+    lo.v[i] += x.v[i] * w.v[i];
+    hi.v[i] += x.v[i + 4] * w.v[i + 4];
+  }
 }
 inline void store_epilogue(float* out, i32x4 acc, const float* scale, const float* bias, bool relu) {
   for (int i = 0; i < 4; ++i) out[i] = int8_epilogue(acc.v[i], scale[i], bias[i], relu ? Activation::relu : Activation::linear);
@@ -197,6 +237,81 @@ void conv2d_int8_tiled(const Layer& layer, const std::int8_t* in, float* out) {
   if (acc_c != out_c)
     for (std::size_t p = 0; p < static_cast<std::size_t>(os.h) * os.w; ++p)
       std::copy_n(padded_out.data() + p * acc_c, out_c, out + p * out_c);
+}
+
+namespace {
+
+constexpr int kDwTile = 4;  // output pixels per depthwise tile, 8 channels each
+
+struct DwGeometry {
+  int kh, kw, sh, sw, out_h, out_w;
+  const std::int8_t* in;  // first tap of output pixel (0, 0), inside the zero border
+  int in_row, cs;         // cs: channels rounded up to 8, in the input copy, weights and output
+  float* out;
+  const float* scale;
+  const float* bias;
+  bool relu;
+};
+
+template <int MR>
+inline void dw_tile(const DwGeometry& g, const std::int16_t* w, const std::int8_t* in, float* out, int c0) {
+  i32x4 lo[MR], hi[MR];
+  for (int p = 0; p < MR; ++p) lo[p] = hi[p] = zero_i32x4();
+  const int pixel_step = g.sw * g.cs;
+  for (int ky = 0; ky < g.kh; ++ky) {
+    const std::int8_t* x = in + static_cast<std::ptrdiff_t>(ky) * g.in_row;
+    const std::int16_t* wk = w + static_cast<std::ptrdiff_t>(ky) * g.kw * g.cs;
+    for (int kx = 0; kx < g.kw; ++kx, x += g.cs, wk += g.cs) {
+      const dw_i16x8 wv = load_w_i16x8(wk);
+      for (int p = 0; p < MR; ++p) mul_add_i16x8(lo[p], hi[p], load_i8x8_widened(x + p * pixel_step), wv);
+    }
+  }
+  for (int p = 0; p < MR; ++p) {
+    store_epilogue(out + p * g.cs, lo[p], g.scale + c0, g.bias + c0, g.relu);
+    store_epilogue(out + p * g.cs + 4, hi[p], g.scale + c0 + 4, g.bias + c0 + 4, g.relu);
+  }
+}
+
+}  // namespace
+
+void depthwise_conv2d_int8_tiled(const Layer& layer, const std::int8_t* in, float* out) {
+  const Shape3 is = layer.in, os = layer.out;
+  const Int8Weights& q = *layer.int8;
+  const int kh = layer.kernel_h, kw = layer.kernel_w, c = is.c;
+  const int cs = (c + 7) / 8 * 8;
+
+  std::vector<std::int16_t> weights(static_cast<std::size_t>(kh) * kw * cs, 0);  // (kh, kw, cs)
+  for (int t = 0; t < kh * kw; ++t)
+    for (int ch = 0; ch < c; ++ch)
+      weights[static_cast<std::size_t>(t) * cs + ch] = q.weights[static_cast<std::size_t>(t) * c + ch];
+  std::vector<float> scale(cs, 0.0f), bias(cs, 0.0f);
+  for (int ch = 0; ch < c; ++ch) {
+    scale[ch] = q.input_scale * q.weight_scales[ch];
+    bias[ch] = layer.bias[ch];
+  }
+  const int in_row = (layer.pad.left + is.w + layer.pad.right) * cs;
+  std::vector<std::int8_t> padded(static_cast<std::size_t>(layer.pad.top + is.h + layer.pad.bottom) * in_row, 0);
+  for (int y = 0; y < is.h; ++y)
+    for (int x = 0; x < is.w; ++x)
+      std::memcpy(padded.data() + static_cast<std::size_t>(y + layer.pad.top) * in_row +
+                      static_cast<std::size_t>(x + layer.pad.left) * cs,
+                  in + (static_cast<std::size_t>(y) * is.w + x) * c, static_cast<std::size_t>(c));
+  std::vector<float> result(static_cast<std::size_t>(os.h) * os.w * cs);
+  DwGeometry g{kh, kw, layer.stride_h, layer.stride_w, os.h, os.w, padded.data(), in_row, cs, result.data(),
+               scale.data(), bias.data(), layer.activation == Activation::relu};
+  for (int oy = 0; oy < os.h; ++oy) {
+    const std::int8_t* row = g.in + static_cast<std::ptrdiff_t>(oy) * g.sh * in_row;
+    float* out_row = result.data() + static_cast<std::size_t>(oy) * os.w * cs;
+    int ox = 0;
+    for (; ox + kDwTile <= os.w; ox += kDwTile)
+      for (int c0 = 0; c0 < cs; c0 += 8)
+        dw_tile<kDwTile>(g, weights.data() + c0, row + ox * g.sw * cs + c0, out_row + ox * cs + c0, c0);
+    for (; ox < os.w; ++ox)
+      for (int c0 = 0; c0 < cs; c0 += 8)
+        dw_tile<1>(g, weights.data() + c0, row + ox * g.sw * cs + c0, out_row + ox * cs + c0, c0);
+  }
+  for (std::size_t p = 0; p < static_cast<std::size_t>(os.h) * os.w; ++p)
+    std::copy_n(result.data() + p * cs, c, out + p * c);
 }
 
 }  // namespace cortexlens
