@@ -621,6 +621,10 @@ async function start() {
       .catch((e) => showError($('image-error'), `The engine could not start: ${e.message}`)),
   ]);
   galleryIndex = index;
+  // Say what this copy of the page can actually run (a build without the published data has the demo model only).
+  const count = neuronEntries().length;
+  if (count === 0) $('build-note').textContent = 'This copy was built without the published models: it offers the project’s demo model and any model you load yourself.';
+  else if (count < 219) $('build-note').textContent = `This copy holds ${count} of the 219 published neuron models.`;
   setupPicker();
   const first = state.byId.get(hash.neuron) ? hash.neuron : (neuronEntries()[0] || state.entries.find((e) => e.kind === 'demo') || state.entries[0])?.id;
   state.neuronId = first || null;
