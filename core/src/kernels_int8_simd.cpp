@@ -1,5 +1,6 @@
-// Register-tiled int8 conv2d on pairwise 16-bit dot products: wasm i32x4.dot_i16x8_s, SSE2 pmaddwd natively (the
-// same operation), a scalar fallback elsewhere. Integer sums are exact in any order and the float finish is
+// Register-tiled int8 kernels. conv2d on pairwise 16-bit dot products: wasm i32x4.dot_i16x8_s, SSE2 pmaddwd
+// natively (the same operation), a scalar fallback elsewhere; depthwise (at the end of the file) on exact 16-bit
+// products widened into int32 sums. Integer sums are exact in any order and the float finish is
 // int8_epilogue per value, so the result equals conv2d_int8_ref bit for bit (tests/test_kernels.cpp).
 //
 // Layout, as in the float kernel (kernels_f32.cpp): the input is copied once into a zero-bordered (H + pads,
