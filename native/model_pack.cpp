@@ -96,7 +96,7 @@ Result<ConvertedModel> convert_model(const Model& float_model, const ConvertOpti
   }
   ModelFileMetadata metadata;
   metadata.source = options.source;
-  metadata.citation = is_published_model_name(float_model.name) ? kPaperCitation : "";
+  metadata.citation = is_published_model_name(float_model.name) ? kPaperCitationShort : "";
   metadata.channel_means.assign(std::begin(kChannelMeans), std::end(kChannelMeans));
   if (float_model.input.c != 3) metadata.channel_means.assign(static_cast<std::size_t>(float_model.input.c), 0.0f);
   auto vector = make_test_vector(float_model, converted.model, metadata.channel_means);

@@ -17,6 +17,9 @@ inline constexpr const char* kPaperCitation =
     "Cowley, B.R., Stan, P.L., Pillow, J.W. & Smith, M.A. Compact deep neural network models of the visual cortex. "
     "Nature (2026), doi:10.1038/s41586-026-10150-1";
 inline constexpr const char* kPaperSource = "cowleygroup/V4_compact_models";
+// The citation inside each model file: short, since 219 files each carry it (the manifest has the full one).
+inline constexpr const char* kPaperCitationShort =
+    "Cowley, Stan, Pillow & Smith, Nature (2026), doi:10.1038/s41586-026-10150-1";
 
 // The test sessions whose images are available.
 inline const std::vector<std::string> kImageSessions = {"190923", "201025", "210225"};

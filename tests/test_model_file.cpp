@@ -207,7 +207,7 @@ class FieldMap {
     const std::uint64_t weights = kind == 0 ? k[0] * k[1] * ic * oc : kind == 1 ? k[0] * k[1] * ic : ih * iw * ic * oc;
     if (int8) {
       fixed(l + ".input_scale", 4);
-      fixed(l + ".weight_scales", 4 * oc, 4);
+      fixed(l + ".weight_scales", 2 * oc, 2);
       fixed(l + ".weights", weights, 1);
     } else {
       fixed(l + ".weights", 4 * weights, 4);
@@ -419,7 +419,9 @@ TEST_CASE("corrupt model files: each field's error names what was found and what
   if (int8) {
     cases.push_back({"LAYR0.input_scale", f32(0.0f), "input scale is 0.000000, expected a positive finite number"});
     cases.push_back({"LAYR0.input_scale", f32(std::numeric_limits<float>::infinity()), "input scale is inf"});
-    cases.push_back({"LAYR0.weight_scales[1]", f32(-1.0f), "weight scale 1 is -1.000000, expected > 0"});
+    cases.push_back({"LAYR0.weight_scales[1]", {0x00, 0xbc}, "weight scale 1 is -1.000000 (float16 0x0000bc00), expected a positive finite number"});
+    cases.push_back({"LAYR0.weight_scales[0]", {0x00, 0x7e}, "weight scale 0 is nan (float16 0x00007e00)"});
+    cases.push_back({"LAYR0.weight_scales[0]", {0x00, 0x00}, "weight scale 0 is 0.000000"});
     cases.push_back({"LAYR2.weights[1]", {0x80}, "int8 weight 1 is -128, expected -127..127"});
     cases.push_back({"LAYR2.weights[0]", {0x7f}, "test vector: output"});  // a plausible weight, wrong result
   } else {

@@ -33,6 +33,10 @@ class ByteWriter {
     out_.insert(out_.end(), p, p + size);
   }
   void u8(std::uint8_t v) { out_.push_back(v); }
+  void u16(std::uint16_t v) {
+    out_.push_back(static_cast<std::uint8_t>(v));
+    out_.push_back(static_cast<std::uint8_t>(v >> 8));
+  }
   void u32(std::uint32_t v) {
     for (int i = 0; i < 4; ++i) out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
   }
@@ -113,6 +117,12 @@ class ByteReader {
   std::uint8_t u8(const char* field) {
     if (!need(1, field)) return 0;
     return file_[pos_++];
+  }
+  std::uint16_t u16(const char* field) {
+    if (!need(2, field)) return 0;
+    const std::uint16_t v = static_cast<std::uint16_t>(file_[pos_] | (file_[pos_ + 1] << 8));
+    pos_ += 2;
+    return v;
   }
   std::uint32_t u32(const char* field) {
     if (!need(4, field)) return 0;
@@ -411,7 +421,7 @@ Result<std::vector<std::uint8_t>> write_model_file(const Model& model, const Mod
     record.shape(layer.out);
     if (int8) {
       record.f32(layer.int8->input_scale);
-      record.f32s(layer.int8->weight_scales);
+      for (float scale : layer.int8->weight_scales) record.u16(half_at_least(scale));  // exact: checked above
       record.bytes(layer.int8->weights.data(), layer.int8->weights.size());
     } else {
       record.f32s(layer.weights);
@@ -623,12 +633,15 @@ Result<LoadedModel> read_model_file(const std::uint8_t* bytes, std::size_t size)
       q.input_scale = r.f32("input scale");
       if (r.ok() && !(std::isfinite(q.input_scale) && q.input_scale > 0.0f))
         r.fail(scale_at, "input scale is " + std::to_string(q.input_scale) + ", expected a positive finite number");
-      const std::size_t scales_at = r.offset();
-      q.weight_scales = r.finite_f32s(channels, "weight scales");
-      for (std::size_t c = 0; r.ok() && c < channels; ++c)
-        if (!(q.weight_scales[c] > 0.0f))
-          r.fail(scales_at + 4 * c, "weight scale " + std::to_string(c) + " is " + std::to_string(q.weight_scales[c]) +
-                                        ", expected > 0");
+      if (r.need(2 * channels, "weight scales")) q.weight_scales.resize(channels);
+      for (std::size_t c = 0; r.ok() && c < channels; ++c) {
+        const std::size_t at = r.offset();
+        const std::uint16_t half = r.u16("weight scales");
+        q.weight_scales[c] = half_to_float(half);
+        if (r.ok() && !(q.weight_scales[c] > 0.0f && std::isfinite(q.weight_scales[c])))
+          r.fail(at, "weight scale " + std::to_string(c) + " is " + std::to_string(q.weight_scales[c]) +
+                         " (float16 " + hex32(half) + "), expected a positive finite number");
+      }
       const std::size_t q_at = r.offset();
       q.weights = r.i8s(n, "int8 weights");
       for (std::size_t i = 0; r.ok() && i < n; ++i)

@@ -3,10 +3,36 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace cortexlens {
 
 const char* precision_name(Precision precision) { return precision == Precision::int8 ? "int8" : "float32"; }
+
+float half_to_float(std::uint16_t half) {
+  const float sign = (half & 0x8000u) ? -1.0f : 1.0f;
+  const int exponent = (half >> 10) & 0x1f;
+  const int mantissa = half & 0x3ff;
+  if (exponent == 0) return sign * std::ldexp(static_cast<float>(mantissa), -24);  // zero and subnormals
+  if (exponent == 31) return mantissa ? std::numeric_limits<float>::quiet_NaN() : sign * std::numeric_limits<float>::infinity();
+  return sign * std::ldexp(static_cast<float>(mantissa + 1024), exponent - 25);
+}
+
+std::uint16_t half_at_least(float value) {
+  // Truncate to float16 (towards zero), then step up once if that fell below: positive float16 bit patterns are
+  // ordered like their values, so +1 is the next representable value, across exponent boundaries too.
+  std::uint16_t half;
+  if (value < std::ldexp(1.0f, -14)) {
+    half = static_cast<std::uint16_t>(value / std::ldexp(1.0f, -24));  // subnormal: multiples of 2^-24
+  } else {
+    std::uint32_t bits;
+    std::memcpy(&bits, &value, 4);
+    const int exponent = static_cast<int>((bits >> 23) & 0xff) - 127 + 15;
+    half = static_cast<std::uint16_t>((exponent << 10) | ((bits >> 13) & 0x3ff));
+  }
+  if (half_to_float(half) < value) ++half;
+  return half;
+}
 
 Int8Weights quantize_layer_weights(const Layer& layer, float input_scale) {
   const std::size_t channels = static_cast<std::size_t>(layer.out.c);
@@ -17,7 +43,8 @@ Int8Weights quantize_layer_weights(const Layer& layer, float input_scale) {
     max_abs[i % channels] = std::max(max_abs[i % channels], std::fabs(layer.weights[i]));
   q.weight_scales.resize(channels);
   // An all-zero channel (a pruned filter) would give scale 0 and 0/0 below; scale 1 keeps it exactly zero.
-  for (std::size_t c = 0; c < channels; ++c) q.weight_scales[c] = max_abs[c] > 0.0f ? max_abs[c] / kInt8Max : 1.0f;
+  for (std::size_t c = 0; c < channels; ++c)
+    q.weight_scales[c] = max_abs[c] > 0.0f ? half_to_float(half_at_least(max_abs[c] / kInt8Max)) : 1.0f;
   q.weights.resize(layer.weights.size());
   for (std::size_t i = 0; i < layer.weights.size(); ++i) {
     const long rounded = std::lround(layer.weights[i] / q.weight_scales[i % channels]);
@@ -81,9 +108,10 @@ Status check_int8_layers(const Model& model) {
       return Status::error(where + "has " + std::to_string(q.weight_scales.size()) + " weight scales, expected " +
                            std::to_string(layer.out.c) + " (one per output channel)");
     for (std::size_t c = 0; c < q.weight_scales.size(); ++c)
-      if (!positive_finite(q.weight_scales[c]))
+      if (!positive_finite(q.weight_scales[c]) || q.weight_scales[c] > kMaxHalf ||
+          half_to_float(half_at_least(q.weight_scales[c])) != q.weight_scales[c])
         return Status::error(where + "weight scale " + std::to_string(c) + " is " +
-                             std::to_string(q.weight_scales[c]) + ", expected a positive finite number");
+                             std::to_string(q.weight_scales[c]) + ", expected a positive finite float16 value");
     if (!positive_finite(q.input_scale))
       return Status::error(where + "input scale is " + std::to_string(q.input_scale) +
                            ", expected a positive finite number");
@@ -107,6 +135,10 @@ Status quantize_model(Model& model, const std::vector<float>& input_scales) {
     if (!positive_finite(input_scales[i]))
       return Status::error("quantizing layer '" + layer.name + "': input scale " + std::to_string(input_scales[i]) +
                            ", expected a positive finite number");
+    for (float w : layer.weights)
+      if (!(std::fabs(w) / kInt8Max <= kMaxHalf))
+        return Status::error("quantizing layer '" + layer.name + "': weight " + std::to_string(w) +
+                             " needs a scale beyond float16 (max |w| / 127 must be <= 65504)");
     if (reduction_length(layer) > kInt8MaxReduction)
       return Status::error("quantizing layer '" + layer.name + "': sums " + std::to_string(reduction_length(layer)) +
                            " products per output, more than the " + std::to_string(kInt8MaxReduction) +

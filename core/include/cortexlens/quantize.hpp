@@ -1,9 +1,10 @@
 // int8 quantization of a Model and the int8 forward pass.
 //
 // Scheme (the same for every layer kind):
-//   weights: symmetric per output channel. scale[oc] = max |w| over the channel / 127, q = round(w / scale[oc]),
-//            so q is in [-127, 127]; a channel whose weights are all zero gets scale 1 and q = 0 (never a division
-//            by zero, never a NaN).
+//   weights: symmetric per output channel. scale[oc] = max |w| over the channel / 127, rounded UP to the next
+//            float16 value (model files store these scales in 2 bytes; rounding up keeps every |w / scale| <= 127),
+//            q = round(w / scale[oc]) in [-127, 127]; a channel whose weights are all zero gets scale 1 and q = 0
+//            (never a division by zero, never a NaN).
 //   inputs:  each layer's input tensor is quantized per tensor with one scale calibrated on natural images:
 //            s = a high percentile of |x| over the calibration images / 127, q = clamp(round(x / s), -127, 127).
 //   kernel:  int32 acc = sum q_in * q_w (int8 x int8 -> int32, exact in any order), then
@@ -39,6 +40,12 @@ static_assert(sizeof(std::int8_t) == 1 && sizeof(float) == 4, "int8 weights are 
 static_assert(kInt8MaxReduction * kInt8Max * kInt8Max <= INT32_MAX, "int8 accumulators must not overflow");
 
 // --- weights and activations -------------------------------------------------------------------------------
+
+// IEEE 754 binary16, for weight scales. half_to_float is exact for every value (normal, subnormal, zero, inf, NaN).
+float half_to_float(std::uint16_t half);
+// The smallest float16 >= value, for 0 < value <= 65504 (the largest float16); used so a stored scale never shrinks.
+std::uint16_t half_at_least(float value);
+inline constexpr float kMaxHalf = 65504.0f;
 
 // Symmetric per-output-channel quantization of `layer.weights` (the output channel of weight i is i % out.c for
 // every layer kind: HWIO conv, (kh, kw, C) depthwise and (in, out) dense all put the output channel last).
