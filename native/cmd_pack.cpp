@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -23,7 +24,7 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr int kPackFormatVersion = 1;  // bump when the cached entries' meaning changes
+constexpr int kPackFormatVersion = 2;  // bump when the cached entries' meaning or the file format changes
 constexpr const char* kPackUsage =
     "usage: cortexlens pack --out DIR [--data DIR] [--threads N] [--percentile P|mse] [--eval-step K]\n"
     "  Without the published data only the demo model is packed. --eval-step K measures fidelity on every K-th\n"
@@ -135,11 +136,9 @@ int run_pack(const Args& args) {
   }
   if (out_dir.empty()) return std::fprintf(stderr, "cortexlens pack: --out DIR is required\n%s", kPackUsage), 2;
   const std::string cache_dir = out_dir + "/.cache";
-  mkdir(out_dir.c_str(), 0755);
-  mkdir(cache_dir.c_str(), 0755);
-  struct stat dir_stat {};
-  if (stat(cache_dir.c_str(), &dir_stat) != 0)
-    return std::fprintf(stderr, "cortexlens: cannot create '%s'\n", cache_dir.c_str()), 1;
+  std::error_code error;
+  std::filesystem::create_directories(cache_dir, error);
+  if (error) return std::fprintf(stderr, "cortexlens: cannot create '%s': %s\n", cache_dir.c_str(), error.message().c_str()), 1;
 
   const std::vector<PublishedModel> models = list_published_models(data_dir);
   if (models.empty())
@@ -240,8 +239,18 @@ int run_pack(const Args& args) {
     if (!demo_bytes) return std::fprintf(stderr, "cortexlens: demo model: %s\n", demo_bytes.message().c_str()), 1;
     auto demo = read_model_file(demo_bytes.value().data(), demo_bytes.value().size());
     if (!demo) return std::fprintf(stderr, "cortexlens: demo model: %s\n", demo.message().c_str()), 1;
-    const std::string demo_name = "demo_dot_detector.int8.clm";
+    const std::string demo_name = "demo_dot_detector.int8.clm", demo_float_name = "demo_dot_detector.f32.clm";
     auto written = write_file_bytes(out_dir + "/" + demo_name, demo_bytes.value());
+    if (!written) return std::fprintf(stderr, "cortexlens: %s\n", written.message().c_str()), 1;
+    // The float file is converted from the committed .keras (the weights the int8 file was quantized from).
+    auto demo_keras = load_model_file(CORTEXLENS_DEMO_KERAS);
+    if (!demo_keras) return std::fprintf(stderr, "cortexlens: demo model: %s\n", demo_keras.message().c_str()), 1;
+    ConvertOptions float_options;
+    float_options.precision = Precision::float32;
+    float_options.source = "Cortex Lens demo: weights constructed by models/demo_model.cpp (no training, no data)";
+    auto demo_float = convert_model(demo_keras.value(), float_options, {});
+    if (!demo_float) return std::fprintf(stderr, "cortexlens: demo model: %s\n", demo_float.message().c_str()), 1;
+    written = write_file_bytes(out_dir + "/" + demo_float_name, demo_float.value().bytes);
     if (!written) return std::fprintf(stderr, "cortexlens: %s\n", written.message().c_str()), 1;
     const Model& m = demo.value().model;
     models_json.push_back({{"id", "demo"},
@@ -250,8 +259,8 @@ int run_pack(const Args& args) {
                            {"filters", filters_of(m)},
                            {"params", m.source_params()},
                            {"multiplyAdds", m.multiply_adds()},
-                           {"files", {{"int8", demo_name}}},
-                           {"bytes", {{"int8", demo_bytes.value().size()}}},
+                           {"files", {{"int8", demo_name}, {"float", demo_float_name}}},
+                           {"bytes", {{"int8", demo_bytes.value().size()}, {"float", demo_float.value().bytes.size()}}},
                            {"outputs", m.output_names},
                            {"reference", nullptr},
                            {"fidelity", nullptr}});
