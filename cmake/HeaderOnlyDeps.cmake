@@ -20,6 +20,5 @@ function(cortexlens_header_only_dep target header)
   unset(_dir CACHE)
 endfunction()
 
-cortexlens_header_only_dep(dep_eigen "Eigen/Core")
 cortexlens_header_only_dep(dep_json "nlohmann/json.hpp")
 cortexlens_header_only_dep(dep_catch2 "catch2/catch.hpp")
