@@ -2,7 +2,9 @@
 // Built only with clang and -DCORTEXLENS_FUZZ=ON, e.g.
 //   clang++ -std=c++17 -fsanitize=fuzzer,address,undefined -Icore/include -I/usr/include/stb \
 //     core/src/image.cpp core/src/exif_orientation.cpp core/src/stb_impl.cpp tests/fuzz/fuzz_image.cpp
-//   ./a.out -max_len=65536 tests/bad_inputs   (the committed corpus makes a good seed)
+//   mkdir -p /tmp/fuzz_image && ./a.out -max_total_time=60 /tmp/fuzz_image tests/bad_inputs
+// libFuzzer writes new inputs into the first directory, so keep that one out of the repository; the committed
+// corpus is a good seed as the second.
 #include <cstddef>
 #include <cstdint>
 #include <string>
