@@ -215,7 +215,14 @@ test('ablation updates the response at once and resets', { skip }, async () => {
     await page.click('#viz-abl-apply');
   }
   await page.waitForFunction((n) => document.querySelectorAll('#viz-abl-list li').length === n, channels.length);
-  await page.waitForFunction(() => { const t = document.getElementById('viz-abl-text'); return t.dataset.after !== t.dataset.before; });
+  // Each click re-runs the current image and the gallery; wait until the last click's results are all drawn (the
+  // current image's response and every gallery cell settle on one value) instead of reading a partial ablation.
+  await page.waitForFunction(() => {
+    const t = document.getElementById('viz-abl-text');
+    const cells = [...document.querySelectorAll('#viz-abl-gallery td[data-after]')];
+    return t.dataset.after !== t.dataset.before && cells.length > 0 &&
+      cells.every((td) => Math.abs(Number(td.dataset.after) - Number(t.dataset.after)) < 1e-5);
+  }, null, { timeout: 30000 });
   const after = Number(await page.$eval('#viz-abl-text', (e) => e.dataset.after));
   assert.notEqual(after, before);
   // With every channel feeding the readout off, every image gets the same response: the readout bias.
