@@ -199,3 +199,93 @@ TEST_CASE("a workspace reused across models and selectors gives the same gradien
       REQUIRE(fresh.value().value == reused.value().value);
     }
 }
+
+namespace {
+
+// random_layer with explicit (possibly lopsided) pads instead of "same" or "valid".
+Layer padded_layer(LayerKind kind, Shape3 in, int out_c, int kh, int kw, int sh, int sw, Padding pad,
+                   std::mt19937& rng) {
+  Layer layer = random_layer(kind, in, out_c, 1, 1, false, Activation::linear, rng);
+  layer.kernel_h = kh;
+  layer.kernel_w = kw;
+  layer.stride_h = sh;
+  layer.stride_w = sw;
+  layer.pad = pad;
+  layer.out.h = conv_output_size(in.h, kh, sh, pad.top, pad.bottom);
+  layer.out.w = conv_output_size(in.w, kw, sw, pad.left, pad.right);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  layer.weights.resize(static_cast<std::size_t>(kh) * kw * in.c * (kind == LayerKind::conv2d ? out_c : 1));
+  for (auto& w : layer.weights) w = normal(rng);
+  return layer;
+}
+
+void require_backward_matches_ref(const Layer& layer, std::mt19937& rng) {
+  const Tensor dy = random_input(layer.out, rng);
+  std::vector<float> fast(layer.in.size(), -9.0f), ref(layer.in.size(), 9.0f);
+  run_layer_backward_input_f32(layer, dy.data.data(), fast.data(), false);
+  run_layer_backward_input_f32(layer, dy.data.data(), ref.data(), true);
+  const double terms = static_cast<double>(layer.multiply_adds()) / layer.in.size() + 1;
+  for (std::size_t i = 0; i < fast.size(); ++i) REQUIRE(fast[i] == Approx(ref[i]).margin(1e-6 * terms));
+}
+
+}  // namespace
+
+TEST_CASE("fast conv2d backward matches its scalar twin around the tile widths and with lopsided pads", "[backward]") {
+  // The transposed weights come in blocks of 16 columns per kernel row (kw * in.c values rounded up to 4) and the
+  // tile takes 2 output pixels: cover rows narrower, equal and wider than a block and odd output widths.
+  std::mt19937 rng(19);
+  const int in_c = GENERATE(1, 3, 4, 5);
+  const int out_c = GENERATE(1, 4, 15, 16, 17, 48);
+  const int k = GENERATE(1, 2, 5);
+  const int stride = GENERATE(1, 2);
+  const Padding pad = k == 1 ? Padding{} : Padding{k - 1, 0, 1, k - 2};
+  const Layer layer = padded_layer(LayerKind::conv2d, {7, 9, in_c}, out_c, k, k, stride, stride, pad, rng);
+  INFO("in_c " << in_c << " out_c " << out_c << " k " << k << " stride " << stride);
+  require_backward_matches_ref(layer, rng);
+}
+
+TEST_CASE("fast depthwise backward matches its scalar twin with lopsided pads and strides above the kernel",
+          "[backward]") {
+  // Each input pixel gathers the taps of its phase; with a stride above the kernel some pixels get none (zero).
+  std::mt19937 rng(20);
+  const int channels = GENERATE(1, 3, 4, 8, 9, 13);
+  const int kh = GENERATE(1, 2, 3, 5);
+  const int sh = GENERATE(1, 2, 3);
+  const int sw = GENERATE(1, 3);
+  const Padding pad{kh - 1, 0, 0, 1};
+  const Layer layer = padded_layer(LayerKind::depthwise_conv2d, {11, 10, channels}, 0, kh, 2, sh, sw, pad, rng);
+  INFO("channels " << channels << " kh " << kh << " strides " << sh << "," << sw);
+  require_backward_matches_ref(layer, rng);
+}
+
+TEST_CASE("the fast gradient path equals the reference path layer by layer, with one workspace for all selectors",
+          "[backward]") {
+  std::mt19937 rng(21);
+  // Every layer with a ReLU, channel counts that are not multiples of 4, and a stride-2 conv.
+  std::vector<Layer> layers;
+  layers.push_back(random_layer(LayerKind::conv2d, {13, 10, 3}, 7, 5, 1, true, Activation::relu, rng));
+  layers.push_back(random_layer(LayerKind::depthwise_conv2d, layers.back().out, 0, 3, 2, true, Activation::relu, rng));
+  layers.push_back(random_layer(LayerKind::conv2d, layers.back().out, 9, 1, 1, false, Activation::relu, rng));
+  layers.push_back(random_layer(LayerKind::conv2d, layers.back().out, 5, 3, 2, true, Activation::relu, rng));
+  layers.push_back(random_layer(LayerKind::dense, layers.back().out, 3, 1, 1, false, Activation::linear, rng));
+  Model model{"chain", layers.front().in, {"a", "b", "c"}, {}, layers};
+  REQUIRE(validate_model(model).is_ok());
+  const Tensor input = random_input(model.input, rng, 2.0f);
+  GradientWorkspace ws;
+  const std::vector<OutputSelector> selectors = {
+      OutputSelector::output(2),          OutputSelector::channel_mean(2, 8), OutputSelector::unit(0, 6, 12, 0),
+      OutputSelector::channel_mean(3, 4), OutputSelector::output(0),          OutputSelector::unit(1, 2, 3, 4)};
+  for (int round = 0; round < 2; ++round)
+    for (const OutputSelector& s : selectors) {
+      auto ref = input_gradient(model, input, s, {true});
+      auto fast = input_gradient(model, input, s, {}, &ws);
+      REQUIRE(ref.is_ok());
+      REQUIRE(fast.is_ok());
+      INFO("selector layer " << s.layer << " channel " << s.channel);
+      REQUIRE(fast.value().value == Approx(ref.value().value).epsilon(1e-5).margin(1e-5));
+      double scale = 0.0;
+      for (float g : ref.value().gradient.data) scale = std::max(scale, static_cast<double>(std::fabs(g)));
+      for (std::size_t i = 0; i < ref.value().gradient.data.size(); ++i)
+        REQUIRE(fast.value().gradient.data[i] == Approx(ref.value().gradient.data[i]).margin(1e-5 * std::max(1.0, scale)));
+    }
+}

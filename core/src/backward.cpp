@@ -61,10 +61,51 @@ void dense_backward_input_f32_ref(const Layer& layer, const float* dy, float* dx
   }
 }
 
-// ---- fast kernels: gather form, one input pixel at a time, so every dx element is written once and the inner
-// loops run with unit stride over channels (HWIO weights keep a tap's output channels contiguous) ----
+// ---- fast kernels ----
+//
+// Where the time goes in a synthesis step of compact_model_190923_neuron0: the backward of the first conv (5x5,
+// 3 -> 48 at 112x112) has as many multiply-adds as its forward, 45 M of the model's 59 M. Its input has only 3
+// channels, so a gather over input channels leaves 3 accumulators and a horizontal sum per pixel. Instead each
+// output pixel's gradient row (48 values) multiplies the transposed weights (48 x 5 rows of 15 values): a matrix
+// product shaped like the forward's pointwise convs, with the same 2 pixels x 16 values register tile, followed
+// by adding each 15-value row into the input gradient, where the 5 columns x 3 channels of one kernel row are
+// contiguous in (H, W, C) order whatever the stride.
+
+struct BackwardPlan {
+  // One layer's backward: packed weights and the buffers around its kernel.
+  struct Step {
+    const Layer* layer = nullptr;
+    // conv2d: per kernel row ky, the row's kw * in.c values padded to `run_stride` (a multiple of 4) and cut into
+    // blocks of up to 16 columns, each block (out.c, width) at offset (ky * run_stride + c0) * out.c.
+    // depthwise: (kh, kw, cs) with zero padding channels. dense: unused (the layer's own weights are read).
+    std::vector<float> weights;
+    int run_stride = 0;
+    // dy: d objective / d(pre-activation output). conv2d and dense: dense (out.h, out.w, out.c). depthwise: a zero
+    // border wide enough for every tap's source and channel stride cs.
+    ForwardPlan::Buffer dy;
+    // dx: d objective / d(input). conv2d: bordered by the layer's pads, channel stride in.c, accumulated into
+    // (zeroed per call); depthwise: (in.h, in.w, cs); dense: (in.h, in.w, in.c).
+    ForwardPlan::Buffer dx;
+    // depthwise: scratch for the taps reaching one row and column phase, (kh * kw) at most.
+    struct Tap {
+      const float* dy;  // the tap's source for the tile's first pixel, channel 0; pixel p reads dy + p * cs
+      const float* w;   // the tap's (cs) weights
+    };
+    std::vector<Tap> taps;
+    std::vector<int> row_taps;  // depthwise: (oy, ky) pairs reaching one input row
+  };
+  std::vector<Step> steps;
+};
 
 namespace {
+
+using simd::f32x4;
+constexpr int kLanes = 4;
+constexpr int kBlock = 16;  // conv2d: transposed-weight columns per register tile
+constexpr int kTile = 2;    // conv2d: output pixels per register tile
+constexpr int kDwVectors = 2, kDwTile = 4;
+
+int round_up4(int c) { return (c + kLanes - 1) / kLanes * kLanes; }
 
 // Independent partial sums let compilers vectorize a float dot product without -ffast-math.
 inline float dot_f32(const float* a, const float* b, int n) {
@@ -79,102 +120,139 @@ inline float dot_f32(const float* a, const float* b, int n) {
   return sum;
 }
 
-// Output index o with o * stride - pad + k == i, or -1 when none lies inside [0, out_size).
-inline int source_output(int i, int k, int stride, int pad_before, int out_size) {
-  const int num = i + pad_before - k;
-  if (num < 0 || num % stride) return -1;
-  const int o = num / stride;
-  return o < out_size ? o : -1;
-}
-
-// N input channels (ic .. ic + N - 1) of one input pixel: acc[ic + j] = sum over the taps of g . w[ic + j].
-// Explicit f32x4 (simd_f32x4.hpp) so wasm gets SIMD too, with the same lane order on every target, which keeps
-// results bit-identical natively and in wasm.
-template <int N>
-inline void backward_tile(const float* const* gs, const float* const* ws, std::size_t taps, int ic, int out_c,
-                          int blocked, float* acc) {
-  simd::f32x4 a[N];
-  float rest[N];
-  for (int j = 0; j < N; ++j) {
-    a[j] = simd::splat(0.0f);
-    rest[j] = 0.0f;
+// MR output pixels times NV * 4 transposed-weight columns, summed over the out_c gradients, then added into dx.
+// dy: MR gradient rows dy_step apart; w: (out_c, NV * 4); dx: MR destinations dx_step apart, which overlap when the
+// stride is below the kernel width, so each pixel's read-modify-write completes before the next one's.
+template <int MR, int NV>
+inline void conv_backward_tile(const float* dy, int dy_step, int out_c, const float* w, float* dx, int dx_step) {
+  f32x4 acc[MR][NV];
+  for (int p = 0; p < MR; ++p)
+    for (int v = 0; v < NV; ++v) acc[p][v] = simd::splat(0.0f);
+  for (int oc = 0; oc < out_c; ++oc) {
+    f32x4 wv[NV];
+    for (int v = 0; v < NV; ++v) wv[v] = simd::load(w + (oc * NV + v) * kLanes);
+    for (int p = 0; p < MR; ++p) {
+      const f32x4 g = simd::load_splat(dy + p * dy_step + oc);
+      for (int v = 0; v < NV; ++v) acc[p][v] = simd::mul_add(acc[p][v], g, wv[v]);
+    }
   }
-  for (std::size_t t = 0; t < taps; ++t) {
-    const float* g = gs[t];
-    const float* w = ws[t] + static_cast<std::size_t>(ic) * out_c;
-    for (int oc = 0; oc < blocked; oc += 4) {
-      const simd::f32x4 gv = simd::load(g + oc);
-      for (int j = 0; j < N; ++j) a[j] = simd::mul_add(a[j], gv, simd::load(w + j * out_c + oc));
+  for (int p = 0; p < MR; ++p)
+    for (int v = 0; v < NV; ++v) {
+      float* d = dx + p * dx_step + v * kLanes;
+      simd::store(d, simd::add(simd::load(d), acc[p][v]));
     }
-    for (int oc = blocked; oc < out_c; ++oc)
-      for (int j = 0; j < N; ++j) rest[j] += g[oc] * w[j * out_c + oc];
+}
+
+// One output row against one block of NV vectors: dy_row (out_w pixels, dy_step apart), dx the destination of
+// pixel 0, dx_step = stride_w * in.c.
+template <int NV>
+void conv_backward_row(const float* dy_row, int dy_step, int out_w, int out_c, const float* w, float* dx,
+                       int dx_step) {
+  int ox = 0;
+  for (; ox + kTile <= out_w; ox += kTile)
+    conv_backward_tile<kTile, NV>(dy_row + ox * dy_step, dy_step, out_c, w, dx + ox * dx_step, dx_step);
+  for (; ox < out_w; ++ox) conv_backward_tile<1, NV>(dy_row + ox * dy_step, dy_step, out_c, w, dx + ox * dx_step, dx_step);
+}
+
+void conv_backward_row_width(int vectors, const float* dy_row, int dy_step, int out_w, int out_c, const float* w,
+                             float* dx, int dx_step) {
+  switch (vectors) {
+    case 4: return conv_backward_row<4>(dy_row, dy_step, out_w, out_c, w, dx, dx_step);
+    case 3: return conv_backward_row<3>(dy_row, dy_step, out_w, out_c, w, dx, dx_step);
+    case 2: return conv_backward_row<2>(dy_row, dy_step, out_w, out_c, w, dx, dx_step);
+    default: return conv_backward_row<1>(dy_row, dy_step, out_w, out_c, w, dx, dx_step);
   }
-  for (int j = 0; j < N; ++j) acc[ic + j] = rest[j] + simd::sum_lanes(a[j]);
 }
 
-}  // namespace
-
-void conv2d_backward_input_f32(const Layer& layer, const float* dy, float* dx) {
+void conv2d_backward_packed(const BackwardPlan::Step& step, const ForwardPlan::Buffer& dy, ForwardPlan::Buffer& dx) {
+  const Layer& layer = *step.layer;
   const Shape3 is = layer.in, os = layer.out;
-  const int in_c = is.c, out_c = os.c;
-  const int blocked = out_c / 4 * 4;
-  // The taps that reach each input pixel are listed once; then each input channel sums over all of them in
-  // register partial sums, reduced once per pixel and channel rather than once per tap (the first layer, with
-  // 3 input channels and 25 taps, would otherwise spend most of its time in horizontal sums).
-  std::vector<const float*> gs, ws;  // per valid tap: (out_c) gradient row, (in_c, out_c) weights
-  gs.reserve(static_cast<std::size_t>(layer.kernel_h) * layer.kernel_w);
-  ws.reserve(gs.capacity());
-  for (int iy = 0; iy < is.h; ++iy)
-    for (int ix = 0; ix < is.w; ++ix) {
-      gs.clear();
-      ws.clear();
-      for (int ky = 0; ky < layer.kernel_h; ++ky) {
-        const int oy = source_output(iy, ky, layer.stride_h, layer.pad.top, os.h);
-        if (oy < 0) continue;
-        for (int kx = 0; kx < layer.kernel_w; ++kx) {
-          const int ox = source_output(ix, kx, layer.stride_w, layer.pad.left, os.w);
-          if (ox < 0) continue;
-          gs.push_back(dy + (static_cast<std::size_t>(oy) * os.w + ox) * out_c);
-          ws.push_back(layer.weights.data() + (static_cast<std::size_t>(ky) * layer.kernel_w + kx) * in_c * out_c);
-        }
-      }
-      float* acc = dx + (static_cast<std::size_t>(iy) * is.w + ix) * in_c;  // (in_c)
-      const std::size_t taps = gs.size();
-      // Up to four input channels at a time share each load of the gradient row and keep independent
-      // accumulator chains.
-      int ic = 0;
-      for (; ic + 4 <= in_c; ic += 4) backward_tile<4>(gs.data(), ws.data(), taps, ic, out_c, blocked, acc);
-      switch (in_c - ic) {
-        case 3: backward_tile<3>(gs.data(), ws.data(), taps, ic, out_c, blocked, acc); break;
-        case 2: backward_tile<2>(gs.data(), ws.data(), taps, ic, out_c, blocked, acc); break;
-        case 1: backward_tile<1>(gs.data(), ws.data(), taps, ic, out_c, blocked, acc); break;
-        default: break;
+  std::fill(dx.data.begin(), dx.data.end(), 0.0f);
+  const int dx_step = layer.stride_w * is.c;
+  for (int oy = 0; oy < os.h; ++oy) {
+    const float* dy_row = dy.at(oy, 0);
+    for (int ky = 0; ky < layer.kernel_h; ++ky) {
+      // Rows of the zero padding take contributions that would be thrown away.
+      const int iy = oy * layer.stride_h - layer.pad.top + ky;
+      if (iy < 0 || iy >= is.h) continue;
+      float* dx_row = dx.at(iy, -layer.pad.left);
+      for (int c0 = 0; c0 < step.run_stride; c0 += kBlock) {
+        const int width = std::min(kBlock, step.run_stride - c0);
+        const float* w = step.weights.data() + (static_cast<std::size_t>(ky) * step.run_stride + c0) * os.c;
+        conv_backward_row_width(width / kLanes, dy_row, dy.channel_stride, os.w, os.c, w, dx_row + c0, dx_step);
       }
     }
+  }
 }
 
-void depthwise_conv2d_backward_input_f32(const Layer& layer, const float* dy, float* dx) {
-  const Shape3 is = layer.in, os = layer.out;
-  const int channels = is.c;
-  for (int iy = 0; iy < is.h; ++iy)
-    for (int ix = 0; ix < is.w; ++ix) {
-      float* acc = dx + (static_cast<std::size_t>(iy) * is.w + ix) * channels;
-      std::fill(acc, acc + channels, 0.0f);
-      for (int ky = 0; ky < layer.kernel_h; ++ky) {
-        const int oy = source_output(iy, ky, layer.stride_h, layer.pad.top, os.h);
-        if (oy < 0) continue;
-        for (int kx = 0; kx < layer.kernel_w; ++kx) {
-          const int ox = source_output(ix, kx, layer.stride_w, layer.pad.left, os.w);
-          if (ox < 0) continue;
-          const float* g = dy + (static_cast<std::size_t>(oy) * os.w + ox) * channels;
-          const float* w = layer.weights.data() + (static_cast<std::size_t>(ky) * layer.kernel_w + kx) * channels;
-          for (int c = 0; c < channels; ++c) acc[c] += g[c] * w[c];
-        }
+template <int MR, int NV>
+inline void depthwise_backward_tile(const BackwardPlan::Step::Tap* taps, int count, int cs, std::ptrdiff_t offset, int c0, float* dx,
+                                    int dx_step) {
+  f32x4 acc[MR][NV];
+  for (int p = 0; p < MR; ++p)
+    for (int v = 0; v < NV; ++v) acc[p][v] = simd::splat(0.0f);
+  for (int t = 0; t < count; ++t) {
+    const float* g = taps[t].dy + offset + c0;
+    f32x4 wv[NV];
+    for (int v = 0; v < NV; ++v) wv[v] = simd::load(taps[t].w + c0 + v * kLanes);
+    for (int p = 0; p < MR; ++p)
+      for (int v = 0; v < NV; ++v) acc[p][v] = simd::mul_add(acc[p][v], simd::load(g + p * cs + v * kLanes), wv[v]);
+  }
+  for (int p = 0; p < MR; ++p)
+    for (int v = 0; v < NV; ++v) simd::store(dx + p * dx_step + c0 + v * kLanes, acc[p][v]);
+}
+
+// Input pixel (iy, ix) receives from output (oy, ox) through tap (ky, kx) when oy * s - pad + ky == iy, i.e. from the
+// taps whose (iy + pad - ky) is a multiple of the stride. Input pixels of one column phase (ix mod stride_w) share
+// their taps, and consecutive pixels of a phase read consecutive output pixels: they form the tile.
+void depthwise_backward_packed(BackwardPlan::Step& step, const ForwardPlan::Buffer& dy, ForwardPlan::Buffer& dx) {
+  const Layer& layer = *step.layer;
+  const Shape3 is = layer.in;
+  const int sh = layer.stride_h, sw = layer.stride_w, cs = dy.channel_stride;
+  BackwardPlan::Step::Tap* taps = step.taps.data();
+  std::vector<int>& rows = step.row_taps;
+  for (int iy = 0; iy < is.h; ++iy) {
+    rows.clear();
+    for (int ky = 0; ky < layer.kernel_h; ++ky) {
+      const int num = iy + layer.pad.top - ky;  // exact division below when it is a multiple, negative or not
+      if (num % sh == 0) {
+        rows.push_back(num / sh);
+        rows.push_back(ky);
       }
     }
+    for (int px = 0; px < std::min(sw, is.w); ++px) {
+      // The taps, ky outer and kx inner: the order of the sum.
+      int count = 0;
+      for (std::size_t r = 0; r < rows.size(); r += 2)
+        for (int kx = 0; kx < layer.kernel_w; ++kx) {
+          const int num = px + layer.pad.left - kx;
+          if (num % sw) continue;
+          taps[count++] = {dy.at(rows[r], num / sw),
+                           step.weights.data() + (static_cast<std::size_t>(rows[r + 1]) * layer.kernel_w + kx) * cs};
+        }
+      const int pixels = (is.w - px + sw - 1) / sw;  // ix = px + t * sw
+      float* dx_first = dx.at(iy, px);
+      const int dx_step = sw * dx.channel_stride;
+      int t = 0;
+      for (; t + kDwTile <= pixels; t += kDwTile) {
+        const std::ptrdiff_t offset = static_cast<std::ptrdiff_t>(t) * cs;
+        float* d = dx_first + static_cast<std::ptrdiff_t>(t) * dx_step;
+        int c0 = 0;
+        for (; c0 + kDwVectors * kLanes <= cs; c0 += kDwVectors * kLanes)
+          depthwise_backward_tile<kDwTile, kDwVectors>(taps, count, cs, offset, c0, d, dx_step);
+        for (; c0 < cs; c0 += kLanes) depthwise_backward_tile<kDwTile, 1>(taps, count, cs, offset, c0, d, dx_step);
+      }
+      for (; t < pixels; ++t) {
+        const std::ptrdiff_t offset = static_cast<std::ptrdiff_t>(t) * cs;
+        float* d = dx_first + static_cast<std::ptrdiff_t>(t) * dx_step;
+        for (int c0 = 0; c0 < cs; c0 += kLanes) depthwise_backward_tile<1, 1>(taps, count, cs, offset, c0, d, dx_step);
+      }
+    }
+  }
 }
 
-void dense_backward_input_f32(const Layer& layer, const float* dy, float* dx) {
+// Layers whose dy rows hold exactly out.c values per pixel and whose dx is dense use the layer's own layout.
+void dense_backward(const Layer& layer, const float* dy, float* dx) {
   const std::size_t inputs = layer.in.size();
   const int units = layer.out.c;
   if (units == 1) {
@@ -184,6 +262,114 @@ void dense_backward_input_f32(const Layer& layer, const float* dy, float* dx) {
   }
   for (std::size_t i = 0; i < inputs; ++i) dx[i] = dot_f32(dy, layer.weights.data() + i * units, units);
 }
+
+BackwardPlan::Step prepare_backward_step(const Layer& layer) {
+  BackwardPlan::Step step;
+  step.layer = &layer;
+  const Shape3 is = layer.in, os = layer.out;
+  const int kh = layer.kernel_h, kw = layer.kernel_w;
+  switch (layer.kind) {
+    case LayerKind::conv2d: {
+      const int run = kw * is.c;
+      step.run_stride = round_up4(run);
+      step.weights.assign(static_cast<std::size_t>(kh) * step.run_stride * os.c, 0.0f);
+      for (int ky = 0; ky < kh; ++ky)
+        for (int c0 = 0; c0 < step.run_stride; c0 += kBlock) {
+          const int width = std::min(kBlock, step.run_stride - c0);
+          float* block = step.weights.data() + (static_cast<std::size_t>(ky) * step.run_stride + c0) * os.c;
+          for (int oc = 0; oc < os.c; ++oc)
+            for (int j = 0; j < width && c0 + j < run; ++j)
+              block[static_cast<std::size_t>(oc) * width + j] =
+                  layer.weights[(static_cast<std::size_t>(ky) * run + c0 + j) * os.c + oc];
+        }
+      step.dy = ForwardPlan::make_buffer(os, Padding{}, os.c);
+      step.dx = ForwardPlan::make_buffer(is, layer.pad, is.c);
+      break;
+    }
+    case LayerKind::depthwise_conv2d: {
+      const int cs = round_up4(is.c);
+      step.weights.assign(static_cast<std::size_t>(kh) * kw * cs, 0.0f);
+      for (int t = 0; t < kh * kw; ++t)
+        std::copy_n(layer.weights.data() + static_cast<std::size_t>(t) * is.c, is.c,
+                    step.weights.data() + static_cast<std::size_t>(t) * cs);
+      // The taps reaching input rows 0..H-1 read output rows (iy + pad - ky) / stride from
+      // -floor((kh - 1 - pad) / stride) to floor((H - 1 + pad) / stride); outside 0..out.h-1 they read the zero border.
+      const auto before = [](int k, int pad, int s) { return std::max(0, (k - 1 - pad) / s); };
+      const auto after = [](int in, int out, int pad, int s) { return std::max(0, (in - 1 + pad) / s - (out - 1)); };
+      const Padding border{before(kh, layer.pad.top, layer.stride_h), after(is.h, os.h, layer.pad.top, layer.stride_h),
+                           before(kw, layer.pad.left, layer.stride_w),
+                           after(is.w, os.w, layer.pad.left, layer.stride_w)};
+      step.dy = ForwardPlan::make_buffer(os, border, cs);
+      step.dx = ForwardPlan::make_buffer(is, Padding{}, cs);
+      step.taps.resize(static_cast<std::size_t>(kh) * kw);
+      step.row_taps.reserve(2 * static_cast<std::size_t>(kh));
+      break;
+    }
+    case LayerKind::dense:
+      step.dy = ForwardPlan::make_buffer(os, Padding{}, os.c);
+      step.dx = ForwardPlan::make_buffer(is, Padding{}, is.c);
+      break;
+  }
+  return step;
+}
+
+void run_backward_step(BackwardPlan::Step& step) {
+  switch (step.layer->kind) {
+    case LayerKind::conv2d: return conv2d_backward_packed(step, step.dy, step.dx);
+    case LayerKind::depthwise_conv2d: return depthwise_backward_packed(step, step.dy, step.dx);
+    case LayerKind::dense: return dense_backward(*step.layer, step.dy.at(0, 0), step.dx.at(0, 0));
+  }
+}
+
+// A (H, W, C) map somewhere in memory: pixel (y, x) at base + y * row + x * pixel.
+struct MapView {
+  const float* base;
+  std::ptrdiff_t row, pixel;
+};
+MapView view_of(const ForwardPlan::Buffer& b) { return {b.at(0, 0), b.row_stride(), b.channel_stride}; }
+MapView dense_view(const float* data, Shape3 s) { return {data, static_cast<std::ptrdiff_t>(s.w) * s.c, s.c}; }
+
+// out(y, x, c) = mask(y, x, c) > 0 ? in(y, x, c) : 0 for every c < shape.c (without a mask: a copy). This is how the
+// gradient crosses a ReLU: the kept output is > 0 exactly where the pre-activation was.
+void copy_masked(Shape3 shape, MapView in, const MapView* mask, float* out, std::ptrdiff_t out_row,
+                 std::ptrdiff_t out_pixel) {
+  for (int y = 0; y < shape.h; ++y)
+    for (int x = 0; x < shape.w; ++x) {
+      const float* a = in.base + y * in.row + x * in.pixel;
+      float* o = out + y * out_row + x * out_pixel;
+      int c = 0;
+      if (mask) {
+        const float* m = mask->base + y * mask->row + x * mask->pixel;
+        for (; c + kLanes <= shape.c; c += kLanes)
+          simd::store(o + c, simd::where_positive(simd::load(m + c), simd::load(a + c)));
+        for (; c < shape.c; ++c) o[c] = m[c] > 0.0f ? a[c] : 0.0f;
+      } else {
+        for (; c + kLanes <= shape.c; c += kLanes) simd::store(o + c, simd::load(a + c));
+        for (; c < shape.c; ++c) o[c] = a[c];
+      }
+    }
+}
+
+void copy_into(Shape3 shape, MapView in, const MapView* mask, ForwardPlan::Buffer& out) {
+  copy_masked(shape, in, mask, out.at(0, 0), out.row_stride(), out.channel_stride);
+}
+
+// The public per-layer fast kernels: the same step as input_gradient's, prepared for one call.
+void run_single_backward(const Layer& layer, const float* dy, float* dx) {
+  BackwardPlan::Step step = prepare_backward_step(layer);
+  copy_into(layer.out, dense_view(dy, layer.out), nullptr, step.dy);
+  run_backward_step(step);
+  copy_masked(layer.in, view_of(step.dx), nullptr, dx, static_cast<std::ptrdiff_t>(layer.in.w) * layer.in.c,
+              layer.in.c);
+}
+
+}  // namespace
+
+void conv2d_backward_input_f32(const Layer& layer, const float* dy, float* dx) { run_single_backward(layer, dy, dx); }
+void depthwise_conv2d_backward_input_f32(const Layer& layer, const float* dy, float* dx) {
+  run_single_backward(layer, dy, dx);
+}
+void dense_backward_input_f32(const Layer& layer, const float* dy, float* dx) { dense_backward(layer, dy, dx); }
 
 void run_layer_backward_input_f32(const Layer& layer, const float* dy, float* dx, bool use_reference) {
   switch (layer.kind) {
@@ -218,9 +404,15 @@ Status check_selector(const Model& model, const OutputSelector& s) {
   return Status::ok();
 }
 
+GradientWorkspace::GradientWorkspace() = default;
+GradientWorkspace::~GradientWorkspace() = default;
+GradientWorkspace::GradientWorkspace(GradientWorkspace&&) noexcept = default;
+GradientWorkspace& GradientWorkspace::operator=(GradientWorkspace&&) noexcept = default;
+
 void GradientWorkspace::run_forward(const Model& model, const float* input, bool keep_activations) {
   if (!plan || plan_model != &model || plan_layers != model.layers.data()) {
     plan = std::make_unique<ForwardPlan>(model);
+    backward.reset();
     plan_model = &model;
     plan_layers = model.layers.data();
   }
@@ -228,27 +420,24 @@ void GradientWorkspace::run_forward(const Model& model, const float* input, bool
   plan->run(input, outputs.data(), keep_activations ? &activations : nullptr);
 }
 
-float input_gradient_unchecked(const Model& model, const float* input, const OutputSelector& selector,
-                               float* gradient, GradientWorkspace& ws, bool use_reference) {
-  const int last = selector.layer < 0 ? static_cast<int>(model.layers.size()) - 1 : selector.layer;
+namespace {
+
+// The chain rule with the scalar twins, on dense tensors: the statement the fast path is checked against.
+float input_gradient_reference(const Model& model, const float* input, const OutputSelector& selector, int last,
+                               float* gradient, GradientWorkspace& ws) {
   std::size_t largest = model.input.size();
   for (int l = 0; l <= last; ++l) largest = std::max(largest, model.layers[l].out.size());
-  if (use_reference) {
-    ws.activations.resize(static_cast<std::size_t>(last) + 1);
-    for (int l = 0; l <= last; ++l) {
-      const Layer& layer = model.layers[l];
-      ws.activations[l] = Tensor(layer.out);
-      run_layer_f32(layer, l == 0 ? input : ws.activations[l - 1].data.data(), ws.activations[l].data.data(), true);
-    }
-  } else {
-    ws.run_forward(model, input, true);
+  ws.activations.resize(static_cast<std::size_t>(last) + 1);
+  for (int l = 0; l <= last; ++l) {
+    const Layer& layer = model.layers[l];
+    ws.activations[l] = Tensor(layer.out);
+    run_layer_f32(layer, l == 0 ? input : ws.activations[l - 1].data.data(), ws.activations[l].data.data(), true);
   }
   ws.grad_out.assign(largest, 0.0f);
   ws.grad_in.resize(largest);
 
   // Seed: d objective / d (post-activation output of the selected layer), (out.h, out.w, out.c).
-  const Layer& top = model.layers[last];
-  const Shape3 os = top.out;
+  const Shape3 os = model.layers[last].out;
   const std::vector<float>& y = ws.activations[last].data;
   float value = 0.0f;
   if (selector.layer < 0 || selector.y >= 0) {
@@ -278,8 +467,69 @@ float input_gradient_unchecked(const Model& model, const float* input, const Out
       for (std::size_t i = 0; i < n; ++i) dy[i] = out[i] > 0.0f ? dy[i] : 0.0f;
     }
     float* dx = l == 0 ? gradient : ws.grad_in.data();
-    run_layer_backward_input_f32(layer, dy, dx, use_reference);
+    run_layer_backward_input_f32(layer, dy, dx, true);
     if (l > 0) std::swap(ws.grad_out, ws.grad_in);
+  }
+  return value;
+}
+
+}  // namespace
+
+float input_gradient_unchecked(const Model& model, const float* input, const OutputSelector& selector,
+                               float* gradient, GradientWorkspace& ws, bool use_reference) {
+  const int last = selector.layer < 0 ? static_cast<int>(model.layers.size()) - 1 : selector.layer;
+  if (use_reference) return input_gradient_reference(model, input, selector, last, gradient, ws);
+
+  // Forward through the plan; the activations stay in its bordered buffers, where the ReLU masks are read.
+  ws.run_forward(model, input, false);
+  if (!ws.backward) {
+    ws.backward = std::make_unique<BackwardPlan>();
+    ws.backward->steps.reserve(model.layers.size());
+    for (const Layer& layer : model.layers) ws.backward->steps.push_back(prepare_backward_step(layer));
+  }
+  std::vector<BackwardPlan::Step>& steps = ws.backward->steps;
+  const ForwardPlan& plan = *ws.plan;
+
+  // Seed: d objective / d (pre-activation output of the selected layer), written straight into its dy buffer.
+  const Layer& top = model.layers[last];
+  const Shape3 os = top.out;
+  const ForwardPlan::Buffer& y = plan.output_buffer(last);
+  ForwardPlan::Buffer& seed = steps[last].dy;
+  std::fill(seed.data.begin(), seed.data.end(), 0.0f);
+  const bool relu = top.activation == Activation::relu;
+  auto set_seed = [&](int yy, int xx, int c, float weight) {
+    seed.at(yy, xx)[c] = !relu || y.at(yy, xx)[c] > 0.0f ? weight : 0.0f;
+  };
+  float value = 0.0f;
+  if (selector.layer < 0 || selector.y >= 0) {
+    // The outputs are the last layer's map flattened in (H, W, C) order.
+    const int pixel = selector.layer < 0 ? selector.channel / os.c : selector.y * os.w + selector.x;
+    const int c = selector.layer < 0 ? selector.channel % os.c : selector.channel;
+    value = y.at(pixel / os.w, pixel % os.w)[c];
+    set_seed(pixel / os.w, pixel % os.w, c, 1.0f);
+  } else {
+    const float weight = 1.0f / static_cast<float>(os.h * os.w);
+    double sum = 0.0;
+    for (int yy = 0; yy < os.h; ++yy)
+      for (int xx = 0; xx < os.w; ++xx) {
+        sum += y.at(yy, xx)[selector.channel];
+        set_seed(yy, xx, selector.channel, weight);
+      }
+    value = static_cast<float>(sum / (os.h * os.w));
+  }
+
+  for (int l = last; l >= 0; --l) {
+    BackwardPlan::Step& step = steps[l];
+    run_backward_step(step);
+    const Shape3 is = model.layers[l].in;
+    if (l == 0) {
+      copy_masked(is, view_of(step.dx), nullptr, gradient, static_cast<std::ptrdiff_t>(is.w) * is.c, is.c);
+      break;
+    }
+    // Down through the activation of the layer below, into its dy.
+    const MapView mask = view_of(plan.output_buffer(l - 1));
+    const bool below_relu = model.layers[l - 1].activation == Activation::relu;
+    copy_into(is, view_of(step.dx), below_relu ? &mask : nullptr, steps[l - 1].dy);
   }
   return value;
 }

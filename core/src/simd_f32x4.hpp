@@ -27,6 +27,11 @@ inline f32x4 add(f32x4 a, f32x4 b) { return wasm_f32x4_add(a, b); }
 // pmax is a single maxps in V8; the IEEE max (wasm_f32x4_max) is a multi-instruction sequence. Operand order keeps
 // a NaN as NaN, like std::max(x, 0.0f) in the reference.
 inline f32x4 relu(f32x4 v) { return wasm_f32x4_pmax(v, wasm_f32x4_splat(0.0f)); }
+// v where a > 0, else +0 (a NaN counts as not positive): the ReLU derivative applied to a gradient, bit for bit
+// what `a > 0 ? v : 0.0f` gives.
+inline f32x4 where_positive(f32x4 a, f32x4 v) {
+  return wasm_v128_and(v, wasm_f32x4_gt(a, wasm_f32x4_splat(0.0f)));
+}
 inline float sum_lanes(f32x4 v) {
   return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) +
          (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
@@ -45,6 +50,7 @@ inline f32x4 mul_add(f32x4 acc, f32x4 a, f32x4 b) { return _mm_add_ps(acc, _mm_m
 inline f32x4 add(f32x4 a, f32x4 b) { return _mm_add_ps(a, b); }
 // maxps returns its second operand when either is NaN: zero first keeps a NaN as NaN, like the reference.
 inline f32x4 relu(f32x4 v) { return _mm_max_ps(_mm_setzero_ps(), v); }
+inline f32x4 where_positive(f32x4 a, f32x4 v) { return _mm_and_ps(v, _mm_cmpgt_ps(a, _mm_setzero_ps())); }
 inline float sum_lanes(f32x4 v) {
   alignas(16) float lanes[4];
   _mm_store_ps(lanes, v);
@@ -73,6 +79,10 @@ inline f32x4 add(f32x4 a, f32x4 b) {
 inline f32x4 relu(f32x4 a) {
   for (int i = 0; i < 4; ++i) a.v[i] = a.v[i] < 0.0f ? 0.0f : a.v[i];
   return a;
+}
+inline f32x4 where_positive(f32x4 a, f32x4 v) {
+  for (int i = 0; i < 4; ++i) v.v[i] = a.v[i] > 0.0f ? v.v[i] : 0.0f;
+  return v;
 }
 inline float sum_lanes(f32x4 a) { return (a.v[0] + a.v[1]) + (a.v[2] + a.v[3]); }
 

@@ -46,14 +46,23 @@ struct GradientResult {
   Tensor gradient;     // (H, W, C) like model.input: d value / d input (recentred units)
 };
 
-// Buffers reused across calls, so that a synthesis loop of 1000 steps allocates (almost) nothing and packs the
-// weights once. It keeps a ForwardPlan for the model it last ran (recognised by address): a model changed in place
-// after that needs a fresh workspace. Opaque to callers.
+// Buffers reused across calls, so that a synthesis loop of 1000 steps allocates nothing and packs the weights once.
+// It keeps a ForwardPlan and a BackwardPlan for the model it last ran (recognised by address): a model changed in
+// place after that needs a fresh workspace. Opaque to callers.
+struct BackwardPlan;  // per layer: transposed packed weights and bordered gradient buffers (backward.cpp)
+
 struct GradientWorkspace {
-  std::vector<Tensor> activations;       // per layer: (out.h, out.w, out.c), after the activation
+  GradientWorkspace();
+  ~GradientWorkspace();
+  GradientWorkspace(GradientWorkspace&&) noexcept;
+  GradientWorkspace& operator=(GradientWorkspace&&) noexcept;
+
+  std::vector<Tensor> activations;       // per layer (out.h, out.w, out.c), after the activation; filled by
+                                         // run_forward(..., true) and by the reference path only
   std::vector<float> outputs;            // the last layer's output, flattened
-  std::vector<float> grad_out, grad_in;  // the gradient travelling down, sized for the largest layer
+  std::vector<float> grad_out, grad_in;  // reference path: the gradient travelling down, sized for the largest layer
   std::unique_ptr<ForwardPlan> plan;
+  std::unique_ptr<BackwardPlan> backward;
   const Model* plan_model = nullptr;
   const Layer* plan_layers = nullptr;
 
@@ -74,6 +83,15 @@ float input_gradient_unchecked(const Model& model, const float* input, const Out
 
 // Per-layer backward kernels: given dy = d objective / d(layer output *before* the activation), (out.h, out.w,
 // out.c), write dx = d objective / d(layer input), (in.h, in.w, in.c) (overwritten, not accumulated).
+// The fast ones run the kernels input_gradient uses, packing the weights per call (input_gradient packs once):
+//  - conv2d: per output pixel, the product of its out.c gradients with the transposed weights gives the
+//    contribution to each of its kernel_h input rows of kernel_w * in.c values, which are added into a bordered dx
+//    (an f32x4 register tile of 2 output pixels x 16 values, like the forward conv);
+//  - depthwise: each input pixel gathers over the taps that reach it, from a zero-bordered dy (4 pixels x 8
+//    channels per tile), so each dx value is written once and no bounds are tested;
+//  - dense: one dot product per input value.
+// They sum in a fixed order with the f32x4 operations of simd_f32x4.hpp, so results are bit-identical natively and
+// in wasm.
 void conv2d_backward_input_f32_ref(const Layer& layer, const float* dy, float* dx);
 void depthwise_conv2d_backward_input_f32_ref(const Layer& layer, const float* dy, float* dx);
 void dense_backward_input_f32_ref(const Layer& layer, const float* dy, float* dx);

@@ -72,7 +72,11 @@ class ForwardPlan {
       return data.data() + static_cast<std::ptrdiff_t>(y + pad_top) * row_stride() +
              static_cast<std::ptrdiff_t>(x + pad_left) * channel_stride;
     }
+    const float* at(int y, int x) const { return const_cast<Buffer*>(this)->at(y, x); }
   };
+  // Layer i's output (after its activation) as the last run() left it: the backward pass reads its ReLU masks here
+  // instead of asking run() for dense copies of every activation.
+  const Buffer& output_buffer(std::size_t i) const { return buffers_[i + 1]; }
   // One layer with its weights in the kernels' layout.
   struct Step {
     const Layer* layer = nullptr;  // geometry and activation; only valid while the source model lives
