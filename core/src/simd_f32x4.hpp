@@ -32,6 +32,8 @@ inline f32x4 relu(f32x4 v) { return wasm_f32x4_pmax(v, wasm_f32x4_splat(0.0f)); 
 inline f32x4 where_positive(f32x4 a, f32x4 v) {
   return wasm_v128_and(v, wasm_f32x4_gt(a, wasm_f32x4_splat(0.0f)));
 }
+// Bit i set when lane i is not zero (a NaN is not zero).
+inline int nonzero_lanes(f32x4 v) { return wasm_i32x4_bitmask(wasm_f32x4_ne(v, wasm_f32x4_splat(0.0f))); }
 inline float sum_lanes(f32x4 v) {
   return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) +
          (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
@@ -51,6 +53,7 @@ inline f32x4 add(f32x4 a, f32x4 b) { return _mm_add_ps(a, b); }
 // maxps returns its second operand when either is NaN: zero first keeps a NaN as NaN, like the reference.
 inline f32x4 relu(f32x4 v) { return _mm_max_ps(_mm_setzero_ps(), v); }
 inline f32x4 where_positive(f32x4 a, f32x4 v) { return _mm_and_ps(v, _mm_cmpgt_ps(a, _mm_setzero_ps())); }
+inline int nonzero_lanes(f32x4 v) { return _mm_movemask_ps(_mm_cmpneq_ps(v, _mm_setzero_ps())); }
 inline float sum_lanes(f32x4 v) {
   alignas(16) float lanes[4];
   _mm_store_ps(lanes, v);
@@ -83,6 +86,11 @@ inline f32x4 relu(f32x4 a) {
 inline f32x4 where_positive(f32x4 a, f32x4 v) {
   for (int i = 0; i < 4; ++i) v.v[i] = a.v[i] > 0.0f ? v.v[i] : 0.0f;
   return v;
+}
+inline int nonzero_lanes(f32x4 a) {
+  int bits = 0;
+  for (int i = 0; i < 4; ++i) bits |= (a.v[i] != 0.0f) << i;
+  return bits;
 }
 inline float sum_lanes(f32x4 a) { return (a.v[0] + a.v[1]) + (a.v[2] + a.v[3]); }
 
