@@ -178,7 +178,11 @@ class BlockSearch {
 
 // scipy.ndimage.gaussian_filter over H and W of an (H, W, C) map, sigma in pixels, truncate 4 (radius
 // round(4 sigma)), "reflect" borders (d c b a | a b c d), in place. The weights use exp_deterministic.
+// The fast version (f32x4) gives the same bits as the plain line-by-line `_ref` twin; `scratch` (resized to the
+// map's size) lets loops skip the allocation.
 void gaussian_blur_hw(Tensor& map, float sigma);
+void gaussian_blur_hw(Tensor& map, float sigma, std::vector<float>& scratch);
+void gaussian_blur_hw_ref(Tensor& map, float sigma);
 
 // e^x in double from basic arithmetic only (range reduction by ln 2, a Taylor polynomial, exact scaling by 2^k),
 // so both targets compute identical values; accurate to a few ulp for |x| < 700.
