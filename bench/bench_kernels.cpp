@@ -91,10 +91,10 @@ int main() {
     const Timing f = time_runs([&] { plan.run_layer(0); });
     std::printf("%-28s %8.2f %7.1f (%6.1f)", c.name, mmacs, mmacs / f.min_ms, mmacs / f.median_ms);
     if (c.kind == LayerKind::conv2d) {
-      layer.int8 = quantize_layer_weights(layer, 0.05f);
+      layer.int8 = quantize_layer_weights(layer, 0.05f, /*unsigned_input=*/false);
       std::uniform_int_distribution<int> value(-127, 127);
-      std::vector<std::int8_t> q(layer.in.size());
-      for (auto& v : q) v = static_cast<std::int8_t>(value(rng));
+      std::vector<std::int16_t> q(layer.in.size());
+      for (auto& v : q) v = static_cast<std::int16_t>(value(rng));
       const Timing t = time_runs([&] { conv2d_int8_tiled(layer, q.data(), out.data()); });
       const Timing p = time_runs([&] { conv2d_int8(layer, q.data(), out.data()); });
       std::printf(" %7.1f (%6.1f) %7.1f (%6.1f)", mmacs / t.min_ms, mmacs / t.median_ms, mmacs / p.min_ms,

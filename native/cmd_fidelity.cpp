@@ -1,6 +1,7 @@
-// `cortexlens fidelity [--data DIR] [--threads N] [--percentile P] [--limit N]`: how faithful the int8 models are.
+// `cortexlens fidelity [--data DIR] [--threads N] [--percentile P] [--limit N] [--only ID,...]`: how faithful the int8 models are.
 // For every published per-neuron model (and the 100-filter shared model): Pearson r between int8 and float
 // predictions, and each one's r with the recorded responses, on the held-out images 601-1200.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -15,10 +16,11 @@ namespace cortexlens::cli {
 namespace {
 
 constexpr const char* kFidelityUsage =
-    "usage: cortexlens fidelity [--data DIR] [--threads N] [--percentile P] [--limit N]\n"
+    "usage: cortexlens fidelity [--data DIR] [--threads N] [--percentile P] [--limit N] [--only ID,...]\n"
     "  Converts every published model to int8 (calibrated on images 1-600, every 6th, of the test sessions) and\n"
     "  prints per output: r(int8, float), r(float, recorded), r(int8, recorded) on images 601-1200 of its own\n"
-    "  session, then medians. --limit N takes only the first N per-neuron models and no shared model\n  (quick checks).\n";
+    "  session, then medians. --limit N takes only the first N per-neuron models and no shared model\n"
+    "  (quick checks); --only takes the listed models (e.g. 211022_n40,shared_100).\n";
 
 struct Summary {
   std::vector<double> int8_vs_float, float_rec, int8_rec;
@@ -46,9 +48,10 @@ int run_fidelity(const Args& args) {
   int threads = 2;
   double percentile = kDefaultCalibrationPercentile;
   std::size_t limit = SIZE_MAX;
+  std::vector<std::string> only;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (i + 1 >= args.size() || (a != "--data" && a != "--threads" && a != "--percentile" && a != "--limit"))
+    if (i + 1 >= args.size() || (a != "--data" && a != "--threads" && a != "--percentile" && a != "--limit" && a != "--only"))
       return std::fprintf(stderr, "cortexlens fidelity: bad argument '%s'\n%s", a.c_str(), kFidelityUsage), 2;
     const std::string value = args[++i];
     char* end = nullptr;
@@ -60,6 +63,12 @@ int run_fidelity(const Args& args) {
     } else if (a == "--percentile") {
       if (!parse_percentile(value, percentile))
         return std::fprintf(stderr, "--percentile '%s', expected a number in (50, 100] or mse\n", value.c_str()), 2;
+    } else if (a == "--only") {
+      for (std::size_t begin = 0; begin <= value.size();) {
+        const std::size_t comma = std::min(value.find(',', begin), value.size());
+        if (comma > begin) only.push_back(value.substr(begin, comma - begin));
+        begin = comma + 1;
+      }
     } else {
       limit = static_cast<std::size_t>(std::strtoul(value.c_str(), &end, 10));
       if (*end || limit == 0) return std::fprintf(stderr, "--limit '%s', expected a positive count\n", value.c_str()), 2;
@@ -75,6 +84,18 @@ int run_fidelity(const Args& args) {
     std::size_t neurons = 0;
     for (auto& m : models)
       if (m.kind == "neuron" && neurons++ < limit) kept.push_back(std::move(m));
+    models = std::move(kept);
+  }
+  if (!only.empty()) {
+    std::vector<PublishedModel> kept;
+    for (const auto& id : only) {
+      const auto found = std::find_if(models.begin(), models.end(), [&](const PublishedModel& m) { return m.id == id; });
+      if (found == models.end())
+        return std::fprintf(stderr, "cortexlens fidelity: no published model '%s' under '%s' (ids look like "
+                                    "190923_n0 or shared_100)\n", id.c_str(), data_dir.c_str()),
+               2;
+      kept.push_back(*found);
+    }
     models = std::move(kept);
   }
   auto reference = load_reference_images(data_dir);

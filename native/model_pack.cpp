@@ -51,9 +51,6 @@ Result<ReferenceImages> load_reference_images(const std::string& data_dir, int s
   return reference;
 }
 
-std::vector<float> calibrated_scales(const ActivationCalibrator& calibrator, double percentile) {
-  return percentile <= 0.0 ? calibrator.input_scales_min_mse() : calibrator.input_scales(percentile);
-}
 
 bool parse_percentile(const std::string& text, double& percentile) {
   if (text == "mse") {
@@ -84,15 +81,17 @@ Result<ConvertedModel> convert_model(const Model& float_model, const ConvertOpti
   ConvertedModel converted;
   converted.model = float_model;
   for (auto& layer : converted.model.layers) layer.int8.reset();
-  if (options.precision == Precision::int8 && !options.input_scales.empty()) {
-    CL_RETURN_IF_ERROR(quantize_model(converted.model, options.input_scales));
+  if (options.precision == Precision::int8 && options.quantized) {
+    converted.model = *options.quantized;
   } else if (options.precision == Precision::int8) {
     if (calibration.empty())
       return Status::error("int8 conversion of '" + float_model.name +
                            "' needs calibration images (the published data folder, --data DIR)");
     ActivationCalibrator calibrator(float_model);
     for (const Tensor& input : calibration) CL_RETURN_IF_ERROR(calibrator.add(input));
-    CL_RETURN_IF_ERROR(quantize_model(converted.model, calibrated_scales(calibrator, options.percentile)));
+    auto quantized = quantize_calibrated(float_model, calibrator, calibration, options.percentile);
+    if (!quantized) return quantized.status();
+    converted.model = std::move(quantized).value();
   }
   ModelFileMetadata metadata;
   metadata.source = options.source;
@@ -209,7 +208,9 @@ Result<PackedModel> pack_model(const Model& float_model, const std::string& sour
   ActivationCalibrator calibrator(float_model);
   for (const Tensor& input : reference.inputs) CL_RETURN_IF_ERROR(calibrator.add(input));
   options.precision = Precision::int8;
-  options.input_scales = calibrated_scales(calibrator, percentile);
+  auto quantized = quantize_calibrated(float_model, calibrator, reference.inputs, percentile);
+  if (!quantized) return quantized.status();
+  options.quantized = &quantized.value();
   auto int8_file = convert_model(float_model, options, {});
   if (!int8_file) return int8_file.status();
   packed.int8 = std::move(int8_file).value();

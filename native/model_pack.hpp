@@ -41,7 +41,9 @@ struct ConvertOptions {
   Precision precision = Precision::int8;
   double percentile = kDefaultCalibrationPercentile;  // 0: the minimum-squared-error clipping instead
   std::string source;  // written to the file's metadata
-  std::vector<float> input_scales;  // int8: when given, used instead of calibrating
+  // int8: when given, the already quantized model (quantize_calibrated of float_model) written instead of
+  // calibrating again; must outlive the call.
+  const Model* quantized = nullptr;
 };
 
 struct ConvertedModel {
@@ -58,9 +60,6 @@ Result<ConvertedModel> convert_model(const Model& float_model, const ConvertOpti
 // published models, the file name otherwise).
 std::string model_source_text(const std::string& path);
 bool is_published_model_name(const std::string& name);
-
-// Activation scales from a calibrator: the given percentile of |x|, or (percentile 0) the min-MSE clipping.
-std::vector<float> calibrated_scales(const ActivationCalibrator& calibrator, double percentile);
 
 // Parses --percentile: a number in (50, 100] or "mse" (returned as 0). False when neither.
 bool parse_percentile(const std::string& text, double& percentile);

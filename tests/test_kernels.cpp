@@ -157,10 +157,12 @@ TEST_CASE("tiled int8 conv2d equals the scalar int8 reference bit for bit", "[ke
   const bool same = GENERATE(true, false);
   if (!same && k > size) return;
   auto layer = random_layer(LayerKind::conv2d, {size, size + 1, in_c}, out_c, k, stride, same, Activation::relu, rng);
-  layer.int8 = quantize_layer_weights(layer, 0.05f);
-  std::uniform_int_distribution<int> value(-127, 127);
-  std::vector<std::int8_t> in(layer.in.size());
-  for (auto& v : in) v = static_cast<std::int8_t>(value(rng));
+  // Both input codes: signed (the image) and unsigned 0..255 (after a ReLU), whose products reach 255 * 127.
+  const bool unsigned_input = GENERATE(false, true);
+  layer.int8 = quantize_layer_weights(layer, 0.05f, unsigned_input);
+  std::uniform_int_distribution<int> value(input_q_min(*layer.int8), input_q_max(*layer.int8));
+  std::vector<std::int16_t> in(layer.in.size());
+  for (auto& v : in) v = static_cast<std::int16_t>(value(rng));
   std::vector<float> fast(layer.out.size(), -7.0f), ref(layer.out.size(), 7.0f);
   conv2d_int8_ref(layer, in.data(), ref.data());
   conv2d_int8_tiled(layer, in.data(), fast.data());
@@ -178,10 +180,12 @@ TEST_CASE("tiled int8 depthwise conv2d equals the scalar int8 reference bit for 
   if (!same && k > size) return;
   auto layer = random_layer(LayerKind::depthwise_conv2d, {size, size, channels}, 0, k, stride, same,
                             Activation::relu, rng);
-  layer.int8 = quantize_layer_weights(layer, 0.05f);
-  std::uniform_int_distribution<int> value(-127, 127);
-  std::vector<std::int8_t> in(layer.in.size());
-  for (auto& v : in) v = static_cast<std::int8_t>(value(rng));
+  // Both input codes: signed (the image) and unsigned 0..255 (after a ReLU), whose products reach 255 * 127.
+  const bool unsigned_input = GENERATE(false, true);
+  layer.int8 = quantize_layer_weights(layer, 0.05f, unsigned_input);
+  std::uniform_int_distribution<int> value(input_q_min(*layer.int8), input_q_max(*layer.int8));
+  std::vector<std::int16_t> in(layer.in.size());
+  for (auto& v : in) v = static_cast<std::int16_t>(value(rng));
   std::vector<float> fast(layer.out.size(), -7.0f), ref(layer.out.size(), 7.0f);
   depthwise_conv2d_int8_ref(layer, in.data(), ref.data());
   depthwise_conv2d_int8_tiled(layer, in.data(), fast.data());

@@ -62,7 +62,7 @@ std::vector<float> tiny_scales() {
   const Model model = tiny_model();
   ActivationCalibrator calibrator(model);
   for (std::uint32_t seed : {1u, 2u, 3u}) REQUIRE(calibrator.add(test_vector_input(model.input, {100.0f, 110.0f}, seed)));
-  return calibrator.input_scales(100.0);
+  return calibrator.input_ranges(100.0);
 }
 
 std::vector<std::uint8_t> tiny_file(bool int8) {
@@ -310,6 +310,7 @@ TEST_CASE("model files round-trip float32 and int8 models exactly", "[model_file
       CHECK(a.int8->weights == b.int8->weights);
       CHECK(a.int8->weight_scales == b.int8->weight_scales);
       CHECK(a.int8->input_scale == b.int8->input_scale);
+      CHECK(a.int8->unsigned_input == b.int8->unsigned_input);
     }
   }
   CHECK(m.test_outputs.size() == 2);
@@ -399,7 +400,7 @@ TEST_CASE("corrupt model files: each field's error names what was found and what
       {"LAYR0.kind", {3}, "kind is 3, expected 0 (conv2d), 1 (depthwise_conv2d) or 2 (dense)"},
       {"LAYR0.activation", {2}, "activation is 2, expected 0 (linear) or 1 (relu)"},
       {"LAYR0.precision", {static_cast<std::uint8_t>(int8 ? 0 : 1)}, "as the header flags say"},
-      {"LAYR0.flags", {3}, "layer flags are 3, expected only bit 0 (bias)"},
+      {"LAYR0.flags", {7}, "layer flags are 7, expected only bit 0 (bias) and bit 1 (unsigned int8 input)"},
       {"LAYR0.kernel_h", varint(0), "kernel height is 0, expected 1..256"},
       {"LAYR0.stride_w", varint(300), "stride width is 300, expected 1..256"},
       {"LAYR0.pad_top", varint(3), "padding (top 3, bottom 1, left 1, right 1) must be non-negative and smaller than the kernel"},
@@ -416,7 +417,11 @@ TEST_CASE("corrupt model files: each field's error names what was found and what
       {"TEST.expected[1]", f32(1000.0f), "output 1 ('b')"},
       {"TEST.expected[0]", f32(1000.0f), "file expects 1000 (tolerance"},
   };
+  if (!int8) cases.push_back({"LAYR1.flags", {2}, "set bit 1 (unsigned int8 input) in a float32 file"});
   if (int8) {
+    // Unsigned codes clamp negatives to zero: only right after a ReLU (the depthwise layer 1 follows the ReLU conv).
+    cases.push_back({"LAYR0.flags", {3}, "the layer's input is the model input, which can be negative"});
+    cases.push_back({"LAYR2.flags", {3}, "the layer's input is a linear layer's output"});
     cases.push_back({"LAYR0.input_scale", f32(0.0f), "input scale is 0.000000, expected a positive finite number"});
     cases.push_back({"LAYR0.input_scale", f32(std::numeric_limits<float>::infinity()), "input scale is inf"});
     cases.push_back({"LAYR0.weight_scales[1]", {0x00, 0xbc}, "weight scale 1 is -1.000000 (float16 0x0000bc00), expected a positive finite number"});

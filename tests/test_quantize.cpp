@@ -40,11 +40,12 @@ Layer random_layer(LayerKind kind, Shape3 in, int out_c, int k, int stride, Padd
   return layer;
 }
 
-std::vector<std::int8_t> random_int8(std::size_t n, std::mt19937& rng, bool non_negative) {
-  std::uniform_int_distribution<int> value(non_negative ? 0 : -127, 127);
+// Quantized inputs in the layer's code: -127..127, or 0..255 for an unsigned (post-ReLU) input.
+std::vector<std::int16_t> random_quantized(std::size_t n, std::mt19937& rng, const Int8Weights& q) {
+  std::uniform_int_distribution<int> value(input_q_min(q), input_q_max(q));
   std::bernoulli_distribution zero(0.3);  // post-ReLU tensors have many zeros; the fast kernels skip them
-  std::vector<std::int8_t> v(n);
-  for (auto& x : v) x = zero(rng) ? 0 : static_cast<std::int8_t>(value(rng));
+  std::vector<std::int16_t> v(n);
+  for (auto& x : v) x = zero(rng) ? 0 : static_cast<std::int16_t>(value(rng));
   return v;
 }
 
@@ -64,8 +65,8 @@ TEST_CASE("int8 conv2d matches its scalar twin bit-exactly on awkward shapes", "
   Layer layer = random_layer(LayerKind::conv2d, {11, 9, in_c}, out_c, k, stride, {before, after, before, after},
                              Activation::relu, rng);
   REQUIRE(validate_model(Model{"m", layer.in, std::vector<std::string>(layer.out.size(), "o"), {}, {layer}}));
-  layer.int8 = quantize_layer_weights(layer, 0.05f);
-  const auto input = random_int8(layer.in.size(), rng, false);
+  layer.int8 = quantize_layer_weights(layer, 0.05f, GENERATE(false, true));
+  const auto input = random_quantized(layer.in.size(), rng, *layer.int8);
   std::vector<float> ref(layer.out.size()), fast(layer.out.size());
   conv2d_int8_ref(layer, input.data(), ref.data());
   conv2d_int8(layer, input.data(), fast.data());
@@ -81,8 +82,8 @@ TEST_CASE("int8 depthwise conv2d matches its scalar twin bit-exactly", "[int8]")
   const auto [before, after] = same_padding(13, k, stride);
   Layer layer = random_layer(LayerKind::depthwise_conv2d, {13, 10, channels}, channels, k, stride,
                              {before, after, 0, k > 1 ? 1 : 0}, act, rng);
-  layer.int8 = quantize_layer_weights(layer, 0.1f);
-  const auto input = random_int8(layer.in.size(), rng, true);
+  layer.int8 = quantize_layer_weights(layer, 0.1f, GENERATE(false, true));
+  const auto input = random_quantized(layer.in.size(), rng, *layer.int8);
   std::vector<float> ref(layer.out.size()), fast(layer.out.size());
   depthwise_conv2d_int8_ref(layer, input.data(), ref.data());
   depthwise_conv2d_int8(layer, input.data(), fast.data());
@@ -94,8 +95,8 @@ TEST_CASE("int8 dense matches its scalar twin bit-exactly", "[int8]") {
   const int channels = GENERATE(1, 3, 5);
   std::mt19937 rng(static_cast<unsigned>(units * 10 + channels));
   Layer layer = random_layer(LayerKind::dense, {7, 9, channels}, units, 1, 1, {}, Activation::linear, rng);
-  layer.int8 = quantize_layer_weights(layer, 0.02f);
-  const auto input = random_int8(layer.in.size(), rng, false);
+  layer.int8 = quantize_layer_weights(layer, 0.02f, GENERATE(false, true));
+  const auto input = random_quantized(layer.in.size(), rng, *layer.int8);
   std::vector<float> ref(layer.out.size()), fast(layer.out.size());
   dense_int8_ref(layer, input.data(), ref.data());
   dense_int8(layer, input.data(), fast.data());
@@ -103,20 +104,20 @@ TEST_CASE("int8 dense matches its scalar twin bit-exactly", "[int8]") {
 }
 
 TEST_CASE("the largest int8 sums do not overflow the int32 accumulator", "[int8]") {
-  // Every product at +127 * +127 over the longest reduction the checks allow.
+  // Every product at the largest value, 255 (unsigned input) * 127, over the longest reduction the checks allow.
   Layer layer;
   layer.kind = LayerKind::dense;
   layer.in = {64, 1, static_cast<int>(kInt8MaxReduction / 64)};
   layer.out = {1, 1, 1};
   layer.weights.assign(layer.in.size(), 1.0f);
   layer.bias = {0.0f};
-  layer.int8 = quantize_layer_weights(layer, 1.0f);
-  const std::vector<std::int8_t> input(layer.in.size(), 127);
+  layer.int8 = quantize_layer_weights(layer, 1.0f, /*unsigned_input=*/true);
+  const std::vector<std::int16_t> input(layer.in.size(), kUint8Max);
   float ref = 0, fast = 0;
   dense_int8_ref(layer, input.data(), &ref);
   dense_int8(layer, input.data(), &fast);
-  // Every product is 127 * 127; their sum over 133120 inputs (2,147,092,480) must come through int32 intact.
-  const double exact = 127.0 * 127.0 * static_cast<double>(layer.in.size()) * layer.int8->weight_scales[0];
+  // Every product is 255 * 127; their sum over 66304 inputs (2,147,255,040) must come through int32 intact.
+  const double exact = 255.0 * 127.0 * static_cast<double>(layer.in.size()) * layer.int8->weight_scales[0];
   CHECK(ref == Approx(exact).epsilon(1e-6));
   CHECK(fast == ref);
 }
@@ -127,9 +128,9 @@ TEST_CASE("quantize_values rounds half away from zero and clamps, fast equal to 
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.0f, 60.0f);
   for (int i = 0; i < 10000; ++i) values.push_back(normal(rng));
-  std::vector<std::int8_t> ref(values.size()), fast(values.size());
-  quantize_values_ref(values.data(), values.size(), 1.0f, ref.data());
-  quantize_values(values.data(), values.size(), 1.0f, fast.data());
+  std::vector<std::int16_t> ref(values.size()), fast(values.size());
+  quantize_values_ref(values.data(), values.size(), 1.0f, /*unsigned_range=*/false, ref.data());
+  quantize_values(values.data(), values.size(), 1.0f, /*unsigned_range=*/false, fast.data());
   CHECK(ref == fast);
   CHECK(ref[1] == 0);
   CHECK(ref[2] == 1);
@@ -138,7 +139,19 @@ TEST_CASE("quantize_values rounds half away from zero and clamps, fast equal to 
   CHECK(ref[8] == 127);
   CHECK(ref[10] == 127);
   CHECK(ref[13] == -127);  // never -128: the range is symmetric
-  for (auto q : ref) CHECK(q >= -127);
+  for (auto q : ref) CHECK((q >= -127 && q <= 127));
+
+  // Unsigned (a ReLU output): negative values, which a ReLU never gives, clamp to 0; the top is 255.
+  std::vector<std::int16_t> uref(values.size()), ufast(values.size());
+  quantize_values_ref(values.data(), values.size(), 1.0f, /*unsigned_range=*/true, uref.data());
+  quantize_values(values.data(), values.size(), 1.0f, /*unsigned_range=*/true, ufast.data());
+  CHECK(uref == ufast);
+  CHECK(uref[2] == 1);
+  CHECK(uref[3] == 0);
+  CHECK(uref[8] == 127);   // 126.5 rounds up
+  CHECK(uref[10] == 128);  // 127.5 no longer clamps
+  CHECK(uref[11] == 255);  // 1000 clamps at the top
+  for (auto q : uref) CHECK((q >= 0 && q <= 255));
 }
 
 TEST_CASE("per-channel weight quantization: error within half a step, extremes at +-127", "[int8]") {
@@ -147,7 +160,7 @@ TEST_CASE("per-channel weight quantization: error within half a step, extremes a
   // Channels of very different magnitude: a shared scale would crush the small one.
   for (std::size_t i = 0; i < layer.weights.size(); ++i)
     if (i % 7 == 3) layer.weights[i] *= 1e-3f;
-  const Int8Weights q = quantize_layer_weights(layer, 1.0f);
+  const Int8Weights q = quantize_layer_weights(layer, 1.0f, false);
   REQUIRE(q.weight_scales.size() == 7);
   std::vector<int> max_q(7, 0);
   for (std::size_t i = 0; i < layer.weights.size(); ++i) {
@@ -204,7 +217,7 @@ TEST_CASE("quantize_model and check_int8_layers refuse what the kernels cannot r
   std::mt19937 rng(9);
   Layer layer = random_layer(LayerKind::conv2d, {6, 6, 3}, 4, 3, 1, {1, 1, 1, 1}, Activation::relu, rng);
   Model model{"m", layer.in, std::vector<std::string>(layer.out.size(), "o"), {}, {layer}};
-  CHECK_THAT(quantize_model(model, {}).message(), Catch::Contains("0 input scales, expected 1"));
+  CHECK_THAT(quantize_model(model, {}).message(), Catch::Contains("0 input ranges, expected 1"));
   CHECK_THAT(quantize_model(model, {0.0f}).message(), Catch::Contains("expected a positive finite number"));
   CHECK_THAT(quantize_model(model, {std::nanf("")}).message(), Catch::Contains("expected a positive finite number"));
   REQUIRE(quantize_model(model, {0.5f}));
@@ -213,16 +226,20 @@ TEST_CASE("quantize_model and check_int8_layers refuse what the kernels cannot r
   model.layers[0].int8->weights[0] = 0;
   model.layers[0].int8->weight_scales.pop_back();
   CHECK_THAT(check_int8_layers(model).message(), Catch::Contains("3 weight scales, expected 4"));
+  model.layers[0].int8->weight_scales.push_back(1.0f);
+  REQUIRE(check_int8_layers(model));
+  model.layers[0].int8->unsigned_input = true;  // the model input (an image) is signed
+  CHECK_THAT(check_int8_layers(model).message(), Catch::Contains("quantizes its input unsigned (0..255), but the input is the model input"));
 
   Layer wide;
   wide.kind = LayerKind::dense;
   wide.name = "wide";
-  wide.in = {40, 40, 90};  // 144000 inputs: 127 * 127 * 144000 > 2^31
+  wide.in = {40, 40, 45};  // 72000 inputs: 255 * 127 * 72000 > 2^31
   wide.out = {1, 1, 1};
   wide.weights.assign(wide.in.size(), 0.01f);
   wide.bias = {0.0f};
   Model big{"big", wide.in, {"o"}, {}, {wide}};
-  CHECK_THAT(quantize_model(big, {1.0f}).message(), Catch::Contains("more than the 133144 an int32 accumulator holds"));
+  CHECK_THAT(quantize_model(big, {1.0f}).message(), Catch::Contains("more than the 66311 an int32 accumulator holds"));
 }
 
 TEST_CASE("forward_int8 refuses a float model and non-finite input, naming the problem", "[int8]") {
@@ -252,11 +269,11 @@ TEST_CASE("calibration percentiles: the maximum, and a high percentile that igno
   for (std::size_t i = 0; i < input.data.size(); ++i) input.data[i] = static_cast<float>(i % 100) * 0.5f;  // 0..49.5
   input.data[17] = -1000.0f;  // one outlier in 10000 values
   REQUIRE(calibrator.add(input));
-  const auto maximum = calibrator.input_scales(100.0);
-  CHECK(maximum[0] == Approx(1000.0f / 127.0f));
-  const auto p99 = calibrator.input_scales(99.0);
+  const auto maximum = calibrator.input_ranges(100.0);
+  CHECK(maximum[0] == Approx(1000.0f));
+  const auto p99 = calibrator.input_ranges(99.0);
   // Rank 9900 of the 10000 |x| (zeros included) falls among the 49.5s, far below the outlier; bins are 0.3% wide.
-  CHECK(p99[0] * 127.0f == Approx(49.5f).epsilon(0.005));
+  CHECK(p99[0] == Approx(49.5f).epsilon(0.005));
   CHECK(calibrator.outputs().size() == 1);
 }
 
@@ -282,7 +299,14 @@ TEST_CASE("int8 forward pass of a random compact model stays close to float", "[
   ActivationCalibrator calibrator(model);
   for (int i = 0; i < 20; ++i) REQUIRE(calibrator.add(images[static_cast<std::size_t>(i)]));
   Model q = model;
-  REQUIRE(quantize_model(q, calibrator.input_scales(100.0)));
+  REQUIRE(quantize_model(q, calibrator.input_ranges(100.0)));
+  // Inputs after a ReLU are quantized unsigned; the image and the linear depthwise output signed.
+  CHECK(!q.layers[0].int8->unsigned_input);
+  CHECK(q.layers[1].int8->unsigned_input);
+  CHECK(!q.layers[2].int8->unsigned_input);
+  CHECK(q.layers[3].int8->unsigned_input);
+  CHECK(q.layers[1].int8->input_scale == Approx(calibrator.input_ranges(100.0)[1] / 255.0f));
+  CHECK(q.layers[2].int8->input_scale == Approx(calibrator.input_ranges(100.0)[2] / 127.0f));
   double sum_sq_error = 0, sum_sq_signal = 0, mean = 0;
   std::vector<double> f, g;
   for (int i = 20; i < 40; ++i) {  // images not used for calibration
@@ -299,4 +323,110 @@ TEST_CASE("int8 forward pass of a random compact model stays close to float", "[
   }
   // Stated tolerance: the int8 error's RMS is under 5% of the float outputs' spread across images.
   CHECK(std::sqrt(sum_sq_error / sum_sq_signal) < 0.05);
+}
+
+namespace {
+
+// A compact-model-like chain (conv relu, depthwise linear, pointwise relu, depthwise linear, pointwise relu, dense)
+// whose depthwise channels differ in gain by up to 300x, as the published models' do by 10x and more.
+Model skewed_chain(std::mt19937& rng) {
+  std::vector<Layer> layers;
+  const Shape3 shape{20, 20, 3};
+  layers.push_back(random_layer(LayerKind::conv2d, shape, 8, 5, 1, {2, 2, 2, 2}, Activation::relu, rng));
+  layers.push_back(random_layer(LayerKind::depthwise_conv2d, layers.back().out, 8, 3, 2, {0, 1, 0, 1}, Activation::linear, rng));
+  layers.push_back(random_layer(LayerKind::conv2d, layers.back().out, 6, 1, 1, {}, Activation::relu, rng));
+  layers.push_back(random_layer(LayerKind::depthwise_conv2d, layers.back().out, 6, 3, 1, {1, 1, 1, 1}, Activation::linear, rng));
+  layers.push_back(random_layer(LayerKind::conv2d, layers.back().out, 4, 1, 1, {}, Activation::relu, rng));
+  layers.push_back(random_layer(LayerKind::dense, layers.back().out, 2, 1, 1, {}, Activation::linear, rng));
+  for (std::size_t i = 0; i < layers.size(); ++i) layers[i].name = "l" + std::to_string(i);
+  for (int d : {1, 3}) {
+    Layer& dw = layers[static_cast<std::size_t>(d)];
+    const std::size_t channels = static_cast<std::size_t>(dw.in.c);
+    for (std::size_t i = 0; i < dw.weights.size(); ++i) dw.weights[i] *= std::pow(300.0f, static_cast<float>(i % channels) / (channels - 1)) / 30.0f;
+  }
+  return Model{"skewed", shape, {"a", "b"}, {}, layers};
+}
+
+std::vector<Tensor> random_images(std::mt19937& rng, Shape3 shape, int count) {
+  std::uniform_real_distribution<float> pixel(-110.0f, 140.0f);
+  std::vector<Tensor> images;
+  for (int i = 0; i < count; ++i) {
+    Tensor t(shape);
+    for (auto& v : t.data) v = pixel(rng);
+    images.push_back(t);
+  }
+  return images;
+}
+
+// RMS of (int8 - float) over the outputs' spread across images, both outputs pooled.
+double relative_error(const Model& float_model, const Model& int8_model, const std::vector<Tensor>& images) {
+  double error = 0, spread = 0;
+  for (std::size_t o = 0; o < float_model.output_count(); ++o) {
+    std::vector<double> f;
+    for (const auto& x : images) {
+      const double a = forward(float_model, x).value().outputs[o], b = forward_int8(int8_model, x).value().outputs[o];
+      f.push_back(a);
+      error += (a - b) * (a - b);
+    }
+    double mean = 0;
+    for (double v : f) mean += v / static_cast<double>(f.size());
+    for (double v : f) spread += (v - mean) * (v - mean);
+  }
+  return std::sqrt(error / spread);
+}
+
+}  // namespace
+
+TEST_CASE("channel equalization keeps the model's function and gives every channel one range", "[int8]") {
+  std::mt19937 rng(31);
+  const Model model = skewed_chain(rng);
+  REQUIRE(validate_model(model));
+  const auto images = random_images(rng, model.input, 12);
+  ActivationCalibrator before(model);
+  for (const auto& x : images) REQUIRE(before.add(x));
+  const auto ranges = before.input_channel_ranges(100.0);
+  Model equalized = model;
+  REQUIRE(equalize_channel_ranges(equalized, ranges));
+  for (const auto& x : images) {
+    const auto a = forward(model, x).value().outputs, b = forward(equalized, x).value().outputs;
+    for (std::size_t o = 0; o < a.size(); ++o) CHECK(b[o] == Approx(a[o]).epsilon(1e-4).margin(1e-4));
+  }
+  // The depthwise outputs (inputs of layers 2 and 4) spanned ~300x across channels; now every live channel's range
+  // is the largest one (to the 2% of the per-channel histogram bins).
+  ActivationCalibrator after(equalized);
+  for (const auto& x : images) REQUIRE(after.add(x));
+  const auto equal = after.input_channel_ranges(100.0);
+  for (std::size_t l : {2u, 4u}) {
+    const float low = *std::min_element(ranges[l].begin(), ranges[l].end());
+    const float high = *std::max_element(ranges[l].begin(), ranges[l].end());
+    CHECK(high > 50.0f * low);
+    for (float r : equal[l]) CHECK(r == Approx(high).epsilon(0.05));
+  }
+  // The image (layer 0's input) is never touched.
+  CHECK(equal[0] == ranges[0]);
+
+  CHECK_THAT(equalize_channel_ranges(equalized, {}).message(), Catch::Contains("0 layers of channel ranges, expected 6"));
+  auto wrong = ranges;
+  wrong[2].pop_back();
+  CHECK_THAT(equalize_channel_ranges(equalized, wrong).message(), Catch::Contains("layer 'l2': 7 channel ranges, expected 8"));
+}
+
+TEST_CASE("quantize_calibrated: equalized channels make int8 closer to float than one scale per tensor", "[int8]") {
+  std::mt19937 rng(32);
+  const Model model = skewed_chain(rng);
+  const auto calibration = random_images(rng, model.input, 16);
+  const auto held_out = random_images(rng, model.input, 16);
+  ActivationCalibrator calibrator(model);
+  for (const auto& x : calibration) REQUIRE(calibrator.add(x));
+  Model plain = model;
+  REQUIRE(quantize_model(plain, calibrator.input_ranges(100.0)));
+  auto equalized = quantize_calibrated(model, calibrator, calibration, 100.0);
+  REQUIRE(equalized);
+  REQUIRE(is_int8_model(equalized.value()));
+  const double plain_error = relative_error(model, plain, held_out);
+  const double equalized_error = relative_error(model, equalized.value(), held_out);
+  INFO("relative RMS error: one scale per tensor " << plain_error << ", equalized " << equalized_error);
+  // Measured 0.037 -> 0.020 here (the rest is weight rounding and the image's own quantization).
+  CHECK(equalized_error < 0.7 * plain_error);
+  CHECK(equalized_error < 0.03);
 }

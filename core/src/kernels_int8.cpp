@@ -20,7 +20,7 @@ inline TapRange valid_taps(int out_index, int stride, int pad_before, int kernel
   return {std::max(0, -origin), std::min(kernel, in_size - origin)};
 }
 
-// Weights widened once per call: an int8 x int8 product (|p| <= 127 * 127 = 16129) fits int16, so the inner loops
+// Weights widened once per call: an 8-bit product (|p| <= 255 * 127 = 32385) fits int16, so the inner loops
 // multiply in 16 bits (SSE2 pmullw, wasm i16x8.mul) and only widen the product to add it to the int32 accumulator.
 // Without this SSE2 has no sign-extending load or 32-bit multiply and the loops run several times slower.
 std::vector<std::int16_t> widened(const std::vector<std::int8_t>& weights) {
@@ -36,7 +36,7 @@ std::vector<float> combined_scales(const Int8Weights& q) {
 
 }  // namespace
 
-void conv2d_int8(const Layer& layer, const std::int8_t* in, float* out) {
+void conv2d_int8(const Layer& layer, const std::int16_t* in, float* out) {
   const Shape3 is = layer.in, os = layer.out;
   const int in_c = is.c, out_c = os.c;
   const Int8Weights& q = *layer.int8;
@@ -53,22 +53,14 @@ void conv2d_int8(const Layer& layer, const std::int8_t* in, float* out) {
         const int iy = oy * layer.stride_h - layer.pad.top + ky;
         for (int kx = tx.first; kx < tx.last; ++kx) {
           const int ix = ox * layer.stride_w - layer.pad.left + kx;
-          const std::int8_t* pixel = in + (static_cast<std::size_t>(iy) * is.w + ix) * in_c;
+          const std::int16_t* pixel = in + (static_cast<std::size_t>(iy) * is.w + ix) * in_c;
           const std::int16_t* tap = weights.data() + (static_cast<std::size_t>(ky) * layer.kernel_w + kx) * in_c * out_c;
-          // Two input channels per pass: the sum of two products (<= 2 * 16129) still fits int16, which halves the
-          // widening adds into the int32 accumulator.
-          int ic = 0;
-          for (; ic + 2 <= in_c; ic += 2) {
-            const std::int16_t v0 = pixel[ic], v1 = pixel[ic + 1];
-            if ((v0 | v1) == 0) continue;  // post-ReLU inputs are mostly zero
-            const std::int16_t* __restrict w0 = tap + static_cast<std::size_t>(ic) * out_c;
-            const std::int16_t* __restrict w1 = w0 + out_c;
-            for (int oc = 0; oc < out_c; ++oc) a[oc] += static_cast<std::int16_t>(v0 * w0[oc] + v1 * w1[oc]);
-          }
-          if (ic < in_c && pixel[ic] != 0) {
-            const std::int16_t v0 = pixel[ic];
-            const std::int16_t* __restrict w0 = tap + static_cast<std::size_t>(ic) * out_c;
-            for (int oc = 0; oc < out_c; ++oc) a[oc] += static_cast<std::int16_t>(v0 * w0[oc]);
+          for (int ic = 0; ic < in_c; ++ic) {
+            const std::int16_t v = pixel[ic];
+            if (v == 0) continue;  // post-ReLU inputs are mostly zero
+            const std::int16_t* __restrict w = tap + static_cast<std::size_t>(ic) * out_c;
+            // One product (<= 255 * 127) fits int16: a 16-bit multiply, widened only to be added.
+            for (int oc = 0; oc < out_c; ++oc) a[oc] += static_cast<std::int16_t>(v * w[oc]);
           }
         }
       }
@@ -78,7 +70,7 @@ void conv2d_int8(const Layer& layer, const std::int8_t* in, float* out) {
   }
 }
 
-void depthwise_conv2d_int8(const Layer& layer, const std::int8_t* in, float* out) {
+void depthwise_conv2d_int8(const Layer& layer, const std::int16_t* in, float* out) {
   const Shape3 is = layer.in, os = layer.out;
   const int channels = os.c;
   const Int8Weights& q = *layer.int8;
@@ -95,9 +87,9 @@ void depthwise_conv2d_int8(const Layer& layer, const std::int8_t* in, float* out
         const int iy = oy * layer.stride_h - layer.pad.top + ky;
         for (int kx = tx.first; kx < tx.last; ++kx) {
           const int ix = ox * layer.stride_w - layer.pad.left + kx;
-          const std::int8_t* pixel = in + (static_cast<std::size_t>(iy) * is.w + ix) * channels;
+          const std::int16_t* pixel = in + (static_cast<std::size_t>(iy) * is.w + ix) * channels;
           const std::int16_t* w = weights.data() + (static_cast<std::size_t>(ky) * layer.kernel_w + kx) * channels;
-          for (int c = 0; c < channels; ++c) a[c] += static_cast<std::int16_t>(std::int16_t{pixel[c]} * w[c]);
+          for (int c = 0; c < channels; ++c) a[c] += static_cast<std::int16_t>(pixel[c] * w[c]);
         }
       }
       float* o = out + (static_cast<std::size_t>(oy) * os.w + ox) * channels;
@@ -106,7 +98,7 @@ void depthwise_conv2d_int8(const Layer& layer, const std::int8_t* in, float* out
   }
 }
 
-void dense_int8(const Layer& layer, const std::int8_t* in, float* out) {
+void dense_int8(const Layer& layer, const std::int16_t* in, float* out) {
   const std::size_t inputs = layer.in.size();
   const int units = layer.out.c;
   const Int8Weights& q = *layer.int8;
@@ -115,7 +107,7 @@ void dense_int8(const Layer& layer, const std::int8_t* in, float* out) {
     // A readout to one neuron is one long dot product; a plain reduction vectorizes.
     std::int32_t sum = 0;
     for (std::size_t i = 0; i < inputs; ++i)
-      sum += static_cast<std::int16_t>(std::int16_t{in[i]} * std::int16_t{q.weights[i]});
+      sum += static_cast<std::int16_t>(in[i] * std::int16_t{q.weights[i]});
     acc[0] = sum;
   } else {
     for (std::size_t i = 0; i < inputs; ++i) {

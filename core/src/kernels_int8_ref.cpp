@@ -5,7 +5,7 @@
 
 namespace cortexlens {
 
-void conv2d_int8_ref(const Layer& layer, const std::int8_t* in, float* out) {
+void conv2d_int8_ref(const Layer& layer, const std::int16_t* in, float* out) {
   const Shape3 is = layer.in, os = layer.out;
   const Int8Weights& q = *layer.int8;
   for (int oy = 0; oy < os.h; ++oy)
@@ -28,7 +28,7 @@ void conv2d_int8_ref(const Layer& layer, const std::int8_t* in, float* out) {
       }
 }
 
-void depthwise_conv2d_int8_ref(const Layer& layer, const std::int8_t* in, float* out) {
+void depthwise_conv2d_int8_ref(const Layer& layer, const std::int16_t* in, float* out) {
   const Shape3 is = layer.in, os = layer.out;
   const Int8Weights& q = *layer.int8;
   for (int oy = 0; oy < os.h; ++oy)
@@ -50,7 +50,7 @@ void depthwise_conv2d_int8_ref(const Layer& layer, const std::int8_t* in, float*
       }
 }
 
-void dense_int8_ref(const Layer& layer, const std::int8_t* in, float* out) {
+void dense_int8_ref(const Layer& layer, const std::int16_t* in, float* out) {
   const std::size_t inputs = layer.in.size();
   const int units = layer.out.c;
   const Int8Weights& q = *layer.int8;
@@ -61,7 +61,7 @@ void dense_int8_ref(const Layer& layer, const std::int8_t* in, float* out) {
   }
 }
 
-void run_layer_int8(const Layer& layer, const std::int8_t* in, float* out, bool use_reference) {
+void run_layer_int8(const Layer& layer, const std::int16_t* in, float* out, bool use_reference) {
   switch (layer.kind) {
     case LayerKind::conv2d:
       // The register-tiled kernels (kernels_int8_simd.cpp, declared in kernels.hpp), bit-identical to both.

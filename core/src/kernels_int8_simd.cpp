@@ -44,10 +44,9 @@ inline void store_epilogue(float* out, i32x4 acc, const float* scale, const floa
   if (relu) v = wasm_f32x4_pmax(wasm_f32x4_splat(0.0f), v);
   wasm_v128_store(out, v);
 }
-// Depthwise: eight channels per step. |x * w| <= 127 * 127 fits int16, so one 16-bit multiply is exact and the
+// Depthwise: eight channels per step. |x * w| <= 255 * 127 fits int16, so one 16-bit multiply is exact and the
 // products are widened to int32 only to be added.
 using dw_i16x8 = v128_t;
-inline dw_i16x8 load_i8x8_widened(const std::int8_t* p) { return wasm_i16x8_load8x8(p); }
 inline dw_i16x8 load_w_i16x8(const std::int16_t* p) { return wasm_v128_load(p); }
 inline void mul_add_i16x8(i32x4& lo, i32x4& hi, dw_i16x8 x, dw_i16x8 w) {
   const v128_t p = wasm_i16x8_mul(x, w);
@@ -65,10 +64,6 @@ inline i32x4 splat_pair(const std::int16_t* p) {
 }
 inline i32x4 dot_add(i32x4 acc, i32x4 x, i32x4 w) { return _mm_add_epi32(acc, _mm_madd_epi16(x, w)); }
 using dw_i16x8 = __m128i;
-inline dw_i16x8 load_i8x8_widened(const std::int8_t* p) {
-  const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
-  return _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8);  // sign-extend without SSE4.1
-}
 inline dw_i16x8 load_w_i16x8(const std::int16_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
 inline void mul_add_i16x8(i32x4& lo, i32x4& hi, dw_i16x8 x, dw_i16x8 w) {
   const __m128i p = _mm_mullo_epi16(x, w);
@@ -101,11 +96,6 @@ inline i32x4 dot_add(i32x4 acc, i16x8 x, i16x8 w) {
 struct dw_i16x8 {
   std::int16_t v[8];
 };
-inline dw_i16x8 load_i8x8_widened(const std::int8_t* p) {
-  dw_i16x8 r;
-  for (int i = 0; i < 8; ++i) r.v[i] = p[i];
-  return r;
-}
 inline dw_i16x8 load_w_i16x8(const std::int16_t* p) {
   dw_i16x8 r;
   std::memcpy(r.v, p, sizeof r.v);
@@ -189,7 +179,7 @@ void block_row_narrowing(const Int8Geometry& g, int oy, int c0, const std::int16
 
 }  // namespace
 
-void conv2d_int8_tiled(const Layer& layer, const std::int8_t* in, float* out) {
+void conv2d_int8_tiled(const Layer& layer, const std::int16_t* in, float* out) {
   const Shape3 is = layer.in, os = layer.out;
   const Int8Weights& q = *layer.int8;
   const int kh = layer.kernel_h, kw = layer.kernel_w, in_c = is.c, out_c = os.c;
@@ -215,7 +205,7 @@ void conv2d_int8_tiled(const Layer& layer, const std::int8_t* in, float* out) {
   std::vector<std::int16_t> padded(static_cast<std::size_t>(padded_h) * in_row, 0);
   for (int y = 0; y < is.h; ++y) {
     std::int16_t* row = padded.data() + static_cast<std::size_t>(y + layer.pad.top) * in_row + layer.pad.left * in_c;
-    const std::int8_t* src = in + static_cast<std::size_t>(y) * is.w * in_c;
+    const std::int16_t* src = in + static_cast<std::size_t>(y) * is.w * in_c;
     for (int i = 0; i < is.w * in_c; ++i) row[i] = src[i];
   }
 
@@ -246,8 +236,8 @@ constexpr int kDwTile = 4;  // output pixels per depthwise tile, 8 channels each
 
 struct DwGeometry {
   int kh, kw, sh, sw, out_h, out_w;
-  const std::int8_t* in;  // first tap of output pixel (0, 0), inside the zero border
-  int in_row, cs;         // cs: channels rounded up to 8, in the input copy, weights and output
+  const std::int16_t* in;  // first tap of output pixel (0, 0), inside the zero border
+  int in_row, cs;          // cs: channels rounded up to 8, in the input copy, weights and output
   float* out;
   const float* scale;
   const float* bias;
@@ -255,16 +245,16 @@ struct DwGeometry {
 };
 
 template <int MR>
-inline void dw_tile(const DwGeometry& g, const std::int16_t* w, const std::int8_t* in, float* out, int c0) {
+inline void dw_tile(const DwGeometry& g, const std::int16_t* w, const std::int16_t* in, float* out, int c0) {
   i32x4 lo[MR], hi[MR];
   for (int p = 0; p < MR; ++p) lo[p] = hi[p] = zero_i32x4();
   const int pixel_step = g.sw * g.cs;
   for (int ky = 0; ky < g.kh; ++ky) {
-    const std::int8_t* x = in + static_cast<std::ptrdiff_t>(ky) * g.in_row;
+    const std::int16_t* x = in + static_cast<std::ptrdiff_t>(ky) * g.in_row;
     const std::int16_t* wk = w + static_cast<std::ptrdiff_t>(ky) * g.kw * g.cs;
     for (int kx = 0; kx < g.kw; ++kx, x += g.cs, wk += g.cs) {
       const dw_i16x8 wv = load_w_i16x8(wk);
-      for (int p = 0; p < MR; ++p) mul_add_i16x8(lo[p], hi[p], load_i8x8_widened(x + p * pixel_step), wv);
+      for (int p = 0; p < MR; ++p) mul_add_i16x8(lo[p], hi[p], load_w_i16x8(x + p * pixel_step), wv);
     }
   }
   for (int p = 0; p < MR; ++p) {
@@ -275,7 +265,7 @@ inline void dw_tile(const DwGeometry& g, const std::int16_t* w, const std::int8_
 
 }  // namespace
 
-void depthwise_conv2d_int8_tiled(const Layer& layer, const std::int8_t* in, float* out) {
+void depthwise_conv2d_int8_tiled(const Layer& layer, const std::int16_t* in, float* out) {
   const Shape3 is = layer.in, os = layer.out;
   const Int8Weights& q = *layer.int8;
   const int kh = layer.kernel_h, kw = layer.kernel_w, c = is.c;
@@ -291,17 +281,17 @@ void depthwise_conv2d_int8_tiled(const Layer& layer, const std::int8_t* in, floa
     bias[ch] = layer.bias[ch];
   }
   const int in_row = (layer.pad.left + is.w + layer.pad.right) * cs;
-  std::vector<std::int8_t> padded(static_cast<std::size_t>(layer.pad.top + is.h + layer.pad.bottom) * in_row, 0);
+  std::vector<std::int16_t> padded(static_cast<std::size_t>(layer.pad.top + is.h + layer.pad.bottom) * in_row, 0);
   for (int y = 0; y < is.h; ++y)
     for (int x = 0; x < is.w; ++x)
       std::memcpy(padded.data() + static_cast<std::size_t>(y + layer.pad.top) * in_row +
                       static_cast<std::size_t>(x + layer.pad.left) * cs,
-                  in + (static_cast<std::size_t>(y) * is.w + x) * c, static_cast<std::size_t>(c));
+                  in + (static_cast<std::size_t>(y) * is.w + x) * c, static_cast<std::size_t>(c) * sizeof(std::int16_t));
   std::vector<float> result(static_cast<std::size_t>(os.h) * os.w * cs);
   DwGeometry g{kh, kw, layer.stride_h, layer.stride_w, os.h, os.w, padded.data(), in_row, cs, result.data(),
                scale.data(), bias.data(), layer.activation == Activation::relu};
   for (int oy = 0; oy < os.h; ++oy) {
-    const std::int8_t* row = g.in + static_cast<std::ptrdiff_t>(oy) * g.sh * in_row;
+    const std::int16_t* row = g.in + static_cast<std::ptrdiff_t>(oy) * g.sh * in_row;
     float* out_row = result.data() + static_cast<std::size_t>(oy) * os.w * cs;
     int ox = 0;
     for (; ox + kDwTile <= os.w; ox += kDwTile)

@@ -20,6 +20,8 @@ constexpr char kTagLayer[4] = {'L', 'A', 'Y', 'R'};
 constexpr char kTagTest[4] = {'T', 'E', 'S', 'T'};
 constexpr std::uint32_t kTestInputUniformPixels = 1;
 constexpr std::uint8_t kLayerFlagBias = 1;
+// int8 only: the layer's input is quantized to 0..255 (it is the previous layer's ReLU output).
+constexpr std::uint8_t kLayerFlagUnsignedInput = 2;
 // Up to 2^53 every integer is exact in a double, which is how JS (the page) will see parameter counts.
 constexpr std::uint64_t kMaxParams = std::uint64_t{1} << 53;
 
@@ -413,7 +415,8 @@ Result<std::vector<std::uint8_t>> write_model_file(const Model& model, const Mod
     // Depthwise stages of SeparableConv2D have no bias; not storing their zeros saves ~4 bytes per channel.
     bool has_bias = false;
     for (float b : layer.bias) has_bias = has_bias || b != 0.0f;
-    record.u8(has_bias ? kLayerFlagBias : 0);
+    const bool unsigned_input = int8 && layer.int8->unsigned_input;
+    record.u8(static_cast<std::uint8_t>((has_bias ? kLayerFlagBias : 0) | (unsigned_input ? kLayerFlagUnsignedInput : 0)));
     for (int v : {layer.kernel_h, layer.kernel_w, layer.stride_h, layer.stride_w, layer.pad.top, layer.pad.bottom,
                   layer.pad.left, layer.pad.right})
       record.varint(static_cast<std::uint32_t>(v));
@@ -597,8 +600,17 @@ Result<LoadedModel> read_model_file(const std::uint8_t* bytes, std::size_t size)
                                " as the header flags say");
     const std::size_t flags_at = r.offset();
     const std::uint8_t layer_flags = r.u8("layer flags");
-    if (r.ok() && (layer_flags & ~kLayerFlagBias) != 0)
-      r.fail(flags_at, "layer flags are " + std::to_string(layer_flags) + ", expected only bit 0 (bias) to be used");
+    if (r.ok() && (layer_flags & ~(kLayerFlagBias | kLayerFlagUnsignedInput)) != 0)
+      r.fail(flags_at, "layer flags are " + std::to_string(layer_flags) +
+                           ", expected only bit 0 (bias) and bit 1 (unsigned int8 input) to be used");
+    // Unsigned quantization clamps negative inputs to zero, right only for what a ReLU produced.
+    const bool unsigned_input = (layer_flags & kLayerFlagUnsignedInput) != 0;
+    if (r.ok() && unsigned_input && !int8)
+      r.fail(flags_at, "layer flags set bit 1 (unsigned int8 input) in a float32 file, expected it only in int8 files");
+    if (r.ok() && unsigned_input && (model.layers.empty() || model.layers.back().activation != Activation::relu))
+      r.fail(flags_at, "layer flags set bit 1 (unsigned int8 input), but the layer's input is " +
+                           std::string(model.layers.empty() ? "the model input" : "a linear layer's output") +
+                           ", which can be negative; expected bit 1 only after a ReLU layer");
     layer.kind = static_cast<LayerKind>(kind);
     layer.activation = static_cast<Activation>(activation);
     layer.kernel_h = static_cast<int>(r.bounded("kernel height", 1, ModelLimits::max_kernel));
@@ -629,6 +641,7 @@ Result<LoadedModel> read_model_file(const std::uint8_t* bytes, std::size_t size)
     const std::size_t channels = static_cast<std::size_t>(layer.out.c);
     if (int8) {
       Int8Weights q;
+      q.unsigned_input = unsigned_input;
       const std::size_t scale_at = r.offset();
       q.input_scale = r.f32("input scale");
       if (r.ok() && !(std::isfinite(q.input_scale) && q.input_scale > 0.0f))

@@ -34,10 +34,11 @@ std::uint16_t half_at_least(float value) {
   return half;
 }
 
-Int8Weights quantize_layer_weights(const Layer& layer, float input_scale) {
+Int8Weights quantize_layer_weights(const Layer& layer, float input_scale, bool unsigned_input) {
   const std::size_t channels = static_cast<std::size_t>(layer.out.c);
   Int8Weights q;
   q.input_scale = input_scale;
+  q.unsigned_input = unsigned_input;
   std::vector<float> max_abs(channels, 0.0f);
   for (std::size_t i = 0; i < layer.weights.size(); ++i)
     max_abs[i % channels] = std::max(max_abs[i % channels], std::fabs(layer.weights[i]));
@@ -53,25 +54,32 @@ Int8Weights quantize_layer_weights(const Layer& layer, float input_scale) {
   return q;
 }
 
-void quantize_values_ref(const float* values, std::size_t count, float scale, std::int8_t* out) {
+void quantize_values_ref(const float* values, std::size_t count, float scale, bool unsigned_range, std::int16_t* out) {
   // Clamped before rounding: lround of a value beyond the range of long is undefined, and clamping first to the
-  // integer limit gives the same result as rounding first.
-  const float limit = static_cast<float>(kInt8Max);
+  // integer limits gives the same result as rounding first.
+  const float low = unsigned_range ? 0.0f : -static_cast<float>(kInt8Max);
+  const float high = static_cast<float>(unsigned_range ? kUint8Max : kInt8Max);
   for (std::size_t i = 0; i < count; ++i)
-    out[i] = static_cast<std::int8_t>(std::lround(std::clamp(values[i] / scale, -limit, limit)));
+    out[i] = static_cast<std::int16_t>(std::lround(std::clamp(values[i] / scale, low, high)));
 }
 
-void quantize_values(const float* values, std::size_t count, float scale, std::int8_t* out) {
+void quantize_values(const float* values, std::size_t count, float scale, bool unsigned_range, std::int16_t* out) {
   // Branch-free so it vectorizes, yet equal to lround (half away from zero): x - trunc(x) is exact in float,
   // whereas the common trunc(x + 0.5) rounds 0.49999997 up to 1.
-  const float limit = static_cast<float>(kInt8Max);
+  const float low = unsigned_range ? 0.0f : -static_cast<float>(kInt8Max);
+  const float high = static_cast<float>(unsigned_range ? kUint8Max : kInt8Max);
   for (std::size_t i = 0; i < count; ++i) {
     float x = values[i] / scale;
-    x = x > limit ? limit : (x < -limit ? -limit : x);
+    x = x > high ? high : (x < low ? low : x);
     const float whole = std::trunc(x);
     const float fraction = x - whole;
-    out[i] = static_cast<std::int8_t>(static_cast<int>(whole) + (fraction >= 0.5f) - (fraction <= -0.5f));
+    out[i] = static_cast<std::int16_t>(static_cast<int>(whole) + (fraction >= 0.5f) - (fraction <= -0.5f));
   }
+}
+
+bool has_unsigned_input(const Model& model, std::size_t layer_index) {
+  return layer_index > 0 && layer_index < model.layers.size() &&
+         model.layers[layer_index - 1].activation == Activation::relu;
 }
 
 bool is_int8_model(const Model& model) {
@@ -97,7 +105,8 @@ bool positive_finite(float value) { return std::isfinite(value) && value > 0.0f;
 }  // namespace
 
 Status check_int8_layers(const Model& model) {
-  for (const auto& layer : model.layers) {
+  for (std::size_t l = 0; l < model.layers.size(); ++l) {
+    const Layer& layer = model.layers[l];
     if (!layer.int8) continue;
     const std::string where = "layer '" + layer.name + "' (int8): ";
     const Int8Weights& q = *layer.int8;
@@ -118,6 +127,10 @@ Status check_int8_layers(const Model& model) {
     for (std::size_t i = 0; i < q.weights.size(); ++i)
       if (q.weights[i] < -kInt8Max)
         return Status::error(where + "int8 weight " + std::to_string(i) + " is -128, expected -127..127");
+    if (q.unsigned_input && !has_unsigned_input(model, l))
+      return Status::error(where + "quantizes its input unsigned (0..255), but the input is " +
+                           (l == 0 ? std::string("the model input") : "a linear layer's output") +
+                           ", which can be negative");
     const std::int64_t n = reduction_length(layer);
     if (n > kInt8MaxReduction)
       return Status::error(where + "sums " + std::to_string(n) + " products per output, more than the " +
@@ -126,14 +139,14 @@ Status check_int8_layers(const Model& model) {
   return Status::ok();
 }
 
-Status quantize_model(Model& model, const std::vector<float>& input_scales) {
-  if (input_scales.size() != model.layers.size())
-    return Status::error("quantizing model '" + model.name + "': " + std::to_string(input_scales.size()) +
-                         " input scales, expected " + std::to_string(model.layers.size()) + " (one per layer)");
+Status quantize_model(Model& model, const std::vector<float>& input_ranges) {
+  if (input_ranges.size() != model.layers.size())
+    return Status::error("quantizing model '" + model.name + "': " + std::to_string(input_ranges.size()) +
+                         " input ranges, expected " + std::to_string(model.layers.size()) + " (one per layer)");
   for (std::size_t i = 0; i < model.layers.size(); ++i) {
     Layer& layer = model.layers[i];
-    if (!positive_finite(input_scales[i]))
-      return Status::error("quantizing layer '" + layer.name + "': input scale " + std::to_string(input_scales[i]) +
+    if (!positive_finite(input_ranges[i]))
+      return Status::error("quantizing layer '" + layer.name + "': input range " + std::to_string(input_ranges[i]) +
                            ", expected a positive finite number");
     for (float w : layer.weights)
       if (!(std::fabs(w) / kInt8Max <= kMaxHalf))
@@ -146,7 +159,12 @@ Status quantize_model(Model& model, const std::vector<float>& input_scales) {
   }
   for (std::size_t i = 0; i < model.layers.size(); ++i) {
     Layer& layer = model.layers[i];
-    layer.int8 = quantize_layer_weights(layer, input_scales[i]);
+    const bool unsigned_input = has_unsigned_input(model, i);
+    const float scale = input_ranges[i] / static_cast<float>(unsigned_input ? kUint8Max : kInt8Max);
+    if (!positive_finite(scale))
+      return Status::error("quantizing layer '" + layer.name + "': input range " + std::to_string(input_ranges[i]) +
+                           " gives scale " + std::to_string(scale) + ", expected a positive finite number");
+    layer.int8 = quantize_layer_weights(layer, scale, unsigned_input);
     const std::size_t channels = static_cast<std::size_t>(layer.out.c);
     for (std::size_t w = 0; w < layer.weights.size(); ++w)
       layer.weights[w] = layer.int8->weights[w] * layer.int8->weight_scales[w % channels];
@@ -175,13 +193,31 @@ double bin_lower_edge(double bin) {
   return std::ldexp(1.0 + (bin - (b / kBinsPerOctave) * kBinsPerOctave) / kBinsPerOctave, b / kBinsPerOctave + kMinExponent);
 }
 float bin_upper_edge(int bin) { return static_cast<float>(bin_lower_edge(bin + 1)); }
+
+// Per-channel histograms: 32 bins per octave over the same exponent range (bin 0 also holds exact zeros).
+constexpr int kCoarseBinsPerOctave = 32;
+constexpr int kCoarseBins = (kMaxExponent - kMinExponent) * kCoarseBinsPerOctave;
+int coarse_bin_of(float magnitude) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &magnitude, 4);
+  const int bin = static_cast<int>(bits >> 18) - ((127 + kMinExponent) << 5);
+  return std::clamp(bin, 0, kCoarseBins - 1);
+}
+float coarse_bin_upper_edge(int bin) {
+  return static_cast<float>(std::ldexp(1.0 + static_cast<double>((bin + 1) % kCoarseBinsPerOctave) / kCoarseBinsPerOctave,
+                                       (bin + 1) / kCoarseBinsPerOctave + kMinExponent));
+}
 }  // namespace
 
 ActivationCalibrator::ActivationCalibrator(const Model& model)
     : model_(&model),
       histograms_(model.layers.size(), std::vector<std::uint64_t>(kBins, 0)),
       zeros_(model.layers.size(), 0),
-      max_abs_(model.layers.size(), 0.0f) {}
+      max_abs_(model.layers.size(), 0.0f),
+      channel_histograms_(model.layers.size()) {
+  for (std::size_t l = 0; l < model.layers.size(); ++l)
+    channel_histograms_[l].assign(static_cast<std::size_t>(model.layers[l].in.c) * kCoarseBins, 0);
+}
 
 Status ActivationCalibrator::add(const Tensor& input) {
   auto result = forward(*model_, input, {/*keep_activations=*/true});
@@ -189,8 +225,11 @@ Status ActivationCalibrator::add(const Tensor& input) {
   const auto& acts = result.value().activations;
   for (std::size_t l = 0; l < model_->layers.size(); ++l) {
     const std::vector<float>& values = l == 0 ? input.data : acts[l - 1].data;
-    for (float v : values) {
-      const float m = std::fabs(v);
+    const std::size_t channels = static_cast<std::size_t>(model_->layers[l].in.c);
+    std::uint32_t* channel_bins = channel_histograms_[l].data();
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const float m = std::fabs(values[i]);
+      ++channel_bins[(i % channels) * kCoarseBins + static_cast<std::size_t>(coarse_bin_of(m))];
       if (m == 0.0f) {
         ++zeros_[l];
         continue;
@@ -204,14 +243,14 @@ Status ActivationCalibrator::add(const Tensor& input) {
   return Status::ok();
 }
 
-std::vector<float> ActivationCalibrator::input_scales(double percentile) const {
-  std::vector<float> scales(histograms_.size(), 1.0f);
+std::vector<float> ActivationCalibrator::input_ranges(double percentile) const {
+  std::vector<float> ranges(histograms_.size(), 1.0f);
   for (std::size_t l = 0; l < histograms_.size(); ++l) {
     std::uint64_t total = zeros_[l];
     for (auto count : histograms_[l]) total += count;
     if (max_abs_[l] == 0.0f) continue;
     if (percentile >= 100.0) {
-      scales[l] = max_abs_[l] / kInt8Max;
+      ranges[l] = max_abs_[l];
       continue;
     }
     const double wanted = percentile / 100.0 * static_cast<double>(total);
@@ -225,13 +264,41 @@ std::vector<float> ActivationCalibrator::input_scales(double percentile) const {
       }
     }
     // When more than `percentile` of the values are zero the percentile is 0; fall back to the maximum.
-    scales[l] = (value > 0.0f ? value : max_abs_[l]) / kInt8Max;
+    ranges[l] = value > 0.0f ? value : max_abs_[l];
   }
-  return scales;
+  return ranges;
 }
 
-std::vector<float> ActivationCalibrator::input_scales_min_mse() const {
-  std::vector<float> scales(histograms_.size(), 1.0f);
+std::vector<std::vector<float>> ActivationCalibrator::input_channel_ranges(double percentile) const {
+  std::vector<std::vector<float>> ranges(channel_histograms_.size());
+  for (std::size_t l = 0; l < channel_histograms_.size(); ++l) {
+    const std::size_t channels = static_cast<std::size_t>(model_->layers[l].in.c);
+    ranges[l].assign(channels, 0.0f);
+    for (std::size_t c = 0; c < channels; ++c) {
+      const std::uint32_t* h = channel_histograms_[l].data() + c * kCoarseBins;
+      std::uint64_t total = 0;
+      int last = -1;
+      for (int b = 0; b < kCoarseBins; ++b) {
+        total += h[b];
+        if (h[b] != 0) last = b;
+      }
+      if (last <= 0) continue;  // nothing but zeros (and denormal dust) in this channel
+      const double wanted = std::min(percentile, 100.0) / 100.0 * static_cast<double>(total);
+      double seen = 0.0;
+      int b = 0;
+      for (; b < last; ++b) {
+        seen += static_cast<double>(h[b]);
+        if (seen >= wanted) break;
+      }
+      // Zero-heavy channels (ReLU) can put the percentile in bin 0; their range is then that of the values seen.
+      ranges[l][c] = coarse_bin_upper_edge(b == 0 ? last : b);
+    }
+  }
+  return ranges;
+}
+
+std::vector<float> ActivationCalibrator::input_ranges_min_mse() const {
+  std::vector<float> ranges(histograms_.size(), 1.0f);
   for (std::size_t l = 0; l < histograms_.size(); ++l) {
     if (max_abs_[l] == 0.0f) continue;
     const std::vector<std::uint64_t>& h = histograms_[l];
@@ -249,7 +316,7 @@ std::vector<float> ActivationCalibrator::input_scales_min_mse() const {
     float best_clip = max_abs_[l];
     for (int b = 0; b <= last; ++b) {
       const double c = std::min(static_cast<double>(bin_upper_edge(b)), static_cast<double>(max_abs_[l]));
-      const double step = c / kInt8Max;
+      const double step = c / (has_unsigned_input(*model_, l) ? kUint8Max : kInt8Max);
       // Values in bins above b are clipped to c; the rest see uniform rounding noise.
       const double n_above = count_above[b + 1];
       const double clip_error = sq_above[b + 1] - 2.0 * c * sum_above[b + 1] + c * c * n_above;
@@ -260,9 +327,64 @@ std::vector<float> ActivationCalibrator::input_scales_min_mse() const {
         best_clip = static_cast<float>(c);
       }
     }
-    scales[l] = best_clip / kInt8Max;
+    ranges[l] = best_clip;
   }
-  return scales;
+  return ranges;
+}
+
+// --- channel equalization ---
+
+Status equalize_channel_ranges(Model& model, const std::vector<std::vector<float>>& input_channel_ranges) {
+  if (input_channel_ranges.size() != model.layers.size())
+    return Status::error("equalizing model '" + model.name + "': " + std::to_string(input_channel_ranges.size()) +
+                         " layers of channel ranges, expected " + std::to_string(model.layers.size()));
+  for (std::size_t l = 0; l < model.layers.size(); ++l)
+    if (input_channel_ranges[l].size() != static_cast<std::size_t>(model.layers[l].in.c))
+      return Status::error("equalizing layer '" + model.layers[l].name + "': " +
+                           std::to_string(input_channel_ranges[l].size()) + " channel ranges, expected " +
+                           std::to_string(model.layers[l].in.c));
+  constexpr float kMinFactor = 1.0f / 1024.0f;
+  for (std::size_t l = 1; l < model.layers.size(); ++l) {
+    Layer& producer = model.layers[l - 1];
+    Layer& consumer = model.layers[l];
+    // A dense producer ends the chain in these models; anything else would need its own rule.
+    if (producer.kind == LayerKind::dense) continue;
+    const std::vector<float>& range = input_channel_ranges[l];
+    const float largest = *std::max_element(range.begin(), range.end());
+    if (!(largest > 0.0f) || !std::isfinite(largest)) continue;
+    const std::size_t channels = range.size();
+    std::vector<float> factor(channels, 1.0f);
+    for (std::size_t c = 0; c < channels; ++c)
+      if (range[c] > 0.0f && std::isfinite(range[c])) factor[c] = std::max(range[c] / largest, kMinFactor);
+    // Producer: output channel c is the last index of every weight layout (weight i belongs to i % out.c).
+    for (std::size_t i = 0; i < producer.weights.size(); ++i) producer.weights[i] /= factor[i % channels];
+    for (std::size_t c = 0; c < channels; ++c) producer.bias[c] /= factor[c];
+    // Consumer: what it reads from input channel c is scaled back up.
+    const std::size_t out_c = static_cast<std::size_t>(consumer.out.c);
+    for (std::size_t i = 0; i < consumer.weights.size(); ++i) {
+      std::size_t c = 0;
+      switch (consumer.kind) {
+        case LayerKind::conv2d: c = (i / out_c) % channels; break;          // (kh, kw, in_c, out_c)
+        case LayerKind::depthwise_conv2d: c = i % channels; break;          // (kh, kw, C)
+        case LayerKind::dense: c = (i / out_c) % channels; break;           // (H * W * C, units)
+      }
+      consumer.weights[i] *= factor[c];
+    }
+  }
+  return validate_model(model);
+}
+
+Result<Model> quantize_calibrated(const Model& float_model, const ActivationCalibrator& float_calibration,
+                                  const std::vector<Tensor>& images, double percentile) {
+  Model model = float_model;
+  for (auto& layer : model.layers) layer.int8.reset();
+  const double channel_percentile = percentile > 0.0 ? percentile : kDefaultCalibrationPercentile;
+  CL_RETURN_IF_ERROR(equalize_channel_ranges(model, float_calibration.input_channel_ranges(channel_percentile)));
+  ActivationCalibrator calibrator(model);
+  for (const Tensor& image : images) CL_RETURN_IF_ERROR(calibrator.add(image));
+  CL_RETURN_IF_ERROR(quantize_model(model, percentile > 0.0 ? calibrator.input_ranges(percentile)
+                                                            : calibrator.input_ranges_min_mse()));
+  return model;
 }
 
 // --- forward ---
@@ -286,13 +408,14 @@ Result<ForwardResult> forward_int8(const Model& model, const Tensor& input, cons
   if (options.keep_activations) result.activations.reserve(model.layers.size());
   Tensor current = input;
   Tensor next;
-  std::vector<std::int8_t> quantized;  // (H, W, C) of the current layer's input
+  std::vector<std::int16_t> quantized;  // (H, W, C) of the current layer's input
   for (const auto& layer : model.layers) {
     quantized.resize(current.data.size());
+    const Int8Weights& q = *layer.int8;
     if (options.use_reference_kernels)
-      quantize_values_ref(current.data.data(), current.data.size(), layer.int8->input_scale, quantized.data());
+      quantize_values_ref(current.data.data(), current.data.size(), q.input_scale, q.unsigned_input, quantized.data());
     else
-      quantize_values(current.data.data(), current.data.size(), layer.int8->input_scale, quantized.data());
+      quantize_values(current.data.data(), current.data.size(), q.input_scale, q.unsigned_input, quantized.data());
     next.shape = layer.out;
     next.data.resize(layer.out.size());
     run_layer_int8(layer, quantized.data(), next.data.data(), options.use_reference_kernels);

@@ -25,10 +25,10 @@ void run_layer_f32(const Layer& layer, const float* in, float* out, bool use_ref
 // int8 conv2d with the semantics of quantize.hpp (int8 x int8 -> exact int32 sums, then int8_epilogue), register
 // tiled on pairwise 16-bit dot products (wasm i32x4.dot_i16x8_s, SSE2 pmaddwd). Bit-identical to conv2d_int8_ref.
 // Needs layer.int8; `in` is (H, W, C) int8 quantized with layer.int8->input_scale.
-void conv2d_int8_tiled(const Layer& layer, const std::int8_t* in, float* out);
+void conv2d_int8_tiled(const Layer& layer, const std::int16_t* in, float* out);
 // int8 depthwise conv2d, 4 pixels x 8 channels per tile (16-bit products, int32 sums). Bit-identical to
 // depthwise_conv2d_int8_ref.
-void depthwise_conv2d_int8_tiled(const Layer& layer, const std::int8_t* in, float* out);
+void depthwise_conv2d_int8_tiled(const Layer& layer, const std::int16_t* in, float* out);
 
 // A model prepared once for many fast float32 forward passes (what forward() uses; hold one yourself in hot loops
 // such as benchmarks, evaluation over many images or synthesis, to skip the per-call packing and allocation).

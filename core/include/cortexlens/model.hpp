@@ -28,12 +28,15 @@ struct Padding {
 
 // int8 form of a layer (see quantize.hpp): symmetric, per output channel for weights, per tensor for the input.
 //   real weight = weights_q[i] * weight_scales[output channel of i]
-//   real input  = input_q * input_scale, input_q in [-127, 127]
-// Accumulation is int8 x int8 -> int32; the result is scaled back to float and the float bias added.
+//   real input  = input_q * input_scale, input_q in [-127, 127], or in [0, 255] when unsigned_input
+// Accumulation is 8-bit x 8-bit -> int32; the result is scaled back to float and the float bias added.
 struct Int8Weights {
   std::vector<std::int8_t> weights;  // same layout as Layer::weights
   std::vector<float> weight_scales;  // (out.c), each > 0
   float input_scale = 0.0f;          // > 0
+  // The input is a ReLU output (never negative), so all 256 levels of a byte go to [0, max] instead of half of
+  // them to negative values that never occur: twice the resolution for the same 8 bits.
+  bool unsigned_input = false;
 };
 
 struct Layer {
