@@ -292,6 +292,7 @@ TEST_CASE("the fast gradient path equals the reference path layer by layer, with
       double scale = 0.0;
       for (float g : ref.value().gradient.data) scale = std::max(scale, static_cast<double>(std::fabs(g)));
       for (std::size_t i = 0; i < ref.value().gradient.data.size(); ++i)
-        REQUIRE(fast.value().gradient.data[i] == Approx(ref.value().gradient.data[i]).margin(1e-5 * std::max(1.0, scale)));
+        REQUIRE(fast.value().gradient.data[i] ==
+                Approx(ref.value().gradient.data[i]).margin(1e-5 * std::max(1.0, scale)));
     }
 }

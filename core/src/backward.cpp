@@ -227,8 +227,8 @@ void conv2d_backward_packed(BackwardPlan::Step& step, const ForwardPlan::Buffer&
 }
 
 template <int MR, int NV>
-inline void depthwise_backward_tile(const BackwardPlan::Step::Tap* taps, int count, int cs, std::ptrdiff_t offset, int c0, float* dx,
-                                    int dx_step) {
+inline void depthwise_backward_tile(const BackwardPlan::Step::Tap* taps, int count, int cs, std::ptrdiff_t offset,
+                                    int c0, float* dx, int dx_step) {
   f32x4 acc[MR][NV];
   for (int p = 0; p < MR; ++p)
     for (int v = 0; v < NV; ++v) acc[p][v] = simd::splat(0.0f);
@@ -376,6 +376,9 @@ MapView dense_view(const float* data, Shape3 s) { return {data, static_cast<std:
 // gradient crosses a ReLU: the kept output is > 0 exactly where the pre-activation was.
 void copy_masked(Shape3 shape, MapView in, const MapView* mask, float* out, std::ptrdiff_t out_row,
                  std::ptrdiff_t out_pixel) {
+  // Unpadded channels everywhere make each row one run of W * C values.
+  if (in.pixel == shape.c && out_pixel == shape.c && (!mask || mask->pixel == shape.c))
+    shape = {shape.h, 1, shape.w * shape.c};
   for (int y = 0; y < shape.h; ++y)
     for (int x = 0; x < shape.w; ++x) {
       const float* a = in.base + y * in.row + x * in.pixel;

@@ -3,12 +3,15 @@
 // activation). Only the gradient with respect to the layer *inputs* is computed, never the weight gradients:
 // synthesis, saliency and attribution need d/d(image) and nothing else.
 //
-// The forward half runs through run_layer_f32, so whatever kernel set the forward uses (the scalar twins, the
-// portable fast kernels, or a faster set later) the backward uses the same activations.
+// The forward half is the same ForwardPlan that predictions use (or, with use_reference_kernels, the scalar twins
+// for both halves), so the gradient is taken at exactly the activations a prediction sees; the backward reads the
+// ReLU masks from the plan's buffers. A GradientWorkspace keeps both plans, so a synthesis loop packs the weights
+// once and allocates nothing per step.
 //
 // How to add a layer kind: write its scalar `<kind>_backward_input_f32_ref` (the plain scatter form of the chain
-// rule, beside its forward twin in kernels_ref.cpp), a fast version if it matters, dispatch it in
-// run_layer_backward_input_f32, and add a finite-difference case to tests/test_backward.cpp.
+// rule, beside its forward twin in kernels_ref.cpp), dispatch it in run_layer_backward_input_f32; for a fast
+// version pack its weights and buffers in prepare_backward_step and run it in run_backward_step (backward.cpp),
+// compare it with the twin on awkward shapes, and add a finite-difference case to tests/test_backward.cpp.
 #pragma once
 
 #include <memory>
