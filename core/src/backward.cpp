@@ -226,9 +226,19 @@ void conv2d_backward_packed(BackwardPlan::Step& step, const ForwardPlan::Buffer&
   }
 }
 
+// Where a depthwise backward writes: dx itself, or (fused) the dy of the layer below, through its ReLU mask when
+// `mask` is set. Pixel (y, x) at base + y * row + x * pixel, and likewise in the mask.
+struct Destination {
+  float* base;
+  std::ptrdiff_t row, pixel;
+  const float* mask;
+  std::ptrdiff_t mask_row, mask_pixel;
+};
+
 template <int MR, int NV>
 inline void depthwise_backward_tile(const BackwardPlan::Step::Tap* taps, int count, int cs, std::ptrdiff_t offset,
-                                    int c0, float* dx, int dx_step) {
+                                    int c0, float* dx, std::ptrdiff_t dx_step, const float* mask,
+                                    std::ptrdiff_t mask_step) {
   f32x4 acc[MR][NV];
   for (int p = 0; p < MR; ++p)
     for (int v = 0; v < NV; ++v) acc[p][v] = simd::splat(0.0f);
@@ -240,13 +250,17 @@ inline void depthwise_backward_tile(const BackwardPlan::Step::Tap* taps, int cou
       for (int v = 0; v < NV; ++v) acc[p][v] = simd::mul_add(acc[p][v], simd::load(g + p * cs + v * kLanes), wv[v]);
   }
   for (int p = 0; p < MR; ++p)
-    for (int v = 0; v < NV; ++v) simd::store(dx + p * dx_step + c0 + v * kLanes, acc[p][v]);
+    for (int v = 0; v < NV; ++v) {
+      const f32x4 value = mask ? simd::where_positive(simd::load(mask + p * mask_step + c0 + v * kLanes), acc[p][v])
+                               : acc[p][v];
+      simd::store(dx + p * dx_step + c0 + v * kLanes, value);
+    }
 }
 
 // Input pixel (iy, ix) receives from output (oy, ox) through tap (ky, kx) when oy * s - pad + ky == iy, i.e. from the
 // taps whose (iy + pad - ky) is a multiple of the stride. Input pixels of one column phase (ix mod stride_w) share
 // their taps, and consecutive pixels of a phase read consecutive output pixels: they form the tile.
-void depthwise_backward_packed(BackwardPlan::Step& step, const ForwardPlan::Buffer& dy, ForwardPlan::Buffer& dx) {
+void depthwise_backward_packed(BackwardPlan::Step& step, const ForwardPlan::Buffer& dy, const Destination& out) {
   const Layer& layer = *step.layer;
   const Shape3 is = layer.in;
   const int sh = layer.stride_h, sw = layer.stride_w, cs = dy.channel_stride;
@@ -272,21 +286,26 @@ void depthwise_backward_packed(BackwardPlan::Step& step, const ForwardPlan::Buff
                            step.weights.data() + (static_cast<std::size_t>(rows[r + 1]) * layer.kernel_w + kx) * cs};
         }
       const int pixels = (is.w - px + sw - 1) / sw;  // ix = px + t * sw
-      float* dx_first = dx.at(iy, px);
-      const int dx_step = sw * dx.channel_stride;
-      int t = 0;
-      for (; t + kDwTile <= pixels; t += kDwTile) {
+      float* dx_first = out.base + iy * out.row + px * out.pixel;
+      const std::ptrdiff_t dx_step = sw * out.pixel;
+      const float* mask_first = out.mask ? out.mask + iy * out.mask_row + px * out.mask_pixel : nullptr;
+      const std::ptrdiff_t mask_step = sw * out.mask_pixel;
+      for (int t = 0; t < pixels;) {
         const std::ptrdiff_t offset = static_cast<std::ptrdiff_t>(t) * cs;
-        float* d = dx_first + static_cast<std::ptrdiff_t>(t) * dx_step;
-        int c0 = 0;
-        for (; c0 + kDwVectors * kLanes <= cs; c0 += kDwVectors * kLanes)
-          depthwise_backward_tile<kDwTile, kDwVectors>(taps, count, cs, offset, c0, d, dx_step);
-        for (; c0 < cs; c0 += kLanes) depthwise_backward_tile<kDwTile, 1>(taps, count, cs, offset, c0, d, dx_step);
-      }
-      for (; t < pixels; ++t) {
-        const std::ptrdiff_t offset = static_cast<std::ptrdiff_t>(t) * cs;
-        float* d = dx_first + static_cast<std::ptrdiff_t>(t) * dx_step;
-        for (int c0 = 0; c0 < cs; c0 += kLanes) depthwise_backward_tile<1, 1>(taps, count, cs, offset, c0, d, dx_step);
+        float* d = dx_first + t * dx_step;
+        const float* m = mask_first ? mask_first + t * mask_step : nullptr;
+        if (t + kDwTile <= pixels) {
+          int c0 = 0;
+          for (; c0 + kDwVectors * kLanes <= cs; c0 += kDwVectors * kLanes)
+            depthwise_backward_tile<kDwTile, kDwVectors>(taps, count, cs, offset, c0, d, dx_step, m, mask_step);
+          for (; c0 < cs; c0 += kLanes)
+            depthwise_backward_tile<kDwTile, 1>(taps, count, cs, offset, c0, d, dx_step, m, mask_step);
+          t += kDwTile;
+        } else {
+          for (int c0 = 0; c0 < cs; c0 += kLanes)
+            depthwise_backward_tile<1, 1>(taps, count, cs, offset, c0, d, dx_step, m, mask_step);
+          ++t;
+        }
       }
     }
   }
@@ -359,7 +378,9 @@ BackwardPlan::Step prepare_backward_step(const Layer& layer) {
 void run_backward_step(BackwardPlan::Step& step) {
   switch (step.layer->kind) {
     case LayerKind::conv2d: return conv2d_backward_packed(step, step.dy, step.dx);
-    case LayerKind::depthwise_conv2d: return depthwise_backward_packed(step, step.dy, step.dx);
+    case LayerKind::depthwise_conv2d:
+      return depthwise_backward_packed(
+          step, step.dy, {step.dx.at(0, 0), step.dx.row_stride(), step.dx.channel_stride, nullptr, 0, 0});
     case LayerKind::dense: return dense_backward(*step.layer, step.dy.at(0, 0), step.dx.at(0, 0));
   }
 }
@@ -566,8 +587,20 @@ float input_gradient_unchecked(const Model& model, const float* input, const Out
 
   for (int l = last; l >= 0; --l) {
     BackwardPlan::Step& step = steps[l];
-    run_backward_step(step);
     const Shape3 is = model.layers[l].in;
+    const Layer& layer = model.layers[l];
+    if (l > 0 && layer.kind == LayerKind::depthwise_conv2d && is.c % kLanes == 0) {
+      // Channels a multiple of 4 (its channel stride), so the gather can write whole vectors straight into the
+      // dy below, through its ReLU mask: no dx pass over the (often largest) input map.
+      ForwardPlan::Buffer& below = steps[l - 1].dy;
+      const ForwardPlan::Buffer& mask = plan.output_buffer(l - 1);
+      const bool below_relu = model.layers[l - 1].activation == Activation::relu;
+      depthwise_backward_packed(step, step.dy,
+                                {below.at(0, 0), below.row_stride(), below.channel_stride,
+                                 below_relu ? mask.at(0, 0) : nullptr, mask.row_stride(), mask.channel_stride});
+      continue;
+    }
+    run_backward_step(step);
     if (l == 0) {
       copy_masked(is, view_of(step.dx), nullptr, gradient, static_cast<std::ptrdiff_t>(is.w) * is.c, is.c);
       break;
