@@ -1,6 +1,6 @@
 // Per-kernel throughput on the layer shapes of the published models, for both targets (natively, and compiled to
-// wasm and run under node): G multiply-adds/s of the float kernels through a ForwardPlan, and of the int8 conv
-// kernels (tiled vs portable, including their per-call packing and input copy). Synthetic weights and inputs, so
+// wasm and run under node): G multiply-adds/s of the float kernels through a ForwardPlan, of the int8 kernels
+// through an Int8ForwardPlan (packed once), and of the portable int8 conv (including its per-call widening). Synthetic weights and inputs, so
 // no data is needed. Prints the minimum and the median of 40 runs: on a shared machine the minimum is the
 // kernel's speed, the median includes other processes' preemptions.
 //
@@ -15,6 +15,7 @@
 #include <random>
 #include <vector>
 
+#include "cortexlens/int8_plan.hpp"
 #include "cortexlens/kernels.hpp"
 #include "cortexlens/quantize.hpp"
 
@@ -80,7 +81,7 @@ int main() {
       {"pointwise 100->219 @28", LayerKind::conv2d, {28, 28, 100}, 219, 1, 1},
   };
   std::printf("# G multiply-adds/s, min (median) of 40 runs\n");
-  std::printf("%-28s %8s %16s %16s %16s\n", "layer", "M m-adds", "float plan", "int8 tiled", "int8 portable");
+  std::printf("%-28s %8s %16s %16s %16s\n", "layer", "M m-adds", "float plan", "int8 plan", "int8 portable");
   for (const Case& c : cases) {
     Layer layer = make_layer(c.kind, c.in, c.out_c, c.k, c.stride, rng);
     const double mmacs = static_cast<double>(layer.multiply_adds()) / 1e6;
@@ -90,15 +91,20 @@ int main() {
     plan.run(input.data(), out.data());
     const Timing f = time_runs([&] { plan.run_layer(0); });
     std::printf("%-28s %8.2f %7.1f (%6.1f)", c.name, mmacs, mmacs / f.min_ms, mmacs / f.median_ms);
+    layer.int8 = quantize_layer_weights(layer, 0.05f, /*unsigned_input=*/false);
+    Model model8{"bench", layer.in, std::vector<std::string>(layer.out.size(), "o"), {}, {layer}};
+    Int8ForwardPlan plan8(model8);
+    std::uniform_real_distribution<float> value(-6.0f, 6.0f);
+    for (auto& v : input) v = value(rng);
+    plan8.run(input.data(), out.data());
+    const Timing t = time_runs([&] { plan8.run_layer(0); });
+    std::printf(" %7.1f (%6.1f)", mmacs / t.min_ms, mmacs / t.median_ms);
     if (c.kind == LayerKind::conv2d) {
-      layer.int8 = quantize_layer_weights(layer, 0.05f, /*unsigned_input=*/false);
-      std::uniform_int_distribution<int> value(-127, 127);
+      std::uniform_int_distribution<int> code(-127, 127);
       std::vector<std::int16_t> q(layer.in.size());
-      for (auto& v : q) v = static_cast<std::int16_t>(value(rng));
-      const Timing t = time_runs([&] { conv2d_int8_tiled(layer, q.data(), out.data()); });
+      for (auto& v : q) v = static_cast<std::int16_t>(code(rng));
       const Timing p = time_runs([&] { conv2d_int8(layer, q.data(), out.data()); });
-      std::printf(" %7.1f (%6.1f) %7.1f (%6.1f)", mmacs / t.min_ms, mmacs / t.median_ms, mmacs / p.min_ms,
-                  mmacs / p.median_ms);
+      std::printf(" %7.1f (%6.1f)", mmacs / p.min_ms, mmacs / p.median_ms);
     }
     std::printf("\n");
   }

@@ -1,7 +1,8 @@
 // Native benchmark of the float forward pass: median milliseconds per inference of the published models, with a
-// per-layer breakdown (time, share, G multiply-adds/s) that says which kernel limits the total.
+// per-layer breakdown (time, share, G multiply-adds/s) that says which kernel limits the total; with --int8-dir, the
+// same for the int8 pass (Int8ForwardPlan) of DIR/<model>.clm.
 //
-//   build/<dir>/bench/bench_native [--runs N] [--data DIR] [MODEL_NAME_OR_PATH...]
+//   build/<dir>/bench/bench_native [--runs N] [--data DIR] [--int8-dir DIR] [MODEL_NAME_OR_PATH...]
 //
 // Default models: compact_model_190923_neuron0, compact_model_190923_neuron21 (the per-neuron model with the most
 // multiply-adds, 73.1 M) and shared_compact_model_100filters. Input: the golden "pattern" image, so no licensed
@@ -16,7 +17,9 @@
 #include <vector>
 
 #include "cortexlens/forward.hpp"
+#include "cortexlens/int8_plan.hpp"
 #include "cortexlens/kernels.hpp"
+#include "cortexlens/quantize.hpp"
 #include "model_source.hpp"
 
 using namespace cortexlens;
@@ -70,19 +73,22 @@ int main(int argc, char** argv) {
   int runs = 30;
   std::string data_dir = CORTEXLENS_DATA_DIR;
   if (const char* env = std::getenv("CORTEXLENS_DATA_DIR"); env && *env) data_dir = env;
+  std::string int8_dir;
   std::vector<std::string> names;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--runs") && i + 1 < argc)
       runs = std::max(1, std::atoi(argv[++i]));
     else if (!std::strcmp(argv[i], "--data") && i + 1 < argc)
       data_dir = argv[++i];
+    else if (!std::strcmp(argv[i], "--int8-dir") && i + 1 < argc)
+      int8_dir = argv[++i];
     else
       names.push_back(argv[i]);
   }
   if (names.empty())
     names = {"compact_model_190923_neuron0", "compact_model_190923_neuron21", "shared_compact_model_100filters"};
 
-  std::printf("# bench_native: float32, 1 thread, median of %d runs after 5 warm-up runs, golden pattern input\n",
+  std::printf("# bench_native: float32 (and int8 with --int8-dir), 1 thread, median of %d runs after 5 warm-up runs, golden pattern input\n",
               runs);
   for (const auto& name : names) {
     auto loaded = load_model_file(model_path(data_dir, name));
@@ -123,6 +129,33 @@ int main(int argc, char** argv) {
       std::snprintf(shape, sizeof shape, "(%d,%d,%d)", layer.out.h, layer.out.w, layer.out.c);
       std::printf("  %-24s %-16s %14s %9.2f %7.3f %8.2f %7.3f\n", layer.name.c_str(), layer_kind_name(layer.kind),
                   shape, layer_m, layer_ms, layer_m / layer_ms, layer_min);
+    }
+    if (!int8_dir.empty()) {
+      const std::string file = int8_dir + "/" + model.name + ".clm";
+      auto loaded8 = load_model_file(file);
+      if (!loaded8 || !is_int8_model(loaded8.value())) {
+        std::printf("  int8: %s: %s\n", file.c_str(), loaded8 ? "not an int8 model" : loaded8.message().c_str());
+        continue;
+      }
+      const Model& model8 = loaded8.value();
+      Int8ForwardPlan plan8(model8);
+      const auto runs8 = time_runs(5, runs, [&] { plan8.run(input.data.data(), out.data()); });
+      const double ms8 = median(runs8), min8 = *std::min_element(runs8.begin(), runs8.end());
+      const double forward8_ms = median(time_runs(5, runs, [&] { (void)forward_int8(model8, input); }));
+      const double ref8_ms = median(time_runs(1, 3, [&] { (void)forward_int8(model8, input, {false, true}); }));
+      std::printf("  int8 plan reused          %8.3f ms  %7.1f images/s  %6.2f G multiply-adds/s  (min %.3f ms)\n", ms8,
+                  1e3 / ms8, mmacs / ms8, min8);
+      std::printf("  forward_int8() (plan/call)%8.3f ms\n", forward8_ms);
+      std::printf("  int8 reference kernels    %8.3f ms  (%.1fx slower)\n", ref8_ms, ref8_ms / ms8);
+      for (std::size_t i = 0; i < plan8.layer_count(); ++i) {
+        const Layer& layer = model8.layers[i];
+        const auto layer_runs = time_runs(2, runs, [&] { plan8.run_layer(i); });
+        const double layer_ms = median(layer_runs);
+        const double layer_min = *std::min_element(layer_runs.begin(), layer_runs.end());
+        const double layer_m = static_cast<double>(layer.multiply_adds()) / 1e6;
+        std::printf("  int8 %-19s %-16s %14s %9.2f %7.3f %8.2f %7.3f\n", layer.name.c_str(),
+                    layer_kind_name(layer.kind), "", layer_m, layer_ms, layer_m / layer_ms, layer_min);
+      }
     }
   }
   return 0;

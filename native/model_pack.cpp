@@ -5,8 +5,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 
 #include "cortexlens/image.hpp"
+#include "cortexlens/int8_plan.hpp"
 #include "v4_data.hpp"
 
 namespace cortexlens {
@@ -177,8 +179,11 @@ Result<std::vector<std::vector<float>>> run_all(const Model& model, const std::v
                                                 Precision precision) {
   std::vector<std::vector<float>> out;
   out.reserve(inputs.size());
+  // One int8 plan for all the inputs: forward_int8 would pack the weights again for every image.
+  std::unique_ptr<Int8ForwardPlan> plan;
+  if (precision == Precision::int8 && is_int8_model(model)) plan = std::make_unique<Int8ForwardPlan>(model);
   for (const Tensor& input : inputs) {
-    auto result = forward_with_precision(model, input, precision);
+    auto result = plan ? forward_int8_planned(model, *plan, input) : forward_with_precision(model, input, precision);
     if (!result) return result.status();
     out.push_back(std::move(result.value().outputs));
   }

@@ -1,5 +1,6 @@
 // Bindings for Cortex Lens model files (.clm): load with every check of read_model_file (a bad file becomes a JS
 // Error naming the offset, what was found and what was expected), describe the file, and run either precision.
+#include "cortexlens/int8_plan.hpp"
 #include "cortexlens/model_file.hpp"
 #include "cortexlens/quantize.hpp"
 #include "edge.hpp"
@@ -46,16 +47,19 @@ std::string model_precision(const WasmModel& model) {
   return precision_name(is_int8_model(model.model()) ? Precision::int8 : Precision::float32);
 }
 
+ForwardResult forward_either(const WasmModel& model, const val& input, Precision precision, bool keep_activations) {
+  if (precision == Precision::int8) return model.forward_int8(input, keep_activations);
+  ForwardOptions options;
+  options.keep_activations = keep_activations;
+  return take_or_throw(forward(model.model(), model.input_from(input), options));
+}
+
 val predict_with_precision(const WasmModel& model, const val& input, const std::string& precision) {
-  auto result = take_or_throw(forward_with_precision(model.model(), model.input_from(input), parse_precision(precision)));
-  return float32_array(result.outputs);
+  return float32_array(forward_either(model, input, parse_precision(precision), false).outputs);
 }
 
 val activations_with_precision(const WasmModel& model, const val& input, const std::string& precision) {
-  ForwardOptions options;
-  options.keep_activations = true;
-  auto result = take_or_throw(
-      forward_with_precision(model.model(), model.input_from(input), parse_precision(precision), options));
+  auto result = forward_either(model, input, parse_precision(precision), true);
   val out = val::array();
   for (std::size_t i = 0; i < model.model().layers.size(); ++i) {
     val layer = val::object();
@@ -68,6 +72,14 @@ val activations_with_precision(const WasmModel& model, const val& input, const s
 }
 
 }  // namespace
+
+ForwardResult WasmModel::forward_int8(const val& input, bool keep_activations) const {
+  const Tensor tensor = input_from(input);
+  // The plan needs int8 weights on every layer; check_int8_forward says which layer lacks them.
+  throw_if_error(check_int8_forward(model_, tensor));
+  if (!int8_plan_) int8_plan_ = std::make_unique<Int8ForwardPlan>(model_);
+  return take_or_throw(forward_int8_planned(model_, *int8_plan_, tensor, keep_activations));
+}
 
 EMSCRIPTEN_BINDINGS(cortexlens_pack) {
   emscripten::function("loadModelFile", &load_model_file);

@@ -1,6 +1,9 @@
 // The JS-visible model handle. JS owns it and must call .delete() (the worker does, when a model is replaced).
 #pragma once
 
+#include <memory>
+
+#include "cortexlens/int8_plan.hpp"
 #include "cortexlens/model.hpp"
 #include "edge.hpp"
 
@@ -9,7 +12,27 @@ namespace cortexlens::wasm {
 class WasmModel {
  public:
   explicit WasmModel(Model model) : model_(std::move(model)) {}
+  // A plan points at its own model's layers, so a copy or a move starts without one and builds its own when needed.
+  WasmModel(const WasmModel& other) : model_(other.model_) {}
+  WasmModel(WasmModel&& other) noexcept : model_(std::move(other.model_)) {}
+  WasmModel& operator=(const WasmModel& other) {
+    if (this != &other) {
+      int8_plan_.reset();
+      model_ = other.model_;
+    }
+    return *this;
+  }
+  WasmModel& operator=(WasmModel&& other) noexcept {
+    int8_plan_.reset();
+    model_ = std::move(other.model_);
+    return *this;
+  }
   const Model& model() const { return model_; }
+
+  // The int8 forward pass through a plan built on the first call and kept while the model lives: repeated
+  // predictions pack no weights and allocate no activation buffers (~1-2 MB per per-neuron model, held as long
+  // as the model). Throws a JS Error for a model without int8 weights or a bad input.
+  ForwardResult forward_int8(const val& input, bool keep_activations) const;
 
   val info() const;
   val predict(const val& input) const;      // Float32Array (H*W*C, recentred) -> Float32Array of outputs
@@ -18,6 +41,7 @@ class WasmModel {
 
  private:
   Model model_;
+  mutable std::unique_ptr<Int8ForwardPlan> int8_plan_;  // built on first use (wasm runs one call at a time)
 };
 
 }  // namespace cortexlens::wasm

@@ -1,23 +1,27 @@
-// Register-tiled int8 kernels. conv2d on pairwise 16-bit dot products: wasm i32x4.dot_i16x8_s, SSE2 pmaddwd
-// natively (the same operation), a scalar fallback elsewhere; depthwise (at the end of the file) on exact 16-bit
-// products widened into int32 sums. Integer sums are exact in any order and the float finish is
-// int8_epilogue per value, so the result equals conv2d_int8_ref bit for bit (tests/test_kernels.cpp).
+// Register-tiled int8 kernels and the Int8ForwardPlan that feeds them (int8_plan.hpp). conv2d on pairwise 16-bit
+// dot products: wasm i32x4.dot_i16x8_s, SSE2 pmaddwd natively (the same operation), a scalar fallback elsewhere;
+// depthwise on exact 16-bit products widened into int32 sums; dense on the same dot products. Integer sums are
+// exact in any order, the float finish is int8_epilogue's arithmetic per value and the quantizer is
+// quantize_values's, so everything equals the `_ref` kernels and forward_int8 with the reference kernels bit for bit
+// (tests/test_quantize.cpp).
 //
-// Layout, as in the float kernel (kernels_f32.cpp): the input is copied once into a zero-bordered (H + pads,
-// W + pads, C) int16 buffer, so one output pixel's window row is kw * C contiguous values and the kernel tests no
-// bounds. The reduction along a window row is taken in pairs (k, k + 1): a 32-bit splat of the input pair times
-// weights packed as (pairs, 4 output channels, 2) gives four int32 partial sums per instruction, 8 multiply-adds
-// where the float kernel does 4 per mul + add. A window row of odd length gets a zero weight for its last pair's
-// second element (the input value it reads is the next pixel's, multiplied by zero).
+// Layout, as in the float kernel (kernels_f32.cpp): the input sits in a zero-bordered int16 buffer, so one output
+// pixel's window row is kw * cs contiguous values and the kernel tests no bounds. The reduction along a window row
+// is taken in pairs (k, k + 1): a 32-bit splat of the input pair times weights packed as (pairs, 4 output channels,
+// 2) gives four int32 partial sums per instruction, 8 multiply-adds where the float kernel does 4 per mul + add. A
+// window row of odd length gets a zero weight for its last pair's second element (the input value it reads is the
+// next pixel's, or the buffer's slack, multiplied by zero).
 //
 // Measured (bench_kernels, bench/README.md): 26-36 G multiply-adds/s in wasm and natively, 1.3-1.8x the float
-// kernel and 5-30x the portable conv2d_int8. V8 first runs a module on its baseline compiler (Liftoff), where this
-// loop manages only 8-11; the figures are for the optimized code V8 switches to once the function is hot.
+// kernel. V8 first runs a module on its baseline compiler (Liftoff), where this loop manages only 8-11; the figures
+// are for the optimized code V8 switches to once the function is hot.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
+#include "cortexlens/int8_plan.hpp"
 #include "cortexlens/kernels.hpp"
 #include "cortexlens/quantize.hpp"
 
@@ -31,61 +35,112 @@ namespace cortexlens {
 
 namespace {
 
+// --- primitives per target ------------------------------------------------------------------------------------
+// The float finish must round like int8_epilogue (convert, multiply, add, each rounded once; ReLU as
+// `value > 0 ? value : 0`, so -0 becomes +0) and the quantizer like quantize_values (divide, clamp, truncate, then
+// the exact fraction x - trunc(x) decides the rounding half away from zero).
+
 #if defined(__wasm_simd128__)
 using i32x4 = v128_t;
+using i16x8 = v128_t;
+using f32x4 = v128_t;
 inline i32x4 zero_i32x4() { return wasm_i32x4_splat(0); }
-inline i32x4 load_i16x8(const std::int16_t* p) { return wasm_v128_load(p); }
-inline i32x4 splat_pair(const std::int16_t* p) { return wasm_v128_load32_splat(p); }
-inline i32x4 dot_add(i32x4 acc, i32x4 x, i32x4 w) { return wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(x, w)); }
-// int8_epilogue on four lanes, rounding like the scalar code: convert, multiply, add, each rounded once; the
-// operand order of pmax gives +0 for -0 like `value > 0 ? value : 0`.
-inline void store_epilogue(float* out, i32x4 acc, const float* scale, const float* bias, bool relu) {
-  v128_t v = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(acc), wasm_v128_load(scale)), wasm_v128_load(bias));
-  if (relu) v = wasm_f32x4_pmax(wasm_f32x4_splat(0.0f), v);
-  wasm_v128_store(out, v);
+inline i16x8 load_i16x8(const std::int16_t* p) { return wasm_v128_load(p); }
+inline i16x8 load_i8x8(const std::int8_t* p) { return wasm_i16x8_load8x8(p); }
+inline i16x8 splat_pair(const std::int16_t* p) { return wasm_v128_load32_splat(p); }
+inline i32x4 dot_add(i32x4 acc, i16x8 x, i16x8 w) { return wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(x, w)); }
+inline std::int32_t sum_lanes(i32x4 a) {
+  return wasm_i32x4_extract_lane(a, 0) + wasm_i32x4_extract_lane(a, 1) + wasm_i32x4_extract_lane(a, 2) +
+         wasm_i32x4_extract_lane(a, 3);
 }
-// Depthwise: eight channels per step. |x * w| <= 255 * 127 fits int16, so one 16-bit multiply is exact and the
-// products are widened to int32 only to be added.
-using dw_i16x8 = v128_t;
-inline dw_i16x8 load_w_i16x8(const std::int16_t* p) { return wasm_v128_load(p); }
-inline void mul_add_i16x8(i32x4& lo, i32x4& hi, dw_i16x8 x, dw_i16x8 w) {
+// |x * w| <= 255 * 127 fits int16: one exact 16-bit multiply, widened only to be added.
+inline void mul_add_i16x8(i32x4& lo, i32x4& hi, i16x8 x, i16x8 w) {
   const v128_t p = wasm_i16x8_mul(x, w);
   lo = wasm_i32x4_add(lo, wasm_i32x4_extend_low_i16x8(p));
   hi = wasm_i32x4_add(hi, wasm_i32x4_extend_high_i16x8(p));
 }
+inline f32x4 epilogue(i32x4 acc, const float* scale, const float* bias, bool relu) {
+  v128_t v = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(acc), wasm_v128_load(scale)), wasm_v128_load(bias));
+  return relu ? wasm_f32x4_pmax(wasm_f32x4_splat(0.0f), v) : v;
+}
+inline void store_f32(float* out, f32x4 v) { wasm_v128_store(out, v); }
+struct Quantizer {
+  v128_t scale, low, high;
+  Quantizer(float s, float l, float h) : scale(wasm_f32x4_splat(s)), low(wasm_f32x4_splat(l)), high(wasm_f32x4_splat(h)) {}
+  void store(std::int16_t* out, f32x4 v) const {
+    v128_t x = wasm_f32x4_div(v, scale);
+    x = wasm_f32x4_pmax(wasm_f32x4_pmin(x, high), low);  // high < x ? high : x, then x < low ? low : x
+    const v128_t whole = wasm_i32x4_trunc_sat_f32x4(x);
+    const v128_t fraction = wasm_f32x4_sub(x, wasm_f32x4_convert_i32x4(whole));
+    // Comparison masks are -1 where true.
+    v128_t q = wasm_i32x4_sub(whole, wasm_f32x4_ge(fraction, wasm_f32x4_splat(0.5f)));
+    q = wasm_i32x4_add(q, wasm_f32x4_le(fraction, wasm_f32x4_splat(-0.5f)));
+    wasm_v128_store64_lane(out, wasm_i16x8_narrow_i32x4(q, q), 0);
+  }
+};
 #elif defined(__SSE2__)
 using i32x4 = __m128i;
+using i16x8 = __m128i;
+using f32x4 = __m128;
 inline i32x4 zero_i32x4() { return _mm_setzero_si128(); }
-inline i32x4 load_i16x8(const std::int16_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
-inline i32x4 splat_pair(const std::int16_t* p) {
+inline i16x8 load_i16x8(const std::int16_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+inline i16x8 load_i8x8(const std::int8_t* p) {
+  const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+  return _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8);  // SSE2 has no sign-extending load
+}
+inline i16x8 splat_pair(const std::int16_t* p) {
   std::int32_t pair;
   std::memcpy(&pair, p, sizeof pair);
   return _mm_set1_epi32(pair);
 }
-inline i32x4 dot_add(i32x4 acc, i32x4 x, i32x4 w) { return _mm_add_epi32(acc, _mm_madd_epi16(x, w)); }
-using dw_i16x8 = __m128i;
-inline dw_i16x8 load_w_i16x8(const std::int16_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
-inline void mul_add_i16x8(i32x4& lo, i32x4& hi, dw_i16x8 x, dw_i16x8 w) {
+inline i32x4 dot_add(i32x4 acc, i16x8 x, i16x8 w) { return _mm_add_epi32(acc, _mm_madd_epi16(x, w)); }
+inline std::int32_t sum_lanes(i32x4 a) {
+  a = _mm_add_epi32(a, _mm_shuffle_epi32(a, _MM_SHUFFLE(1, 0, 3, 2)));
+  a = _mm_add_epi32(a, _mm_shuffle_epi32(a, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(a);
+}
+inline void mul_add_i16x8(i32x4& lo, i32x4& hi, i16x8 x, i16x8 w) {
   const __m128i p = _mm_mullo_epi16(x, w);
   lo = _mm_add_epi32(lo, _mm_srai_epi32(_mm_unpacklo_epi16(p, p), 16));
   hi = _mm_add_epi32(hi, _mm_srai_epi32(_mm_unpackhi_epi16(p, p), 16));
 }
-inline void store_epilogue(float* out, i32x4 acc, const float* scale, const float* bias, bool relu) {
-  __m128 v = _mm_add_ps(_mm_mul_ps(_mm_cvtepi32_ps(acc), _mm_loadu_ps(scale)), _mm_loadu_ps(bias));
-  if (relu) v = _mm_max_ps(v, _mm_setzero_ps());  // v > 0 ? v : 0, as in the scalar code
-  _mm_storeu_ps(out, v);
+inline f32x4 epilogue(i32x4 acc, const float* scale, const float* bias, bool relu) {
+  const __m128 v = _mm_add_ps(_mm_mul_ps(_mm_cvtepi32_ps(acc), _mm_loadu_ps(scale)), _mm_loadu_ps(bias));
+  return relu ? _mm_max_ps(v, _mm_setzero_ps()) : v;  // v > 0 ? v : 0
 }
+inline void store_f32(float* out, f32x4 v) { _mm_storeu_ps(out, v); }
+struct Quantizer {
+  __m128 scale, low, high;
+  Quantizer(float s, float l, float h) : scale(_mm_set1_ps(s)), low(_mm_set1_ps(l)), high(_mm_set1_ps(h)) {}
+  void store(std::int16_t* out, f32x4 v) const {
+    __m128 x = _mm_div_ps(v, scale);
+    x = _mm_max_ps(_mm_min_ps(x, high), low);  // equal to the scalar clamp (no NaN reaches here)
+    const __m128i whole = _mm_cvttps_epi32(x);
+    const __m128 fraction = _mm_sub_ps(x, _mm_cvtepi32_ps(whole));
+    __m128i q = _mm_sub_epi32(whole, _mm_castps_si128(_mm_cmpge_ps(fraction, _mm_set1_ps(0.5f))));
+    q = _mm_add_epi32(q, _mm_castps_si128(_mm_cmple_ps(fraction, _mm_set1_ps(-0.5f))));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_packs_epi32(q, q));
+  }
+};
 #else
 struct i32x4 {
   std::int32_t v[4];
 };
-inline i32x4 zero_i32x4() { return {{0, 0, 0, 0}}; }
 struct i16x8 {
   std::int16_t v[8];
 };
+struct f32x4 {
+  float v[4];
+};
+inline i32x4 zero_i32x4() { return {{0, 0, 0, 0}}; }
 inline i16x8 load_i16x8(const std::int16_t* p) {
   i16x8 r;
   std::memcpy(r.v, p, sizeof r.v);
+  return r;
+}
+inline i16x8 load_i8x8(const std::int8_t* p) {
+  i16x8 r;
+  for (int i = 0; i < 8; ++i) r.v[i] = p[i];
   return r;
 }
 inline i16x8 splat_pair(const std::int16_t* p) { return {{p[0], p[1], p[0], p[1], p[0], p[1], p[0], p[1]}}; }
@@ -93,26 +148,76 @@ inline i32x4 dot_add(i32x4 acc, i16x8 x, i16x8 w) {
   for (int i = 0; i < 4; ++i) acc.v[i] += x.v[2 * i] * w.v[2 * i] + x.v[2 * i + 1] * w.v[2 * i + 1];
   return acc;
 }
-struct dw_i16x8 {
-  std::int16_t v[8];
-};
-inline dw_i16x8 load_w_i16x8(const std::int16_t* p) {
-  dw_i16x8 r;
-  std::memcpy(r.v, p, sizeof r.v);
-  return r;
-}
-inline void mul_add_i16x8(i32x4& lo, i32x4& hi, dw_i16x8 x, dw_i16x8 w) {
+inline std::int32_t sum_lanes(i32x4 a) { return a.v[0] + a.v[1] + a.v[2] + a.v[3]; }
+inline void mul_add_i16x8(i32x4& lo, i32x4& hi, i16x8 x, i16x8 w) {
   for (int i = 0; i < 4; ++i) {
     lo.v[i] += x.v[i] * w.v[i];
     hi.v[i] += x.v[i + 4] * w.v[i + 4];
   }
 }
-inline void store_epilogue(float* out, i32x4 acc, const float* scale, const float* bias, bool relu) {
-  for (int i = 0; i < 4; ++i) out[i] = int8_epilogue(acc.v[i], scale[i], bias[i], relu ? Activation::relu : Activation::linear);
+inline f32x4 epilogue(i32x4 acc, const float* scale, const float* bias, bool relu) {
+  f32x4 r;
+  for (int i = 0; i < 4; ++i) r.v[i] = int8_epilogue(acc.v[i], scale[i], bias[i], relu ? Activation::relu : Activation::linear);
+  return r;
 }
+inline void store_f32(float* out, f32x4 v) { std::memcpy(out, v.v, sizeof v.v); }
+struct Quantizer {
+  float scale, low, high;
+  Quantizer(float s, float l, float h) : scale(s), low(l), high(h) {}
+  void store(std::int16_t* out, f32x4 v) const {
+    for (int i = 0; i < 4; ++i) quantize_one(out + i, v.v[i]);
+  }
+  void quantize_one(std::int16_t* out, float value) const {
+    float x = value / scale;
+    x = x > high ? high : (x < low ? low : x);
+    const float whole = std::trunc(x);
+    const float fraction = x - whole;
+    *out = static_cast<std::int16_t>(static_cast<int>(whole) + (fraction >= 0.5f) - (fraction <= -0.5f));
+  }
+};
 #endif
 
-constexpr int kLanes = 4;         // output channels per vector
+// quantize_values for one value, for the dense outputs.
+inline std::int16_t quantize_scalar(float value, const Int8ForwardPlan::Sink& sink) {
+  std::int16_t q;
+  quantize_values(&value, 1, sink.q_scale, /*unsigned_range=*/sink.q_low >= 0.0f, &q);
+  return q;
+}
+
+constexpr int kLanes = 4;  // output channels per vector
+int round_up(int c, int multiple) { return (c + multiple - 1) / multiple * multiple; }
+
+// Where finished values go (Int8ForwardPlan::Sink), as a compile-time choice so the tiles' epilogues test nothing.
+constexpr int kQuantized = 1, kFloat = 2;
+
+// Finishes four channels [c, c + 4) of output pixel (y, x): int8_epilogue's arithmetic, then the float store and/or
+// the quantized store into the consumer's buffer. A copy of the sink's fields, so the compiler sees that the
+// stores cannot change them.
+template <int MODE>
+struct Finisher {
+  std::int16_t* q;
+  std::ptrdiff_t q_pixel, q_row;
+  float* f;
+  std::ptrdiff_t f_pixel, f_row;
+  Quantizer quantizer;
+  bool relu;
+  Finisher(const Int8ForwardPlan::Sink& s, bool relu_)
+      : q(s.q), q_pixel(s.q_pixel), q_row(s.q_row), f(s.f), f_pixel(s.f_pixel), f_row(s.f_row),
+        quantizer(s.q_scale, s.q_low, s.q_high), relu(relu_) {}
+  inline void operator()(int y, int x, int c, i32x4 acc, const float* scale, const float* bias) const {
+    const f32x4 v = epilogue(acc, scale + c, bias + c, relu);
+    if constexpr ((MODE & kFloat) != 0) store_f32(f + y * f_row + x * f_pixel + c, v);
+    if constexpr ((MODE & kQuantized) != 0) quantizer.store(q + y * q_row + x * q_pixel + c, v);
+  }
+  // Whether channels [c, c + 4) exist in every destination: a depthwise block of 8 may end past a stride that is a
+  // multiple of 4 only, and its padding lanes would land in the next pixel.
+  bool holds(int c) const {
+    return ((MODE & kFloat) == 0 || c < f_pixel) && ((MODE & kQuantized) == 0 || c < q_pixel);
+  }
+};
+
+// --- conv2d ---------------------------------------------------------------------------------------------------
+
 // 16 output channels x 2 pixels, the float kernel's best shape. Overridable at compile time for measurements.
 #ifndef CORTEXLENS_I8_VECTORS
 #define CORTEXLENS_I8_VECTORS 4
@@ -124,185 +229,385 @@ constexpr int kBlockVectors = CORTEXLENS_I8_VECTORS;
 constexpr int kBlock = kLanes * kBlockVectors;
 constexpr int kTile = CORTEXLENS_I8_TILE;
 
-struct Int8Geometry {
-  int kh, sh, sw, out_h, out_w, out_c;
-  int pairs;        // per window row: ceil(kw * in_c / 2)
+struct ConvGeometry {
+  int kh, sh, sw, out_w;
+  int pairs;               // per window row
   const std::int16_t* in;  // first tap of output pixel (0, 0), inside the zero border
-  int in_row, in_c;
-  float* out;          // (out_h, out_w, acc_c) finished floats
-  int acc_c;           // out_c rounded up to 4
-  const float* scale;  // (acc_c) input_scale * weight_scales[oc]
+  int in_row, in_cs;
+  const float* scale;  // (acc_c)
   const float* bias;   // (acc_c)
-  bool relu;
 };
 
-template <int MR, int NV>
-inline void tile(const Int8Geometry& g, const std::int16_t* w, const std::int16_t* in, float* out, int c0) {
-  decltype(zero_i32x4()) a[MR][NV];
+template <int MR, int NV, class Finish>
+inline void conv_tile(const ConvGeometry& g, const Finish& finish, const std::int16_t* w, const std::int16_t* in,
+                      int oy, int ox, int c0) {
+  i32x4 a[MR][NV];
   for (int p = 0; p < MR; ++p)
     for (int v = 0; v < NV; ++v) a[p][v] = zero_i32x4();
-  const int pixel_step = g.sw * g.in_c;
+  const int pixel_step = g.sw * g.in_cs;
   for (int ky = 0; ky < g.kh; ++ky) {
     const std::int16_t* x = in + static_cast<std::ptrdiff_t>(ky) * g.in_row;
     const std::int16_t* wk = w + static_cast<std::ptrdiff_t>(ky) * g.pairs * NV * 8;
     for (int j = 0; j < g.pairs; ++j) {
-      decltype(load_i16x8(w)) wv[NV];
+      i16x8 wv[NV];
       for (int v = 0; v < NV; ++v) wv[v] = load_i16x8(wk + (j * NV + v) * 8);
       for (int p = 0; p < MR; ++p) {
-        const auto xv = splat_pair(x + p * pixel_step + 2 * j);
+        const i16x8 xv = splat_pair(x + p * pixel_step + 2 * j);
         for (int v = 0; v < NV; ++v) a[p][v] = dot_add(a[p][v], xv, wv[v]);
       }
     }
   }
   for (int p = 0; p < MR; ++p)
-    for (int v = 0; v < NV; ++v)
-      store_epilogue(out + p * g.acc_c + v * kLanes, a[p][v], g.scale + c0 + v * kLanes, g.bias + c0 + v * kLanes,
-                     g.relu);
+    for (int v = 0; v < NV; ++v) finish(oy, ox + p, c0 + v * kLanes, a[p][v], g.scale, g.bias);
 }
 
-template <int NV>
-void block_row(const Int8Geometry& g, int oy, int c0, const std::int16_t* w) {
+template <int NV, class Finish>
+void conv_block_row(const ConvGeometry& g, const Finish& finish, int oy, int c0, const std::int16_t* w) {
   const std::int16_t* in = g.in + static_cast<std::ptrdiff_t>(oy) * g.sh * g.in_row;
-  float* out = g.out + static_cast<std::ptrdiff_t>(oy) * g.out_w * g.acc_c + c0;
   int ox = 0;
-  for (; ox + kTile <= g.out_w; ox += kTile) tile<kTile, NV>(g, w, in + ox * g.sw * g.in_c, out + ox * g.acc_c, c0);
-  for (; ox < g.out_w; ++ox) tile<1, NV>(g, w, in + ox * g.sw * g.in_c, out + ox * g.acc_c, c0);
+  for (; ox + kTile <= g.out_w; ox += kTile) conv_tile<kTile, NV>(g, finish, w, in + ox * g.sw * g.in_cs, oy, ox, c0);
+  for (; ox < g.out_w; ++ox) conv_tile<1, NV>(g, finish, w, in + ox * g.sw * g.in_cs, oy, ox, c0);
 }
 
-template <int NV>
-void block_row_narrowing(const Int8Geometry& g, int oy, int c0, const std::int16_t* w, int vectors) {
+template <int NV, class Finish>
+void conv_block_row_narrowing(const ConvGeometry& g, const Finish& finish, int oy, int c0, const std::int16_t* w,
+                              int vectors) {
   if constexpr (NV > 1) {
-    if (vectors < NV) return block_row_narrowing<NV - 1>(g, oy, c0, w, vectors);
+    if (vectors < NV) return conv_block_row_narrowing<NV - 1>(g, finish, oy, c0, w, vectors);
   }
-  block_row<NV>(g, oy, c0, w);
+  conv_block_row<NV>(g, finish, oy, c0, w);
+}
+
+template <class Finish>
+void conv2d_step(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in, const Finish& finish) {
+  const Layer& layer = *step.layer;
+  const int acc_c = static_cast<int>(step.scale.size());
+  const ConvGeometry g{layer.kernel_h, layer.stride_h, layer.stride_w, layer.out.w, step.pairs,
+                       in.at(-layer.pad.top, -layer.pad.left), in.row_stride(), in.channel_stride,
+                       step.scale.data(), step.bias.data()};
+  // Rows outer, channel blocks inner: the input rows of one output row stay in L1 across the blocks.
+  for (int oy = 0; oy < layer.out.h; ++oy)
+    for (int c0 = 0; c0 < acc_c; c0 += kBlock)
+      conv_block_row_narrowing<kBlockVectors>(g, finish, oy, c0,
+                                              step.weights.data() + static_cast<std::size_t>(c0) * g.kh * g.pairs * 2,
+                                              (acc_c - c0) / kLanes);
+}
+
+// --- depthwise ------------------------------------------------------------------------------------------------
+
+constexpr int kDwTile = 4;  // output pixels per depthwise tile, 8 channels each
+
+template <int MR, class Finish>
+inline void dw_tile(const Int8ForwardPlan::Step& step, const Finish& finish, const std::int16_t* w,
+                    const std::int16_t* in, int in_row, int oy, int ox, int c0, bool store_hi) {
+  const Layer& layer = *step.layer;
+  const int cs = step.in_cs;
+  i32x4 lo[MR], hi[MR];
+  for (int p = 0; p < MR; ++p) lo[p] = hi[p] = zero_i32x4();
+  const int pixel_step = layer.stride_w * cs;
+  for (int ky = 0; ky < layer.kernel_h; ++ky) {
+    const std::int16_t* x = in + static_cast<std::ptrdiff_t>(ky) * in_row;
+    const std::int16_t* wk = w + static_cast<std::ptrdiff_t>(ky) * layer.kernel_w * cs;
+    for (int kx = 0; kx < layer.kernel_w; ++kx, x += cs, wk += cs) {
+      const i16x8 wv = load_i16x8(wk);
+      for (int p = 0; p < MR; ++p) mul_add_i16x8(lo[p], hi[p], load_i16x8(x + p * pixel_step), wv);
+    }
+  }
+  for (int p = 0; p < MR; ++p) {
+    finish(oy, ox + p, c0, lo[p], step.scale.data(), step.bias.data());
+    if (store_hi) finish(oy, ox + p, c0 + kLanes, hi[p], step.scale.data(), step.bias.data());
+  }
+}
+
+template <class Finish>
+void depthwise_step(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in, const Finish& finish) {
+  const Layer& layer = *step.layer;
+  const int cs = step.in_cs, in_row = in.row_stride();
+  const std::int16_t* origin = in.at(-layer.pad.top, -layer.pad.left);
+  // All channel blocks of one pixel tile before the next tile: the tile's input window stays in L1.
+  for (int oy = 0; oy < layer.out.h; ++oy) {
+    const std::int16_t* row = origin + static_cast<std::ptrdiff_t>(oy) * layer.stride_h * in_row;
+    int ox = 0;
+    for (; ox + kDwTile <= layer.out.w; ox += kDwTile)
+      for (int c0 = 0; c0 < cs; c0 += 8)
+        dw_tile<kDwTile>(step, finish, step.weights.data() + c0, row + ox * layer.stride_w * cs + c0, in_row, oy, ox,
+                         c0, finish.holds(c0 + kLanes));
+    for (; ox < layer.out.w; ++ox)
+      for (int c0 = 0; c0 < cs; c0 += 8)
+        dw_tile<1>(step, finish, step.weights.data() + c0, row + ox * layer.stride_w * cs + c0, in_row, oy, ox, c0,
+                   finish.holds(c0 + kLanes));
+  }
+}
+
+// --- dense ----------------------------------------------------------------------------------------------------
+
+constexpr int kDenseBlock = 16;  // units per block of the several-unit layout
+
+void dense_step(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in, const Int8ForwardPlan::Sink& sink) {
+  const Layer& layer = *step.layer;
+  const bool relu = layer.activation == Activation::relu;
+  // The input buffer of a dense layer has no border: its data is the flattened (H, W, cs) map plus zero slack.
+  const std::int16_t* x = in.data.data();
+  const std::size_t n = static_cast<std::size_t>(layer.in.h) * layer.in.w * step.in_cs;
+  const int units = layer.out.c;
+  std::vector<std::int32_t> sums(static_cast<std::size_t>(units));
+  if (!step.weights.empty()) {
+    // One unit: one long dot product, four accumulators to hide the add latency. weights are zero-padded to a
+    // multiple of 8 and the buffer's slack is zeros, so the last vector reads nothing it should not count.
+    i32x4 a[4] = {zero_i32x4(), zero_i32x4(), zero_i32x4(), zero_i32x4()};
+    const std::int16_t* w = step.weights.data();
+    const std::size_t padded = step.weights.size();
+    std::size_t i = 0;
+    for (; i + 32 <= padded; i += 32)
+      for (int k = 0; k < 4; ++k) a[k] = dot_add(a[k], load_i16x8(x + i + 8 * k), load_i16x8(w + i + 8 * k));
+    for (; i < padded; i += 8) a[0] = dot_add(a[0], load_i16x8(x + i), load_i16x8(w + i));
+    sums[0] = sum_lanes(a[0]) + sum_lanes(a[1]) + sum_lanes(a[2]) + sum_lanes(a[3]);
+  } else {
+    // Several units: post-ReLU inputs are mostly zero, so the nonzero pairs are listed once and every block of 16
+    // units sums over those only.
+    const std::size_t pairs = (n + 1) / 2;
+    std::vector<std::uint32_t> nonzero;
+    nonzero.reserve(pairs);
+    for (std::size_t j = 0; j < pairs; ++j)
+      if (x[2 * j] != 0 || x[2 * j + 1] != 0) nonzero.push_back(static_cast<std::uint32_t>(j));
+    for (int b0 = 0; b0 < units; b0 += kDenseBlock) {
+      const std::int8_t* w = step.dense_weights.data() + static_cast<std::size_t>(b0) * pairs * 2;
+      i32x4 a[4] = {zero_i32x4(), zero_i32x4(), zero_i32x4(), zero_i32x4()};
+      for (std::uint32_t j : nonzero) {
+        const i16x8 xv = splat_pair(x + 2 * static_cast<std::size_t>(j));
+        const std::int8_t* wj = w + static_cast<std::size_t>(j) * kDenseBlock * 2;
+        for (int v = 0; v < 4; ++v) a[v] = dot_add(a[v], xv, load_i8x8(wj + 8 * v));
+      }
+      std::int32_t lanes[kDenseBlock];
+      for (int v = 0; v < 4; ++v) std::memcpy(lanes + 4 * v, &a[v], sizeof(std::int32_t) * 4);
+      for (int o = b0; o < std::min(units, b0 + kDenseBlock); ++o) sums[static_cast<std::size_t>(o)] = lanes[o - b0];
+    }
+  }
+  for (int o = 0; o < units; ++o) {
+    const float value = int8_epilogue(sums[static_cast<std::size_t>(o)], step.scale[static_cast<std::size_t>(o)],
+                                      step.bias[static_cast<std::size_t>(o)],
+                                      relu ? Activation::relu : Activation::linear);
+    if (sink.f) sink.f[o] = value;
+    if (sink.q) sink.q[o] = quantize_scalar(value, sink);
+  }
+}
+
+// The one-layer path behind conv2d_int8_tiled & co: the plan's packing and kernels, so the kernel tests against
+// the `_ref` twins cover what forward_int8 runs.
+void run_single_layer(const Layer& layer, const std::int16_t* in, float* out) {
+  const int in_cs = layer.kind == LayerKind::depthwise_conv2d ? round_up(layer.in.c, 8) : layer.in.c;
+  const Int8ForwardPlan::Step step = Int8ForwardPlan::prepare_step(layer, in_cs);
+  Int8ForwardPlan::Buffer buffer =
+      Int8ForwardPlan::make_buffer(layer.in, layer.kind == LayerKind::dense ? Padding{} : layer.pad, in_cs);
+  const Shape3 is = layer.in, os = layer.out;
+  for (int y = 0; y < is.h; ++y)
+    for (int x = 0; x < is.w; ++x)
+      std::memcpy(buffer.at(y, x), in + (static_cast<std::size_t>(y) * is.w + x) * is.c, sizeof(std::int16_t) * is.c);
+  const int out_cs = round_up(os.c, 8);
+  std::vector<float> result(static_cast<std::size_t>(os.h) * os.w * out_cs);  // (H, W, out_cs)
+  Int8ForwardPlan::Sink sink;
+  sink.f = result.data();
+  sink.f_pixel = out_cs;
+  sink.f_row = static_cast<std::ptrdiff_t>(os.w) * out_cs;
+  Int8ForwardPlan::run_step(step, buffer, sink);
+  for (std::size_t p = 0; p < static_cast<std::size_t>(os.h) * os.w; ++p)
+    std::copy_n(result.data() + p * out_cs, os.c, out + p * os.c);
 }
 
 }  // namespace
 
-void conv2d_int8_tiled(const Layer& layer, const std::int16_t* in, float* out) {
-  const Shape3 is = layer.in, os = layer.out;
+void conv2d_int8_tiled(const Layer& layer, const std::int16_t* in, float* out) { run_single_layer(layer, in, out); }
+void depthwise_conv2d_int8_tiled(const Layer& layer, const std::int16_t* in, float* out) {
+  run_single_layer(layer, in, out);
+}
+void dense_int8_tiled(const Layer& layer, const std::int16_t* in, float* out) { run_single_layer(layer, in, out); }
+
+// --- the plan -------------------------------------------------------------------------------------------------
+
+Int8ForwardPlan::Buffer Int8ForwardPlan::make_buffer(Shape3 shape, const Padding& border, int channel_stride) {
+  Buffer b;
+  b.shape = shape;
+  b.border = border;
+  b.channel_stride = channel_stride;
+  // Slack: the last pair of an odd window row reads one value past the row, and the one-unit dense kernel reads
+  // in vectors of 8.
+  b.data.assign(static_cast<std::size_t>(border.top + shape.h + border.bottom) * b.row_stride() + 8, 0);
+  return b;
+}
+
+Int8ForwardPlan::Step Int8ForwardPlan::prepare_step(const Layer& layer, int in_cs) {
+  Step step;
+  step.layer = &layer;
+  step.in_cs = in_cs;
   const Int8Weights& q = *layer.int8;
-  const int kh = layer.kernel_h, kw = layer.kernel_w, in_c = is.c, out_c = os.c;
-  const int run = kw * in_c, pairs = (run + 1) / 2;
-  const int acc_c = (out_c + kLanes - 1) / kLanes * kLanes;
-
-  // (kh, pairs, block width, 2) per block of kBlock output channels; zeros past the run and past out_c.
-  std::vector<std::int16_t> packed(static_cast<std::size_t>(kh) * pairs * 2 * acc_c, 0);
-  for (int c0 = 0; c0 < acc_c; c0 += kBlock) {
-    const int width = std::min(kBlock, acc_c - c0);
-    std::int16_t* block = packed.data() + static_cast<std::size_t>(c0) * kh * pairs * 2;
-    for (int ky = 0; ky < kh; ++ky)
-      for (int k = 0; k < run; ++k)
-        for (int o = 0; o < width && c0 + o < out_c; ++o)
-          block[((static_cast<std::size_t>(ky) * pairs + k / 2) * width + o) * 2 + k % 2] =
-              q.weights[(static_cast<std::size_t>(ky) * run + k) * out_c + c0 + o];
-  }
-
-  // Zero-bordered int16 copy of the input; one spare row lets the last pair of the last row read past its end.
-  const int padded_w = layer.pad.left + is.w + layer.pad.right;
-  const int in_row = padded_w * in_c;
-  const int padded_h = layer.pad.top + is.h + layer.pad.bottom + 1;
-  std::vector<std::int16_t> padded(static_cast<std::size_t>(padded_h) * in_row, 0);
-  for (int y = 0; y < is.h; ++y) {
-    std::int16_t* row = padded.data() + static_cast<std::size_t>(y + layer.pad.top) * in_row + layer.pad.left * in_c;
-    const std::int16_t* src = in + static_cast<std::size_t>(y) * is.w * in_c;
-    for (int i = 0; i < is.w * in_c; ++i) row[i] = src[i];
-  }
-
-  // Scales computed as the reference computes them per output; padding channels get scale 0 and bias 0.
-  std::vector<float> scale(acc_c, 0.0f), bias(acc_c, 0.0f);
+  const int kh = layer.kernel_h, kw = layer.kernel_w, in_c = layer.in.c, out_c = layer.out.c;
+  int padded_c = round_up(out_c, kLanes);
+  if (layer.kind == LayerKind::depthwise_conv2d) padded_c = in_cs;
+  if (layer.kind == LayerKind::dense) padded_c = round_up(out_c, kDenseBlock);
+  step.scale.assign(static_cast<std::size_t>(padded_c), 0.0f);
+  step.bias.assign(static_cast<std::size_t>(padded_c), 0.0f);
   for (int oc = 0; oc < out_c; ++oc) {
-    scale[oc] = q.input_scale * q.weight_scales[oc];
-    bias[oc] = layer.bias[oc];
+    step.scale[static_cast<std::size_t>(oc)] = q.input_scale * q.weight_scales[static_cast<std::size_t>(oc)];
+    step.bias[static_cast<std::size_t>(oc)] = layer.bias[static_cast<std::size_t>(oc)];
   }
-  // Finished floats go straight to `out` when its channel count is a multiple of 4, else through a padded buffer.
-  std::vector<float> padded_out(acc_c == out_c ? 0 : static_cast<std::size_t>(os.h) * os.w * acc_c);
-  float* dst = acc_c == out_c ? out : padded_out.data();
-  Int8Geometry g{kh,      layer.stride_h, layer.stride_w, os.h,         os.w,        out_c,
-                 pairs,   padded.data(),  in_row,         in_c,         dst,         acc_c,
-                 scale.data(), bias.data(), layer.activation == Activation::relu};
-  for (int oy = 0; oy < os.h; ++oy)
-    for (int c0 = 0; c0 < acc_c; c0 += kBlock)
-      block_row_narrowing<kBlockVectors>(g, oy, c0, packed.data() + static_cast<std::size_t>(c0) * kh * pairs * 2,
-                                         (acc_c - c0) / kLanes);
-  if (acc_c != out_c)
-    for (std::size_t p = 0; p < static_cast<std::size_t>(os.h) * os.w; ++p)
-      std::copy_n(padded_out.data() + p * acc_c, out_c, out + p * out_c);
+  switch (layer.kind) {
+    case LayerKind::conv2d: {
+      // Per block of kBlock output channels (the last one narrower): (kh, pairs, width, 2); zeros past the run,
+      // for padding input channels and past out_c.
+      const int run = kw * in_cs;
+      step.pairs = (run + 1) / 2;
+      step.weights.assign(static_cast<std::size_t>(kh) * step.pairs * 2 * padded_c, 0);
+      for (int c0 = 0; c0 < padded_c; c0 += kBlock) {
+        const int width = std::min(kBlock, padded_c - c0);
+        std::int16_t* block = step.weights.data() + static_cast<std::size_t>(c0) * kh * step.pairs * 2;
+        for (int ky = 0; ky < kh; ++ky)
+          for (int kx = 0; kx < kw; ++kx)
+            for (int ic = 0; ic < in_c; ++ic) {
+              const int k = kx * in_cs + ic;
+              for (int o = 0; o < width && c0 + o < out_c; ++o)
+                block[((static_cast<std::size_t>(ky) * step.pairs + k / 2) * width + o) * 2 + k % 2] =
+                    q.weights[((static_cast<std::size_t>(ky) * kw + kx) * in_c + ic) * out_c + c0 + o];
+            }
+      }
+      break;
+    }
+    case LayerKind::depthwise_conv2d: {
+      step.weights.assign(static_cast<std::size_t>(kh) * kw * in_cs, 0);
+      for (int t = 0; t < kh * kw; ++t)
+        for (int c = 0; c < in_c; ++c)
+          step.weights[static_cast<std::size_t>(t) * in_cs + c] = q.weights[static_cast<std::size_t>(t) * in_c + c];
+      break;
+    }
+    case LayerKind::dense: {
+      const std::size_t pixels = static_cast<std::size_t>(layer.in.h) * layer.in.w;
+      const std::size_t n = pixels * in_cs;
+      if (out_c == 1) {
+        step.weights.assign((n + 7) / 8 * 8, 0);
+        for (std::size_t p = 0; p < pixels; ++p)
+          for (int c = 0; c < in_c; ++c) step.weights[p * in_cs + c] = q.weights[p * in_c + c];
+      } else {
+        const std::size_t pairs = (n + 1) / 2;
+        step.dense_weights.assign(pairs * 2 * padded_c, 0);
+        for (std::size_t p = 0; p < pixels; ++p)
+          for (int c = 0; c < in_c; ++c) {
+            const std::size_t k = p * in_cs + c;
+            for (int o = 0; o < out_c; ++o)
+              step.dense_weights[static_cast<std::size_t>(o / kDenseBlock * kDenseBlock) * pairs * 2 +
+                                 ((k / 2) * kDenseBlock + o % kDenseBlock) * 2 + k % 2] =
+                  q.weights[(p * in_c + c) * out_c + o];
+          }
+      }
+      break;
+    }
+  }
+  return step;
 }
 
 namespace {
 
-constexpr int kDwTile = 4;  // output pixels per depthwise tile, 8 channels each
-
-struct DwGeometry {
-  int kh, kw, sh, sw, out_h, out_w;
-  const std::int16_t* in;  // first tap of output pixel (0, 0), inside the zero border
-  int in_row, cs;          // cs: channels rounded up to 8, in the input copy, weights and output
-  float* out;
-  const float* scale;
-  const float* bias;
-  bool relu;
-};
-
-template <int MR>
-inline void dw_tile(const DwGeometry& g, const std::int16_t* w, const std::int16_t* in, float* out, int c0) {
-  i32x4 lo[MR], hi[MR];
-  for (int p = 0; p < MR; ++p) lo[p] = hi[p] = zero_i32x4();
-  const int pixel_step = g.sw * g.cs;
-  for (int ky = 0; ky < g.kh; ++ky) {
-    const std::int16_t* x = in + static_cast<std::ptrdiff_t>(ky) * g.in_row;
-    const std::int16_t* wk = w + static_cast<std::ptrdiff_t>(ky) * g.kw * g.cs;
-    for (int kx = 0; kx < g.kw; ++kx, x += g.cs, wk += g.cs) {
-      const dw_i16x8 wv = load_w_i16x8(wk);
-      for (int p = 0; p < MR; ++p) mul_add_i16x8(lo[p], hi[p], load_w_i16x8(x + p * pixel_step), wv);
-    }
-  }
-  for (int p = 0; p < MR; ++p) {
-    store_epilogue(out + p * g.cs, lo[p], g.scale + c0, g.bias + c0, g.relu);
-    store_epilogue(out + p * g.cs + 4, hi[p], g.scale + c0 + 4, g.bias + c0 + 4, g.relu);
-  }
+template <int MODE>
+void run_step_to(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in, const Int8ForwardPlan::Sink& sink) {
+  const Finisher<MODE> finish(sink, step.layer->activation == Activation::relu);
+  if (step.layer->kind == LayerKind::conv2d) return conv2d_step(step, in, finish);
+  depthwise_step(step, in, finish);
 }
 
 }  // namespace
 
-void depthwise_conv2d_int8_tiled(const Layer& layer, const std::int16_t* in, float* out) {
-  const Shape3 is = layer.in, os = layer.out;
-  const Int8Weights& q = *layer.int8;
-  const int kh = layer.kernel_h, kw = layer.kernel_w, c = is.c;
-  const int cs = (c + 7) / 8 * 8;
+void Int8ForwardPlan::run_step(const Step& step, Buffer& in, const Sink& sink) {
+  if (step.layer->kind == LayerKind::dense) return dense_step(step, in, sink);
+  if (sink.q && sink.f) return run_step_to<kQuantized | kFloat>(step, in, sink);
+  if (sink.q) return run_step_to<kQuantized>(step, in, sink);
+  run_step_to<kFloat>(step, in, sink);
+}
 
-  std::vector<std::int16_t> weights(static_cast<std::size_t>(kh) * kw * cs, 0);  // (kh, kw, cs)
-  for (int t = 0; t < kh * kw; ++t)
-    for (int ch = 0; ch < c; ++ch)
-      weights[static_cast<std::size_t>(t) * cs + ch] = q.weights[static_cast<std::size_t>(t) * c + ch];
-  std::vector<float> scale(cs, 0.0f), bias(cs, 0.0f);
-  for (int ch = 0; ch < c; ++ch) {
-    scale[ch] = q.input_scale * q.weight_scales[ch];
-    bias[ch] = layer.bias[ch];
+namespace {
+
+// The channel stride of a layer's input buffer (int8_plan.hpp explains the choice).
+int input_channel_stride(const Layer& consumer, bool model_input) {
+  if (consumer.kind == LayerKind::depthwise_conv2d) return round_up(consumer.in.c, 8);
+  return model_input ? consumer.in.c : round_up(consumer.in.c, kLanes);
+}
+
+}  // namespace
+
+Int8ForwardPlan::Int8ForwardPlan(const Model& model) {
+  const auto& layers = model.layers;
+  buffers_.reserve(layers.size());
+  steps_.reserve(layers.size());
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const Layer& layer = layers[i];
+    buffers_.push_back(make_buffer(layer.in, layer.kind == LayerKind::dense ? Padding{} : layer.pad,
+                                   input_channel_stride(layer, i == 0)));
+    steps_.push_back(prepare_step(layer, buffers_.back().channel_stride));
   }
-  const int in_row = (layer.pad.left + is.w + layer.pad.right) * cs;
-  std::vector<std::int16_t> padded(static_cast<std::size_t>(layer.pad.top + is.h + layer.pad.bottom) * in_row, 0);
-  for (int y = 0; y < is.h; ++y)
-    for (int x = 0; x < is.w; ++x)
-      std::memcpy(padded.data() + static_cast<std::size_t>(y + layer.pad.top) * in_row +
-                      static_cast<std::size_t>(x + layer.pad.left) * cs,
-                  in + (static_cast<std::size_t>(y) * is.w + x) * c, static_cast<std::size_t>(c) * sizeof(std::int16_t));
-  std::vector<float> result(static_cast<std::size_t>(os.h) * os.w * cs);
-  DwGeometry g{kh, kw, layer.stride_h, layer.stride_w, os.h, os.w, padded.data(), in_row, cs, result.data(),
-               scale.data(), bias.data(), layer.activation == Activation::relu};
-  for (int oy = 0; oy < os.h; ++oy) {
-    const std::int16_t* row = g.in + static_cast<std::ptrdiff_t>(oy) * g.sh * in_row;
-    float* out_row = result.data() + static_cast<std::size_t>(oy) * os.w * cs;
-    int ox = 0;
-    for (; ox + kDwTile <= os.w; ox += kDwTile)
-      for (int c0 = 0; c0 < cs; c0 += 8)
-        dw_tile<kDwTile>(g, weights.data() + c0, row + ox * g.sw * cs + c0, out_row + ox * cs + c0, c0);
-    for (; ox < os.w; ++ox)
-      for (int c0 = 0; c0 < cs; c0 += 8)
-        dw_tile<1>(g, weights.data() + c0, row + ox * g.sw * cs + c0, out_row + ox * cs + c0, c0);
+  output_shape_ = layers.back().out;
+  output_cs_ = round_up(output_shape_.c, 8);
+  output_.assign(static_cast<std::size_t>(output_shape_.h) * output_shape_.w * output_cs_, 0.0f);
+}
+
+Int8ForwardPlan::Sink Int8ForwardPlan::sink_for(std::size_t i, std::vector<float>* activation) {
+  Sink sink;
+  const Shape3 out = steps_[i].layer->out;
+  if (i + 1 < steps_.size()) {
+    Buffer& next = buffers_[i + 1];
+    const Int8Weights& q = *steps_[i + 1].layer->int8;
+    sink.q = next.at(0, 0);
+    sink.q_pixel = next.channel_stride;
+    sink.q_row = next.row_stride();
+    sink.q_scale = q.input_scale;
+    sink.q_low = static_cast<float>(input_q_min(q));
+    sink.q_high = static_cast<float>(input_q_max(q));
+  } else {
+    activation = &output_;
   }
-  for (std::size_t p = 0; p < static_cast<std::size_t>(os.h) * os.w; ++p)
-    std::copy_n(result.data() + p * cs, c, out + p * c);
+  if (activation) {
+    const int cs = round_up(out.c, 8);
+    if (activation->size() != static_cast<std::size_t>(out.h) * out.w * cs)
+      activation->assign(static_cast<std::size_t>(out.h) * out.w * cs, 0.0f);
+    sink.f = activation->data();
+    sink.f_pixel = cs;
+    sink.f_row = static_cast<std::ptrdiff_t>(out.w) * cs;
+  }
+  return sink;
+}
+
+void Int8ForwardPlan::run_layer(std::size_t i) { run_step(steps_[i], buffers_[i], sink_for(i, nullptr)); }
+
+void Int8ForwardPlan::run(const float* input, float* outputs, std::vector<Tensor>* activations) {
+  // The model input, quantized once with layer 0's scale and range into its bordered buffer.
+  Buffer& first = buffers_.front();
+  const Int8Weights& q0 = *steps_.front().layer->int8;
+  const Shape3 s = first.shape;
+  for (int y = 0; y < s.h; ++y) {
+    if (first.channel_stride == s.c) {
+      quantize_values(input + static_cast<std::size_t>(y) * s.w * s.c, static_cast<std::size_t>(s.w) * s.c,
+                      q0.input_scale, q0.unsigned_input, first.at(y, 0));
+      continue;
+    }
+    for (int x = 0; x < s.w; ++x)
+      quantize_values(input + (static_cast<std::size_t>(y) * s.w + x) * s.c, static_cast<std::size_t>(s.c),
+                      q0.input_scale, q0.unsigned_input, first.at(y, x));
+  }
+  if (activations) {
+    activation_maps_.resize(steps_.size());
+    activations->clear();
+  }
+  for (std::size_t i = 0; i < steps_.size(); ++i)
+    run_step(steps_[i], buffers_[i], sink_for(i, activations ? &activation_maps_[i] : nullptr));
+  const auto copy_dense = [](const std::vector<float>& map, Shape3 shape, float* dense) {
+    const int cs = round_up(shape.c, 8);
+    for (std::size_t p = 0; p < static_cast<std::size_t>(shape.h) * shape.w; ++p)
+      std::copy_n(map.data() + p * cs, shape.c, dense + p * shape.c);
+  };
+  if (activations) {
+    for (std::size_t i = 0; i < steps_.size(); ++i) {
+      Tensor t(steps_[i].layer->out);
+      copy_dense(i + 1 < steps_.size() ? activation_maps_[i] : output_, t.shape, t.data.data());
+      activations->push_back(std::move(t));
+    }
+  }
+  copy_dense(output_, output_shape_, outputs);
 }
 
 }  // namespace cortexlens

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include "cortexlens/int8_plan.hpp"
+
 namespace cortexlens {
 
 const char* precision_name(Precision precision) { return precision == Precision::int8 ? "int8" : "float32"; }
@@ -389,11 +391,12 @@ Result<Model> quantize_calibrated(const Model& float_model, const ActivationCali
 
 // --- forward ---
 
-Result<ForwardResult> forward_int8(const Model& model, const Tensor& input, const ForwardOptions& options) {
+Status check_int8_forward(const Model& model, const Tensor& input) {
   for (const auto& layer : model.layers)
     if (!layer.int8)
       return Status::error("model '" + model.name + "' has no int8 weights for layer '" + layer.name +
                            "' (convert it with --precision int8, or run it as float32)");
+  if (model.layers.empty()) return Status::error("model '" + model.name + "' has no layers");
   if (input.shape != model.input || input.data.size() != model.input.size())
     return Status::error("input has shape (" + std::to_string(input.shape.h) + "," + std::to_string(input.shape.w) +
                          "," + std::to_string(input.shape.c) + "), model '" + model.name + "' expects (" +
@@ -404,6 +407,26 @@ Result<ForwardResult> forward_int8(const Model& model, const Tensor& input, cons
     if (!std::isfinite(input.data[i]))
       return Status::error("input value " + std::to_string(i) + " is " + std::to_string(input.data[i]) +
                            ", expected a finite number");
+  return Status::ok();
+}
+
+Result<ForwardResult> forward_int8_planned(const Model& model, Int8ForwardPlan& plan, const Tensor& input,
+                                           bool keep_activations) {
+  CL_RETURN_IF_ERROR(check_int8_forward(model, input));
+  ForwardResult result;
+  result.outputs.resize(plan.output_size());
+  plan.run(input.data.data(), result.outputs.data(), keep_activations ? &result.activations : nullptr);
+  return result;
+}
+
+Result<ForwardResult> forward_int8(const Model& model, const Tensor& input, const ForwardOptions& options) {
+  CL_RETURN_IF_ERROR(check_int8_forward(model, input));
+  if (!options.use_reference_kernels) {
+    // A plan per call packs the weights and allocates the buffers again; hot loops keep their own Int8ForwardPlan.
+    Int8ForwardPlan plan(model);
+    return forward_int8_planned(model, plan, input, options.keep_activations);
+  }
+  // The reference: layer at a time through float tensors, each layer quantizing its own input.
   ForwardResult result;
   if (options.keep_activations) result.activations.reserve(model.layers.size());
   Tensor current = input;
@@ -412,13 +435,10 @@ Result<ForwardResult> forward_int8(const Model& model, const Tensor& input, cons
   for (const auto& layer : model.layers) {
     quantized.resize(current.data.size());
     const Int8Weights& q = *layer.int8;
-    if (options.use_reference_kernels)
-      quantize_values_ref(current.data.data(), current.data.size(), q.input_scale, q.unsigned_input, quantized.data());
-    else
-      quantize_values(current.data.data(), current.data.size(), q.input_scale, q.unsigned_input, quantized.data());
+    quantize_values_ref(current.data.data(), current.data.size(), q.input_scale, q.unsigned_input, quantized.data());
     next.shape = layer.out;
     next.data.resize(layer.out.size());
-    run_layer_int8(layer, quantized.data(), next.data.data(), options.use_reference_kernels);
+    run_layer_int8(layer, quantized.data(), next.data.data(), /*use_reference=*/true);
     if (options.keep_activations) result.activations.push_back(next);
     std::swap(current, next);
   }

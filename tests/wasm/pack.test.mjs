@@ -62,6 +62,24 @@ test('the committed demo model loads, is int8, and prefers a centred bright dot'
   });
 });
 
+test('int8 predictions reuse the model\'s plan: the same bits on every call, whatever ran before', () => {
+  const meta = cl.inspectModelFile(demoBytes);
+  const vector = testVectorInput(meta.testVector.seed, CHANNEL_MEANS);
+  withModel(cl.loadModelFile(demoBytes), (model) => {
+    // inspectModelFile's outputs come from a fresh plan inside read_model_file; this model keeps one across calls.
+    const first = cl.predictWithPrecision(model, vector, 'int8');
+    assert.deepEqual(Array.from(first), Array.from(meta.testOutputs));
+    for (const x of [dotImage(55.5, 55.5, 2, 120), new Float32Array(112 * 112 * 3).fill(1e6), dotImage(15, 15, 3, -80)])
+      cl.predictWithPrecision(model, x, 'int8');
+    const acts = cl.activationsWithPrecision(model, vector, 'int8');
+    assert.deepEqual(Array.from(acts.at(-1).data), Array.from(meta.testOutputs));
+    assert.deepEqual(Array.from(cl.predictWithPrecision(model, vector, 'int8')), Array.from(meta.testOutputs));
+    const bad = new Float32Array(112 * 112 * 3);
+    bad[5] = NaN;
+    assert.throws(() => cl.predictWithPrecision(model, bad, 'int8'), /input value 5 is nan, expected a finite number/);
+  });
+});
+
 test('inspectModelFile reports the metadata and the test vector the load ran', () => {
   const meta = cl.inspectModelFile(demoBytes);
   assert.equal(meta.precision, 'int8');

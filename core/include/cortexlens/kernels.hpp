@@ -29,6 +29,10 @@ void conv2d_int8_tiled(const Layer& layer, const std::int16_t* in, float* out);
 // int8 depthwise conv2d, 4 pixels x 8 channels per tile (16-bit products, int32 sums). Bit-identical to
 // depthwise_conv2d_int8_ref.
 void depthwise_conv2d_int8_tiled(const Layer& layer, const std::int16_t* in, float* out);
+// int8 dense on pairwise 16-bit dot products (one unit: one long dot product; several: blocks of 16 units over the
+// nonzero input pairs). Bit-identical to dense_int8_ref. These three run the Int8ForwardPlan's code (int8_plan.hpp)
+// on one layer.
+void dense_int8_tiled(const Layer& layer, const std::int16_t* in, float* out);
 
 // A model prepared once for many fast float32 forward passes (what forward() uses; hold one yourself in hot loops
 // such as benchmarks, evaluation over many images or synthesis, to skip the per-call packing and allocation).

@@ -168,7 +168,9 @@ inline float int8_epilogue(std::int32_t acc, float combined_scale, float bias, A
 
 // The int8 forward pass: each layer quantizes its (float) input with its own scale, runs the int8 kernel and
 // produces float outputs. Kept activations are those float outputs. Refuses a model without int8 weights on
-// every layer, naming the first layer that lacks them.
+// every layer, naming the first layer that lacks them. Without use_reference_kernels the pass runs an
+// Int8ForwardPlan built for the call (int8_plan.hpp: quantization fused into each producer's epilogue, the same
+// bits); hot loops keep their own plan.
 Result<ForwardResult> forward_int8(const Model& model, const Tensor& input, const ForwardOptions& options = {});
 
 // The caller's switch between the two paths.

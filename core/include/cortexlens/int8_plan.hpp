@@ -1,0 +1,108 @@
+// An int8 model prepared once for many forward passes: what forward_int8 runs, and what a caller keeps in a hot
+// loop (the wasm module keeps one per loaded model) so repeated predictions do no packing and no allocation.
+//
+// Same arithmetic as forward_int8 with the reference kernels (quantize.hpp), bit for bit, in a different order of
+// work:
+//   - the model input is quantized once (quantize_values, layer 0's scale and range) into layer 0's input buffer;
+//   - every layer's quantized input lives in a zero-bordered (pad_top + H + pad_bottom, pad_left + W + pad_right,
+//     cs) int16 buffer whose border is that layer's padding, so no kernel tests bounds and no padding copy is made;
+//     cs, the channel stride, is C for the model input of a conv2d (the 5x5 conv on RGB does no extra work), C
+//     rounded up to 8 for a depthwise input (8 channels per 16-bit vector), else C rounded up to 4; channels past
+//     C hold 0 and meet zero weights;
+//   - each producing layer finishes its int32 sums with int8_epilogue's float arithmetic and quantizes the value
+//     at once, exactly as quantize_values would (x / scale, a true division; clamp; round half away from zero),
+//     with the consuming layer's input scale and range, straight into the consumer's buffer. The float
+//     activations between layers are never stored, unless run() is asked for them;
+//   - the last layer writes floats.
+// Weights are packed once in the tiled kernels' layouts: conv2d per block of 16 output channels as
+// (kh, ceil(kw * cs / 2), 16, 2) int16 pairs (i32x4.dot_i16x8_s, SSE2 pmaddwd), depthwise as (kh, kw, cs) int16,
+// a dense layer with one unit as one int16 row, with several units per block of 16 units as (pairs, 16, 2) int8.
+// Combined scales input_scale * weight_scales[oc] are computed as the reference computes them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "cortexlens/forward.hpp"
+#include "cortexlens/model.hpp"
+
+namespace cortexlens {
+
+class Int8ForwardPlan {
+ public:
+  // The model must be an int8 model that passed validate_model and check_int8_layers (is_int8_model true). The plan
+  // points at the model's layers: the model must outlive it and stay unchanged.
+  explicit Int8ForwardPlan(const Model& model);
+
+  const Shape3& input_shape() const { return buffers_.front().shape; }
+  std::size_t output_size() const { return output_shape_.size(); }
+
+  // input: input_shape().size() finite floats (H, W, C); outputs: output_size() floats, the last layer's (H, W, C).
+  // activations, if given, is filled with one dense (H, W, C) float tensor per layer (the values forward_int8
+  // keeps). One plan must not run on two threads at once: it reuses its buffers.
+  void run(const float* input, float* outputs, std::vector<Tensor>* activations = nullptr);
+
+  // For profiling one layer at a time: runs layer i alone on the buffers the last run() filled.
+  std::size_t layer_count() const { return steps_.size(); }
+  void run_layer(std::size_t i);
+
+  // A quantized activation with its zero border and channel stride.
+  struct Buffer {
+    Shape3 shape;  // (H, W, C) of the activation itself
+    Padding border;
+    int channel_stride = 0;          // >= shape.c
+    std::vector<std::int16_t> data;  // (border.top + H + border.bottom, border.left + W + border.right, cs) + slack
+
+    int row_stride() const { return (border.left + shape.w + border.right) * channel_stride; }
+    // Pixel (y, x); y and x may reach into the border.
+    std::int16_t* at(int y, int x) {
+      return data.data() + static_cast<std::ptrdiff_t>(y + border.top) * row_stride() +
+             static_cast<std::ptrdiff_t>(x + border.left) * channel_stride;
+    }
+  };
+  static Buffer make_buffer(Shape3 shape, const Padding& border, int channel_stride);
+
+  // One layer with its weights in the kernels' layout (see the top of this file).
+  struct Step {
+    const Layer* layer = nullptr;
+    int in_cs = 0;                           // channel stride of the input buffer
+    int pairs = 0;                           // conv2d: int16 pairs per window row, ceil(kw * in_cs / 2)
+    std::vector<std::int16_t> weights;       // conv2d, depthwise, dense with one unit
+    std::vector<std::int8_t> dense_weights;  // dense with several units
+    std::vector<float> scale, bias;          // (padded channels) input_scale * weight_scales[oc]; bias; 0 beyond out.c
+  };
+  static Step prepare_step(const Layer& layer, int in_cs);
+
+  // Where a step's finished values go: quantized into the next layer's buffer, as floats, or both.
+  struct Sink {
+    std::int16_t* q = nullptr;  // pixel (0, 0) of the consumer's buffer interior
+    int q_pixel = 0;            // channel stride (a multiple of 4)
+    std::ptrdiff_t q_row = 0;
+    float q_scale = 1.0f, q_low = 0.0f, q_high = 0.0f;  // consumer's input scale and quantized range
+    float* f = nullptr;  // pixel (0, 0) of a float (H, W, f_pixel) map
+    int f_pixel = 0;     // a multiple of 4
+    std::ptrdiff_t f_row = 0;
+  };
+  // Runs one step on its bordered input. Public so the one-layer kernels (conv2d_int8_tiled & co) run this code.
+  static void run_step(const Step& step, Buffer& in, const Sink& sink);
+
+ private:
+  Sink sink_for(std::size_t i, std::vector<float>* activation);
+
+  std::vector<Step> steps_;
+  std::vector<Buffer> buffers_;  // buffers_[i]: layer i's quantized input
+  Shape3 output_shape_;
+  int output_cs_ = 0;
+  std::vector<float> output_;  // (H, W, output_cs_) the last layer's floats
+  std::vector<std::vector<float>> activation_maps_;  // per layer (H, W, round_up(C, 8)), only when asked for
+};
+
+// The checks forward_int8 makes before running: int8 weights on every layer, the input shape, finite inputs.
+Status check_int8_forward(const Model& model, const Tensor& input);
+
+// forward_int8 through a plan the caller keeps (built from the same model): same checks, same results.
+Result<ForwardResult> forward_int8_planned(const Model& model, Int8ForwardPlan& plan, const Tensor& input,
+                                           bool keep_activations = false);
+
+}  // namespace cortexlens
