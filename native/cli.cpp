@@ -137,7 +137,7 @@ int run_predict(const Arguments& args) {
     std::string row = path;
     char number[32];
     for (float value : result.value().outputs) {
-      std::snprintf(number, sizeof number, ",%.7g", value);
+      std::snprintf(number, sizeof number, ",%.9g", value);  // 9 digits: every float32 reads back exactly
       row += number;
     }
     rows.push_back(row);

@@ -72,7 +72,7 @@ export function foreignRequests(requests, origin) {
   return requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('blob:') && !u.startsWith('data:'));
 }
 
-// `cortexlens predict` -> the first output for one image, as printed (%.7g).
+// `cortexlens predict` -> the outputs for one image, as printed (%.9g: exact float32).
 export function cliPredict(model, image, crop, precision) {
   const args = ['predict', model, image];
   if (crop) args.push('--crop', `${crop.x},${crop.y},${crop.side}`);
