@@ -84,7 +84,8 @@ struct BackwardPlan {
     // border wide enough for every tap's source and channel stride cs.
     ForwardPlan::Buffer dy;
     // dx: d objective / d(input). conv2d: bordered by the layer's pads, channel stride in.c, accumulated into
-    // (zeroed per call); depthwise: (in.h, in.w, cs); dense: (in.h, in.w, in.c).
+    // (zeroed per call); depthwise: (in.h, in.w, cs), unused when the chain lets it write into the dy below;
+    // dense: (in.h, in.w, in.c).
     ForwardPlan::Buffer dx;
     // depthwise: scratch for the taps reaching one row and column phase, (kh * kw) at most.
     struct Tap {
