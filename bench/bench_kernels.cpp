@@ -1,6 +1,7 @@
 // Per-kernel throughput on the layer shapes of the published models, for both targets (natively, and compiled to
 // wasm and run under node): G multiply-adds/s of the float kernels through a ForwardPlan, of the int8 kernels
-// through an Int8ForwardPlan (packed once), and of the portable int8 conv (including its per-call widening). Synthetic weights and inputs, so
+// as an Int8ForwardPlan step (packed once, output quantized into a bordered buffer as for a next layer), and of the
+// portable int8 conv (including its per-call widening). Synthetic weights and inputs, so
 // no data is needed. Prints the minimum and the median of 40 runs: on a shared machine the minimum is the
 // kernel's speed, the median includes other processes' preemptions.
 //
@@ -81,7 +82,7 @@ int main() {
       {"pointwise 100->219 @28", LayerKind::conv2d, {28, 28, 100}, 219, 1, 1},
   };
   std::printf("# G multiply-adds/s, min (median) of 40 runs\n");
-  std::printf("%-28s %8s %16s %16s %16s\n", "layer", "M m-adds", "float plan", "int8 plan", "int8 portable");
+  std::printf("%-28s %8s %16s %16s %16s\n", "layer", "M m-adds", "float plan", "int8 step", "int8 portable");
   for (const Case& c : cases) {
     Layer layer = make_layer(c.kind, c.in, c.out_c, c.k, c.stride, rng);
     const double mmacs = static_cast<double>(layer.multiply_adds()) / 1e6;
@@ -92,12 +93,21 @@ int main() {
     const Timing f = time_runs([&] { plan.run_layer(0); });
     std::printf("%-28s %8.2f %7.1f (%6.1f)", c.name, mmacs, mmacs / f.min_ms, mmacs / f.median_ms);
     layer.int8 = quantize_layer_weights(layer, 0.05f, /*unsigned_input=*/false);
-    Model model8{"bench", layer.in, std::vector<std::string>(layer.out.size(), "o"), {}, {layer}};
-    Int8ForwardPlan plan8(model8);
-    std::uniform_real_distribution<float> value(-6.0f, 6.0f);
-    for (auto& v : input) v = value(rng);
-    plan8.run(input.data(), out.data());
-    const Timing t = time_runs([&] { plan8.run_layer(0); });
+    // As inside a plan: the input in its bordered buffer, the output quantized into the next layer's buffer.
+    const int in_cs = c.kind == LayerKind::depthwise_conv2d ? (c.in.c + 7) / 8 * 8 : c.in.c;
+    const Int8ForwardPlan::Step step = Int8ForwardPlan::prepare_step(layer, in_cs);
+    Int8ForwardPlan::Buffer in8 = Int8ForwardPlan::make_buffer(layer.in, layer.pad, in_cs);
+    std::uniform_int_distribution<int> code8(-127, 127);
+    for (auto& v : in8.data) v = static_cast<std::int16_t>(code8(rng));  // border too: speed only
+    Int8ForwardPlan::Buffer out8 = Int8ForwardPlan::make_buffer(layer.out, Padding{2, 2, 2, 2}, (layer.out.c + 7) / 8 * 8);
+    Int8ForwardPlan::Sink sink;
+    sink.q = out8.at(0, 0);
+    sink.q_pixel = out8.channel_stride;
+    sink.q_row = out8.row_stride();
+    sink.q_scale = 0.05f;
+    sink.q_low = 0.0f;
+    sink.q_high = 255.0f;
+    const Timing t = time_runs([&] { Int8ForwardPlan::run_step(step, in8, sink); });
     std::printf(" %7.1f (%6.1f)", mmacs / t.min_ms, mmacs / t.median_ms);
     if (c.kind == LayerKind::conv2d) {
       std::uniform_int_distribution<int> code(-127, 127);

@@ -15,7 +15,7 @@
 //     activations between layers are never stored, unless run() is asked for them;
 //   - the last layer writes floats.
 // Weights are packed once in the tiled kernels' layouts: conv2d per block of 16 output channels as
-// (kh, ceil(kw * cs / 2), 16, 2) int16 pairs (i32x4.dot_i16x8_s, SSE2 pmaddwd), depthwise as (kh, kw, cs) int16,
+// (kh, ceil(kw * cs / 2), 16, 2) int16 pairs (i32x4.dot_i16x8_s, SSE2 pmaddwd), depthwise as (tap pairs, cs, 2),
 // a dense layer with one unit as one int16 row, with several units per block of 16 units as (pairs, 16, 2) int8.
 // Combined scales input_scale * weight_scales[oc] are computed as the reference computes them.
 #pragma once
@@ -69,6 +69,7 @@ class Int8ForwardPlan {
     int in_cs = 0;                           // channel stride of the input buffer
     int pairs = 0;                           // conv2d: int16 pairs per window row, ceil(kw * in_cs / 2)
     std::vector<std::int16_t> weights;       // conv2d, depthwise, dense with one unit
+    std::vector<std::ptrdiff_t> tap_offsets;  // depthwise: per tap pair, the two taps' input offsets
     std::vector<std::int8_t> dense_weights;  // dense with several units
     std::vector<float> scale, bias;          // (padded channels) input_scale * weight_scales[oc]; bias; 0 beyond out.c
   };

@@ -26,8 +26,8 @@ void run_layer_f32(const Layer& layer, const float* in, float* out, bool use_ref
 // tiled on pairwise 16-bit dot products (wasm i32x4.dot_i16x8_s, SSE2 pmaddwd). Bit-identical to conv2d_int8_ref.
 // Needs layer.int8; `in` is (H, W, C) int8 quantized with layer.int8->input_scale.
 void conv2d_int8_tiled(const Layer& layer, const std::int16_t* in, float* out);
-// int8 depthwise conv2d, 4 pixels x 8 channels per tile (16-bit products, int32 sums). Bit-identical to
-// depthwise_conv2d_int8_ref.
+// int8 depthwise conv2d, 4 pixels x 8 channels per tile, two taps per 16-bit dot product (int32 sums).
+// Bit-identical to depthwise_conv2d_int8_ref.
 void depthwise_conv2d_int8_tiled(const Layer& layer, const std::int16_t* in, float* out);
 // int8 dense on pairwise 16-bit dot products (one unit: one long dot product; several: blocks of 16 units over the
 // nonzero input pairs). Bit-identical to dense_int8_ref. These three run the Int8ForwardPlan's code (int8_plan.hpp)
