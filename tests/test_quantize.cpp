@@ -477,7 +477,13 @@ void check_plan_equals_reference(const Model& model, std::mt19937& rng) {
   inputs.push_back(extreme);
   inputs.push_back(Tensor(model.input));  // all zeros
   Int8ForwardPlan plan(model);  // one plan for every input: nothing may leak from one run into the next
-  for (const Tensor& x : inputs) {
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    const Tensor& x = inputs[k];
+    // Every other run starts from released buffers, as in the page where models take turns.
+    if (k % 2 == 1) {
+      plan.release_buffers();
+      CHECK(!plan.holds_buffers());
+    }
     auto ref = forward_int8(model, x, {/*keep_activations=*/true, /*use_reference_kernels=*/true});
     auto fast = forward_int8(model, x, {/*keep_activations=*/true});
     auto planned = forward_int8_planned(model, plan, x, /*keep_activations=*/true);
@@ -496,6 +502,7 @@ void check_plan_equals_reference(const Model& model, std::mt19937& rng) {
       CHECK(bit_equal(ref.value().activations[l].data, planned.value().activations[l].data));
       CHECK(bit_equal(ref.value().activations[l].data, fast.value().activations[l].data));
     }
+    CHECK(plan.holds_buffers());
   }
 }
 

@@ -467,15 +467,26 @@ void dense_int8_tiled(const Layer& layer, const std::int16_t* in, float* out) { 
 
 // --- the plan -------------------------------------------------------------------------------------------------
 
+namespace {
+// Slack: the last pair of an odd window row reads one value past the row, and the one-unit dense kernel reads
+// in vectors of 8.
+std::size_t buffer_elements(const Int8ForwardPlan::Buffer& b) {
+  return static_cast<std::size_t>(b.border.top + b.shape.h + b.border.bottom) * b.row_stride() + 8;
+}
+}  // namespace
+
 Int8ForwardPlan::Buffer Int8ForwardPlan::make_buffer(Shape3 shape, const Padding& border, int channel_stride) {
   Buffer b;
   b.shape = shape;
   b.border = border;
   b.channel_stride = channel_stride;
-  // Slack: the last pair of an odd window row reads one value past the row, and the one-unit dense kernel reads
-  // in vectors of 8.
-  b.data.assign(static_cast<std::size_t>(border.top + shape.h + border.bottom) * b.row_stride() + 8, 0);
+  b.data.assign(buffer_elements(b), 0);
   return b;
+}
+
+void Int8ForwardPlan::release_buffers() {
+  for (Buffer& b : buffers_) std::vector<std::int16_t>().swap(b.data);
+  std::vector<std::vector<float>>().swap(activation_maps_);
 }
 
 Int8ForwardPlan::Step Int8ForwardPlan::prepare_step(const Layer& layer, int in_cs) {
@@ -629,6 +640,9 @@ Int8ForwardPlan::Sink Int8ForwardPlan::sink_for(std::size_t i, std::vector<float
 void Int8ForwardPlan::run_layer(std::size_t i) { run_step(steps_[i], buffers_[i], sink_for(i, nullptr)); }
 
 void Int8ForwardPlan::run(const float* input, float* outputs, std::vector<Tensor>* activations) {
+  // After release_buffers(): zeroed again, as the borders must be.
+  for (Buffer& b : buffers_)
+    if (b.data.empty()) b.data.assign(buffer_elements(b), 0);
   // The model input, quantized once with layer 0's scale and range into its bordered buffer.
   Buffer& first = buffers_.front();
   const Int8Weights& q0 = *steps_.front().layer->int8;

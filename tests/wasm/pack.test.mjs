@@ -80,6 +80,27 @@ test('int8 predictions reuse the model\'s plan: the same bits on every call, wha
   });
 });
 
+test('models taking turns (the population view): each gives its file\'s test outputs, and a deleted model is forgotten', () => {
+  const meta = cl.inspectModelFile(demoBytes);
+  const vector = testVectorInput(meta.testVector.seed, CHANNEL_MEANS);
+  const dot = dotImage(55.5, 55.5, 2, 120);
+  // Only the model that ran last keeps its activation buffers; the others rebuild theirs, zeroed, on their turn.
+  const models = [cl.loadModelFile(demoBytes), cl.loadModelFile(demoBytes), cl.loadModelFile(demoBytes)];
+  try {
+    const dotResponse = cl.predictWithPrecision(models[0], dot, 'int8')[0];
+    for (let round = 0; round < 3; ++round) {
+      for (const model of models) {
+        assert.deepEqual(Array.from(cl.predictWithPrecision(model, vector, 'int8')), Array.from(meta.testOutputs));
+        assert.equal(cl.predictWithPrecision(model, dot, 'int8')[0], dotResponse);
+      }
+    }
+    models.pop().delete();  // the last to run: the module must not touch it again
+    for (const model of models) assert.deepEqual(Array.from(cl.predictWithPrecision(model, vector, 'int8')), Array.from(meta.testOutputs));
+  } finally {
+    for (const model of models) model.delete();
+  }
+});
+
 test('inspectModelFile reports the metadata and the test vector the load ran', () => {
   const meta = cl.inspectModelFile(demoBytes);
   assert.equal(meta.precision, 'int8');

@@ -47,6 +47,12 @@ class Int8ForwardPlan {
   std::size_t layer_count() const { return steps_.size(); }
   void run_layer(std::size_t i);
 
+  // Frees the activation buffers (about 2 MB for a per-neuron model) and keeps the packed weights (tens of KB);
+  // the next run() allocates them again, zeroed. A page holding 219 plans keeps only the one in use this way
+  // instead of ~450 MB; re-zeroing costs a few percent of one pass.
+  void release_buffers();
+  bool holds_buffers() const { return !buffers_.empty() && !buffers_.front().data.empty(); }
+
   // A quantized activation with its zero border and channel stride.
   struct Buffer {
     Shape3 shape;  // (H, W, C) of the activation itself
