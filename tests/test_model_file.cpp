@@ -12,6 +12,7 @@
 
 #include "cortexlens/forward.hpp"
 #include "cortexlens/model_file.hpp"
+#include "image_fixtures.hpp"
 #include "demo_model.hpp"
 
 using namespace cortexlens;
@@ -485,13 +486,8 @@ TEST_CASE("write_model_file refuses what it cannot write faithfully", "[model_fi
 
 namespace {
 std::vector<std::uint8_t> read_committed(const std::string& name) {
-  const std::string path = std::string(CORTEXLENS_MODELS_DIR) + "/demo/" + name;
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  REQUIRE(file != nullptr);
   std::vector<std::uint8_t> bytes;
-  std::uint8_t buffer[4096];
-  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, file)) > 0;) bytes.insert(bytes.end(), buffer, buffer + n);
-  std::fclose(file);
+  REQUIRE(fixtures::read_file(std::string(CORTEXLENS_MODELS_DIR) + "/demo/" + name, bytes));
   return bytes;
 }
 }  // namespace

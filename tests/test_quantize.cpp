@@ -12,6 +12,7 @@
 #include "cortexlens/kernels.hpp"
 #include "cortexlens/model_file.hpp"
 #include "cortexlens/quantize.hpp"
+#include "image_fixtures.hpp"
 
 using namespace cortexlens;
 
@@ -547,13 +548,8 @@ TEST_CASE("Int8ForwardPlan equals forward_int8 with the reference kernels on awk
 }
 
 TEST_CASE("Int8ForwardPlan runs the committed demo model exactly like the reference", "[int8][plan][demo]") {
-  const std::string path = std::string(CORTEXLENS_MODELS_DIR) + "/demo/demo_dot_detector.clm";
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  REQUIRE(file != nullptr);
   std::vector<std::uint8_t> bytes;
-  std::uint8_t buffer[4096];
-  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, file)) > 0;) bytes.insert(bytes.end(), buffer, buffer + n);
-  std::fclose(file);
+  REQUIRE(fixtures::read_file(std::string(CORTEXLENS_MODELS_DIR) + "/demo/demo_dot_detector.clm", bytes));
   auto loaded = read_model_file(bytes.data(), bytes.size());
   REQUIRE(loaded);
   REQUIRE(is_int8_model(loaded.value().model));
