@@ -8,7 +8,7 @@ const runs = Number(process.argv[2] || 5);
 const median = (v) => { const s = [...v].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const { server, origin } = await startServer();
 const browser = await launch();
-const first = [], population = [], second = [];
+const first = [], population = [], second = [], secondNeurons = [];
 const neurons = manifest.models.filter((m) => m.kind === 'neuron').length;
 for (let i = 0; i < runs; ++i) {
   const { page, context } = await openPage(browser, origin);
@@ -22,6 +22,7 @@ for (let i = 0; i < runs; ++i) {
     await page.click('#gallery-grid button:nth-child(3)');
     await page.waitForFunction((b) => window.cortexLens.timings.population !== b, before, { timeout: 600000 });
     second.push(await page.evaluate(() => window.cortexLens.timings.population));
+    secondNeurons.push(await page.evaluate(() => window.cortexLens.timings.populationNeurons));
   }
   await context.close();
 }
@@ -31,6 +32,7 @@ console.log(`navigation start -> first prediction: ${fmt(first)}`);
 if (neurons) {
   console.log(`population view, first image (fetch + load + predict every model): ${fmt(population)}`);
   console.log(`population view, next image (models loaded): ${fmt(second)}`);
+  console.log(`  of which the per-neuron models alone (after the shared-model estimate): ${fmt(secondNeurons)}`);
 }
 await browser.close();
 server.close();

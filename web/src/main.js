@@ -279,6 +279,7 @@ async function runPopulation() {
   let done = 0, lastDraw = 0;
   const items = neurons.map((e) => ({ id: e.id, ...modelRef(e, hasPrecision(e, 'int8') ? 'int8' : 'float') }));
   const byKey = new Map(items.map((it) => [it.key, it.id]));
+  const neuronsStarted = performance.now();
   try {
     await pool.predictAll(items.map(({ key, url }) => ({ key, url })), input, {
       signal: abort.signal,
@@ -297,6 +298,8 @@ async function runPopulation() {
   }
   if (abort.signal.aborted) return;
   const ms = performance.now() - started;
+  // population: the whole view, shared-model estimate first; populationNeurons: the per-neuron models alone.
+  window.cortexLens.timings.populationNeurons = performance.now() - neuronsStarted;
   window.cortexLens.timings.population = ms;
   const missing = neurons.filter((e) => !referenceOf(e)).length;
   if (missing === neurons.length) $('population-hover').textContent = 'This build has no reference distributions (it was built without the model-pack step), so the responses cannot be put on a common percentile scale; the raw outputs are in the CSV.';
