@@ -12,17 +12,19 @@ const first = [], population = [], second = [], secondNeurons = [];
 const neurons = manifest.models.filter((m) => m.kind === 'neuron').length;
 for (let i = 0; i < runs; ++i) {
   const { page, context } = await openPage(browser, origin);
-  await page.waitForFunction(() => window.cortexLens.timings.firstPrediction > 0, null, { timeout: 60000 });
+  await page.waitForFunction(() => window.cortexLens.timings.firstPrediction > 0, null, { polling: 50, timeout: 60000 });
   first.push(await page.evaluate(() => window.cortexLens.timings.firstPrediction));
   if (neurons) {
     await page.click('#tab-population');
-    await page.waitForFunction(() => window.cortexLens.timings.population > 0, null, { timeout: 600000 });
+    await page.waitForFunction(() => window.cortexLens.timings.population > 0, null, { polling: 50, timeout: 600000 });
     population.push(await page.evaluate(() => window.cortexLens.timings.population));
     const before = population.at(-1);
     await page.click('#gallery-grid button:nth-child(3)');
-    await page.waitForFunction((b) => window.cortexLens.timings.population !== b, before, { timeout: 600000 });
+    await page.waitForFunction((b) => window.cortexLens.timings.population !== b, before, { polling: 50, timeout: 600000 });
     second.push(await page.evaluate(() => window.cortexLens.timings.population));
     secondNeurons.push(await page.evaluate(() => window.cortexLens.timings.populationNeurons));
+    const workers = await page.evaluate(() => window.cortexLens.timings.populationWorkers);
+    if (workers) console.log(`  run ${i + 1} per worker: ${workers.map((w) => `${w.models} models, ${w.requests} requests, ${w.computeMs.toFixed(0)} ms computing, done at ${w.wallMs.toFixed(0)} ms`).join('; ')}`);
   }
   await context.close();
 }

@@ -96,7 +96,7 @@ test('float/int8 switch shows both and moves the marker', { skip: noModel }, asy
 
 test('all neurons: progressive, completes, click opens a neuron, CSV export', { skip: !neurons.length && 'needs published models' }, async () => {
   await page.click('#tab-population');
-  await page.waitForFunction((count) => Number(document.getElementById('population-chart').dataset.count) === count, neurons.length, { timeout: 240000 });
+  await page.waitForFunction((count) => Number(document.getElementById('population-chart').dataset.count) === count, neurons.length, { polling: 50, timeout: 240000 });
   const ms = await page.evaluate(() => window.cortexLens.timings.population);
   const workers = await page.evaluate(() => window.cortexLens.pool.workers.length);
   // The page runs each neuron's int8 file when the build has one (issue 6 asks for the int8 figure); printed, not asserted.
@@ -118,9 +118,9 @@ test('all neurons: progressive, completes, click opens a neuron, CSV export', { 
   // A second image: the pool's workers still hold their share of the models.
   const firstCount = await page.evaluate(() => window.cortexLens.state.predictions);
   await page.click('#gallery-grid button:nth-child(2)');
-  await page.waitForFunction((k) => window.cortexLens.state.predictions > k, firstCount);
-  await page.waitForFunction((count) => Number(document.getElementById('population-chart').dataset.count) === count && window.cortexLens.state.populationInput === window.cortexLens.state.input && document.getElementById('population-progress').value === count, neurons.length, { timeout: 240000 });
-  await page.waitForFunction((before) => window.cortexLens.timings.population !== before, ms, { timeout: 240000 });
+  await page.waitForFunction((k) => window.cortexLens.state.predictions > k, firstCount, { polling: 50 });
+  await page.waitForFunction((count) => Number(document.getElementById('population-chart').dataset.count) === count && window.cortexLens.state.populationInput === window.cortexLens.state.input && document.getElementById('population-progress').value === count, neurons.length, { polling: 50, timeout: 240000 });
+  await page.waitForFunction((before) => window.cortexLens.timings.population !== before, ms, { polling: 50, timeout: 240000 });
   const timings = await page.evaluate(() => window.cortexLens.timings);
   console.log(`# population view, second image (models already loaded): ${neurons.length} per-neuron models (${precision}) in ${timings.population.toFixed(0)} ms on ${workers} workers (the per-neuron models alone, after the shared-model estimate: ${timings.populationNeurons.toFixed(0)} ms)`);
   if (!referenceOf(neurons[0])) return;  // no percentiles to draw in a build without the pack step

@@ -259,44 +259,58 @@ async function runPopulation() {
   if (!neurons.length) { status.textContent = 'This build holds no per-neuron models (built without the published data).'; redrawPopulation(); return; }
   progress.max = neurons.length; progress.value = 0;
   const started = performance.now();
+  // The shared model's quick estimate for all neurons runs beside the per-neuron models, on the worker least busy
+  // now (the first one is usually predicting the current neuron for the new image); exact values replace it.
   const shared = sharedEntry();
   if (shared) {
-    try {
-      const { outputs } = await worker.request('predict', { ...modelRef(shared, hasPrecision(shared, 'int8') ? 'int8' : 'float'), input });
+    const sharedWorker = pool.grow().reduce((a, b) => (b.busy < a.busy ? b : a));
+    sharedWorker.request('predict', { ...modelRef(shared, hasPrecision(shared, 'int8') ? 'int8' : 'float'), input }).then(({ outputs }) => {
       if (abort.signal.aborted) return;
       (shared.outputs || []).forEach((name, k) => {
         const entry = state.byId.get(name);
         const q = referenceOf(shared, k);
-        if (entry && q) state.population.set(name, { percentile: percentileOf(outputs[k], q), raw: outputs[k], exact: false });
+        if (entry && q && !state.population.get(name)?.exact) state.population.set(name, { percentile: percentileOf(outputs[k], q), raw: outputs[k], exact: false });
       });
       window.cortexLens.timings.populationShared = performance.now() - started;
-      status.textContent = `Quick estimate from the shared model (${(performance.now() - started).toFixed(0)} ms); computing each neuron's own model…`;
       redrawPopulation();
-    } catch (e) {
-      status.textContent = `Shared model failed (${e.message}); computing each neuron's own model…`;
-    }
+    }, (e) => {
+      if (!abort.signal.aborted) $('population-hover').textContent = `The shared model's quick estimate failed (${e.message}); each neuron's own model still runs.`;
+    });
   }
-  let done = 0, lastDraw = 0;
+  let done = 0;
   const items = neurons.map((e) => ({ id: e.id, ...modelRef(e, hasPrecision(e, 'int8') ? 'int8' : 'float') }));
   const byKey = new Map(items.map((it) => [it.key, it.id]));
+  // The progress bar, status and chart are redrawn at most every 250 ms: the workers use both cores, and every
+  // redraw (layout, raster) takes time from them.
+  let drawTimer = null;
+  const draw = () => {
+    drawTimer = null;
+    if (abort.signal.aborted) return;
+    progress.value = done;
+    status.textContent = `${done} / ${neurons.length} neuron models · ${((performance.now() - started) / 1000).toFixed(1)} s`;
+    redrawPopulation();
+  };
   const neuronsStarted = performance.now();
   try {
-    await pool.predictAll(items.map(({ key, url }) => ({ key, url })), input, {
+    window.cortexLens.timings.populationWorkers = await pool.predictAll(items.map(({ key, url }) => ({ key, url })), input, {
       signal: abort.signal,
-      onResult: (key, outputs) => {
+      onResults: (results) => {
         if (abort.signal.aborted) return;
-        const id = byKey.get(key), entry = state.byId.get(id);
-        state.population.set(id, { percentile: percentileOf(outputs[0], referenceOf(entry)), raw: outputs[0], exact: true });
-        progress.value = ++done;
-        status.textContent = `${done} / ${neurons.length} neuron models · ${((performance.now() - started) / 1000).toFixed(1)} s`;
-        if (performance.now() - lastDraw > 120 || done === neurons.length) { lastDraw = performance.now(); redrawPopulation(); }
+        for (const { key, outputs } of results) {
+          const id = byKey.get(key), entry = state.byId.get(id);
+          state.population.set(id, { percentile: percentileOf(outputs[0], referenceOf(entry)), raw: outputs[0], exact: true });
+        }
+        done += results.length;
+        drawTimer ??= setTimeout(draw, 250);
       },
     });
   } catch (e) {
     if (e.name !== 'AbortError' && !abort.signal.aborted) status.textContent = `Stopped: ${e.message}`;
     return;
   }
+  clearTimeout(drawTimer);
   if (abort.signal.aborted) return;
+  progress.value = done;
   const ms = performance.now() - started;
   // population: the whole view, shared-model estimate first; populationNeurons: the per-neuron models alone.
   window.cortexLens.timings.populationNeurons = performance.now() - neuronsStarted;

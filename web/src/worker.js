@@ -174,17 +174,21 @@ const handlers = {
     return { result: { outputs, ms: performance.now() - t0 }, transfer: [outputs.buffer] };
   },
 
-  // Several models on one input, reporting each as it finishes: {items: [{key, url}], input}
-  // -> progress {key, outputs} per model; result {count}.
-  async predictEach({ items, input }, progress) {
+  // Several models on one input: {items: [{key, url}], input} -> {results: [{key, outputs: number[]}], computeMs}.
+  // One reply for all of them (the population view's chunks): a message per model would wake the page each time.
+  async predictEach({ items, input }) {
     requireInput(input);
     const cl = await cortexLens();
+    let computeMs = 0;
+    const results = [];
     for (const item of items) {
       const entry = await ensureModel(item);
+      const t0 = performance.now();
       const outputs = runModel(cl, entry, input);
-      progress({ key: item.key, outputs: Array.from(outputs) });
+      computeMs += performance.now() - t0;
+      results.push({ key: item.key, outputs: Array.from(outputs) });
     }
-    return { count: items.length };
+    return { results, computeMs };
   },
 
   // {key, url?, input} -> [{name, shape, data}] per layer (for the panels that look inside)

@@ -7,6 +7,7 @@ export class WorkerClient {
     this.pending = new Map();
     this.nextId = 1;
     this.busy = 0;
+    this.loadedKeys = new Set();  // models this worker is known to hold (the pool prefers them)
     this.start();
   }
 
@@ -21,6 +22,7 @@ export class WorkerClient {
       for (const { reject } of this.pending.values()) reject(new Error(message));
       this.pending.clear();
       this.busy = 0;
+      this.loadedKeys.clear();
       this.worker.terminate();
       this.start();
     };
@@ -65,26 +67,61 @@ export class WorkerPool {
     return this.workers;
   }
 
-  // Runs predictEach over `items` in small chunks. Worker i owns items i, i+W, i+2W, ... (so the same worker meets
-  // the same models on the next image and finds them loaded); a worker that finishes its own share takes chunks
-  // from the end of the longest remaining share, so a slow worker never holds the tail.
-  // onResult(key, outputs) fires as each model finishes. Returns when all are done.
-  async predictAll(items, input, { chunk = 6, onResult, signal } = {}) {
+  // Runs every model of `items` on one input over the pool and resolves with per-worker figures
+  // [{models, requests, computeMs, wallMs}].
+  // - Worker w owns items w, w+W, w+2W, ... so on the next image each worker meets the models it already loaded.
+  // - Each worker has two chunks in flight: the next is queued in the worker before the current one ends, so it
+  //   never idles for a round trip through the page. Chunks shrink as a share runs out (a third of what is left,
+  //   at most `chunk`, at least 2), so the workers end close together.
+  // - A worker whose share is done takes two models at a time from the end of the longest remaining share, so a
+  //   slow worker never holds the tail; but only models it has loaded itself or the owner has not loaded either:
+  //   loading one (fetch, parse, test vector) costs several predictions.
+  // - Results come back once per chunk (onResults(list of {key, outputs})), not once per model: each message
+  //   wakes the page's main thread, which shares the cores with the workers.
+  async predictAll(items, input, { chunk = 12, onResults, signal } = {}) {
     const workers = this.grow();
     const shares = workers.map((_, w) => items.filter((__, i) => i % workers.length === w));
     const take = (w) => {
-      if (shares[w].length) return shares[w].splice(0, chunk);
-      const longest = shares.reduce((a, b) => (b.length > a.length ? b : a));
-      return longest.splice(Math.max(0, longest.length - chunk), chunk);
-    };
-    const run = async (worker, w) => {
-      for (let part = take(w); part.length; part = take(w)) {
-        if (signal?.aborted) throw new DOMException('cancelled', 'AbortError');
-        await worker.request('predictEach', { items: part, input }, {
-          onProgress: ({ key, outputs }) => onResult?.(key, outputs),
-        });
+      const own = shares[w];
+      if (own.length) return own.splice(0, Math.max(2, Math.min(chunk, Math.ceil(own.length / 3))));
+      const part = [];
+      const victims = shares.map((share, v) => ({ share, v })).sort((a, b) => b.share.length - a.share.length);
+      for (const { share, v } of victims) {
+        for (let i = share.length - 1; i >= 0 && part.length < 2; --i) {
+          const { key } = share[i];
+          if (workers[w].loadedKeys.has(key) || !workers[v].loadedKeys.has(key)) part.push(...share.splice(i, 1));
+        }
+        if (part.length) break;
       }
+      return part;
     };
-    await Promise.all(workers.map(run));
+    const t0 = performance.now();
+    const stats = workers.map(() => ({ models: 0, requests: 0, computeMs: 0, wallMs: 0 }));
+    const send = (w) => {
+      const part = take(w);
+      if (!part.length) return null;
+      return workers[w].request('predictEach', { items: part, input }).then(({ results, computeMs }) => {
+        for (const { key } of results) workers[w].loadedKeys.add(key);
+        const s = stats[w];
+        Object.assign(s, { models: s.models + results.length, requests: s.requests + 1, computeMs: s.computeMs + computeMs, wallMs: performance.now() - t0 });
+        if (!signal?.aborted) onResults?.(results);
+      });
+    };
+    const run = async (w) => {
+      let current = send(w);
+      while (current) {
+        const next = signal?.aborted ? null : send(w);
+        try {
+          await current;
+        } catch (e) {
+          next?.catch(() => {});  // the first failure is the one reported
+          throw e;
+        }
+        current = next;
+      }
+      if (signal?.aborted) throw new DOMException('cancelled', 'AbortError');
+    };
+    await Promise.all(workers.map((_, w) => run(w)));
+    return stats;
   }
 }
