@@ -334,6 +334,39 @@ TEST_CASE("the test vector input follows the formula in FORMAT.md", "[model_file
   CHECK(t.data[2] == 157.0f - 100.381f);        // 2647435461 >> 24 = 157
 }
 
+TEST_CASE("an int8 test vector tolerates the output's quantization error over several inputs", "[model_file][int8]") {
+  const Model model = tiny_model();
+  Model file_model = model;
+  REQUIRE(quantize_model(file_model, tiny_scales()));
+  const std::vector<float> means = tiny_metadata().channel_means;
+  const std::uint32_t seed = 7;
+  auto vector = make_test_vector(model, file_model, means, seed);
+  REQUIRE(vector);
+  // Per output: at least 4x the int8 error on the test input and on each extra input, and exactly 4x the largest
+  // of them (or the 1e-4 floor).
+  std::vector<float> largest(model.output_names.size(), 0.0f);
+  for (std::uint32_t k = 0; k <= kInt8ToleranceExtraInputs; ++k) {
+    const Tensor x = test_vector_input(model.input, means, seed + k);
+    auto f = forward(model, x);
+    auto q = forward_with_precision(file_model, x, Precision::int8);
+    REQUIRE(f);
+    REQUIRE(q);
+    for (std::size_t i = 0; i < largest.size(); ++i)
+      largest[i] = std::max(largest[i], std::fabs(q.value().outputs[i] - f.value().outputs[i]));
+  }
+  for (std::size_t i = 0; i < largest.size(); ++i) {
+    INFO("output " << i);
+    CHECK(largest[i] > 0.0f);
+    CHECK(vector.value().tolerance[i] ==
+          std::max(4.0f * largest[i], 1e-4f * std::max(1.0f, std::fabs(vector.value().expected[i]))));
+  }
+  // A float file is held to its own rounding on the test input alone.
+  auto float_vector = make_test_vector(model, model, means, seed);
+  REQUIRE(float_vector);
+  for (std::size_t i = 0; i < largest.size(); ++i)
+    CHECK(float_vector.value().tolerance[i] == 1e-4f * std::max(1.0f, std::fabs(float_vector.value().expected[i])));
+}
+
 TEST_CASE("corrupt model files: every header byte and every truncation is refused", "[model_file]") {
   const std::vector<std::uint8_t> good = tiny_file(true);
   for (std::size_t size = 0; size < good.size(); ++size) {

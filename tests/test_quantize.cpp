@@ -2,7 +2,9 @@
 // bounds, the zero-channel guard, calibration percentiles, and the int8 forward pass against float.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -162,6 +164,29 @@ TEST_CASE("quantize_values rounds half away from zero and clamps, fast equal to 
   CHECK(uref[10] == 128);  // 127.5 no longer clamps
   CHECK(uref[11] == 255);  // 1000 clamps at the top
   for (auto q : uref) CHECK((q >= 0 && q <= 255));
+
+  // Scales whose reciprocal is inexact: both multiply by the same float reciprocal, so they agree bit for bit,
+  // and a value that is exactly k + 0.5 steps after that multiplication rounds away from zero.
+  for (const float scale : {0.0371f, 0.7f, 3.0f, 1.0e-3f, 123.456f}) {
+    INFO("scale " << scale);
+    std::vector<float> scaled(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) scaled[i] = values[i] * scale;
+    for (const bool unsigned_range : {false, true}) {
+      std::vector<std::int16_t> r(values.size()), f(values.size());
+      quantize_values_ref(scaled.data(), scaled.size(), scale, unsigned_range, r.data());
+      quantize_values(scaled.data(), scaled.size(), scale, unsigned_range, f.data());
+      CHECK(r == f);
+    }
+    const float inverse = quantizer_inverse(scale);
+    std::int16_t q = 0;
+    for (const float steps : {2.5f, -2.5f, 100.5f}) {
+      // a value x with x * inverse == steps exactly, if float has one; otherwise the check is skipped
+      const float x = steps / inverse;
+      if (x * inverse != steps) continue;
+      quantize_values(&x, 1, scale, /*unsigned_range=*/false, &q);
+      CHECK(q == static_cast<std::int16_t>(steps > 0 ? steps + 0.5f : steps - 0.5f));
+    }
+  }
 }
 
 TEST_CASE("per-channel weight quantization: error within half a step, extremes at +-127", "[int8]") {
@@ -545,6 +570,51 @@ TEST_CASE("Int8ForwardPlan equals forward_int8 with the reference kernels on awk
   CHECK(any_signed);
   CHECK(any_unsigned);
   check_plan_equals_reference(model, rng);
+}
+
+TEST_CASE("Int8ForwardPlans sharing an arena take turns and each gives the reference outputs", "[int8][plan][arena]") {
+  using K = LayerKind;
+  const Activation relu = Activation::relu, linear = Activation::linear;
+  const Padding none{}, one{1, 1, 1, 1}, two{2, 2, 2, 2};
+  std::mt19937 rng(404);
+  // Different shapes and channel strides (3, 4, 8-padded depthwise inputs, a border of 2), so each plan lays the
+  // arena out differently and finds the previous plan's values where its own borders and padding channels go.
+  std::vector<Model> models;
+  models.push_back(random_int8_chain({14, 13, 3}, {{K::conv2d, 6, 5, 1, two, relu}, {K::depthwise_conv2d, 6, 3, 2, one, linear},
+                                                    {K::conv2d, 5, 1, 1, none, relu}, {K::dense, 3, 1, 1, none, linear}}, rng));
+  models.push_back(random_int8_chain({9, 11, 3}, {{K::conv2d, 11, 3, 1, one, relu}, {K::depthwise_conv2d, 11, 5, 1, two, relu},
+                                                   {K::conv2d, 2, 1, 1, none, linear}}, rng));
+  models.push_back(random_int8_chain({16, 16, 3}, {{K::conv2d, 17, 5, 2, two, relu}, {K::depthwise_conv2d, 17, 3, 1, one, relu},
+                                                    {K::dense, 1, 1, 1, none, linear}}, rng));
+  Int8Arena arena;
+  std::vector<std::unique_ptr<Int8ForwardPlan>> plans;
+  for (const Model& m : models) plans.push_back(std::make_unique<Int8ForwardPlan>(m, &arena));
+  const std::vector<std::size_t> turns = {0, 1, 2, 2, 0, 1, 0, 0, 2, 1};
+  for (std::size_t t = 0; t < turns.size(); ++t) {
+    INFO("turn " << t << ", model " << turns[t]);
+    const Model& model = models[turns[t]];
+    // Twice the arena is filled with a value no layer writes: what a plan does not clear itself would show.
+    if (t == 0 || t == 5) arena.scribble(0x5a5a);
+    const Tensor x = random_images(rng, model.input, 1).front();
+    auto ref = forward_int8(model, x, {/*keep_activations=*/true, /*use_reference_kernels=*/true});
+    auto planned = forward_int8_planned(model, *plans[turns[t]], x, /*keep_activations=*/true);
+    REQUIRE(ref);
+    REQUIRE(planned);
+    CHECK(bit_equal(ref.value().outputs, planned.value().outputs));
+    for (std::size_t l = 0; l < model.layers.size(); ++l)
+      CHECK(bit_equal(ref.value().activations[l].data, planned.value().activations[l].data));
+    CHECK(!plans[turns[t]]->holds_buffers());  // the storage is the arena's
+  }
+  // One block, as large as the largest plan needs, not one per plan: each model alone in a fresh arena.
+  std::size_t largest = 0;
+  for (const Model& m : models) {
+    Int8Arena own;
+    Int8ForwardPlan plan(m, &own);
+    REQUIRE(forward_int8_planned(m, plan, Tensor(m.input)));
+    largest = std::max(largest, own.capacity());
+  }
+  CHECK(largest > 0);
+  CHECK(arena.capacity() == largest);
 }
 
 TEST_CASE("Int8ForwardPlan runs the committed demo model exactly like the reference", "[int8][plan][demo]") {

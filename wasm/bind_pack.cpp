@@ -74,22 +74,18 @@ val activations_with_precision(const WasmModel& model, const val& input, const s
 }  // namespace
 
 namespace {
-// The one model whose int8 plan holds activation buffers: the population view loads 100+ models per worker, and
-// buffers for all of them would take ~2 MB each; packed weights stay with every plan.
-const WasmModel* plan_buffers_holder = nullptr;
-}  // namespace
-
-WasmModel::~WasmModel() {
-  if (plan_buffers_holder == this) plan_buffers_holder = nullptr;
+// The population view loads 100+ models per worker: their plans share one arena rather than ~2 MB each.
+Int8Arena& int8_arena() {
+  static Int8Arena arena;
+  return arena;
 }
+}  // namespace
 
 ForwardResult WasmModel::forward_int8(const val& input, bool keep_activations) const {
   const Tensor tensor = input_from(input);
   // The plan needs int8 weights on every layer; check_int8_forward says which layer lacks them.
   throw_if_error(check_int8_forward(model_, tensor));
-  if (!int8_plan_) int8_plan_ = std::make_unique<Int8ForwardPlan>(model_);
-  if (plan_buffers_holder && plan_buffers_holder != this) plan_buffers_holder->release_plan_buffers();
-  plan_buffers_holder = this;
+  if (!int8_plan_) int8_plan_ = std::make_unique<Int8ForwardPlan>(model_, &int8_arena());
   return take_or_throw(forward_int8_planned(model_, *int8_plan_, tensor, keep_activations));
 }
 

@@ -12,7 +12,6 @@ namespace cortexlens::wasm {
 class WasmModel {
  public:
   explicit WasmModel(Model model) : model_(std::move(model)) {}
-  ~WasmModel();
   // A plan points at its own model's layers, so a copy or a move starts without one and builds its own when needed.
   WasmModel(const WasmModel& other) : model_(other.model_) {}
   WasmModel(WasmModel&& other) noexcept : model_(std::move(other.model_)) {}
@@ -31,14 +30,10 @@ class WasmModel {
   const Model& model() const { return model_; }
 
   // The int8 forward pass through a plan built on the first call and kept while the model lives: repeated
-  // predictions pack no weights. Only the model that ran last keeps its plan's activation buffers (~2 MB for a
-  // per-neuron model); running another model releases them, so the next call here allocates them again.
+  // predictions pack no weights. All models' plans share one activation arena (~2 MB for a per-neuron model)
+  // instead of holding one each: the module runs one call at a time.
   // Throws a JS Error for a model without int8 weights or a bad input.
   ForwardResult forward_int8(const val& input, bool keep_activations) const;
-
-  void release_plan_buffers() const {
-    if (int8_plan_) int8_plan_->release_buffers();
-  }
 
   val info() const;
   val predict(const val& input) const;      // Float32Array (H*W*C, recentred) -> Float32Array of outputs

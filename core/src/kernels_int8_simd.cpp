@@ -16,6 +16,7 @@
 // kernel. V8 first runs a module on its baseline compiler (Liftoff), where this loop manages only 8-11; the figures
 // are for the optimized code V8 switches to once the function is hot.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -37,7 +38,7 @@ namespace {
 
 // --- primitives per target ------------------------------------------------------------------------------------
 // The float finish must round like int8_epilogue (convert, multiply, add, each rounded once; ReLU as
-// `value > 0 ? value : 0`, so -0 becomes +0) and the quantizer like quantize_values (divide, clamp, truncate, then
+// `value > 0 ? value : 0`, so -0 becomes +0) and the quantizer like quantize_values (multiply by the reciprocal, clamp, truncate, then
 // the exact fraction x - trunc(x) decides the rounding half away from zero).
 
 #if defined(__wasm_simd128__)
@@ -62,10 +63,11 @@ inline f32x4 epilogue(i32x4 acc, const float* scale, const float* bias, bool rel
 }
 inline void store_f32(float* out, f32x4 v) { wasm_v128_store(out, v); }
 struct Quantizer {
-  v128_t scale, low, high;
-  Quantizer(float s, float l, float h) : scale(wasm_f32x4_splat(s)), low(wasm_f32x4_splat(l)), high(wasm_f32x4_splat(h)) {}
+  v128_t inverse, low, high;
+  Quantizer(float s, float l, float h)
+      : inverse(wasm_f32x4_splat(quantizer_inverse(s))), low(wasm_f32x4_splat(l)), high(wasm_f32x4_splat(h)) {}
   i32x4 codes(f32x4 v) const {
-    v128_t x = wasm_f32x4_pmin(wasm_f32x4_div(v, scale), high);  // high < x ? high : x
+    v128_t x = wasm_f32x4_pmin(wasm_f32x4_mul(v, inverse), high);  // high < x ? high : x
     x = wasm_f32x4_pmax(x, low);                                  // x < low ? low : x
     // f32x4.trunc is one instruction on x86 (roundps), i32x4.trunc_sat_f32x4_s about eight in V8 (NaN and overflow
     // handling this clamped value never needs). The integer whole in -127..255 plus 1.5 * 2^23 lands exactly in
@@ -111,10 +113,11 @@ inline f32x4 epilogue(i32x4 acc, const float* scale, const float* bias, bool rel
 }
 inline void store_f32(float* out, f32x4 v) { _mm_storeu_ps(out, v); }
 struct Quantizer {
-  __m128 scale, low, high;
-  Quantizer(float s, float l, float h) : scale(_mm_set1_ps(s)), low(_mm_set1_ps(l)), high(_mm_set1_ps(h)) {}
+  __m128 inverse, low, high;
+  Quantizer(float s, float l, float h)
+      : inverse(_mm_set1_ps(quantizer_inverse(s))), low(_mm_set1_ps(l)), high(_mm_set1_ps(h)) {}
   i32x4 codes(f32x4 v) const {
-    __m128 x = _mm_min_ps(_mm_div_ps(v, scale), high);  // equal to the scalar clamp (no NaN reaches here)
+    __m128 x = _mm_min_ps(_mm_mul_ps(v, inverse), high);  // equal to the scalar clamp (no NaN reaches here)
     x = _mm_max_ps(x, low);
     const __m128i whole = _mm_cvttps_epi32(x);
     const __m128 fraction = _mm_sub_ps(x, _mm_cvtepi32_ps(whole));
@@ -169,12 +172,12 @@ inline f32x4 epilogue(i32x4 acc, const float* scale, const float* bias, bool rel
 }
 inline void store_f32(float* out, f32x4 v) { std::memcpy(out, v.v, sizeof v.v); }
 struct Quantizer {
-  float scale, low, high;
-  Quantizer(float s, float l, float h) : scale(s), low(l), high(h) {}
+  float inverse, low, high;
+  Quantizer(float s, float l, float h) : inverse(quantizer_inverse(s)), low(l), high(h) {}
   i32x4 codes(f32x4 v) const {
     i32x4 q;
     for (int i = 0; i < 4; ++i) {
-      float x = v.v[i] / scale;
+      float x = v.v[i] * inverse;
       x = x > high ? high : (x < low ? low : x);
       const float whole = std::trunc(x);
       const float fraction = x - whole;
@@ -390,7 +393,7 @@ void dense_step(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in, 
   const Layer& layer = *step.layer;
   const bool relu = layer.activation == Activation::relu;
   // The input buffer of a dense layer has no border: its data is the flattened (H, W, cs) map plus zero slack.
-  const std::int16_t* x = in.data.data();
+  const std::int16_t* x = in.origin;
   const std::size_t n = static_cast<std::size_t>(layer.in.h) * layer.in.w * step.in_cs;
   const int units = layer.out.c;
   std::vector<std::int32_t> sums(static_cast<std::size_t>(units));
@@ -467,26 +470,77 @@ void dense_int8_tiled(const Layer& layer, const std::int16_t* in, float* out) { 
 
 // --- the plan -------------------------------------------------------------------------------------------------
 
-namespace {
 // Slack: the last pair of an odd window row reads one value past the row, and the one-unit dense kernel reads
 // in vectors of 8.
-std::size_t buffer_elements(const Int8ForwardPlan::Buffer& b) {
-  return static_cast<std::size_t>(b.border.top + b.shape.h + b.border.bottom) * b.row_stride() + 8;
+std::size_t Int8ForwardPlan::Buffer::elements() const {
+  return static_cast<std::size_t>(border.top + shape.h + border.bottom) * row_stride() + 8;
 }
-}  // namespace
+
+// What the producing layer (or the input quantizer) writes is channels [0, C) of every interior pixel; all else
+// must read as zero: the border is the layer's padding. Channels past C and the slack meet zero weights, so any
+// value there would do for the sums, but the layout promises zeros (and the dense kernel's list of nonzero input
+// pairs stays short); they are a few values per pixel.
+void Int8ForwardPlan::Buffer::clear_unwritten() {
+  const int row = row_stride(), cs = channel_stride, c = shape.c;
+  const auto zero = [](std::int16_t* p, std::ptrdiff_t n) {
+    if (n > 0) std::memset(p, 0, sizeof(std::int16_t) * static_cast<std::size_t>(n));
+  };
+  zero(origin, static_cast<std::ptrdiff_t>(border.top) * row);
+  for (int y = 0; y < shape.h; ++y) {
+    zero(at(y, -border.left), static_cast<std::ptrdiff_t>(border.left) * cs);
+    if (cs > c)
+      for (int x = 0; x < shape.w; ++x) zero(at(y, x) + c, cs - c);
+    zero(at(y, shape.w), static_cast<std::ptrdiff_t>(border.right) * cs);
+  }
+  zero(at(shape.h, -border.left), static_cast<std::ptrdiff_t>(border.bottom) * row + 8);
+}
+
+void Int8Arena::scribble(std::int16_t value) {
+  std::fill(storage_.begin(), storage_.end(), value);
+  holder_ = 0;
+}
 
 Int8ForwardPlan::Buffer Int8ForwardPlan::make_buffer(Shape3 shape, const Padding& border, int channel_stride) {
   Buffer b;
   b.shape = shape;
   b.border = border;
   b.channel_stride = channel_stride;
-  b.data.assign(buffer_elements(b), 0);
+  b.owned.assign(b.elements(), 0);
+  b.origin = b.owned.data();
   return b;
 }
 
 void Int8ForwardPlan::release_buffers() {
-  for (Buffer& b : buffers_) std::vector<std::int16_t>().swap(b.data);
+  if (arena_) return;
+  for (Buffer& b : buffers_) {
+    std::vector<std::int16_t>().swap(b.owned);
+    b.origin = nullptr;
+  }
   std::vector<std::vector<float>>().swap(activation_maps_);
+}
+
+void Int8ForwardPlan::bind_buffers() {
+  if (!arena_) {
+    // After release_buffers(): zeroed again, as the borders must be.
+    for (Buffer& b : buffers_)
+      if (!b.origin) {
+        b.owned.assign(b.elements(), 0);
+        b.origin = b.owned.data();
+      }
+    return;
+  }
+  if (arena_->holder_ == id_) return;  // as this plan left it
+  if (arena_->storage_.size() < arena_elements_) {
+    arena_->storage_.clear();  // nothing to keep: no reallocation copy
+    arena_->storage_.resize(arena_elements_);
+  }
+  std::int16_t* next = arena_->storage_.data();
+  for (Buffer& b : buffers_) {
+    b.origin = next;
+    next += b.elements();
+    b.clear_unwritten();
+  }
+  arena_->holder_ = id_;
 }
 
 Int8ForwardPlan::Step Int8ForwardPlan::prepare_step(const Layer& layer, int in_cs) {
@@ -596,15 +650,27 @@ int input_channel_stride(const Layer& consumer, bool model_input) {
 
 }  // namespace
 
-Int8ForwardPlan::Int8ForwardPlan(const Model& model) {
+Int8ForwardPlan::Int8ForwardPlan(const Model& model, Int8Arena* arena) : arena_(arena) {
+  static std::atomic<std::uint64_t> last_id{0};
+  id_ = ++last_id;
   const auto& layers = model.layers;
   buffers_.reserve(layers.size());
   steps_.reserve(layers.size());
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const Layer& layer = layers[i];
-    buffers_.push_back(make_buffer(layer.in, layer.kind == LayerKind::dense ? Padding{} : layer.pad,
-                                   input_channel_stride(layer, i == 0)));
-    steps_.push_back(prepare_step(layer, buffers_.back().channel_stride));
+    const Padding border = layer.kind == LayerKind::dense ? Padding{} : layer.pad;
+    const int cs = input_channel_stride(layer, i == 0);
+    if (arena_) {
+      Buffer b;
+      b.shape = layer.in;
+      b.border = border;
+      b.channel_stride = cs;
+      arena_elements_ += b.elements();
+      buffers_.push_back(std::move(b));
+    } else {
+      buffers_.push_back(make_buffer(layer.in, border, cs));
+    }
+    steps_.push_back(prepare_step(layer, cs));
   }
   output_shape_ = layers.back().out;
   output_cs_ = round_up(output_shape_.c, 8);
@@ -637,12 +703,13 @@ Int8ForwardPlan::Sink Int8ForwardPlan::sink_for(std::size_t i, std::vector<float
   return sink;
 }
 
-void Int8ForwardPlan::run_layer(std::size_t i) { run_step(steps_[i], buffers_[i], sink_for(i, nullptr)); }
+void Int8ForwardPlan::run_layer(std::size_t i) {
+  bind_buffers();
+  run_step(steps_[i], buffers_[i], sink_for(i, nullptr));
+}
 
 void Int8ForwardPlan::run(const float* input, float* outputs, std::vector<Tensor>* activations) {
-  // After release_buffers(): zeroed again, as the borders must be.
-  for (Buffer& b : buffers_)
-    if (b.data.empty()) b.data.assign(buffer_elements(b), 0);
+  bind_buffers();
   // The model input, quantized once with layer 0's scale and range into its bordered buffer.
   Buffer& first = buffers_.front();
   const Int8Weights& q0 = *steps_.front().layer->int8;

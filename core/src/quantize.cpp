@@ -61,8 +61,9 @@ void quantize_values_ref(const float* values, std::size_t count, float scale, bo
   // integer limits gives the same result as rounding first.
   const float low = unsigned_range ? 0.0f : -static_cast<float>(kInt8Max);
   const float high = static_cast<float>(unsigned_range ? kUint8Max : kInt8Max);
+  const float inverse = quantizer_inverse(scale);
   for (std::size_t i = 0; i < count; ++i)
-    out[i] = static_cast<std::int16_t>(std::lround(std::clamp(values[i] / scale, low, high)));
+    out[i] = static_cast<std::int16_t>(std::lround(std::clamp(values[i] * inverse, low, high)));
 }
 
 void quantize_values(const float* values, std::size_t count, float scale, bool unsigned_range, std::int16_t* out) {
@@ -70,8 +71,9 @@ void quantize_values(const float* values, std::size_t count, float scale, bool u
   // whereas the common trunc(x + 0.5) rounds 0.49999997 up to 1.
   const float low = unsigned_range ? 0.0f : -static_cast<float>(kInt8Max);
   const float high = static_cast<float>(unsigned_range ? kUint8Max : kInt8Max);
+  const float inverse = quantizer_inverse(scale);
   for (std::size_t i = 0; i < count; ++i) {
-    float x = values[i] / scale;
+    float x = values[i] * inverse;
     x = x > high ? high : (x < low ? low : x);
     const float whole = std::trunc(x);
     const float fraction = x - whole;

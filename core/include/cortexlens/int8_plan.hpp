@@ -10,7 +10,7 @@
 //     rounded up to 8 for a depthwise input (8 channels per 16-bit vector), else C rounded up to 4; channels past
 //     C hold 0 and meet zero weights;
 //   - each producing layer finishes its int32 sums with int8_epilogue's float arithmetic and quantizes the value
-//     at once, exactly as quantize_values would (x / scale, a true division; clamp; round half away from zero),
+//     at once, exactly as quantize_values would (x times the float reciprocal of the scale; clamp; round half away from zero),
 //     with the consuming layer's input scale and range, straight into the consumer's buffer. The float
 //     activations between layers are never stored, unless run() is asked for them;
 //   - the last layer writes floats.
@@ -29,11 +29,34 @@
 
 namespace cortexlens {
 
+// Activation storage shared by plans that take turns on one thread (the wasm module's models: a worker of the
+// population view holds ~110 of them): one block as large as the largest plan needs instead of ~2 MB per plan.
+// A plan that finds the block as it left it uses it as it is; after another plan it zeroes only what its layers
+// never write (the zero borders, channels past C, the slack), not the whole block.
+class Int8Arena {
+ public:
+  Int8Arena() = default;
+  Int8Arena(const Int8Arena&) = delete;
+  Int8Arena& operator=(const Int8Arena&) = delete;
+  std::size_t capacity() const { return storage_.size(); }  // int16 values
+  // For tests: overwrite the block with a value no plan writes, so anything a plan forgets to clear shows.
+  void scribble(std::int16_t value);
+
+ private:
+  friend class Int8ForwardPlan;
+  std::vector<std::int16_t> storage_;
+  std::uint64_t holder_ = 0;  // id of the plan whose activations the block holds; 0: none
+};
+
 class Int8ForwardPlan {
  public:
   // The model must be an int8 model that passed validate_model and check_int8_layers (is_int8_model true). The plan
-  // points at the model's layers: the model must outlive it and stay unchanged.
-  explicit Int8ForwardPlan(const Model& model);
+  // points at the model's layers: the model must outlive it and stay unchanged. With an arena, the plan keeps no
+  // activation storage of its own and borrows the arena's at each run(); the arena must outlive the plan, and the
+  // plans sharing it must run one at a time.
+  explicit Int8ForwardPlan(const Model& model, Int8Arena* arena = nullptr);
+  Int8ForwardPlan(const Int8ForwardPlan&) = delete;
+  Int8ForwardPlan& operator=(const Int8ForwardPlan&) = delete;
 
   const Shape3& input_shape() const { return buffers_.front().shape; }
   std::size_t output_size() const { return output_shape_.size(); }
@@ -50,22 +73,32 @@ class Int8ForwardPlan {
   // Frees the activation buffers (about 2 MB for a per-neuron model) and keeps the packed weights (tens of KB);
   // the next run() allocates them again, zeroed. A page holding 219 plans keeps only the one in use this way
   // instead of ~450 MB; re-zeroing costs a few percent of one pass.
+  // (Without an arena.)
   void release_buffers();
-  bool holds_buffers() const { return !buffers_.empty() && !buffers_.front().data.empty(); }
+  bool holds_buffers() const { return !buffers_.empty() && buffers_.front().origin != nullptr && !arena_; }
 
   // A quantized activation with its zero border and channel stride.
   struct Buffer {
     Shape3 shape;  // (H, W, C) of the activation itself
     Padding border;
-    int channel_stride = 0;          // >= shape.c
-    std::vector<std::int16_t> data;  // (border.top + H + border.bottom, border.left + W + border.right, cs) + slack
+    int channel_stride = 0;           // >= shape.c
+    std::int16_t* origin = nullptr;   // its first value: in `owned`, or in an arena during a run
+    std::vector<std::int16_t> owned;  // (border.top + H + border.bottom, border.left + W + border.right, cs) + slack
+
+    Buffer() = default;
+    Buffer(Buffer&&) = default;  // a moved vector keeps its storage, so origin stays valid
+    Buffer& operator=(Buffer&&) = default;
+    Buffer(const Buffer&) = delete;
 
     int row_stride() const { return (border.left + shape.w + border.right) * channel_stride; }
+    std::size_t elements() const;  // including the slack
     // Pixel (y, x); y and x may reach into the border.
     std::int16_t* at(int y, int x) {
-      return data.data() + static_cast<std::ptrdiff_t>(y + border.top) * row_stride() +
+      return origin + static_cast<std::ptrdiff_t>(y + border.top) * row_stride() +
              static_cast<std::ptrdiff_t>(x + border.left) * channel_stride;
     }
+    // Zeroes every value the layer that writes this buffer leaves alone: border, channels past C, slack.
+    void clear_unwritten();
   };
   static Buffer make_buffer(Shape3 shape, const Padding& border, int channel_stride);
 
@@ -96,7 +129,11 @@ class Int8ForwardPlan {
 
  private:
   Sink sink_for(std::size_t i, std::vector<float>* activation);
+  void bind_buffers();  // gives every buffer storage, zeroed where no layer writes, before a run
 
+  Int8Arena* arena_ = nullptr;
+  std::uint64_t id_ = 0;  // unique per plan, for the arena (an address may be reused by a later plan)
+  std::size_t arena_elements_ = 0;
   std::vector<Step> steps_;
   std::vector<Buffer> buffers_;  // buffers_[i]: layer i's quantized input
   Shape3 output_shape_;

@@ -75,7 +75,9 @@ Result<LoadedModel> read_model_file(const std::uint8_t* bytes, std::size_t size)
 // Builds the test vector for `file_model` (what will be written) from the float `source_model` it was made from:
 // expected = source_model's outputs on test_vector_input(seed); tolerance per output = max(4 x the measured
 // |file_model - source_model| difference, 1e-4 x max(1, |expected|)). For a float file the measured difference is
-// only float reordering; for int8 it is the quantization error on this input, so a wrong kernel still fails.
+// only float reordering, on this input; for int8 it is the quantization error, the largest over this input and
+// the inputs of seeds seed + 1 .. seed + kInt8ToleranceExtraInputs, so a wrong kernel still fails.
+constexpr std::uint32_t kInt8ToleranceExtraInputs = 4;
 Result<TestVector> make_test_vector(const Model& source_model, const Model& file_model,
                                     const std::vector<float>& channel_means, std::uint32_t seed = 20260127);
 

@@ -70,8 +70,11 @@ Int8Weights quantize_layer_weights(const Layer& layer, float input_scale, bool u
 // Whether layer i of the model gets an unsigned input: it follows a ReLU layer.
 bool has_unsigned_input(const Model& model, std::size_t layer_index);
 
-// q = clamp(round(x / scale), q_min, q_max) for `count` values, (q_min, q_max) = (-127, 127) or (0, 255) when
-// unsigned_range; round half away from zero (std::lround).
+// q = clamp(round(x * (1 / scale)), q_min, q_max) for `count` values, (q_min, q_max) = (-127, 127) or (0, 255)
+// when unsigned_range; round half away from zero (std::lround). The reciprocal is rounded to float once
+// (quantizer_inverse) and every implementation multiplies by it: a division costs several multiplies in the SIMD
+// epilogues that quantize each layer's output, and the rounding must be the same bits everywhere.
+inline float quantizer_inverse(float scale) { return 1.0f / scale; }
 void quantize_values_ref(const float* values, std::size_t count, float scale, bool unsigned_range, std::int16_t* out);
 void quantize_values(const float* values, std::size_t count, float scale, bool unsigned_range, std::int16_t* out);
 
