@@ -1,10 +1,12 @@
 // Measures the page in headless Chromium, for the figures in notes and for PERF work:
 //   time from navigation start to the first prediction (fresh context each run: no HTTP or service-worker cache),
 //   the population view (all per-neuron models of the build on one image, worker pool) on a first and a second image.
-// Usage: node tests/browser/measure.mjs [runs]   (CORTEXLENS_SITE_DIR selects the site, default build/site)
+// Usage: node tests/browser/measure.mjs [runs] [--spans]   (CORTEXLENS_SITE_DIR selects the site, default build/site)
+// The waits poll every 50 ms: Playwright's default polls on every animation frame, which makes the page render
+// 60 frames a second and takes CPU from the workers being measured.
 import { startServer, launch, openPage, manifest, siteDir } from './harness.mjs';
 
-const runs = Number(process.argv[2] || 5);
+const runs = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) || 5);
 const median = (v) => { const s = [...v].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const { server, origin } = await startServer();
 const browser = await launch();
@@ -24,6 +26,8 @@ for (let i = 0; i < runs; ++i) {
     second.push(await page.evaluate(() => window.cortexLens.timings.population));
     secondNeurons.push(await page.evaluate(() => window.cortexLens.timings.populationNeurons));
     const workers = await page.evaluate(() => window.cortexLens.timings.populationWorkers);
+    // --spans: when each worker ran each chunk (ms from the start of the per-neuron phase), to see idle gaps.
+    if (workers && process.argv.includes('--spans')) for (const w of workers) console.log('    chunks', w.spans.map(([a, b]) => `${a.toFixed(0)}-${b.toFixed(0)}`).join(' '));
     if (workers) console.log(`  run ${i + 1} per worker: ${workers.map((w) => `${w.models} models, ${w.requests} requests, ${w.computeMs.toFixed(0)} ms computing, done at ${w.wallMs.toFixed(0)} ms`).join('; ')}`);
   }
   await context.close();

@@ -174,9 +174,11 @@ const handlers = {
     return { result: { outputs, ms: performance.now() - t0 }, transfer: [outputs.buffer] };
   },
 
-  // Several models on one input: {items: [{key, url}], input} -> {results: [{key, outputs: number[]}], computeMs}.
+  // Several models on one input: {items: [{key, url}], input} -> {results: [{key, outputs: number[]}], computeMs,
+  // startedAt, endedAt (ms since the epoch, so the page can place the chunk on its own clock)}.
   // One reply for all of them (the population view's chunks): a message per model would wake the page each time.
   async predictEach({ items, input }) {
+    const startedAt = performance.timeOrigin + performance.now();
     requireInput(input);
     const cl = await cortexLens();
     let computeMs = 0;
@@ -188,7 +190,7 @@ const handlers = {
       computeMs += performance.now() - t0;
       results.push({ key: item.key, outputs: Array.from(outputs) });
     }
-    return { results, computeMs };
+    return { results, computeMs, startedAt, endedAt: performance.timeOrigin + performance.now() };
   },
 
   // {key, url?, input} -> [{name, shape, data}] per layer (for the panels that look inside)

@@ -68,7 +68,7 @@ export class WorkerPool {
   }
 
   // Runs every model of `items` on one input over the pool and resolves with per-worker figures
-  // [{models, requests, computeMs, wallMs}].
+  // [{models, requests, computeMs, wallMs, spans: [[start, end] of each chunk in the worker, ms from the start]}].
   // - Worker w owns items w, w+W, w+2W, ... so on the next image each worker meets the models it already loaded.
   // - Each worker has two chunks in flight: the next is queued in the worker before the current one ends, so it
   //   never idles for a round trip through the page. Chunks shrink as a share runs out (a third of what is left,
@@ -96,11 +96,13 @@ export class WorkerPool {
       return part;
     };
     const t0 = performance.now();
-    const stats = workers.map(() => ({ models: 0, requests: 0, computeMs: 0, wallMs: 0 }));
+    const stats = workers.map(() => ({ models: 0, requests: 0, computeMs: 0, wallMs: 0, spans: [] }));
+    const origin = performance.timeOrigin + t0;
     const send = (w) => {
       const part = take(w);
       if (!part.length) return null;
-      return workers[w].request('predictEach', { items: part, input }).then(({ results, computeMs }) => {
+      return workers[w].request('predictEach', { items: part, input }).then(({ results, computeMs, startedAt, endedAt }) => {
+        stats[w].spans.push([startedAt - origin, endedAt - origin]);
         for (const { key } of results) workers[w].loadedKeys.add(key);
         const s = stats[w];
         Object.assign(s, { models: s.models + results.length, requests: s.requests + 1, computeMs: s.computeMs + computeMs, wallMs: performance.now() - t0 });
