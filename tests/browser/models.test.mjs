@@ -122,7 +122,7 @@ test('all neurons: progressive, completes, click opens a neuron, CSV export', { 
   await page.waitForFunction((count) => Number(document.getElementById('population-chart').dataset.count) === count && window.cortexLens.state.populationInput === window.cortexLens.state.input && document.getElementById('population-progress').value === count, neurons.length, { polling: 50, timeout: 240000 });
   await page.waitForFunction((before) => window.cortexLens.timings.population !== before, ms, { polling: 50, timeout: 240000 });
   const timings = await page.evaluate(() => window.cortexLens.timings);
-  console.log(`# population view, second image (models already loaded): ${neurons.length} per-neuron models (${precision}) in ${timings.population.toFixed(0)} ms on ${workers} workers (the per-neuron models alone, after the shared-model estimate: ${timings.populationNeurons.toFixed(0)} ms)`);
+  console.log(`# population view, second image (models already loaded): ${neurons.length} per-neuron models (${precision}) in ${timings.population.toFixed(0)} ms on ${workers} workers (the per-neuron models alone, which start beside the shared-model estimate: ${timings.populationNeurons.toFixed(0)} ms)`);
   if (!referenceOf(neurons[0])) return;  // no percentiles to draw in a build without the pack step
   // Click the tallest bar: it opens that neuron.
   await page.locator('#population-chart').scrollIntoViewIfNeeded();

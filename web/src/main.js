@@ -259,11 +259,12 @@ async function runPopulation() {
   if (!neurons.length) { status.textContent = 'This build holds no per-neuron models (built without the published data).'; redrawPopulation(); return; }
   progress.max = neurons.length; progress.value = 0;
   const started = performance.now();
-  // The shared model's quick estimate for all neurons runs beside the per-neuron models, on the worker least busy
-  // now (the first one is usually predicting the current neuron for the new image); exact values replace it.
+  // The shared model's quick estimate for all neurons runs beside the per-neuron models, always on the pool's last
+  // worker: the first one predicts the current neuron for the new image, and a worker that has not loaded the
+  // shared model yet spends longer loading it than predicting. Exact values replace the estimate as they come.
   const shared = sharedEntry();
   if (shared) {
-    const sharedWorker = pool.grow().reduce((a, b) => (b.busy < a.busy ? b : a));
+    const sharedWorker = pool.grow().at(-1);
     sharedWorker.request('predict', { ...modelRef(shared, hasPrecision(shared, 'int8') ? 'int8' : 'float'), input }).then(({ outputs }) => {
       if (abort.signal.aborted) return;
       (shared.outputs || []).forEach((name, k) => {
@@ -312,7 +313,8 @@ async function runPopulation() {
   if (abort.signal.aborted) return;
   progress.value = done;
   const ms = performance.now() - started;
-  // population: the whole view, shared-model estimate first; populationNeurons: the per-neuron models alone.
+  // population: the whole view from the click; populationNeurons: from the per-neuron models' start (beside the
+  // shared-model estimate, so nearly the same).
   window.cortexLens.timings.populationNeurons = performance.now() - neuronsStarted;
   window.cortexLens.timings.population = ms;
   const missing = neurons.filter((e) => !referenceOf(e)).length;

@@ -41,10 +41,14 @@ export class WorkerClient {
   request(type, payload = {}, { transfer = [], onProgress } = {}) {
     const id = this.nextId++;
     this.busy += 1;
-    return new Promise((resolve, reject) => {
+    const promise = new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onProgress });
       this.worker.postMessage({ id, type, payload }, transfer);
     });
+    // Every request naming a model leaves it loaded in the worker (or unloaded, for forgetModel).
+    const key = payload && payload.key;
+    if (key !== undefined) promise.then(() => (type === 'forgetModel' ? this.loadedKeys.delete(key) : this.loadedKeys.add(key)), () => {});
+    return promise;
   }
 
   terminate() {
