@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the native tools and tests (build/release) and the WebAssembly module and tests (build/wasm).
+# Builds the native tools and tests (build/release), the WebAssembly module and tests (build/wasm) and the threaded
+# WebAssembly module (build/wasm-mt).
 # CORTEXLENS_DATA_DIR points at the published data (default ../shared/data/v4); without it the build still works.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,4 +16,7 @@ fi
 if [ "${1:-all}" != native ]; then
   emcmake cmake --preset wasm "${data_arg[@]}" >/dev/null
   cmake --build --preset wasm -j "$jobs"
+  # The threaded module for cross-origin-isolated pages (the module target only).
+  emcmake cmake --preset wasm-mt >/dev/null
+  cmake --build --preset wasm-mt -j "$jobs"
 fi

@@ -27,11 +27,16 @@ viz_page=./web/src/viz-absent.js; viz_worker=./web/src/viz-absent.js
 [ -f web/viz/worker.js ] && viz_worker=./web/viz/worker.js
 common=(--alias:cortexlens-viz=$viz_page --alias:cortexlens-viz-worker=$viz_worker --bundle --minify --target=chrome100,firefox100,safari15 --log-level=warning --legal-comments=none)
 "$esbuild" web/src/main.js --format=esm --splitting --outdir="$site" --entry-names=app --chunk-names=chunks/[name]-[hash] "${common[@]}"
-"$esbuild" web/src/worker.js --format=iife --outfile="$site/worker.js" "${common[@]}"
+# The threaded module (scripts/build.sh builds it into build/wasm-mt) runs on cross-origin-isolated pages only.
+wasm_mt=${CORTEXLENS_WASM_MT_BUILD:-build/wasm-mt}
+threaded=false
+[ -f "$wasm_mt/wasm/cortexlens-mt.js" ] && threaded=true
+"$esbuild" web/src/worker.js --format=iife --outfile="$site/worker.js" "${common[@]}" --define:__THREADED_BUILD__=$threaded
 # The Keras reader (fflate + jsfive) is loaded by the worker only when a .keras file arrives.
 "$esbuild" web/lib/keras-archive.js --format=iife --global-name=CortexLensKeras --outfile="$site/keras-reader.js" "${common[@]}"
 cp web/index.html web/styles.css web/favicon.svg "$site/"
 cp "$wasm/wasm/cortexlens.js" "$wasm/wasm/cortexlens.wasm" "$site/"
+if [ "$threaded" = true ]; then cp "$wasm_mt"/wasm/cortexlens-mt.{js,wasm,worker.js} "$site/"; fi
 
 if [ -d "$data/compact_models" ]; then data_args=(--data "$data"); else
   echo "build_site: no published data at $data: demo model and user-loaded files only"; data_args=(); fi
@@ -51,7 +56,7 @@ node scripts/site/assets.mjs --out "$site" "${data_args[@]}"
 # The int8 models (~3 MB for all 219) are precached too, so the population view works offline after one visit.
 shell=$(cd "$site" && find . -maxdepth 3 -type f \( -name '*.js' -o -name '*.wasm' -o -name '*.css' -o -name '*.html' -o -name '*.svg' \
   -o -name 'manifest.json' -o -name 'index.json' -o -name '*.int8.clm' -o -path './gallery/own/*.png' \) \
-  ! -name keras-reader.js ! -name sw.js | sed 's|^\./||' | sort)
+  ! -name keras-reader.js ! -name sw.js ! -name 'cortexlens-mt*' | sed 's|^\./||' | sort)
 version=$(cd "$site" && cat $shell | sha256sum | cut -c1-16)
 shell_json=$(printf '%s\n' $shell | node -e 'const l=require("fs").readFileSync(0,"utf8").trim().split("\n");process.stdout.write(JSON.stringify(["./",...l]))')
 "$esbuild" web/src/sw.js --outfile="$site/sw.js" "${common[@]}" --define:__CACHE_VERSION__="\"$version\"" --define:__APP_SHELL__="$shell_json"
@@ -61,5 +66,7 @@ echo "build_site: $site ($(du -sh "$site" | cut -f1)); JS + wasm + CSS shipped:"
     r=$(stat -c %s "$f"); g=$(gzip -9c "$f" | wc -c); raw=$((raw + r)); gz=$((gz + g))
     printf '  %-40s %8d bytes  %8d gzip\n' "$f" "$r" "$g"; done
   printf '  %-40s %8d bytes  %8d gzip\n' "first load, total" "$raw" "$gz"
+  for f in cortexlens-mt.js cortexlens-mt.worker.js cortexlens-mt.wasm; do [ -f "$f" ] &&
+    printf '  %-40s %8d bytes  %8d gzip  (instead of cortexlens.*, on cross-origin-isolated pages)\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"; done
   for f in keras-reader.js chunks/*.js; do [ -f "$f" ] &&
     printf '  %-40s %8d bytes  %8d gzip  (loaded on demand)\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"; done; true )

@@ -10,4 +10,16 @@ if [ -z "${SKIP_BUILD:-}" ]; then
 fi
 site=${CORTEXLENS_SITE_DIR:-build/site}
 echo "serving $site at http://127.0.0.1:${PORT:-8080}/ (Ctrl+C stops)"
-exec python3 -m http.server "${PORT:-8080}" --directory "$site" --bind 127.0.0.1
+# Python's static server plus the two headers that make the page cross-origin isolated, so its worker may run
+# the threaded module (SharedArrayBuffer); every file is same-origin, so require-corp blocks nothing.
+exec python3 - "$site" "${PORT:-8080}" <<'PY'
+import functools, http.server, sys
+class Handler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, '.wasm': 'application/wasm', '.js': 'text/javascript'}
+    def end_headers(self):
+        self.send_header('Cross-Origin-Opener-Policy', 'same-origin')
+        self.send_header('Cross-Origin-Embedder-Policy', 'require-corp')
+        super().end_headers()
+server = http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[2])), functools.partial(Handler, directory=sys.argv[1]))
+server.serve_forever()
+PY

@@ -605,6 +605,22 @@ TEST_CASE("Int8ForwardPlans sharing an arena take turns and each gives the refer
       CHECK(bit_equal(ref.value().activations[l].data, planned.value().activations[l].data));
     CHECK(!plans[turns[t]]->holds_buffers());  // the storage is the arena's
   }
+  // A plan moved to another arena (the threaded module's models run on whichever thread is free) lays its buffers
+  // out there, and back again.
+  Int8Arena other;
+  for (int round = 0; round < 2; ++round) {
+    Int8Arena& target = round == 0 ? other : arena;
+    target.scribble(0x3c3c);
+    plans[1]->use_arena(&target);
+    const Tensor x = random_images(rng, models[1].input, 1).front();
+    auto ref = forward_int8(models[1], x, {/*keep_activations=*/false, /*use_reference_kernels=*/true});
+    auto planned = forward_int8_planned(models[1], *plans[1], x);
+    REQUIRE(ref);
+    REQUIRE(planned);
+    CHECK(bit_equal(ref.value().outputs, planned.value().outputs));
+  }
+  CHECK(other.capacity() > 0);
+
   // One block, as large as the largest plan needs, not one per plan: each model alone in a fresh arena.
   std::size_t largest = 0;
   for (const Model& m : models) {

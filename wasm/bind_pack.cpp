@@ -1,5 +1,11 @@
 // Bindings for Cortex Lens model files (.clm): load with every check of read_model_file (a bad file becomes a JS
 // Error naming the offset, what was found and what was expected), describe the file, and run either precision.
+#include <algorithm>
+#include <atomic>
+#ifdef __EMSCRIPTEN_PTHREADS__
+#include <thread>
+#endif
+
 #include "cortexlens/int8_plan.hpp"
 #include "cortexlens/model_file.hpp"
 #include "cortexlens/quantize.hpp"
@@ -74,22 +80,92 @@ val activations_with_precision(const WasmModel& model, const val& input, const s
 }  // namespace
 
 namespace {
-// The population view loads 100+ models per worker: their plans share one arena rather than ~2 MB each.
+// The population view loads 100+ models per worker: their plans share one arena rather than ~2 MB each. One per
+// thread: in the threaded module, predictMany's threads each run their own plans.
 Int8Arena& int8_arena() {
-  static Int8Arena arena;
+  thread_local Int8Arena arena;
   return arena;
 }
 }  // namespace
+
+Result<std::vector<float>> WasmModel::outputs(const Tensor& input, Precision precision) const {
+  if (precision == Precision::float32) {
+    auto result = forward(model_, input);
+    if (!result) return result.status();
+    return std::move(result.value().outputs);
+  }
+  CL_RETURN_IF_ERROR(check_int8_forward(model_, input));
+  if (!int8_plan_) int8_plan_ = std::make_unique<Int8ForwardPlan>(model_, &int8_arena());
+  int8_plan_->use_arena(&int8_arena());  // this thread's: the one that made the plan may have ended
+  auto result = forward_int8_planned(model_, *int8_plan_, input);
+  if (!result) return result.status();
+  return std::move(result.value().outputs);
+}
 
 ForwardResult WasmModel::forward_int8(const val& input, bool keep_activations) const {
   const Tensor tensor = input_from(input);
   // The plan needs int8 weights on every layer; check_int8_forward says which layer lacks them.
   throw_if_error(check_int8_forward(model_, tensor));
   if (!int8_plan_) int8_plan_ = std::make_unique<Int8ForwardPlan>(model_, &int8_arena());
+  int8_plan_->use_arena(&int8_arena());
   return take_or_throw(forward_int8_planned(model_, *int8_plan_, tensor, keep_activations));
 }
 
+namespace {
+
+// How many threads predictMany may use: the module's pthread pool in the threaded build (cortexlens-mt), else 1.
+int thread_count() {
+#ifdef __EMSCRIPTEN_PTHREADS__
+  return std::max(1, std::min(CORTEXLENS_PTHREAD_POOL_SIZE, static_cast<int>(std::thread::hardware_concurrency())));
+#else
+  return 1;
+#endif
+}
+
+// models: Array<Model> with one input shape; input: Float32Array for that shape; precision 'int8' | 'float'
+// -> Array<Float32Array>, each model's outputs, in order. The threaded module spreads the models over its threads
+// (each takes the next model not yet taken); the single-threaded one runs them in turn. JS is only touched on the
+// calling thread: inputs are read before, errors thrown after the threads finish.
+val predict_many(const val& models, const val& input, const std::string& precision_text) {
+  const Precision precision = parse_precision(precision_text);
+  if (!models.isArray()) throw_js_error("models must be an array of Model handles");
+  const int count = models["length"].as<int>();
+  std::vector<const WasmModel*> list;
+  list.reserve(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) list.push_back(&models[i].as<const WasmModel&>());
+  val result = val::array();
+  if (list.empty()) return result;
+  const Tensor tensor = list.front()->input_from(input);
+  for (int i = 0; i < count; ++i)
+    if (list[static_cast<std::size_t>(i)]->model().input != tensor.shape)
+      throw_js_error("predictMany: model " + std::to_string(i) + " ('" + list[static_cast<std::size_t>(i)]->model().name +
+                     "') takes another input shape than model 0; call it separately");
+  std::vector<Result<std::vector<float>>> outputs(list.size(), Status::error("not run"));
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    for (std::size_t i = next++; i < list.size(); i = next++) outputs[i] = list[i]->outputs(tensor, precision);
+  };
+#ifdef __EMSCRIPTEN_PTHREADS__
+  std::vector<std::thread> helpers;
+  for (int t = 1; t < std::min(thread_count(), count); ++t) helpers.emplace_back(work);
+  work();
+  for (std::thread& helper : helpers) helper.join();
+#else
+  work();
+#endif
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (!outputs[i]) throw_js_error("predictMany: model " + std::to_string(i) + " ('" + list[i]->model().name + "'): " +
+                                    outputs[i].message());
+    result.call<void>("push", float32_array(outputs[i].value()));
+  }
+  return result;
+}
+
+}  // namespace
+
 EMSCRIPTEN_BINDINGS(cortexlens_pack) {
+  emscripten::function("threadCount", &thread_count);
+  emscripten::function("predictMany", &predict_many);
   emscripten::function("loadModelFile", &load_model_file);
   emscripten::function("inspectModelFile", &inspect_model_file);
   emscripten::function("modelPrecision", &model_precision);

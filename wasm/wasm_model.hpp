@@ -5,6 +5,7 @@
 
 #include "cortexlens/int8_plan.hpp"
 #include "cortexlens/model.hpp"
+#include "cortexlens/model_file.hpp"
 #include "edge.hpp"
 
 namespace cortexlens::wasm {
@@ -34,6 +35,10 @@ class WasmModel {
   // instead of holding one each: the module runs one call at a time.
   // Throws a JS Error for a model without int8 weights or a bad input.
   ForwardResult forward_int8(const val& input, bool keep_activations) const;
+
+  // The outputs for an input already checked against this model's shape, through the int8 plan or the float
+  // path, with no JS in between: what predictMany runs on its threads (each model on one thread at a time).
+  Result<std::vector<float>> outputs(const Tensor& input, Precision precision) const;
 
   val info() const;
   val predict(const val& input) const;      // Float32Array (H*W*C, recentred) -> Float32Array of outputs

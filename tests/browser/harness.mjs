@@ -17,8 +17,11 @@ export const galleryIndex = JSON.parse(fs.readFileSync(path.join(siteDir, 'galle
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.json': 'application/json',
   '.wasm': 'application/wasm', '.png': 'image/png', '.jpg': 'image/jpeg', '.svg': 'image/svg+xml', '.clm': 'application/octet-stream', '.keras': 'application/octet-stream' };
 
-export function startServer() {
+// isolated: send the headers that make the page cross-origin isolated (as scripts/serve.sh does), so the worker
+// may run the threaded module; without them the page runs as on a static host such as GitHub Pages.
+export function startServer({ isolated = false } = {}) {
   const served = [];
+  const isolation = isolated ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } : {};
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     let file = path.join(siteDir, decodeURIComponent(url.pathname));
@@ -27,7 +30,7 @@ export function startServer() {
     served.push(url.pathname);
     fs.readFile(file, (err, data) => {
       if (err) { res.writeHead(404).end('not found'); return; }
-      res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream', 'Cache-Control': 'no-cache' });
+      res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream', 'Cache-Control': 'no-cache', ...isolation });
       res.end(data);
     });
   });

@@ -1,14 +1,15 @@
 // Measures the page in headless Chromium, for the figures in notes and for PERF work:
 //   time from navigation start to the first prediction (fresh context each run: no HTTP or service-worker cache),
 //   the population view (all per-neuron models of the build on one image, worker pool) on a first and a second image.
-// Usage: node tests/browser/measure.mjs [runs] [--spans]   (CORTEXLENS_SITE_DIR selects the site, default build/site)
+// Usage: node tests/browser/measure.mjs [runs] [--spans] [--isolated]   (CORTEXLENS_SITE_DIR selects the site, default build/site)
 // The waits poll every 50 ms: Playwright's default polls on every animation frame, which makes the page render
 // 60 frames a second and takes CPU from the workers being measured.
 import { startServer, launch, openPage, manifest, siteDir } from './harness.mjs';
 
 const runs = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) || 5);
 const median = (v) => { const s = [...v].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
-const { server, origin } = await startServer();
+// --isolated: serve with the cross-origin-isolation headers, so the page runs the threaded module if the site has it.
+const { server, origin } = await startServer({ isolated: process.argv.includes('--isolated') });
 const browser = await launch();
 const first = [], population = [], second = [], secondNeurons = [];
 const neurons = manifest.models.filter((m) => m.kind === 'neuron').length;
@@ -33,7 +34,7 @@ for (let i = 0; i < runs; ++i) {
   await context.close();
 }
 const fmt = (v) => `median ${median(v).toFixed(0)} ms (runs: ${v.map((x) => x.toFixed(0)).join(', ')})`;
-console.log(`site: ${siteDir} (${neurons} per-neuron models)`);
+console.log(`site: ${siteDir} (${neurons} per-neuron models)${process.argv.includes('--isolated') ? ', cross-origin isolated' : ''}`);
 console.log(`navigation start -> first prediction: ${fmt(first)}`);
 if (neurons) {
   console.log(`population view, first image (fetch + load + predict every model): ${fmt(population)}`);

@@ -17,6 +17,16 @@ export async function loadCortexLens() {
   return createCortexLens({ wasmBinary: fs.readFileSync(path.join(wasmDir, 'cortexlens.wasm')) });
 }
 
+// The threaded module (cortexlens-mt, built by scripts/build.sh into build/wasm-mt), or null when it was not built.
+// Its pthread workers keep node alive: call cl.PThread.terminateAllThreads() when done.
+export const threadedWasmDir = path.resolve(process.env.CORTEXLENS_WASM_MT_DIR || path.join(repoRoot, 'build/wasm-mt/wasm'));
+export async function loadThreadedCortexLens() {
+  const script = path.join(threadedWasmDir, 'cortexlens-mt.js');
+  if (!fs.existsSync(script)) return null;
+  const require = createRequire(import.meta.url);
+  return require(script)({ wasmBinary: fs.readFileSync(path.join(threadedWasmDir, 'cortexlens-mt.wasm')) });
+}
+
 // The golden "pattern" input of golden_responses.json: x[h][w][c] = 100 sin(0.1 h + 0.2 w + c), float32.
 export function goldenPattern() {
   const x = new Float32Array(112 * 112 * 3);

@@ -295,6 +295,7 @@ async function runPopulation() {
   try {
     window.cortexLens.timings.populationWorkers = await pool.predictAll(items.map(({ key, url }) => ({ key, url })), input, {
       signal: abort.signal,
+      chunk: state.threads > 1 ? 36 : 12,  // a threaded call spreads its chunk over the threads
       onResults: (results) => {
         if (abort.signal.aborted) return;
         for (const { key, outputs } of results) {
@@ -320,6 +321,7 @@ async function runPopulation() {
   const missing = neurons.filter((e) => !referenceOf(e)).length;
   if (missing === neurons.length) $('population-hover').textContent = 'This build has no reference distributions (it was built without the model-pack step), so the responses cannot be put on a common percentile scale; the raw outputs are in the CSV.';
   status.textContent = `All ${neurons.length} neuron models done in ${(ms / 1000).toFixed(2)} s on ${pool.workers.length} worker${pool.workers.length > 1 ? 's' : ''}` +
+    (state.threads > 1 ? ` with ${state.threads} threads` : '') +
     (missing ? ` (${missing} without a reference distribution in this build: raw outputs only, in the CSV)` : '') + '.';
   $('population-csv').disabled = false;
   redrawPopulation();
@@ -636,7 +638,12 @@ async function start() {
   const [index] = await Promise.all([
     fetch('gallery/index.json').then((r) => (r.ok ? r.json() : { own: [], sessions: [] })).catch(() => ({ own: [], sessions: [] })),
     loadManifest(),
-    worker.request('init').then((r) => { state.canReadModelFiles = r.canReadModelFiles; })
+    worker.request('init').then((r) => {
+      state.canReadModelFiles = r.canReadModelFiles;
+      // The threaded module (cross-origin-isolated pages) spreads models over all cores in one worker.
+      state.threads = r.threads || 1;
+      if (state.threads > 1) pool.size = 1;
+    })
       .catch((e) => showError($('image-error'), `The engine could not start: ${e.message}`)),
   ]);
   galleryIndex = index;

@@ -20,11 +20,22 @@ const sessionCache = new Map();  // session -> {numbers, pixels: Uint8Array[] (1
 let nextImageId = 1;
 let kerasLoaded = false;
 
+// The threaded module (cortexlens-mt: predictMany spreads models over pthreads) needs SharedArrayBuffer, which a
+// browser gives only to a cross-origin-isolated page (COOP + COEP headers, as scripts/serve.sh sends); elsewhere
+// (GitHub Pages cannot send them) the single-threaded module runs and the page spreads models over workers instead.
+// build_site.sh defines __THREADED_BUILD__ when it ships the threaded module.
+/* global __THREADED_BUILD__ */
+const threaded = typeof __THREADED_BUILD__ !== 'undefined' && __THREADED_BUILD__ && self.crossOriginIsolated === true;
+
 function cortexLens() {
   if (!modulePromise) {
-    importScripts('cortexlens.js');
-    modulePromise = createCortexLens({ locateFile: (file) => new URL(file, self.location.href).href })
-      .catch((e) => { modulePromise = null; throw new Error(`the engine could not start: ${e && e.message ? e.message : e}`); });
+    const script = threaded ? 'cortexlens-mt.js' : 'cortexlens.js';
+    importScripts(script);
+    modulePromise = createCortexLens({
+      locateFile: (file) => new URL(file, self.location.href).href,
+      // The threaded module's pthread workers load this script again; inside a worker it cannot find its own URL.
+      mainScriptUrlOrBlob: new URL(script, self.location.href).href,
+    }).catch((e) => { modulePromise = null; throw new Error(`the engine could not start: ${e && e.message ? e.message : e}`); });
   }
   return modulePromise;
 }
@@ -125,7 +136,7 @@ function recentreInto(pixels, means, out) {
 const handlers = {
   async init() {
     const cl = await cortexLens();
-    return { channelMeans: cl.channelMeans(), canReadModelFiles: typeof cl.loadModelFile === 'function' };
+    return { channelMeans: cl.channelMeans(), canReadModelFiles: typeof cl.loadModelFile === 'function', threads: typeof cl.threadCount === 'function' ? cl.threadCount() : 1 };
   },
 
   // {bytes: ArrayBuffer} -> {imageId, width, height, format, orientation, preview: {width, height, pixels}}
@@ -183,6 +194,22 @@ const handlers = {
     const cl = await cortexLens();
     let computeMs = 0;
     const results = [];
+    if (typeof cl.predictMany === 'function' && cl.threadCount() > 1) {
+      // The threaded module: the chunk's models (int8 and float apart) spread over its threads in one call.
+      const entries = [];
+      for (const item of items) entries.push(await ensureModel(item));
+      const byKey = new Map();
+      for (const precision of ['int8', 'float32']) {
+        const group = entries.map((entry, i) => ({ entry, key: items[i].key })).filter(({ entry }) => (entry.precision === 'int8') === (precision === 'int8'));
+        if (!group.length) continue;
+        const t0 = performance.now();
+        const outputs = cl.predictMany(group.map(({ entry }) => entry.model), input, precision);
+        computeMs += performance.now() - t0;
+        group.forEach(({ key }, i) => byKey.set(key, Array.from(outputs[i])));
+      }
+      for (const item of items) results.push({ key: item.key, outputs: byKey.get(item.key) });
+      return { results, computeMs, startedAt, endedAt: performance.timeOrigin + performance.now() };
+    }
     for (const item of items) {
       const entry = await ensureModel(item);
       const t0 = performance.now();

@@ -58,6 +58,12 @@ class Int8ForwardPlan {
   Int8ForwardPlan(const Int8ForwardPlan&) = delete;
   Int8ForwardPlan& operator=(const Int8ForwardPlan&) = delete;
 
+  // Moves a plan made with an arena to another one (the next run lays its buffers out there): a model run by
+  // whichever thread is free uses that thread's arena. Not for a plan made without one.
+  void use_arena(Int8Arena* arena) {
+    if (arena_ && arena) arena_ = arena;
+  }
+
   const Shape3& input_shape() const { return buffers_.front().shape; }
   std::size_t output_size() const { return output_shape_.size(); }
 
