@@ -116,7 +116,7 @@ namespace {
 // How many threads predictMany may use: the module's pthread pool in the threaded build (cortexlens-mt), else 1.
 int thread_count() {
 #ifdef __EMSCRIPTEN_PTHREADS__
-  return std::max(1, std::min(CORTEXLENS_PTHREAD_POOL_SIZE, static_cast<int>(std::thread::hardware_concurrency())));
+  return std::max(1, std::min(CORTEXLENS_MAX_THREADS, static_cast<int>(std::thread::hardware_concurrency())));
 #else
   return 1;
 #endif

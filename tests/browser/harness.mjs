@@ -17,8 +17,8 @@ export const galleryIndex = JSON.parse(fs.readFileSync(path.join(siteDir, 'galle
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.json': 'application/json',
   '.wasm': 'application/wasm', '.png': 'image/png', '.jpg': 'image/jpeg', '.svg': 'image/svg+xml', '.clm': 'application/octet-stream', '.keras': 'application/octet-stream' };
 
-// isolated: send the headers that make the page cross-origin isolated (as scripts/serve.sh does), so the worker
-// may run the threaded module; without them the page runs as on a static host such as GitHub Pages.
+// isolated: send the headers that make the page cross-origin isolated (as CORTEXLENS_ISOLATE=1 scripts/serve.sh
+// does), so the worker may run the threaded module; without them the page runs as on GitHub Pages.
 export function startServer({ isolated = false } = {}) {
   const served = [];
   const isolation = isolated ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } : {};

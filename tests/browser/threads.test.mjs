@@ -1,5 +1,5 @@
-// The threaded module on a cross-origin-isolated page (the headers scripts/serve.sh sends): the worker loads
-// cortexlens-mt, reports its threads, and the population view runs every neuron model in that one worker with
+// The threaded module on a cross-origin-isolated page (the headers CORTEXLENS_ISOLATE=1 scripts/serve.sh sends): the
+// worker loads cortexlens-mt, reports its threads, and the population view runs every neuron model in that one worker with
 // exactly the outputs the single-threaded page (a static host without the headers) computes with its worker pool.
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';

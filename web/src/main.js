@@ -295,7 +295,7 @@ async function runPopulation() {
   try {
     window.cortexLens.timings.populationWorkers = await pool.predictAll(items.map(({ key, url }) => ({ key, url })), input, {
       signal: abort.signal,
-      chunk: state.threads > 1 ? 36 : 12,  // a threaded call spreads its chunk over the threads
+      chunk: state.threads > 1 ? 110 : 12,  // one threaded call spreads its chunk over all threads: few, large ones
       onResults: (results) => {
         if (abort.signal.aborted) return;
         for (const { key, outputs } of results) {

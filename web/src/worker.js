@@ -21,8 +21,9 @@ let nextImageId = 1;
 let kerasLoaded = false;
 
 // The threaded module (cortexlens-mt: predictMany spreads models over pthreads) needs SharedArrayBuffer, which a
-// browser gives only to a cross-origin-isolated page (COOP + COEP headers, as scripts/serve.sh sends); elsewhere
-// (GitHub Pages cannot send them) the single-threaded module runs and the page spreads models over workers instead.
+// browser gives only to a cross-origin-isolated page (COOP + COEP headers, as CORTEXLENS_ISOLATE=1 scripts/serve.sh
+// sends); elsewhere (GitHub Pages cannot send them) the single-threaded module runs and the page spreads models over
+// workers instead.
 // build_site.sh defines __THREADED_BUILD__ when it ships the threaded module.
 /* global __THREADED_BUILD__ */
 const threaded = typeof __THREADED_BUILD__ !== 'undefined' && __THREADED_BUILD__ && self.crossOriginIsolated === true;
