@@ -11,7 +11,7 @@ packages=(
   zlib1g-dev                             # gzip sizes printed by `cortexlens pack`
   emscripten node-acorn                  # WebAssembly (Emscripten 3.1.6 with the system clang)
   chromium                               # headless browser tests (driven by playwright-core)
-  python3                                # static file server for the page (python3 -m http.server)
+  python3                                # static file server for the page (http.server, in scripts/serve.sh)
 )
 missing=()
 for p in "${packages[@]}"; do

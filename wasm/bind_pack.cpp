@@ -88,6 +88,12 @@ Int8Arena& int8_arena() {
 }
 }  // namespace
 
+Int8ForwardPlan& WasmModel::int8_plan() const {
+  if (!int8_plan_) int8_plan_ = std::make_unique<Int8ForwardPlan>(model_, &int8_arena());
+  int8_plan_->use_arena(&int8_arena());  // this thread's: the one that made the plan may have ended
+  return *int8_plan_;
+}
+
 Result<std::vector<float>> WasmModel::outputs(const Tensor& input, Precision precision) const {
   if (precision == Precision::float32) {
     auto result = forward(model_, input);
@@ -95,9 +101,7 @@ Result<std::vector<float>> WasmModel::outputs(const Tensor& input, Precision pre
     return std::move(result.value().outputs);
   }
   CL_RETURN_IF_ERROR(check_int8_forward(model_, input));
-  if (!int8_plan_) int8_plan_ = std::make_unique<Int8ForwardPlan>(model_, &int8_arena());
-  int8_plan_->use_arena(&int8_arena());  // this thread's: the one that made the plan may have ended
-  auto result = forward_int8_planned(model_, *int8_plan_, input);
+  auto result = forward_int8_planned(model_, int8_plan(), input);
   if (!result) return result.status();
   return std::move(result.value().outputs);
 }
@@ -106,9 +110,7 @@ ForwardResult WasmModel::forward_int8(const val& input, bool keep_activations) c
   const Tensor tensor = input_from(input);
   // The plan needs int8 weights on every layer; check_int8_forward says which layer lacks them.
   throw_if_error(check_int8_forward(model_, tensor));
-  if (!int8_plan_) int8_plan_ = std::make_unique<Int8ForwardPlan>(model_, &int8_arena());
-  int8_plan_->use_arena(&int8_arena());
-  return take_or_throw(forward_int8_planned(model_, *int8_plan_, tensor, keep_activations));
+  return take_or_throw(forward_int8_planned(model_, int8_plan(), tensor, keep_activations));
 }
 
 namespace {

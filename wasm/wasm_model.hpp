@@ -46,6 +46,9 @@ class WasmModel {
   Tensor input_from(const val& input) const;
 
  private:
+  // The model's int8 plan, built on first use, laid out in the calling thread's arena.
+  Int8ForwardPlan& int8_plan() const;
+
   Model model_;
   mutable std::unique_ptr<Int8ForwardPlan> int8_plan_;  // built on first use (wasm runs one call at a time)
 };

@@ -38,8 +38,8 @@ namespace {
 
 // --- primitives per target ------------------------------------------------------------------------------------
 // The float finish must round like int8_epilogue (convert, multiply, add, each rounded once; ReLU as
-// `value > 0 ? value : 0`, so -0 becomes +0) and the quantizer like quantize_values (multiply by the reciprocal, clamp, truncate, then
-// the exact fraction x - trunc(x) decides the rounding half away from zero).
+// `value > 0 ? value : 0`, so -0 becomes +0) and the quantizer like quantize_values (multiply by the reciprocal,
+// clamp, truncate, then the exact fraction x - trunc(x) decides the rounding half away from zero).
 
 #if defined(__wasm_simd128__)
 using i32x4 = v128_t;
@@ -500,11 +500,16 @@ void Int8Arena::scribble(std::int16_t value) {
   holder_ = 0;
 }
 
-Int8ForwardPlan::Buffer Int8ForwardPlan::make_buffer(Shape3 shape, const Padding& border, int channel_stride) {
+Int8ForwardPlan::Buffer Int8ForwardPlan::describe_buffer(Shape3 shape, const Padding& border, int channel_stride) {
   Buffer b;
   b.shape = shape;
   b.border = border;
   b.channel_stride = channel_stride;
+  return b;
+}
+
+Int8ForwardPlan::Buffer Int8ForwardPlan::make_buffer(Shape3 shape, const Padding& border, int channel_stride) {
+  Buffer b = describe_buffer(shape, border, channel_stride);
   b.owned.assign(b.elements(), 0);
   b.origin = b.owned.data();
   return b;
@@ -660,16 +665,8 @@ Int8ForwardPlan::Int8ForwardPlan(const Model& model, Int8Arena* arena) : arena_(
     const Layer& layer = layers[i];
     const Padding border = layer.kind == LayerKind::dense ? Padding{} : layer.pad;
     const int cs = input_channel_stride(layer, i == 0);
-    if (arena_) {
-      Buffer b;
-      b.shape = layer.in;
-      b.border = border;
-      b.channel_stride = cs;
-      arena_elements_ += b.elements();
-      buffers_.push_back(std::move(b));
-    } else {
-      buffers_.push_back(make_buffer(layer.in, border, cs));
-    }
+    buffers_.push_back(arena_ ? describe_buffer(layer.in, border, cs) : make_buffer(layer.in, border, cs));
+    arena_elements_ += buffers_.back().elements();
     steps_.push_back(prepare_step(layer, cs));
   }
   output_shape_ = layers.back().out;

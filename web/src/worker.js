@@ -196,27 +196,26 @@ const handlers = {
     let computeMs = 0;
     const results = [];
     if (typeof cl.predictMany === 'function' && cl.threadCount() > 1) {
-      // The threaded module: the chunk's models (int8 and float apart) spread over its threads in one call.
+      // The threaded module: the chunk's models, one call per precision, spread over its threads.
       const entries = [];
       for (const item of items) entries.push(await ensureModel(item));
-      const byKey = new Map();
-      for (const precision of ['int8', 'float32']) {
-        const group = entries.map((entry, i) => ({ entry, key: items[i].key })).filter(({ entry }) => (entry.precision === 'int8') === (precision === 'int8'));
-        if (!group.length) continue;
+      const outputs = new Array(items.length);
+      for (const precision of new Set(entries.map((e) => e.precision))) {
+        const indices = entries.flatMap((e, i) => (e.precision === precision ? [i] : []));
         const t0 = performance.now();
-        const outputs = cl.predictMany(group.map(({ entry }) => entry.model), input, precision);
+        const many = cl.predictMany(indices.map((i) => entries[i].model), input, precision);
         computeMs += performance.now() - t0;
-        group.forEach(({ key }, i) => byKey.set(key, Array.from(outputs[i])));
+        indices.forEach((i, k) => { outputs[i] = Array.from(many[k]); });
       }
-      for (const item of items) results.push({ key: item.key, outputs: byKey.get(item.key) });
-      return { results, computeMs, startedAt, endedAt: performance.timeOrigin + performance.now() };
-    }
-    for (const item of items) {
-      const entry = await ensureModel(item);
-      const t0 = performance.now();
-      const outputs = runModel(cl, entry, input);
-      computeMs += performance.now() - t0;
-      results.push({ key: item.key, outputs: Array.from(outputs) });
+      items.forEach((item, i) => results.push({ key: item.key, outputs: outputs[i] }));
+    } else {
+      for (const item of items) {
+        const entry = await ensureModel(item);
+        const t0 = performance.now();
+        const outputs = runModel(cl, entry, input);
+        computeMs += performance.now() - t0;
+        results.push({ key: item.key, outputs: Array.from(outputs) });
+      }
     }
     return { results, computeMs, startedAt, endedAt: performance.timeOrigin + performance.now() };
   },

@@ -106,9 +106,9 @@ export class WorkerPool {
       const part = take(w);
       if (!part.length) return null;
       return workers[w].request('predictEach', { items: part, input }).then(({ results, computeMs, startedAt, endedAt }) => {
-        stats[w].spans.push([startedAt - origin, endedAt - origin]);
-        for (const { key } of results) workers[w].loadedKeys.add(key);
+        for (const { key } of results) workers[w].loadedKeys.add(key);  // predictEach names its models in items
         const s = stats[w];
+        s.spans.push([startedAt - origin, endedAt - origin]);
         Object.assign(s, { models: s.models + results.length, requests: s.requests + 1, computeMs: s.computeMs + computeMs, wallMs: performance.now() - t0 });
         if (!signal?.aborted) onResults?.(results);
       });

@@ -10,8 +10,8 @@
 //     rounded up to 8 for a depthwise input (8 channels per 16-bit vector), else C rounded up to 4; channels past
 //     C hold 0 and meet zero weights;
 //   - each producing layer finishes its int32 sums with int8_epilogue's float arithmetic and quantizes the value
-//     at once, exactly as quantize_values would (x times the float reciprocal of the scale; clamp; round half away from zero),
-//     with the consuming layer's input scale and range, straight into the consumer's buffer. The float
+//     at once, exactly as quantize_values would (x times the float reciprocal of the scale; clamp; round half
+//     away from zero), with the consuming layer's input scale and range, straight into the consumer's buffer. The float
 //     activations between layers are never stored, unless run() is asked for them;
 //   - the last layer writes floats.
 // Weights are packed once in the tiled kernels' layouts: conv2d per block of 16 output channels as
@@ -76,10 +76,9 @@ class Int8ForwardPlan {
   std::size_t layer_count() const { return steps_.size(); }
   void run_layer(std::size_t i);
 
-  // Frees the activation buffers (about 2 MB for a per-neuron model) and keeps the packed weights (tens of KB);
-  // the next run() allocates them again, zeroed. A page holding 219 plans keeps only the one in use this way
-  // instead of ~450 MB; re-zeroing costs a few percent of one pass.
-  // (Without an arena.)
+  // For a plan without an arena: frees the activation buffers (about 2 MB for a per-neuron model) and keeps the
+  // packed weights (tens of KB); the next run() allocates them again, zeroed. (Plans that take turns by the hundred
+  // share an Int8Arena instead.)
   void release_buffers();
   bool holds_buffers() const { return !buffers_.empty() && buffers_.front().origin != nullptr && !arena_; }
 
@@ -106,6 +105,9 @@ class Int8ForwardPlan {
     // Zeroes every value the layer that writes this buffer leaves alone: border, channels past C, slack.
     void clear_unwritten();
   };
+  // A buffer's layout without storage (a plan with an arena gives it storage at each run), and one with its own
+  // zeroed storage.
+  static Buffer describe_buffer(Shape3 shape, const Padding& border, int channel_stride);
   static Buffer make_buffer(Shape3 shape, const Padding& border, int channel_stride);
 
   // One layer with its weights in the kernels' layout (see the top of this file).
