@@ -80,6 +80,16 @@ struct Quantizer {
     q = wasm_i32x4_add(q, wasm_f32x4_le(fraction, wasm_f32x4_splat(-0.5f)));
     return q;
   }
+  // codes(max(v, 0)) for a range with low <= 0, from v before the ReLU: max(v * inverse, 0) equals
+  // max(v, 0) * inverse (inverse > 0; -0 and +0 give code 0 alike), the low clamp cannot bind and no fraction is
+  // negative, so three of codes' instructions and the ReLU's go.
+  i32x4 relu_codes(f32x4 v) const {
+    const v128_t x = wasm_f32x4_pmin(wasm_f32x4_pmax(wasm_f32x4_mul(v, inverse), wasm_f32x4_splat(0.0f)), high);
+    const v128_t whole = wasm_f32x4_trunc(x);
+    const v128_t fraction = wasm_f32x4_sub(x, whole);
+    const v128_t q = wasm_i32x4_sub(wasm_f32x4_add(whole, wasm_f32x4_splat(12582912.0f)), wasm_i32x4_splat(0x4B400000));
+    return wasm_i32x4_sub(q, wasm_f32x4_ge(fraction, wasm_f32x4_splat(0.5f)));
+  }
 };
 // Codes are within -127..255, so the saturating narrowing is exact.
 inline void store_codes(std::int16_t* out, i32x4 q) { wasm_v128_store64_lane(out, wasm_i16x8_narrow_i32x4(q, q), 0); }
@@ -124,6 +134,12 @@ struct Quantizer {
     __m128i q = _mm_sub_epi32(whole, _mm_castps_si128(_mm_cmpge_ps(fraction, _mm_set1_ps(0.5f))));
     q = _mm_add_epi32(q, _mm_castps_si128(_mm_cmple_ps(fraction, _mm_set1_ps(-0.5f))));
     return q;
+  }
+  i32x4 relu_codes(f32x4 v) const {
+    const __m128 x = _mm_min_ps(_mm_max_ps(_mm_mul_ps(v, inverse), _mm_setzero_ps()), high);
+    const __m128i whole = _mm_cvttps_epi32(x);
+    const __m128 fraction = _mm_sub_ps(x, _mm_cvtepi32_ps(whole));
+    return _mm_sub_epi32(whole, _mm_castps_si128(_mm_cmpge_ps(fraction, _mm_set1_ps(0.5f))));
   }
 };
 inline void store_codes(std::int16_t* out, i32x4 q) {
@@ -185,6 +201,10 @@ struct Quantizer {
     }
     return q;
   }
+  i32x4 relu_codes(f32x4 v) const {
+    for (float& x : v.v) x = x > 0.0f ? x : 0.0f;
+    return codes(v);
+  }
 };
 inline void store_codes(std::int16_t* out, i32x4 q) {
   for (int i = 0; i < 4; ++i) out[i] = static_cast<std::int16_t>(q.v[i]);
@@ -206,16 +226,15 @@ constexpr int kLanes = 4;  // output channels per vector
 int round_up(int c, int multiple) { return (c + multiple - 1) / multiple * multiple; }
 
 // Where finished values go (Int8ForwardPlan::Sink), as a compile-time choice so the tiles' epilogues test nothing.
-constexpr int kQuantized = 1, kFloat = 2;
+constexpr int kQuantized = 1, kFloat = 2, kReluCodes = 4;
 
 // Finishes channels [c, c + 4) (or [c, c + 8)) of output pixel (y, x): int8_epilogue's arithmetic, then the float
 // store and/or the quantized store into the consumer's buffer. A copy of the sink's fields, so the compiler sees
 // that the stores cannot change them.
 template <int MODE>
 struct Finisher {
-  // The ReLU stays a run-time flag, and the quantizer does not specialize for a ReLU's non-negative values either:
-  // either as a compile-time fact made V8's code for the whole tile run at half speed (bench_kernels in wasm: conv
-  // 30.8 vs 12.6 G multiply-adds/s). So did a non-inlined row function per tile width.
+  // kReluCodes (quantized output through a ReLU, the common step) skips the ReLU's max, the low clamp and the
+  // negative-half rounding test: ~5% of a first conv in wasm. The ReLU is otherwise a run-time flag.
   std::int16_t* q;
   std::ptrdiff_t q_pixel, q_row;
   float* f;
@@ -226,6 +245,10 @@ struct Finisher {
       : q(s.q), q_pixel(s.q_pixel), q_row(s.q_row), f(s.f), f_pixel(s.f_pixel), f_row(s.f_row),
         quantizer(s.q_scale, s.q_low, s.q_high), relu(relu_) {}
   inline void operator()(int y, int x, int c, i32x4 acc, const float* scale, const float* bias) const {
+    if constexpr ((MODE & kReluCodes) != 0) {
+      store_codes(q + y * q_row + x * q_pixel + c, quantizer.relu_codes(epilogue(acc, scale + c, bias + c, false)));
+      return;
+    }
     const f32x4 v = epilogue(acc, scale + c, bias + c, relu);
     if constexpr ((MODE & kFloat) != 0) store_f32(f + y * f_row + x * f_pixel + c, v);
     if constexpr ((MODE & kQuantized) != 0)
@@ -233,6 +256,12 @@ struct Finisher {
   }
   // Eight channels at once: one narrowing and one store for both halves.
   inline void operator()(int y, int x, int c, i32x4 acc0, i32x4 acc1, const float* scale, const float* bias) const {
+    if constexpr ((MODE & kReluCodes) != 0) {
+      store_codes(q + y * q_row + x * q_pixel + c,
+                  quantizer.relu_codes(epilogue(acc0, scale + c, bias + c, false)),
+                  quantizer.relu_codes(epilogue(acc1, scale + c + 4, bias + c + 4, false)));
+      return;
+    }
     const f32x4 v0 = epilogue(acc0, scale + c, bias + c, relu);
     const f32x4 v1 = epilogue(acc1, scale + c + 4, bias + c + 4, relu);
     if constexpr ((MODE & kFloat) != 0) {
@@ -283,11 +312,11 @@ inline void conv_tile(const ConvGeometry& g, const Finish& finish, const std::in
     const std::int16_t* x = in + static_cast<std::ptrdiff_t>(ky) * g.in_row;
     const std::int16_t* const x_end = x + 2 * g.pairs;
     for (; x != x_end; x += 2, w += NV * 8) {
-      i16x8 wv[NV];
-      for (int v = 0; v < NV; ++v) wv[v] = load_i16x8(w + v * 8);
-      for (int p = 0; p < MR; ++p) {
-        const i16x8 xv = splat_pair(x + p * pixel_step);
-        for (int v = 0; v < NV; ++v) a[p][v] = dot_add(a[p][v], xv, wv[v]);
+      i16x8 xv[MR];
+      for (int p = 0; p < MR; ++p) xv[p] = splat_pair(x + p * pixel_step);
+      for (int v = 0; v < NV; ++v) {
+        const i16x8 wv = load_i16x8(w + v * 8);
+        for (int p = 0; p < MR; ++p) a[p][v] = dot_add(a[p][v], xv[p], wv);
       }
     }
   }
@@ -315,8 +344,11 @@ void conv_block_row_narrowing(const ConvGeometry& g, const Finish& finish, int o
   conv_block_row<NV>(g, finish, oy, c0, w);
 }
 
+// Each step kernel is a wasm function of its own (noinline here, and the link option in CMakeLists.txt for
+// Binaryen): V8 allocates registers per function, and one function holding every kernel variant spilled the inner
+// loops' accumulators.
 template <class Finish>
-void conv2d_step(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in, const Finish& finish) {
+[[gnu::noinline]] void conv2d_step(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in, const Finish& finish) {
   const Layer& layer = *step.layer;
   const int acc_c = static_cast<int>(step.scale.size());
   const ConvGeometry g{layer.kernel_h, layer.stride_h, layer.stride_w, layer.out.w, step.pairs,
@@ -366,7 +398,7 @@ inline void dw_tile(const Int8ForwardPlan::Step& step, const Finish& finish, con
 }
 
 template <class Finish>
-void depthwise_step(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in, const Finish& finish) {
+[[gnu::noinline]] void depthwise_step(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in, const Finish& finish) {
   const Layer& layer = *step.layer;
   const int cs = step.in_cs, in_row = in.row_stride();
   const std::int16_t* origin = in.at(-layer.pad.top, -layer.pad.left);
@@ -648,6 +680,8 @@ void run_step_to(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in,
 void Int8ForwardPlan::run_step(const Step& step, Buffer& in, const Sink& sink) {
   if (step.layer->kind == LayerKind::dense) return dense_step(step, in, sink);
   if (sink.q && sink.f) return run_step_to<kQuantized | kFloat>(step, in, sink);
+  if (sink.q && step.layer->activation == Activation::relu && sink.q_low <= 0.0f)
+    return run_step_to<kQuantized | kReluCodes>(step, in, sink);
   if (sink.q) return run_step_to<kQuantized>(step, in, sink);
   run_step_to<kFloat>(step, in, sink);
 }
