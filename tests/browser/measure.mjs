@@ -39,7 +39,7 @@ console.log(`navigation start -> first prediction: ${fmt(first)}`);
 if (neurons) {
   console.log(`population view, first image (fetch + load + predict every model): ${fmt(population)}`);
   console.log(`population view, next image (models loaded): ${fmt(second)}`);
-  console.log(`  of which the per-neuron models alone (started beside the shared-model estimate): ${fmt(secondNeurons)}`);
+  console.log(`  of which the per-neuron models alone (the shared-model estimate runs only while models still load): ${fmt(secondNeurons)}`);
 }
 await browser.close();
 server.close();

@@ -259,12 +259,17 @@ async function runPopulation() {
   if (!neurons.length) { status.textContent = 'This build holds no per-neuron models (built without the published data).'; redrawPopulation(); return; }
   progress.max = neurons.length; progress.value = 0;
   const started = performance.now();
-  // The shared model's quick estimate for all neurons runs beside the per-neuron models, always on the pool's last
-  // worker: the first one predicts the current neuron for the new image, and a worker that has not loaded the
-  // shared model yet spends longer loading it than predicting. Exact values replace the estimate as they come.
-  const shared = sharedEntry();
+  // The shared model's quick estimate for all neurons runs beside the per-neuron models while some of them still
+  // have to be fetched and loaded (seconds), always on the pool's last worker: the first one predicts the current
+  // neuron for the new image, and a worker that has not loaded the shared model yet spends longer loading it than
+  // predicting. Exact values replace the estimate as they come. Once every model is loaded the exact values arrive
+  // within a fraction of a second, and the estimate would only delay that worker's first chunk by its own pass.
+  const items = neurons.map((e) => ({ id: e.id, ...modelRef(e, hasPrecision(e, 'int8') ? 'int8' : 'float') }));
+  const workers = pool.grow();
+  const allLoaded = items.every(({ key }) => workers.some((w) => w.loadedKeys.has(key)));
+  const shared = allLoaded ? null : sharedEntry();
   if (shared) {
-    const sharedWorker = pool.grow().at(-1);
+    const sharedWorker = workers.at(-1);
     sharedWorker.request('predict', { ...modelRef(shared, hasPrecision(shared, 'int8') ? 'int8' : 'float'), input }).then(({ outputs }) => {
       if (abort.signal.aborted) return;
       (shared.outputs || []).forEach((name, k) => {
@@ -279,7 +284,6 @@ async function runPopulation() {
     });
   }
   let done = 0;
-  const items = neurons.map((e) => ({ id: e.id, ...modelRef(e, hasPrecision(e, 'int8') ? 'int8' : 'float') }));
   const byKey = new Map(items.map((it) => [it.key, it.id]));
   // The progress bar, status and chart are redrawn at most every 250 ms: the workers use both cores, and every
   // redraw (layout, raster) takes time from them.
