@@ -189,6 +189,54 @@ TEST_CASE("quantize_values rounds half away from zero and clamps, fast equal to 
   }
 }
 
+TEST_CASE("the plan's ReLU quantizer equals quantize_values_ref after a ReLU on every value that matters", "[int8]") {
+  // It rounds with one add and a truncation (kernels_int8_simd.cpp says why that is exact): check every float in
+  // [1/8, 1) (below 1/8 both give 0), and 4096 floats either side of every half-integer up to the top code.
+  std::vector<float> values;
+  for (std::uint32_t bits = 0x3E000000u; bits < 0x3F800000u; ++bits) {
+    float x;
+    std::memcpy(&x, &bits, sizeof x);
+    values.push_back(x);
+  }
+  for (int n = 0; n <= 255; ++n) {
+    float up = n + 0.5f, down = n + 0.5f;
+    values.push_back(up);
+    for (int i = 0; i < 4096; ++i) {
+      up = std::nextafter(up, 1e9f);
+      down = std::nextafter(down, -1e9f);
+      values.push_back(up);
+      values.push_back(down);
+    }
+  }
+  for (const float x : {0.0f, -0.0f, 1e-30f, 0.1249f, -0.5f, -3.0f, -1e30f, 255.49998f, 255.5f, 256.0f, 1e30f})
+    values.push_back(x);
+  for (const bool unsigned_range : {true, false}) {
+    const float high = unsigned_range ? 255.0f : 127.0f;
+    std::vector<float> relu(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) relu[i] = values[i] > 0.0f ? values[i] : 0.0f;
+    std::vector<std::int16_t> ref(values.size()), fast(values.size());
+    quantize_values_ref(relu.data(), relu.size(), 1.0f, unsigned_range, ref.data());
+    plan_relu_codes(values.data(), values.size(), 1.0f, high, fast.data());
+    std::size_t mismatches = 0, first = values.size();
+    for (std::size_t i = 0; i < values.size(); ++i)
+      if (ref[i] != fast[i] && mismatches++ == 0) first = i;
+    INFO("unsigned " << unsigned_range << ", " << mismatches << " mismatches, first at x = "
+                     << (first < values.size() ? values[first] : 0.0f));
+    CHECK(mismatches == 0);
+  }
+  // An inexact scale: both multiply by the same reciprocal first.
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> uniform(-2.0f, 12.0f);
+  std::vector<float> scaled(20000);
+  for (float& x : scaled) x = uniform(rng);
+  std::vector<float> relu(scaled.size());
+  for (std::size_t i = 0; i < scaled.size(); ++i) relu[i] = scaled[i] > 0.0f ? scaled[i] : 0.0f;
+  std::vector<std::int16_t> ref(scaled.size()), fast(scaled.size());
+  quantize_values_ref(relu.data(), relu.size(), 0.0371f, /*unsigned_range=*/true, ref.data());
+  plan_relu_codes(scaled.data(), scaled.size(), 0.0371f, 255.0f, fast.data());
+  CHECK(ref == fast);
+}
+
 TEST_CASE("per-channel weight quantization: error within half a step, extremes at +-127", "[int8]") {
   std::mt19937 rng(11);
   Layer layer = random_layer(LayerKind::conv2d, {8, 8, 5}, 7, 3, 1, {1, 1, 1, 1}, Activation::linear, rng);

@@ -41,6 +41,14 @@ namespace {
 // `value > 0 ? value : 0`, so -0 becomes +0) and the quantizer like quantize_values (multiply by the reciprocal,
 // clamp, truncate, then the exact fraction x - trunc(x) decides the rounding half away from zero).
 
+// For 0 <= x <= 255, trunc(x + kJustBelowHalf) rounds x half away from zero exactly as the reference does (trunc,
+// then +1 if the fraction is >= 0.5). Let x = n + f. If f >= 0.5 the exact sum is >= n + 1 - 2^-25, and it rounds
+// to n + 1 (n >= 1: the grid near n + 1 is 2^-23 or coarser; n = 0: 1 - 2^-25 is a tie between 1 - 2^-24 and 1,
+// and ties go to the even 1). If f < 0.5, x <= n + 0.5 - ulp(x), so the sum lies at least ulp(x) + 2^-25 below
+// n + 1, more than half the grid below n + 1 (ulp(x) there), and truncates to n. Plain x + 0.5 would round
+// 0.49999997 up to 1. Tested exhaustively on [0, 1) and around every half-integer up to 255 (test_quantize.cpp).
+constexpr float kJustBelowHalf = 0.49999997f;  // 0.5 - 2^-25
+
 #if defined(__wasm_simd128__)
 using i32x4 = v128_t;
 using i16x8 = v128_t;
@@ -85,10 +93,8 @@ struct Quantizer {
   // negative, so three of codes' instructions and the ReLU's go.
   i32x4 relu_codes(f32x4 v) const {
     const v128_t x = wasm_f32x4_pmin(wasm_f32x4_pmax(wasm_f32x4_mul(v, inverse), wasm_f32x4_splat(0.0f)), high);
-    const v128_t whole = wasm_f32x4_trunc(x);
-    const v128_t fraction = wasm_f32x4_sub(x, whole);
-    const v128_t q = wasm_i32x4_sub(wasm_f32x4_add(whole, wasm_f32x4_splat(12582912.0f)), wasm_i32x4_splat(0x4B400000));
-    return wasm_i32x4_sub(q, wasm_f32x4_ge(fraction, wasm_f32x4_splat(0.5f)));
+    const v128_t whole = wasm_f32x4_trunc(wasm_f32x4_add(x, wasm_f32x4_splat(kJustBelowHalf)));
+    return wasm_i32x4_sub(wasm_f32x4_add(whole, wasm_f32x4_splat(12582912.0f)), wasm_i32x4_splat(0x4B400000));
   }
 };
 // Codes are within -127..255, so the saturating narrowing is exact.
@@ -137,9 +143,7 @@ struct Quantizer {
   }
   i32x4 relu_codes(f32x4 v) const {
     const __m128 x = _mm_min_ps(_mm_max_ps(_mm_mul_ps(v, inverse), _mm_setzero_ps()), high);
-    const __m128i whole = _mm_cvttps_epi32(x);
-    const __m128 fraction = _mm_sub_ps(x, _mm_cvtepi32_ps(whole));
-    return _mm_sub_epi32(whole, _mm_castps_si128(_mm_cmpge_ps(fraction, _mm_set1_ps(0.5f))));
+    return _mm_cvttps_epi32(_mm_add_ps(x, _mm_set1_ps(kJustBelowHalf)));
   }
 };
 inline void store_codes(std::int16_t* out, i32x4 q) {
@@ -585,6 +589,20 @@ void Int8ForwardPlan::bind_buffers() {
     b.clear_unwritten();
   }
   arena_->holder_ = id_;
+}
+
+void plan_relu_codes(const float* values, std::size_t count, float scale, float high, std::int16_t* out) {
+  const Quantizer quantizer(scale, 0.0f, high);
+  for (std::size_t i = 0; i < count; i += 4) {
+    float block[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    std::int16_t codes[4];
+    const std::size_t n = std::min<std::size_t>(4, count - i);
+    std::copy_n(values + i, n, block);
+    f32x4 v;
+    std::memcpy(&v, block, sizeof block);
+    store_codes(codes, quantizer.relu_codes(v));
+    std::copy_n(codes, n, out + i);
+  }
 }
 
 Int8ForwardPlan::Step Int8ForwardPlan::prepare_step(const Layer& layer, int in_cs) {

@@ -150,6 +150,11 @@ class Int8ForwardPlan {
   std::vector<std::vector<float>> activation_maps_;  // per layer (H, W, round_up(C, 8)), only when asked for
 };
 
+// The plan's quantizer for a ReLU layer's outputs (ReLU, scale, clamp to [0, high], round half away from zero),
+// on `count` values: the SIMD code the steps use, exposed so tests can compare it with quantize_values_ref on
+// every value that matters.
+void plan_relu_codes(const float* values, std::size_t count, float scale, float high, std::int16_t* out);
+
 // The checks forward_int8 makes before running: int8 weights on every layer, the input shape, finite inputs.
 Status check_int8_forward(const Model& model, const Tensor& input);
 
