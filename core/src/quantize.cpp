@@ -405,10 +405,20 @@ Status check_int8_forward(const Model& model, const Tensor& input) {
                          std::to_string(model.input.h) + "," + std::to_string(model.input.w) + "," +
                          std::to_string(model.input.c) + ")");
   // Quantizing converts float to int, which is undefined for NaN; the float path would merely propagate it.
-  for (std::size_t i = 0; i < input.data.size(); ++i)
-    if (!std::isfinite(input.data[i]))
-      return Status::error("input value " + std::to_string(i) + " is " + std::to_string(input.data[i]) +
-                           ", expected a finite number");
+  // A value is not finite when its exponent bits are all ones. Testing that for every value with an OR, and
+  // looking for which one only if any is, lets the compiler vectorize the pass: a std::isfinite loop with an early
+  // return took ~35 us per 112 x 112 x 3 input in wasm, which the population view paid 219 times per image.
+  std::uint32_t any_non_finite = 0;
+  for (const float value : input.data) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    any_non_finite |= static_cast<std::uint32_t>((~bits & 0x7F800000u) == 0);
+  }
+  if (any_non_finite)
+    for (std::size_t i = 0; i < input.data.size(); ++i)
+      if (!std::isfinite(input.data[i]))
+        return Status::error("input value " + std::to_string(i) + " is " + std::to_string(input.data[i]) +
+                             ", expected a finite number");
   return Status::ok();
 }
 
