@@ -115,17 +115,24 @@ test('all neurons: progressive, completes, click opens a neuron, CSV export', { 
   const csv = fs.readFileSync(await download.path(), 'utf8').trim().split('\n');
   assert.equal(csv[0], 'neuron,session,number,percentile,raw_output,model');
   assert.equal(csv.length, neurons.length + 1);
-  // A second image: the pool's workers still hold their share of the models.
-  const firstCount = await page.evaluate(() => window.cortexLens.state.predictions);
+  // Next images (issue 6's figure): the pool's workers still hold their share of the models. Three of them, each
+  // printed, and their median: one run on this shared 2-core machine varies by tens of percent.
   const sharedBefore = await page.evaluate(() => window.cortexLens.timings.populationShared);
-  await page.click('#gallery-grid button:nth-child(2)');
-  await page.waitForFunction((k) => window.cortexLens.state.predictions > k, firstCount, { polling: 50 });
-  await page.waitForFunction((count) => Number(document.getElementById('population-chart').dataset.count) === count && window.cortexLens.state.populationInput === window.cortexLens.state.input && document.getElementById('population-progress').value === count, neurons.length, { polling: 50, timeout: 240000 });
-  await page.waitForFunction((before) => window.cortexLens.timings.population !== before, ms, { polling: 50, timeout: 240000 });
-  const timings = await page.evaluate(() => window.cortexLens.timings);
-  console.log(`# population view, second image (models already loaded): ${neurons.length} per-neuron models (${precision}) in ${timings.population.toFixed(0)} ms on ${workers} workers`);
+  const nextMs = [];
+  for (const nth of [2, 3, 4]) {
+    const count = await page.evaluate(() => window.cortexLens.state.predictions);
+    const before = await page.evaluate(() => window.cortexLens.timings.population);
+    await page.click(`#gallery-grid button:nth-child(${nth})`);
+    await page.waitForFunction((k) => window.cortexLens.state.predictions > k, count, { polling: 50 });
+    await page.waitForFunction((n) => Number(document.getElementById('population-chart').dataset.count) === n && window.cortexLens.state.populationInput === window.cortexLens.state.input && document.getElementById('population-progress').value === n, neurons.length, { polling: 50, timeout: 240000 });
+    await page.waitForFunction((b) => window.cortexLens.timings.population !== b, before, { polling: 50, timeout: 240000 });
+    nextMs.push(await page.evaluate(() => window.cortexLens.timings.population));
+  }
+  const median = [...nextMs].sort((a, b) => a - b)[1];
+  console.log(`# population view, next image (models already loaded): ${neurons.length} per-neuron models (${precision}) on ${workers} workers: median ${median.toFixed(0)} ms (images 2, 3, 4: ${nextMs.map((v) => v.toFixed(0)).join(', ')} ms)`);
   // Every model is loaded in some worker now, so the shared model's estimate is skipped: it came from the first run.
-  if (shared?.reference) assert.equal(timings.populationShared, sharedBefore, 'the second image ran the shared-model estimate again');
+  const timings = await page.evaluate(() => window.cortexLens.timings);
+  if (shared?.reference) assert.equal(timings.populationShared, sharedBefore, 'a next image ran the shared-model estimate again');
   if (!referenceOf(neurons[0])) return;  // no percentiles to draw in a build without the pack step
   // Click the tallest bar: it opens that neuron.
   await page.locator('#population-chart').scrollIntoViewIfNeeded();
