@@ -74,6 +74,8 @@ int main() {
   const Case cases[] = {
       {"first conv 5x5 3->48 @112", LayerKind::conv2d, {112, 112, 3}, 48, 5, 1},
       {"first conv 5x5 3->57 @112", LayerKind::conv2d, {112, 112, 3}, 57, 5, 1},
+      {"first conv 5x5 3->49 @112", LayerKind::conv2d, {112, 112, 3}, 49, 5, 1},
+      {"first conv 5x5 3->38 @112", LayerKind::conv2d, {112, 112, 3}, 38, 5, 1},
       {"first conv 5x5 3->100 @112", LayerKind::conv2d, {112, 112, 3}, 100, 5, 1},
       {"depthwise 5x5 s2 48 @112", LayerKind::depthwise_conv2d, {112, 112, 48}, 0, 5, 2},
       {"depthwise 5x5 s1 100 @28", LayerKind::depthwise_conv2d, {28, 28, 100}, 0, 5, 1},
