@@ -1,12 +1,14 @@
 // Measures the page in headless Chromium, for the figures in notes and for PERF work:
 //   time from navigation start to the first prediction (fresh context each run: no HTTP or service-worker cache),
 //   the population view (all per-neuron models of the build on one image, worker pool) on a first and a second image.
-// Usage: node tests/browser/measure.mjs [runs] [--spans] [--isolated]   (CORTEXLENS_SITE_DIR selects the site, default build/site)
+// Usage: node tests/browser/measure.mjs [runs] [--spans] [--isolated] [--pause MS]   (CORTEXLENS_SITE_DIR selects the site, default build/site)
 // The waits poll every 50 ms: Playwright's default polls on every animation frame, which makes the page render
 // 60 frames a second and takes CPU from the workers being measured.
 import { startServer, launch, openPage, manifest, siteDir } from './harness.mjs';
 
-const runs = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) || 5);
+const pauseAt = process.argv.indexOf('--pause');
+const pause = pauseAt > 0 ? Number(process.argv[pauseAt + 1]) : 0;
+const runs = Number(process.argv.slice(2).find((a, i) => /^\d+$/.test(a) && i + 2 !== pauseAt + 1) || 5);
 const median = (v) => { const s = [...v].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 // --isolated: serve with the cross-origin-isolation headers, so the page runs the threaded module if the site has it.
 const { server, origin } = await startServer({ isolated: process.argv.includes('--isolated') });
@@ -22,6 +24,9 @@ for (let i = 0; i < runs; ++i) {
     await page.waitForFunction(() => window.cortexLens.timings.population > 0, null, { polling: 50, timeout: 600000 });
     population.push(await page.evaluate(() => window.cortexLens.timings.population));
     const before = population.at(-1);
+    // --pause MS: look at the first image's results for a while before the next, as a person would (the pool
+    // preloads the tails of the other workers' shares when idle for a second).
+    if (pause) await page.waitForTimeout(pause);
     await page.click('#gallery-grid button:nth-child(3)');
     await page.waitForFunction((b) => window.cortexLens.timings.population !== b, before, { polling: 50, timeout: 600000 });
     second.push(await page.evaluate(() => window.cortexLens.timings.population));

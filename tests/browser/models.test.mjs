@@ -143,6 +143,17 @@ test('all neurons: progressive, completes, click opens a neuron, CSV export', { 
   assert.equal(await page.evaluate(() => document.querySelector('[role=tab][aria-selected=true]').id), 'tab-neuron');
   const top = await page.evaluate(() => [...window.cortexLens.state.population].sort((a, b) => b[1].percentile - a[1].percentile)[0][0]);
   assert.equal(await page.evaluate(() => window.cortexLens.state.neuronId), top);
+  // Idle after the runs, each worker loads the tails of the other workers' shares (so the next run can rebalance
+  // either way): 16 models per other worker, all held afterwards.
+  const preload = await page.evaluate(async () => {
+    const pool = window.cortexLens.pool;
+    await pool.preloading;
+    return pool.workers.map((worker, w) => ({ wanted: pool.preloadWanted[w].length, held: pool.preloadWanted[w].filter(({ key }) => worker.loadedKeys.has(key)).length }));
+  });
+  for (const { wanted, held } of preload) {
+    assert.equal(wanted, 16 * (workers - 1));
+    assert.equal(held, wanted);
+  }
 });
 
 test('model card: architecture, parameters, provenance, citation', { skip: noModel }, async () => {

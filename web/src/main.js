@@ -330,6 +330,7 @@ async function runPopulation() {
   $('population-csv').disabled = false;
   redrawPopulation();
   if ($('neuron-sort').value === 'response') renderPicker();
+  if (pool.workers.length > 1) pool.preloadTails(items.map(({ key, url }) => ({ key, url })));
 }
 
 function redrawPopulation() {

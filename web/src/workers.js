@@ -71,6 +71,34 @@ export class WorkerPool {
     return this.workers;
   }
 
+  // The share of `items` that predictAll gives worker w.
+  share(items, w) {
+    return items.filter((_, i) => i % this.workers.length === w);
+  }
+
+  // After a run, once the page has been idle for `delayMs`: each worker loads the last `count` models of every
+  // other worker's share that it does not hold yet, one request at a time. predictAll steals from the ends of the
+  // shares, and only models the thief holds (loading one costs several predictions), so without these the workers
+  // of the next image can only rebalance their tails one way, and one finished 20-50 ms before the other (measured,
+  // tests/browser/measure.mjs --spans). Stopped by the next run; a load already in flight delays its worker's first
+  // chunk by at most one model's load.
+  preloadTails(items, { count = 16, delayMs = 1000 } = {}) {
+    const token = ++this.preloadToken;
+    const workers = this.workers;
+    const wanted = workers.map((_, w) => workers.flatMap((__, v) => (v === w ? [] : this.share(items, v).slice(-count))));
+    this.preloadWanted = wanted;
+    this.preloading = new Promise((resolve) => setTimeout(resolve, delayMs)).then(() => Promise.all(workers.map(async (worker, w) => {
+      for (const { key, url } of wanted[w]) {
+        if (token !== this.preloadToken) return;
+        if (worker.loadedKeys.has(key)) continue;
+        try { await worker.request('loadModel', { key, url }); } catch { return; }
+      }
+    })));
+    return this.preloading;
+  }
+
+  stopPreload() { this.preloadToken = (this.preloadToken || 0) + 1; }
+
   // Runs every model of `items` on one input over the pool and resolves with per-worker figures
   // [{models, requests, computeMs, wallMs, spans: [[start, end] of each chunk in the worker, ms from the start]}].
   // - Worker w owns items w, w+W, w+2W, ... so on the next image each worker meets the models it already loaded.
@@ -83,8 +111,9 @@ export class WorkerPool {
   // - Results come back once per chunk (onResults(list of {key, outputs})), not once per model: each message
   //   wakes the page's main thread, which shares the cores with the workers.
   async predictAll(items, input, { chunk = 12, onResults, signal } = {}) {
+    this.stopPreload();
     const workers = this.grow();
-    const shares = workers.map((_, w) => items.filter((__, i) => i % workers.length === w));
+    const shares = workers.map((_, w) => this.share(items, w));
     const take = (w) => {
       const own = shares[w];
       if (own.length) return own.splice(0, Math.max(2, Math.min(chunk, Math.ceil(own.length / 3))));
