@@ -46,7 +46,8 @@ namespace {
 // to n + 1 (n >= 1: the grid near n + 1 is 2^-23 or coarser; n = 0: 1 - 2^-25 is a tie between 1 - 2^-24 and 1,
 // and ties go to the even 1). If f < 0.5, x <= n + 0.5 - ulp(x), so the sum lies at least ulp(x) + 2^-25 below
 // n + 1, more than half the grid below n + 1 (ulp(x) there), and truncates to n. Plain x + 0.5 would round
-// 0.49999997 up to 1. Tested exhaustively on [0, 1) and around every half-integer up to 255 (test_quantize.cpp).
+// 0.49999997 up to 1. Tested on every float in [1/8, 1) (below, both give 0) and around every half-integer up to
+// 255 (test_quantize.cpp).
 constexpr float kJustBelowHalf = 0.49999997f;  // 0.5 - 2^-25
 
 #if defined(__wasm_simd128__)

@@ -64,6 +64,7 @@ export class WorkerPool {
   constructor(first, size) {
     this.workers = [first];
     this.size = Math.max(1, size);
+    this.preloadToken = 0;  // bumped by every run and preload: a preload stops when it no longer holds the latest
   }
 
   grow() {
@@ -97,7 +98,7 @@ export class WorkerPool {
     return this.preloading;
   }
 
-  stopPreload() { this.preloadToken = (this.preloadToken || 0) + 1; }
+  stopPreload() { this.preloadToken += 1; }
 
   // Runs every model of `items` on one input over the pool and resolves with per-worker figures
   // [{models, requests, computeMs, wallMs, spans: [[start, end] of each chunk in the worker, ms from the start]}].
