@@ -1,0 +1,51 @@
+// Questions about the models the page knows (the manifest's, plus files the user loaded), asked of the store's
+// `entries`. An entry: {id, kind: 'neuron' | 'shared' | 'demo' | 'own', name?, session?, neuron?, params?,
+// files?: {int8?, float?}, reference?, fidelity?, outputs?, workerKey?, precision?}.
+
+export function createCatalog(store) {
+  const entries = () => store.get('entries');
+  const entry = (id) => (id == null ? undefined : entries().find((e) => e.id === id));
+
+  // Whether the build (or the loaded file) has this model in this precision ('int8' | 'float').
+  function hasPrecision(e, precision) {
+    if (!e) return false;
+    if (e.kind === 'own') return precision === e.precision;
+    return Boolean(e.files?.[precision]);
+  }
+
+  // {key, url?} naming the model for a worker: key identifies one loaded model per precision; url is what the
+  // worker fetches (loaded files have no url: the worker already holds them under their key).
+  function modelRef(e, precision = hasPrecision(e, 'float') ? 'float' : 'int8') {
+    if (e.kind === 'own') return { key: e.workerKey };
+    const file = e.files?.[precision];
+    if (!file) throw new Error(`${e.id} has no ${precision} model in this build`);
+    return { key: `${e.id}:${precision}`, url: `models/${file}` };
+  }
+
+  // The 0..100th percentiles of an output's responses to the reference natural images, or null. A loaded model whose
+  // output is named after a recorded neuron (e.g. the authors' .keras file of that neuron) uses that neuron's.
+  function reference(e, output = 0) {
+    if (!e) return null;
+    if (e.kind === 'own') {
+      const twin = entry(e.outputs?.[output]);
+      return twin && twin.kind === 'neuron' ? reference(twin) : null;
+    }
+    const ref = Array.isArray(e.reference) ? e.reference[output] : e.reference;
+    return ref || null;
+  }
+  const quantiles = (e, output = 0) => reference(e, output)?.quantiles ?? null;
+  const fidelity = (e) => (e && !Array.isArray(e.fidelity) ? e.fidelity : null) || null;
+
+  return {
+    entries,
+    entry,
+    current: () => entry(store.get('neuronId')),
+    neurons: () => entries().filter((e) => e.kind === 'neuron'),
+    shared: () => entries().find((e) => e.kind === 'shared'),
+    hasPrecision,
+    modelRef,
+    reference,
+    quantiles,
+    fidelity,
+  };
+}

@@ -1,0 +1,10 @@
+// Every view of the page, in tab order. Adding a view = one file in this folder and one line here (web/README.md).
+import imageInput from './image-input.js';
+import neuron from './neuron.js';
+import population from './population.js';
+import modelCard from './model-card.js';
+import evidence from './evidence.js';
+import inside from './inside/index.js';
+import ownModel from './own-model.js';
+
+export const views = [imageInput, neuron, population, modelCard, evidence, inside, ownModel];
