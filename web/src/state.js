@@ -91,6 +91,11 @@ export const schema = {
       },
     },
   },
+  // The ablation controls: the layer, channel and scale (percent: 0 = off, 100 = unchanged, 200 = doubled) that
+  // Apply adds to `ablations`; an activation map's click sets them too.
+  ablationLayer: { initial: 0 },
+  ablationChannel: { initial: 0 },
+  ablationScale: { initial: 0 },
 
   // ---- what the page loaded or computed (not in links: a link recomputes them) ----
   // models/manifest.json as read ({models: [], referenceImages, ...}); entries = its models plus loaded files.
