@@ -3,28 +3,8 @@
 
 const COLORS = { ink: '#17212b', soft: '#4a5866', grid: '#e4dfd3', fill: '#9fb8d0', accent: '#0b5cad', warm: '#c2570c', shared: '#8aa6c1' };
 
-/** Percentile (0..100) of `value` in a distribution given by its 0..100th percentiles (101 ascending numbers),
- * interpolated linearly between neighbouring percentiles; clamped to 0 and 100 outside the reference range. */
-export function percentileOf(value, quantiles) {
-  if (!quantiles || quantiles.length < 2 || !Number.isFinite(value)) return NaN;
-  const n = quantiles.length - 1;
-  if (value <= quantiles[0]) return 0;
-  if (value >= quantiles[n]) return 100;
-  let lo = 0, hi = n;
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (quantiles[mid] <= value) lo = mid; else hi = mid;
-  }
-  const span = quantiles[hi] - quantiles[lo];
-  const fraction = span > 0 ? (value - quantiles[lo]) / span : 0;
-  return ((lo + fraction) / n) * 100;
-}
-
-export function ordinal(p) {
-  const r = Math.round(p);
-  const suffix = r % 100 >= 11 && r % 100 <= 13 ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' }[r % 10] || 'th');
-  return `${r}${suffix}`;
-}
+// Percentiles live in reference.js; re-exported for tests/browser/models.test.mjs, which imports it from here.
+export { percentileOf } from './reference.js';
 
 function setup(canvas, aspect) {
   const dpr = window.devicePixelRatio || 1;

@@ -1,9 +1,15 @@
 // Tiny DOM helpers. Text always goes in through textContent (names in a dropped model file are untrusted).
 export const $ = (id) => document.getElementById(id);
 
+// attrs: attributes (null, undefined and false leave one out), plus `on: {event: listener}` so a view wires its
+// elements where it builds them.
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElementNS(tag === 'svg' || attrs.svg ? 'http://www.w3.org/2000/svg' : 'http://www.w3.org/1999/xhtml', tag);
-  for (const [k, v] of Object.entries(attrs)) if (k !== 'svg' && v != null && v !== false) el.setAttribute(k, String(v));
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'svg' || v == null || v === false) continue;
+    if (k === 'on') for (const [type, listener] of Object.entries(v)) el.addEventListener(type, listener);
+    else el.setAttribute(k, String(v));
+  }
   for (const c of children.flat()) if (c != null && c !== false) el.append(c instanceof Node ? c : String(c));
   return el;
 }

@@ -1,4 +1,5 @@
-// The model card: what the model is, how big, where its weights came from, how well it does, whom to credit.
+// The model card: what the model is, how big, where its weights came from, how well it does, whom to credit. Drawn for
+// the "Model card" view (views/model-card.js); its layer table also describes a loaded file in views/own-model.js.
 import { h, svg, formatNumber, formatBytes } from './dom.js';
 
 // The teacher the compact models were distilled from: an ensemble of deep networks (the paper: ~60 M parameters).
