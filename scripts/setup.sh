@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   cmake ninja-build g++ pkg-config       # native build
+  clang-format                           # C++ formatting (scripts/lint.sh)
   libstb-dev nlohmann-json3-dev catch2   # header-only libraries, native and wasm
   libzip-dev libhdf5-dev                 # .keras containers, native only (the page uses fflate + jsfive)
   zlib1g-dev                             # gzip sizes printed by `cortexlens pack`

@@ -1,20 +1,35 @@
 #!/usr/bin/env bash
-# Sets up the machine, builds everything, and runs every test: native Catch2 (core + published models),
-# the same core tests compiled to wasm under node, the wasm module's node tests, the TensorFlow.js
+# Sets up the machine, builds everything, and runs every test: formatting and lint, native Catch2 (core + published
+# models), the same core tests compiled to wasm under node, the wasm module's node tests, the TensorFlow.js
 # independent check (float models, and the int8 packs the site build makes), and the browser tests in headless
-# Chromium.
+# Chromium. Prints each stage's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-bash scripts/build.sh
+started=$SECONDS
+stage_started=$SECONDS
+stage() {
+  local now=$SECONDS
+  [ -n "${stage_name:-}" ] && printf '== %s: %d s (total %d s) ==\n' "$stage_name" $((now - stage_started)) $((now - started))
+  stage_name=$1
+  stage_started=$now
+  [ -n "$stage_name" ] && echo "== $stage_name =="
+  return 0
+}
 
-echo "== native tests (ctest) =="
+stage "setup (Debian packages, npm ci)"
+bash scripts/setup.sh
+stage "formatting and lint (clang-format, Biome)"
+bash scripts/lint.sh
+stage "build: native, wasm, threaded wasm"
+bash scripts/build.sh
+stage "native tests (ctest)"
 ctest --preset release
-echo "== core tests compiled to WebAssembly, under node (ctest) =="
+stage "core tests compiled to WebAssembly, under node (ctest)"
 ctest --preset wasm
-echo "== the site: the page and the model packs (the int8 check below reads the packs) =="
+stage "the site: the page and the model packs (the int8 check below reads the packs)"
 bash scripts/build_site.sh
-echo "== node tests: wasm module, Keras reader, TensorFlow.js reference (float and int8) =="
+stage "node tests: wasm module, Keras reader, TensorFlow.js reference (float and int8)"
 node --test tests/wasm/ tests/reference/
-echo "== the page: end-to-end tests in headless Chromium =="
+stage "the page: end-to-end tests in headless Chromium"
 node --test --test-concurrency=1 tests/browser/
+stage ""
