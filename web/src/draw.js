@@ -5,12 +5,11 @@ import { h } from './dom.js';
 
 export const SIDE = 112;
 
-// A canvas of width x height pixels shown displaySide CSS pixels wide (height in proportion): sizes computed per
-// canvas go through the CSSOM, which the page's Content-Security-Policy allows.
+// A canvas of width x height pixels shown displaySide CSS pixels wide; its height follows (class `viz-canvas`:
+// height auto). A size computed per canvas goes through the CSSOM, which the page's Content-Security-Policy allows.
 export function canvas(width, height, label, displaySide = width) {
   const c = h('canvas', { width, height, role: 'img', 'aria-label': label, class: 'viz-canvas' });
   c.style.width = `${displaySide}px`;
-  c.style.height = `${(displaySide * height) / width}px`;
   return c;
 }
 
