@@ -3,6 +3,11 @@
 import { h, showError, clearError, downloadCsv } from '../dom.js';
 import { drawScatter } from '../charts.js';
 
+const AXES = {
+  xLabel: 'model prediction (arbitrary units)',
+  yLabel: 'recorded response (spikes per 100 ms, repeat-averaged)',
+};
+
 export default {
   id: 'evidence',
   title: 'Evidence',
@@ -19,7 +24,7 @@ export default {
     };
     const draw = (highlight = -1) => {
       const ev = evidenceNow();
-      if (ev) pick = drawScatter(ui.scatter, ev.predicted, ev.recorded, { xLabel: 'model prediction (arbitrary units)', yLabel: 'recorded response (spikes per 100 ms, repeat-averaged)', highlight });
+      if (ev) pick = drawScatter(ui.scatter, ev.predicted, ev.recorded, { ...AXES, highlight });
     };
 
     function render() {
@@ -43,7 +48,9 @@ export default {
       showIdle(ui, recordings);
       ui.run.disabled = true;
       try {
-        const evidence = await evaluate(app, entry, (text) => { if (ticket.current()) ui.status.textContent = text; });
+        const evidence = await evaluate(app, entry, (text) => {
+          if (ticket.current()) ui.status.textContent = text;
+        });
         if (!ticket.current()) return;
         app.timings.evidence = evidence.ms;
         store.set({ evidence });
@@ -58,15 +65,12 @@ export default {
     // The evidence belongs to one neuron: it is cleared the moment another is selected, even while this tab is
     // hidden (the shell defers update() then), so no other reader takes it for the new neuron's.
     const unsubscribe = store.subscribe(['neuronId'], () => {
-      if (store.get('evidence') && store.get('evidence').entryId !== store.get('neuronId')) store.set({ evidence: null });
+      if (store.get('evidence') && store.get('evidence').entryId !== store.get('neuronId'))
+        store.set({ evidence: null });
     });
 
     ui.run.addEventListener('click', compare);
-    ui.csv.addEventListener('click', () => {
-      const ev = evidenceNow();
-      const session = catalog.entry(ev.entryId)?.session;
-      downloadCsv(`cortexlens-evidence-${ev.entryId}.csv`, ['session', 'image', 'predicted', 'recorded'], ev.images.map((im, i) => [session, im.number, ev.predicted[i], ev.recorded[i]]));
-    });
+    ui.csv.addEventListener('click', () => downloadEvidenceCsv(evidenceNow(), catalog));
     ui.fidelityCsv.addEventListener('click', () => downloadFidelityCsv(catalog));
     ui.scatter.addEventListener('pointermove', (event) => {
       const ev = evidenceNow();
@@ -94,23 +98,44 @@ function buildDom(root) {
     run: h('button', { type: 'button', id: 'evidence-run', class: 'button primary' }, 'Compare with the recordings'),
     csv: h('button', { type: 'button', id: 'evidence-csv', class: 'button quiet', disabled: true }, 'Download CSV'),
     status: h('span', { id: 'evidence-status', class: 'fineprint', role: 'status', 'aria-live': 'polite' }),
-    scatter: h('canvas', { id: 'scatter', class: 'chart', width: 560, height: 420, role: 'img', 'aria-label': 'Predicted against recorded responses' }),
+    scatter: h('canvas', {
+      id: 'scatter',
+      class: 'chart',
+      width: 560,
+      height: 420,
+      role: 'img',
+      'aria-label': 'Predicted against recorded responses',
+    }),
     r: h('p', { id: 'evidence-r', class: 'big-number small' }),
     hover: h('figure', { id: 'evidence-hover', class: 'evidence-hover', hidden: true }),
     img: h('img', { id: 'evidence-img', alt: '', width: 112, height: 112 }),
     caption: h('figcaption', { id: 'evidence-caption', class: 'mono' }),
     error: h('p', { id: 'evidence-error', class: 'error', role: 'alert', hidden: true }),
     summary: h('div', { id: 'fidelity-summary', class: 'table-scroll' }),
-    fidelityCsv: h('button', { type: 'button', id: 'fidelity-csv', class: 'button quiet', disabled: true }, 'Download the per-neuron table (CSV)'),
+    fidelityCsv: h(
+      'button',
+      { type: 'button', id: 'fidelity-csv', class: 'button quiet', disabled: true },
+      'Download the per-neuron table (CSV)',
+    ),
   };
   ui.hover.append(ui.img, ui.caption);
   root.append(
-    h('p', {}, 'Does the model predict the real neuron? For the current neuron, the model’s predictions for the held-out images 601–1200 of its recording session, against the spike counts recorded for those images (averaged over repeats). The authors fitted the readout on images 1–600 only.'),
+    h(
+      'p',
+      {},
+      'Does the model predict the real neuron? For the current neuron, the model’s predictions for the held-out images 601–1200 of its recording session, against the spike counts recorded for those images (averaged over repeats). The authors fitted the readout on images 1–600 only.',
+    ),
     h('div', { class: 'population-head' }, ui.run, ui.csv, ui.status),
     h('div', { class: 'evidence-layout' }, ui.scatter, h('div', { class: 'evidence-side' }, ui.r, ui.hover)),
     ui.error,
     h('h3', { class: 'section-title' }, 'Every neuron at once'),
-    h('p', { class: 'fineprint' }, 'Median correlation between model and recording on the held-out images, per session, as computed when this build converted the models (the same computation as ', h('code', {}, 'cortexlens evaluate'), '; the button above recomputes one neuron live).'),
+    h(
+      'p',
+      { class: 'fineprint' },
+      'Median correlation between model and recording on the held-out images, per session, as computed when this build converted the models (the same computation as ',
+      h('code', {}, 'cortexlens evaluate'),
+      '; the button above recomputes one neuron live).',
+    ),
     ui.summary,
     ui.fidelityCsv,
   );
@@ -120,8 +145,10 @@ function buildDom(root) {
 // Whether this build can compare `entry` with its recordings: {ok, entry, text} (text: what the status line says).
 function recordingsOf(entry, gallery) {
   const ok = entry?.kind === 'neuron' && gallery.sessions.some((s) => s.session === entry.session && s.responses);
-  const text = ok ? `Neuron ${entry.id}: 600 held-out images of session ${entry.session}.`
-    : entry?.kind === 'neuron' ? `The images or recordings of session ${entry.session} are not in this build (session 211022’s images are not public).`
+  const text = ok
+    ? `Neuron ${entry.id}: 600 held-out images of session ${entry.session}.`
+    : entry?.kind === 'neuron'
+      ? `The images or recordings of session ${entry.session} are not in this build (session 211022’s images are not public).`
       : 'Pick a recorded neuron: the evidence needs its recordings.';
   return { ok, entry, text };
 }
@@ -162,12 +189,34 @@ async function evaluate(app, entry, say) {
   const table = await response.json();
   const recorded = table.responses[entry.neuron];
   const images = [];
-  for (let n = table.images.first; n <= table.images.last; ++n) images.push({ number: n, url: `gallery/${entry.session}/image${String(n).padStart(4, '0')}.jpg` });
+  for (let n = table.images.first; n <= table.images.last; ++n)
+    images.push({ number: n, url: `gallery/${entry.session}/image${String(n).padStart(4, '0')}.jpg` });
   const started = performance.now();
-  const result = await app.worker.request('evaluate', { ...app.catalog.modelRef(entry), session: entry.session, images, recorded }, {
-    onProgress: ({ done, total }) => say(`Running the model on image ${done} of ${total}…`),
-  });
-  return { entryId: entry.id, images, recorded, predicted: result.predicted, r: result.r, r2: result.r2, ms: performance.now() - started };
+  const result = await app.worker.request(
+    'evaluate',
+    { ...app.catalog.modelRef(entry), session: entry.session, images, recorded },
+    {
+      onProgress: ({ done, total }) => say(`Running the model on image ${done} of ${total}…`),
+    },
+  );
+  return {
+    entryId: entry.id,
+    images,
+    recorded,
+    predicted: result.predicted,
+    r: result.r,
+    r2: result.r2,
+    ms: performance.now() - started,
+  };
+}
+
+function downloadEvidenceCsv(ev, catalog) {
+  const session = catalog.entry(ev.entryId)?.session;
+  downloadCsv(
+    `cortexlens-evidence-${ev.entryId}.csv`,
+    ['session', 'image', 'predicted', 'recorded'],
+    ev.images.map((im, i) => [session, im.number, ev.predicted[i], ev.recorded[i]]),
+  );
 }
 
 const median = (v) => {
@@ -182,7 +231,13 @@ function renderFidelitySummary(ui, catalog) {
   const rows = withFidelity(catalog);
   ui.fidelityCsv.disabled = !rows.length;
   if (!rows.length) {
-    ui.summary.replaceChildren(h('p', { class: 'fineprint' }, 'This build has no fidelity figures (they come from the model-pack step with the published data).'));
+    ui.summary.replaceChildren(
+      h(
+        'p',
+        { class: 'fineprint' },
+        'This build has no fidelity figures (they come from the model-pack step with the published data).',
+      ),
+    );
     return;
   }
   const sessions = [...new Set(rows.map((e) => e.session))];
@@ -192,19 +247,52 @@ function renderFidelitySummary(ui, catalog) {
     const r = f.map((x) => x.floatVsRecordedR);
     const r8 = f.map((x) => x.int8VsRecordedR).filter(Number.isFinite);
     const q = f.map((x) => x.int8VsFloatR).filter(Number.isFinite);
-    return h('tr', {}, h('th', { scope: 'row' }, label), num(String(list.length)), num(median(r).toFixed(3)), num((median(r) ** 2).toFixed(3)),
-      num(r8.length ? median(r8).toFixed(3) : '—'), num(q.length ? Math.min(...q).toFixed(4) : '—'));
+    return h(
+      'tr',
+      {},
+      h('th', { scope: 'row' }, label),
+      num(String(list.length)),
+      num(median(r).toFixed(3)),
+      num((median(r) ** 2).toFixed(3)),
+      num(r8.length ? median(r8).toFixed(3) : '—'),
+      num(q.length ? Math.min(...q).toFixed(4) : '—'),
+    );
   };
-  const heads = ['session', 'neurons', 'median r (float)', 'median r² (float)', 'median r (int8)', 'lowest r(int8, float)'];
-  ui.summary.replaceChildren(h('table', { class: 'layer-table', id: 'fidelity-table' },
-    h('thead', {}, h('tr', {}, ...heads.map((t, i) => h('th', { scope: 'col', class: i ? 'num' : null }, t)))),
-    h('tbody', {}, ...sessions.map((s) => line(s, rows.filter((e) => e.session === s))), line('all', rows))));
+  const heads = [
+    'session',
+    'neurons',
+    'median r (float)',
+    'median r² (float)',
+    'median r (int8)',
+    'lowest r(int8, float)',
+  ];
+  ui.summary.replaceChildren(
+    h(
+      'table',
+      { class: 'layer-table', id: 'fidelity-table' },
+      h('thead', {}, h('tr', {}, ...heads.map((t, i) => h('th', { scope: 'col', class: i ? 'num' : null }, t)))),
+      h(
+        'tbody',
+        {},
+        ...sessions.map((s) =>
+          line(
+            s,
+            rows.filter((e) => e.session === s),
+          ),
+        ),
+        line('all', rows),
+      ),
+    ),
+  );
 }
 
 function downloadFidelityCsv(catalog) {
-  downloadCsv('cortexlens-fidelity.csv', ['neuron', 'session', 'number', 'params', 'r_float', 'r_int8', 'r_int8_vs_float', 'images'],
+  downloadCsv(
+    'cortexlens-fidelity.csv',
+    ['neuron', 'session', 'number', 'params', 'r_float', 'r_int8', 'r_int8_vs_float', 'images'],
     withFidelity(catalog).map((e) => {
       const f = catalog.fidelity(e);
       return [e.id, e.session, e.neuron, e.params, f.floatVsRecordedR, f.int8VsRecordedR, f.int8VsFloatR, f.images];
-    }));
+    }),
+  );
 }

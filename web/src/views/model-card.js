@@ -38,7 +38,9 @@ export default {
     }
 
     return {
-      update() { show(); },
+      update() {
+        show();
+      },
     };
   },
 };

@@ -29,8 +29,15 @@ export default {
       try {
         const info = await worker.request('loadModel', { key, bytes, name: file.name }, { transfer: [bytes] });
         const entry = {
-          id: `own-${n}`, kind: 'own', name: file.name.replace(/\.(keras|clm)$/i, ''), workerKey: key,
-          precision: info.precision === 'int8' ? 'int8' : 'float', outputs: info.outputNames, params: info.params, fileBytes: file.size, info,
+          id: `own-${n}`,
+          kind: 'own',
+          name: file.name.replace(/\.(keras|clm)$/i, ''),
+          workerKey: key,
+          precision: info.precision === 'int8' ? 'int8' : 'float',
+          outputs: info.outputNames,
+          params: info.params,
+          fileBytes: file.size,
+          info,
         };
         store.set({ entries: [...store.get('entries'), entry] });
         // A later file is on its way: it owns the status line and the description (this one stays in the picker).
@@ -68,18 +75,38 @@ function buildDom(root) {
     error: h('p', { id: 'own-error', class: 'error', role: 'alert', hidden: true }),
     result: h('div', { id: 'own-result' }),
   };
-  ui.drop = h('div', { id: 'model-drop', class: 'drop-zone small-drop', tabindex: -1 },
-    h('label', { class: 'button', for: 'model-input' }, 'Choose model file…'), ui.input, h('span', { class: 'fineprint' }, 'or drop it here'));
+  ui.drop = h(
+    'div',
+    { id: 'model-drop', class: 'drop-zone small-drop', tabindex: -1 },
+    h('label', { class: 'button', for: 'model-input' }, 'Choose model file…'),
+    ui.input,
+    h('span', { class: 'fineprint' }, 'or drop it here'),
+  );
   root.append(
-    h('p', {}, 'Load a model of your own: a Keras 3 ', h('code', {}, '.keras'), ' file with the same kind of layers (Conv2D, SeparableConv2D, DepthwiseConv2D, BatchNormalization, ReLU, Flatten, Dense) or a Cortex Lens ', h('code', {}, '.clm'), ' file. It is checked, described, and run on the current image. Nothing is uploaded.'),
-    ui.drop, ui.status, ui.error, ui.result,
+    h(
+      'p',
+      {},
+      'Load a model of your own: a Keras 3 ',
+      h('code', {}, '.keras'),
+      ' file with the same kind of layers (Conv2D, SeparableConv2D, DepthwiseConv2D, BatchNormalization, ReLU, Flatten, Dense) or a Cortex Lens ',
+      h('code', {}, '.clm'),
+      ' file. It is checked, described, and run on the current image. Nothing is uploaded.',
+    ),
+    ui.drop,
+    ui.status,
+    ui.error,
+    ui.result,
   );
   return ui;
 }
 
 // The events stop here: a model file must never reach a drop handler for images further up the page.
 function wireDrop(zone, load) {
-  zone.addEventListener('dragover', (event) => { event.preventDefault(); event.stopPropagation(); zone.classList.add('dragging'); });
+  zone.addEventListener('dragover', (event) => {
+    event.preventDefault();
+    event.stopPropagation();
+    zone.classList.add('dragging');
+  });
   zone.addEventListener('dragleave', () => zone.classList.remove('dragging'));
   zone.addEventListener('drop', (event) => {
     event.preventDefault();
@@ -97,9 +124,23 @@ function describe(file, info) {
 
 // The run button first (the tests press the first button here), the output choice, the layer table.
 function resultDom(entry, info, store) {
-  const output = h('select', { id: 'own-output', on: { input: () => store.set({ ownOutput: Number(output.value) }) } },
-    ...info.outputNames.map((name, i) => h('option', { value: String(i) }, name)));
-  const open = h('button', { type: 'button', class: 'button primary', on: { click: () => store.set({ neuronId: entry.id, ownOutput: Number(output.value), view: 'neuron' }) } },
-    'Run it in “One neuron”');
-  return [h('div', { class: 'population-head' }, open, h('label', { for: 'own-output' }, 'Output'), output), h('h3', {}, entry.name), layerTable(info)];
+  const output = h(
+    'select',
+    { id: 'own-output', on: { input: () => store.set({ ownOutput: Number(output.value) }) } },
+    ...info.outputNames.map((name, i) => h('option', { value: String(i) }, name)),
+  );
+  const open = h(
+    'button',
+    {
+      type: 'button',
+      class: 'button primary',
+      on: { click: () => store.set({ neuronId: entry.id, ownOutput: Number(output.value), view: 'neuron' }) },
+    },
+    'Run it in “One neuron”',
+  );
+  return [
+    h('div', { class: 'population-head' }, open, h('label', { for: 'own-output' }, 'Output'), output),
+    h('h3', {}, entry.name),
+    layerTable(info),
+  ];
 }

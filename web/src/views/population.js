@@ -33,14 +33,22 @@ export default {
     function start() {
       stop();
       run = { abort: new AbortController(), ticket: store.ticket(['input']) };
-      runPopulation(app, ui, run).catch((e) => { ui.status.textContent = `Stopped: ${e.message}`; });
+      runPopulation(app, ui, run).catch((e) => {
+        ui.status.textContent = `Stopped: ${e.message}`;
+      });
     }
 
     // A run for an input that has been replaced is stopped at once, even while the tab is hidden (the shell defers
     // update() then): its chunks would only take the cores from the neuron view's prediction of the new image.
-    const unsubscribe = store.subscribe(['input'], () => { if (run && !run.ticket.current()) stop(); });
+    const unsubscribe = store.subscribe(['input'], () => {
+      if (run && !run.ticket.current()) stop();
+    });
 
-    wireChart(ui, () => layout, (bar) => store.set({ neuronId: bar.id, view: 'neuron' }));
+    wireChart(
+      ui,
+      () => layout,
+      (bar) => store.set({ neuronId: bar.id, view: 'neuron' }),
+    );
     ui.run.addEventListener('click', start);
     ui.csv.addEventListener('click', () => downloadPopulationCsv(store, catalog));
 
@@ -66,13 +74,31 @@ function buildDom(root) {
     csv: h('button', { type: 'button', id: 'population-csv', class: 'button quiet', disabled: true }, 'Download CSV'),
     progress: h('progress', { id: 'population-progress', max: 1, value: 0 }),
     status: h('span', { id: 'population-status', class: 'fineprint', role: 'status', 'aria-live': 'polite' }),
-    chart: h('canvas', { id: 'population-chart', class: 'chart tall', width: 900, height: 320, tabindex: 0, role: 'img', 'aria-label': 'Every neuron\'s percentile for this image, sorted; click a bar to open that neuron' }),
+    chart: h('canvas', {
+      id: 'population-chart',
+      class: 'chart tall',
+      width: 900,
+      height: 320,
+      tabindex: 0,
+      role: 'img',
+      'aria-label': "Every neuron's percentile for this image, sorted; click a bar to open that neuron",
+    }),
     hover: h('p', { id: 'population-hover', class: 'fineprint mono', 'aria-live': 'polite' }),
   };
   root.append(
-    h('div', { class: 'population-head' }, ui.run, ui.csv, h('div', { class: 'progress-wrap' }, ui.progress, ui.status)),
+    h(
+      'div',
+      { class: 'population-head' },
+      ui.run,
+      ui.csv,
+      h('div', { class: 'progress-wrap' }, ui.progress, ui.status),
+    ),
     ui.chart,
-    h('p', { class: 'fineprint' }, 'Each bar is one recorded neuron; its height is where this image falls among that neuron’s responses to the reference natural images. Pale bars are the shared model’s quick estimate; each turns dark blue when the neuron’s own model has answered. Click a bar to open the neuron.'),
+    h(
+      'p',
+      { class: 'fineprint' },
+      'Each bar is one recorded neuron; its height is where this image falls among that neuron’s responses to the reference natural images. Pale bars are the shared model’s quick estimate; each turns dark blue when the neuron’s own model has answered. Click a bar to open the neuron.',
+    ),
     ui.hover,
   );
   return ui;
@@ -90,16 +116,24 @@ function wireChart(ui, layoutNow, openBar) {
   };
   ui.chart.addEventListener('pointermove', (event) => {
     const bar = barAt(event);
-    ui.hover.textContent = bar ? `${bar.id}: ${ordinal(bar.percentile)} percentile (raw ${bar.raw.toFixed(4)}, ${bar.exact ? 'own model' : 'shared model estimate'})` : '';
+    ui.hover.textContent = bar
+      ? `${bar.id}: ${ordinal(bar.percentile)} percentile (raw ${bar.raw.toFixed(4)}, ${bar.exact ? 'own model' : 'shared model estimate'})`
+      : '';
   });
-  ui.chart.addEventListener('click', (event) => { const bar = barAt(event); if (bar) openBar(bar); });
+  ui.chart.addEventListener('click', (event) => {
+    const bar = barAt(event);
+    if (bar) openBar(bar);
+  });
   ui.chart.addEventListener('keydown', (event) => {
     const bars = layoutNow()?.sorted || [];
     if (!bars.length) return;
     const step = { ArrowRight: 1, ArrowLeft: -1, PageDown: 10, PageUp: -10, Home: -Infinity, End: Infinity }[event.key];
     if (step !== undefined) {
       event.preventDefault();
-      focusBar = Math.max(0, Math.min(bars.length - 1, Number.isFinite(step) ? focusBar + step : step > 0 ? bars.length - 1 : 0));
+      focusBar = Math.max(
+        0,
+        Math.min(bars.length - 1, Number.isFinite(step) ? focusBar + step : step > 0 ? bars.length - 1 : 0),
+      );
       const bar = bars[focusBar];
       ui.hover.textContent = `${focusBar + 1}. ${bar.id}: ${ordinal(bar.percentile)} percentile (raw ${bar.raw.toFixed(4)}). Enter opens it.`;
     } else if (event.key === 'Enter') {
@@ -115,7 +149,11 @@ function downloadPopulationCsv(store, catalog) {
   });
   rows.sort((a, b) => b[3] - a[3]);
   const slug = (store.get('image')?.key || 'image').replace(/[^a-z0-9]+/gi, '-');
-  downloadCsv(`cortexlens-population-${slug}.csv`, ['neuron', 'session', 'number', 'percentile', 'raw_output', 'model'], rows);
+  downloadCsv(
+    `cortexlens-population-${slug}.csv`,
+    ['neuron', 'session', 'number', 'percentile', 'raw_output', 'model'],
+    rows,
+  );
 }
 
 // One run: every neuron's model on store `input`. Results go into `results` (this run's own Map) and reach the store
@@ -139,7 +177,10 @@ async function runPopulation(app, ui, run) {
   ui.progress.max = neurons.length;
   ui.progress.value = 0;
   const started = performance.now();
-  const items = neurons.map((e) => ({ id: e.id, ...catalog.modelRef(e, catalog.hasPrecision(e, 'int8') ? 'int8' : 'float') }));
+  const items = neurons.map((e) => ({
+    id: e.id,
+    ...catalog.modelRef(e, catalog.hasPrecision(e, 'int8') ? 'int8' : 'float'),
+  }));
   runSharedEstimate(app, ui, { items, input, results, live, started, publish });
   let done = 0;
   const byKey = new Map(items.map((it) => [it.key, it.id]));
@@ -154,19 +195,27 @@ async function runPopulation(app, ui, run) {
   const threads = store.get('engine')?.threads || 1;
   const neuronsStarted = performance.now();
   try {
-    timings.populationWorkers = await pool.predictAll(items.map(({ key, url }) => ({ key, url })), input, {
-      signal,
-      chunk: threads > 1 ? 110 : 12, // one threaded call spreads its chunk over all threads: few, large ones
-      onResults: (chunk) => {
-        if (!live()) return;
-        for (const { key, outputs } of chunk) {
-          const id = byKey.get(key);
-          results.set(id, { percentile: percentileOf(outputs[0], catalog.quantiles(catalog.entry(id))), raw: outputs[0], exact: true });
-        }
-        done += chunk.length;
-        drawTimer ??= setTimeout(draw, REDRAW_MS);
+    timings.populationWorkers = await pool.predictAll(
+      items.map(({ key, url }) => ({ key, url })),
+      input,
+      {
+        signal,
+        chunk: threads > 1 ? 110 : 12, // one threaded call spreads its chunk over all threads: few, large ones
+        onResults: (chunk) => {
+          if (!live()) return;
+          for (const { key, outputs } of chunk) {
+            const id = byKey.get(key);
+            results.set(id, {
+              percentile: percentileOf(outputs[0], catalog.quantiles(catalog.entry(id))),
+              raw: outputs[0],
+              exact: true,
+            });
+          }
+          done += chunk.length;
+          drawTimer ??= setTimeout(draw, REDRAW_MS);
+        },
       },
-    });
+    );
   } catch (e) {
     clearTimeout(drawTimer);
     if (e.name !== 'AbortError' && live()) ui.status.textContent = `Stopped: ${e.message}`;
@@ -198,23 +247,35 @@ function runSharedEstimate(app, ui, { items, input, results, live, started, publ
   const shared = allLoaded ? null : catalog.shared();
   if (!shared) return;
   const ref = catalog.modelRef(shared, catalog.hasPrecision(shared, 'int8') ? 'int8' : 'float');
-  workers.at(-1).request('predict', { ...ref, input }).then(({ outputs }) => {
-    if (!live()) return;
-    (shared.outputs || []).forEach((name, k) => {
-      const q = catalog.quantiles(shared, k);
-      if (catalog.entry(name) && q && !results.get(name)?.exact) results.set(name, { percentile: percentileOf(outputs[k], q), raw: outputs[k], exact: false });
-    });
-    timings.populationShared = performance.now() - started;
-    publish();
-  }, (e) => {
-    if (live()) ui.hover.textContent = `The shared model's quick estimate failed (${e.message}); each neuron's own model still runs.`;
-  });
+  workers
+    .at(-1)
+    .request('predict', { ...ref, input })
+    .then(
+      ({ outputs }) => {
+        if (!live()) return;
+        (shared.outputs || []).forEach((name, k) => {
+          const q = catalog.quantiles(shared, k);
+          if (catalog.entry(name) && q && !results.get(name)?.exact)
+            results.set(name, { percentile: percentileOf(outputs[k], q), raw: outputs[k], exact: false });
+        });
+        timings.populationShared = performance.now() - started;
+        publish();
+      },
+      (e) => {
+        if (live())
+          ui.hover.textContent = `The shared model's quick estimate failed (${e.message}); each neuron's own model still runs.`;
+      },
+    );
 }
 
 function finishStatus(ui, { neurons, catalog, ms, workers, threads }) {
   const missing = neurons.filter((e) => !catalog.quantiles(e)).length;
-  if (missing === neurons.length) ui.hover.textContent = 'This build has no reference distributions (it was built without the model-pack step), so the responses cannot be put on a common percentile scale; the raw outputs are in the CSV.';
-  ui.status.textContent = `All ${neurons.length} neuron models done in ${(ms / 1000).toFixed(2)} s on ${workers} worker${workers > 1 ? 's' : ''}` +
+  if (missing === neurons.length)
+    ui.hover.textContent =
+      'This build has no reference distributions (it was built without the model-pack step), so the responses cannot be put on a common percentile scale; the raw outputs are in the CSV.';
+  ui.status.textContent =
+    `All ${neurons.length} neuron models done in ${(ms / 1000).toFixed(2)} s on ${workers} worker${workers > 1 ? 's' : ''}` +
     (threads > 1 ? ` with ${threads} threads` : '') +
-    (missing ? ` (${missing} without a reference distribution in this build: raw outputs only, in the CSV)` : '') + '.';
+    (missing ? ` (${missing} without a reference distribution in this build: raw outputs only, in the CSV)` : '') +
+    '.';
 }
