@@ -1,7 +1,15 @@
 // Small canvas charts (no chart library: these three drawings are ~200 lines, a library would be ~50 KB gzip).
 // Every chart draws at the canvas's CSS width times devicePixelRatio, so it is sharp on phones.
 
-const COLORS = { ink: '#17212b', soft: '#4a5866', grid: '#e4dfd3', fill: '#9fb8d0', accent: '#0b5cad', warm: '#c2570c', shared: '#8aa6c1' };
+const COLORS = {
+  ink: '#17212b',
+  soft: '#4a5866',
+  grid: '#e4dfd3',
+  fill: '#9fb8d0',
+  accent: '#0b5cad',
+  warm: '#c2570c',
+  shared: '#8aa6c1',
+};
 
 // Percentiles live in reference.js; re-exported for tests/browser/models.test.mjs, which imports it from here.
 export { percentileOf } from './reference.js';
@@ -44,17 +52,25 @@ export function drawDistribution(canvas, quantiles, marks = []) {
     ctx.fillText('No reference distribution for this model in this build.', pad.l, height / 2);
     return;
   }
-  const lo = quantiles[0], hi = quantiles[quantiles.length - 1];
+  const lo = quantiles[0],
+    hi = quantiles[quantiles.length - 1];
   const marksIn = marks.filter((m) => Number.isFinite(m.value));
-  const min = Math.min(lo, ...marksIn.map((m) => m.value)), max = Math.max(hi, ...marksIn.map((m) => m.value));
+  const min = Math.min(lo, ...marksIn.map((m) => m.value)),
+    max = Math.max(hi, ...marksIn.map((m) => m.value));
   const span = max - min || 1;
   const x = (v) => pad.l + ((v - min) / span) * (width - pad.l - pad.r);
   // 40 equal-width bins; the mass of each comes from the percentile function.
-  const bins = 40, mass = new Float64Array(bins);
+  const bins = 40,
+    mass = new Float64Array(bins);
   const binW = (hi - lo) / bins || 1;
   for (let i = 0; i + 1 < quantiles.length; ++i) {
-    const a = quantiles[i], b = quantiles[i + 1], share = 1 / (quantiles.length - 1);
-    if (b <= a) { mass[Math.min(bins - 1, Math.floor((a - lo) / binW))] += share; continue; }
+    const a = quantiles[i],
+      b = quantiles[i + 1],
+      share = 1 / (quantiles.length - 1);
+    if (b <= a) {
+      mass[Math.min(bins - 1, Math.floor((a - lo) / binW))] += share;
+      continue;
+    }
     for (let k = Math.max(0, Math.floor((a - lo) / binW)); k < bins && lo + k * binW < b; ++k) {
       const overlap = Math.min(b, lo + (k + 1) * binW) - Math.max(a, lo + k * binW);
       if (overlap > 0) mass[k] += (share * overlap) / (b - a);
@@ -68,7 +84,10 @@ export function drawDistribution(canvas, quantiles, marks = []) {
     ctx.fillRect(x(lo + k * binW) + 0.5, base - h, Math.max(1, x(lo + (k + 1) * binW) - x(lo + k * binW) - 1), h);
   }
   ctx.strokeStyle = COLORS.grid;
-  ctx.beginPath(); ctx.moveTo(pad.l, base + 0.5); ctx.lineTo(width - pad.r, base + 0.5); ctx.stroke();
+  ctx.beginPath();
+  ctx.moveTo(pad.l, base + 0.5);
+  ctx.lineTo(width - pad.r, base + 0.5);
+  ctx.stroke();
   ctx.fillStyle = COLORS.soft;
   ctx.textAlign = 'center';
   for (const t of niceTicks(min, max, 6)) ctx.fillText(fmt(t), x(t), base + 16);
@@ -78,7 +97,10 @@ export function drawDistribution(canvas, quantiles, marks = []) {
     ctx.strokeStyle = m.color || COLORS.warm;
     ctx.lineWidth = m.width || 3;
     ctx.setLineDash(m.dash || []);
-    ctx.beginPath(); ctx.moveTo(x(m.value), 22 + (m.row || 0) * 12); ctx.lineTo(x(m.value), base); ctx.stroke();
+    ctx.beginPath();
+    ctx.moveTo(x(m.value), 22 + (m.row || 0) * 12);
+    ctx.lineTo(x(m.value), base);
+    ctx.stroke();
     ctx.setLineDash([]);
     ctx.lineWidth = 1;
     if (m.label) {
@@ -102,7 +124,10 @@ export function drawPopulation(canvas, bars, selectedId) {
   ctx.textAlign = 'right';
   for (const t of [0, 25, 50, 75, 100]) {
     const y = base - (t / 100) * plotH;
-    ctx.beginPath(); ctx.moveTo(pad.l, y + 0.5); ctx.lineTo(width - pad.r, y + 0.5); ctx.stroke();
+    ctx.beginPath();
+    ctx.moveTo(pad.l, y + 0.5);
+    ctx.lineTo(width - pad.r, y + 0.5);
+    ctx.stroke();
     ctx.fillText(String(t), pad.l - 6, y + 4);
   }
   ctx.textAlign = 'left';
@@ -123,39 +148,92 @@ export function drawPopulation(canvas, bars, selectedId) {
 export function drawScatter(canvas, xs, ys, { xLabel, yLabel, highlight = -1 } = {}) {
   const { ctx, width, height } = setup(canvas, 0.75);
   const pad = { l: 52, r: 12, t: 12, b: 40 };
-  const ext = (v) => { let a = Infinity, b = -Infinity; for (const t of v) { if (t < a) a = t; if (t > b) b = t; } const m = (b - a) * 0.05 || 1; return [a - m, b + m]; };
-  const [x0, x1] = ext(xs), [y0, y1] = ext(ys);
+  const ext = (v) => {
+    let a = Infinity,
+      b = -Infinity;
+    for (const t of v) {
+      if (t < a) a = t;
+      if (t > b) b = t;
+    }
+    const m = (b - a) * 0.05 || 1;
+    return [a - m, b + m];
+  };
+  const [x0, x1] = ext(xs),
+    [y0, y1] = ext(ys);
   const px = (v) => pad.l + ((v - x0) / (x1 - x0)) * (width - pad.l - pad.r);
   const py = (v) => height - pad.b - ((v - y0) / (y1 - y0)) * (height - pad.t - pad.b);
   ctx.strokeStyle = COLORS.grid;
   ctx.fillStyle = COLORS.soft;
   ctx.textAlign = 'center';
-  for (const t of niceTicks(x0, x1)) { ctx.beginPath(); ctx.moveTo(px(t), pad.t); ctx.lineTo(px(t), height - pad.b); ctx.stroke(); ctx.fillText(fmt(t), px(t), height - pad.b + 14); }
+  for (const t of niceTicks(x0, x1)) {
+    ctx.beginPath();
+    ctx.moveTo(px(t), pad.t);
+    ctx.lineTo(px(t), height - pad.b);
+    ctx.stroke();
+    ctx.fillText(fmt(t), px(t), height - pad.b + 14);
+  }
   ctx.textAlign = 'right';
-  for (const t of niceTicks(y0, y1)) { ctx.beginPath(); ctx.moveTo(pad.l, py(t)); ctx.lineTo(width - pad.r, py(t)); ctx.stroke(); ctx.fillText(fmt(t), pad.l - 6, py(t) + 4); }
+  for (const t of niceTicks(y0, y1)) {
+    ctx.beginPath();
+    ctx.moveTo(pad.l, py(t));
+    ctx.lineTo(width - pad.r, py(t));
+    ctx.stroke();
+    ctx.fillText(fmt(t), pad.l - 6, py(t) + 4);
+  }
   ctx.textAlign = 'center';
   ctx.fillText(xLabel || '', (pad.l + width - pad.r) / 2, height - 6);
-  ctx.save(); ctx.translate(12, (pad.t + height - pad.b) / 2); ctx.rotate(-Math.PI / 2); ctx.fillText(yLabel || '', 0, 0); ctx.restore();
+  ctx.save();
+  ctx.translate(12, (pad.t + height - pad.b) / 2);
+  ctx.rotate(-Math.PI / 2);
+  ctx.fillText(yLabel || '', 0, 0);
+  ctx.restore();
   ctx.fillStyle = 'rgba(11, 92, 173, 0.45)';
-  for (let i = 0; i < xs.length; ++i) { ctx.beginPath(); ctx.arc(px(xs[i]), py(ys[i]), 2.6, 0, 2 * Math.PI); ctx.fill(); }
+  for (let i = 0; i < xs.length; ++i) {
+    ctx.beginPath();
+    ctx.arc(px(xs[i]), py(ys[i]), 2.6, 0, 2 * Math.PI);
+    ctx.fill();
+  }
   // Least-squares line of recorded on predicted, to show the trend (r does not depend on it).
-  let mx = 0, my = 0;
-  for (let i = 0; i < xs.length; ++i) { mx += xs[i]; my += ys[i]; }
-  mx /= xs.length; my /= xs.length;
-  let sxy = 0, sxx = 0;
-  for (let i = 0; i < xs.length; ++i) { sxy += (xs[i] - mx) * (ys[i] - my); sxx += (xs[i] - mx) ** 2; }
+  let mx = 0,
+    my = 0;
+  for (let i = 0; i < xs.length; ++i) {
+    mx += xs[i];
+    my += ys[i];
+  }
+  mx /= xs.length;
+  my /= xs.length;
+  let sxy = 0,
+    sxx = 0;
+  for (let i = 0; i < xs.length; ++i) {
+    sxy += (xs[i] - mx) * (ys[i] - my);
+    sxx += (xs[i] - mx) ** 2;
+  }
   const slope = sxx ? sxy / sxx : 0;
-  ctx.strokeStyle = COLORS.warm; ctx.lineWidth = 2;
-  ctx.beginPath(); ctx.moveTo(px(x0), py(my + slope * (x0 - mx))); ctx.lineTo(px(x1), py(my + slope * (x1 - mx))); ctx.stroke();
+  ctx.strokeStyle = COLORS.warm;
+  ctx.lineWidth = 2;
+  ctx.beginPath();
+  ctx.moveTo(px(x0), py(my + slope * (x0 - mx)));
+  ctx.lineTo(px(x1), py(my + slope * (x1 - mx)));
+  ctx.stroke();
   ctx.lineWidth = 1;
   if (highlight >= 0) {
-    ctx.strokeStyle = COLORS.ink; ctx.lineWidth = 2;
-    ctx.beginPath(); ctx.arc(px(xs[highlight]), py(ys[highlight]), 6, 0, 2 * Math.PI); ctx.stroke();
+    ctx.strokeStyle = COLORS.ink;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    ctx.arc(px(xs[highlight]), py(ys[highlight]), 6, 0, 2 * Math.PI);
+    ctx.stroke();
     ctx.lineWidth = 1;
   }
   return (cx, cy) => {
-    let best = -1, bestD = 15 * 15;
-    for (let i = 0; i < xs.length; ++i) { const d = (px(xs[i]) - cx) ** 2 + (py(ys[i]) - cy) ** 2; if (d < bestD) { bestD = d; best = i; } }
+    let best = -1,
+      bestD = 15 * 15;
+    for (let i = 0; i < xs.length; ++i) {
+      const d = (px(xs[i]) - cx) ** 2 + (py(ys[i]) - cy) ** 2;
+      if (d < bestD) {
+        bestD = d;
+        best = i;
+      }
+    }
     return best;
   };
 }

@@ -4,7 +4,10 @@ export const $ = (id) => document.getElementById(id);
 // attrs: attributes (null, undefined and false leave one out), plus `on: {event: listener}` so a view wires its
 // elements where it builds them.
 export function h(tag, attrs = {}, ...children) {
-  const el = document.createElementNS(tag === 'svg' || attrs.svg ? 'http://www.w3.org/2000/svg' : 'http://www.w3.org/1999/xhtml', tag);
+  const el = document.createElementNS(
+    tag === 'svg' || attrs.svg ? 'http://www.w3.org/2000/svg' : 'http://www.w3.org/1999/xhtml',
+    tag,
+  );
   for (const [k, v] of Object.entries(attrs)) {
     if (k === 'svg' || v == null || v === false) continue;
     if (k === 'on') for (const [type, listener] of Object.entries(v)) el.addEventListener(type, listener);
@@ -14,17 +17,29 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-export function svg(tag, attrs = {}, ...children) { return h(tag, { ...attrs, svg: true }, ...children); }
+export function svg(tag, attrs = {}, ...children) {
+  return h(tag, { ...attrs, svg: true }, ...children);
+}
 
-export function showError(el, message) { el.textContent = message; el.hidden = false; }
-export function clearError(el) { el.textContent = ''; el.hidden = true; }
+export function showError(el, message) {
+  el.textContent = message;
+  el.hidden = false;
+}
+export function clearError(el) {
+  el.textContent = '';
+  el.hidden = true;
+}
 
 export const formatNumber = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
-export const formatBytes = (n) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `${(n / 1024).toFixed(n < 10240 ? 1 : 0)} KB`);
+export const formatBytes = (n) =>
+  n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `${(n / 1024).toFixed(n < 10240 ? 1 : 0)} KB`;
 
 // CSV with RFC 4180 quoting, so names with commas or quotes survive a spreadsheet.
 export function toCsv(header, rows) {
-  const cell = (v) => { const s = v == null ? '' : String(v); return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s; };
+  const cell = (v) => {
+    const s = v == null ? '' : String(v);
+    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
   return [header, ...rows].map((r) => r.map(cell).join(',')).join('\n') + '\n';
 }
 export function downloadCsv(name, header, rows) {
