@@ -17,6 +17,7 @@ export default {
     const { store, catalog } = app;
     const ui = buildDom(root);
     let layout = null; // the chart's last layout: pointer and keyboard map to its bars
+    let startQueued = false; // a check for a run is queued behind the store's delivery of the current change
     let run = null; // {abort: AbortController, ticket}: the run in flight, for one input
 
     function redraw() {
@@ -54,9 +55,18 @@ export default {
 
     return {
       update(changed) {
-        const input = store.get('input');
-        // Shown (or a new input while shown) with results for another input: this input's run starts.
-        if (input && store.get('populationInput') !== input) start();
+        // Shown (or a new input while shown) with results for another input: this input's run starts, once the
+        // store's other subscribers have had the input. The shell's subscription comes before the services', so a
+        // run started here at once would queue its first chunk on the first worker ahead of the current neuron's
+        // prediction for the same image.
+        if (!startQueued) {
+          startQueued = true;
+          queueMicrotask(() => {
+            startQueued = false;
+            const input = store.get('input');
+            if (input && store.get('populationInput') !== input) start();
+          });
+        }
         if (changed.has('population') || changed.has('neuronId')) redraw();
       },
       resize: redraw,
