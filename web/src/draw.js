@@ -31,7 +31,9 @@ export function drawRgb(target, pixels, width = SIDE, height = SIDE) {
 export function colourOf(v, scale, signed) {
   if (signed) {
     const t = Math.max(-1, Math.min(1, v / (scale || 1)));
-    return t >= 0 ? [255, Math.round(255 * (1 - t)), Math.round(255 * (1 - t))] : [Math.round(255 * (1 + t)), Math.round(255 * (1 + t)), 255];
+    return t >= 0
+      ? [255, Math.round(255 * (1 - t)), Math.round(255 * (1 - t))]
+      : [Math.round(255 * (1 + t)), Math.round(255 * (1 + t)), 255];
   }
   const t = Math.max(0, Math.min(1, v / (scale || 1)));
   return [Math.round(255 * Math.min(1, 1.6 * t)), Math.round(255 * t * t), Math.round(90 * (1 - t))];

@@ -6,9 +6,18 @@ import { row, labelled, bind, numberSelect, options } from './controls.js';
 
 // One channel's switch-off, added to the store's ablations, and the ablation section opened to show its effect.
 function switchOff(store, layer, channel) {
-  const ablations = store.get('ablations').filter((a) => a.layer !== layer || a.channel !== channel).concat({ layer, channel, scale: 0 });
+  const ablations = store
+    .get('ablations')
+    .filter((a) => a.layer !== layer || a.channel !== channel)
+    .concat({ layer, channel, scale: 0 });
   const open = store.get('insideOpen');
-  store.set({ ablationLayer: layer, ablationChannel: channel, ablationScale: 0, ablations, insideOpen: open.includes('ablation') ? open : [...open, 'ablation'] });
+  store.set({
+    ablationLayer: layer,
+    ablationChannel: channel,
+    ablationScale: 0,
+    ablations,
+    insideOpen: open.includes('ablation') ? open : [...open, 'ablation'],
+  });
 }
 
 export default {
@@ -61,8 +70,14 @@ export default {
     }
 
     root.append(
-      h('p', { class: 'fineprint' }, 'Each channel of the chosen layer for the current image (after ReLU; one brightness scale per layer). Click a map to switch that channel off below.'),
-      row(labelled('Layer', layerSelect)), grid);
+      h(
+        'p',
+        { class: 'fineprint' },
+        'Each channel of the chosen layer for the current image (after ReLU; one brightness scale per layer). Click a map to switch that channel off below.',
+      ),
+      row(labelled('Layer', layerSelect)),
+      grid,
+    );
 
     return {
       update(changed) {

@@ -32,7 +32,11 @@ export default {
       try {
         const options = { blocks: BLOCKS, minimize: store.get('synthGoal') === 'min', selector: targetSelector(store) };
         const r = await stepRun(ctx, {
-          kind: 'blocks', options, settings: SETTINGS, count: 1, control,
+          kind: 'blocks',
+          options,
+          settings: SETTINGS,
+          count: 1,
+          control,
           onFrame: (f) => {
             drawRgb(blocksCanvas, f.image);
             progress.value = f.step;
@@ -51,10 +55,19 @@ export default {
     }
 
     start.addEventListener('click', build);
-    cancel.addEventListener('click', () => { if (control) control.cancelled = true; });
+    cancel.addEventListener('click', () => {
+      if (control) control.cancelled = true;
+    });
     root.append(
-      h('p', { class: 'fineprint' }, 'Start from mean grey and add, one at a time, the block (position, size 28/14/7 px, colour from eight) that raises the response most; candidates are ranked by the gradient, the best 16 evaluated exactly.'),
-      row(start, cancel, progress), blocksCanvas, text);
+      h(
+        'p',
+        { class: 'fineprint' },
+        'Start from mean grey and add, one at a time, the block (position, size 28/14/7 px, colour from eight) that raises the response most; candidates are ranked by the gradient, the best 16 evaluated exactly.',
+      ),
+      row(start, cancel, progress),
+      blocksCanvas,
+      text,
+    );
 
     return {
       update(changed) {

@@ -8,7 +8,18 @@ export const figure = (...children) => h('figure', { class: 'viz-figure' }, ...c
 // Keeps a form control and a store key in step both ways: the user's input writes the key (only values `valid`
 // accepts: a half-typed number leaves the key alone), and the returned sync() writes the key's value into the
 // control (a link, or another section, changed it). sync() leaves an equal value alone so the caret stays put.
-export function bind(store, key, control, { read = (c) => c.value, write = (c, v) => { c.value = String(v); }, valid = () => true } = {}) {
+export function bind(
+  store,
+  key,
+  control,
+  {
+    read = (c) => c.value,
+    write = (c, v) => {
+      c.value = String(v);
+    },
+    valid = () => true,
+  } = {},
+) {
   const take = () => {
     const value = read(control);
     if (valid(value)) store.set({ [key]: value });
@@ -25,8 +36,16 @@ export function bind(store, key, control, { read = (c) => c.value, write = (c, v
   return sync;
 }
 
-export const integerIn = (min, max) => ({ read: (c) => (c.value.trim() === '' ? NaN : Number(c.value)), valid: (v) => Number.isInteger(v) && v >= min && v <= max });
-export const checkbox = { read: (c) => c.checked, write: (c, v) => { c.checked = Boolean(v); } };
+export const integerIn = (min, max) => ({
+  read: (c) => (c.value.trim() === '' ? NaN : Number(c.value)),
+  valid: (v) => Number.isInteger(v) && v >= min && v <= max,
+});
+export const checkbox = {
+  read: (c) => c.checked,
+  write: (c, v) => {
+    c.checked = Boolean(v);
+  },
+};
 // A <select> of numbers: before its options exist it reads NaN, and sync() again after filling it selects the key's.
 export const numberSelect = { read: (c) => (c.value === '' ? NaN : Number(c.value)), valid: Number.isFinite };
 

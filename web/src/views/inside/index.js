@@ -33,7 +33,10 @@ function createContext(app, errorBox) {
     model() {
       const entry = ctx.entry();
       if (!entry) return null;
-      return app.catalog.modelRef(entry, app.catalog.hasPrecision(entry, 'float') ? 'float' : entry.precision || 'int8');
+      return app.catalog.modelRef(
+        entry,
+        app.catalog.hasPrecision(entry, 'float') ? 'float' : entry.precision || 'int8',
+      );
     },
     weights(ref = ctx.model()) {
       if (!ref) return Promise.reject(new Error('choose a neuron first'));
@@ -77,7 +80,9 @@ export default {
     function setOpen(id, open) {
       const list = store.get('insideOpen');
       if (open === list.includes(id)) return;
-      store.set({ insideOpen: open ? order.filter((x) => x === id || list.includes(x)) : list.filter((x) => x !== id) });
+      store.set({
+        insideOpen: open ? order.filter((x) => x === id || list.includes(x)) : list.filter((x) => x !== id),
+      });
     }
 
     function flush(m) {
@@ -88,7 +93,11 @@ export default {
     }
 
     const mounted = sections.map((section) => {
-      const details = h('details', { class: 'viz-section', id: `viz-section-${section.id}` }, h('summary', {}, h('strong', {}, section.title)));
+      const details = h(
+        'details',
+        { class: 'viz-section', id: `viz-section-${section.id}` },
+        h('summary', {}, h('strong', {}, section.title)),
+      );
       const m = { section, details, pending: new Set(section.keys), instance: {} };
       m.instance = section.mount(details, ctx) || {};
       details.addEventListener('toggle', () => {

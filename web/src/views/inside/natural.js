@@ -9,13 +9,26 @@ const galleryUrl = (image) => {
 };
 
 function strip(title, list, quantiles) {
-  return h('div', {}, h('p', {}, h('strong', {}, title)),
-    h('div', { class: 'viz-strip viz-natural-strip' }, ...list.map(({ image, response }) => {
-      const p = percentileOf(response, quantiles);
-      return figure(
-        h('img', { src: galleryUrl(image), alt: `natural image ${image}`, width: 84, height: 84 }),
-        h('figcaption', { class: 'mono fineprint' }, `${image}: ${Number(response).toFixed(2)} (${(Number.isNaN(p) ? 0 : p).toFixed(0)}%)`));
-    })));
+  return h(
+    'div',
+    {},
+    h('p', {}, h('strong', {}, title)),
+    h(
+      'div',
+      { class: 'viz-strip viz-natural-strip' },
+      ...list.map(({ image, response }) => {
+        const p = percentileOf(response, quantiles);
+        return figure(
+          h('img', { src: galleryUrl(image), alt: `natural image ${image}`, width: 84, height: 84 }),
+          h(
+            'figcaption',
+            { class: 'mono fineprint' },
+            `${image}: ${Number(response).toFixed(2)} (${(Number.isNaN(p) ? 0 : p).toFixed(0)}%)`,
+          ),
+        );
+      }),
+    ),
+  );
 }
 
 export default {
@@ -29,10 +42,15 @@ export default {
       update() {
         const ref = ctx.catalog.reference(ctx.entry(), 0);
         if (!ref?.top?.length) {
-          box.replaceChildren(h('p', { class: 'fineprint' }, 'This build has no reference natural images for this model.'));
+          box.replaceChildren(
+            h('p', { class: 'fineprint' }, 'This build has no reference natural images for this model.'),
+          );
           return;
         }
-        box.replaceChildren(strip('Most preferred', ref.top, ref.quantiles), strip('Least preferred', ref.bottom || [], ref.quantiles));
+        box.replaceChildren(
+          strip('Most preferred', ref.top, ref.quantiles),
+          strip('Least preferred', ref.bottom || [], ref.quantiles),
+        );
       },
     };
   },

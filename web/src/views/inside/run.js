@@ -9,9 +9,14 @@ export async function stepRun(ctx, { kind, options, settings, count, control, on
   const chosen = ctx.store.ticket(settings);
   const ref = ctx.model();
   if (!ref) throw new Error('choose a neuron first');
-  const why = () => (control.cancelled ? 'cancelled'
-    : !neuron.current() ? 'stopped: the neuron changed'
-      : !chosen.current() ? 'stopped: the settings changed' : null);
+  const why = () =>
+    control.cancelled
+      ? 'cancelled'
+      : !neuron.current()
+        ? 'stopped: the neuron changed'
+        : !chosen.current()
+          ? 'stopped: the settings changed'
+          : null;
   const { runId } = await ctx.worker.request('vizRunStart', { ...ref, kind, options });
   try {
     for (;;) {

@@ -3,8 +3,10 @@
 import { h } from '../../dom.js';
 import { canvas, drawRgb, drawMap, drawChannel, maxAbs } from '../../draw.js';
 
-const heading = (text, note) => h('p', {}, h('strong', {}, text), note ? h('span', { class: 'fineprint' }, note) : null);
-const tiles = (attrs, list) => h('div', { ...attrs, class: ['viz-tiles', attrs.class].filter(Boolean).join(' ') }, ...list);
+const heading = (text, note) =>
+  h('p', {}, h('strong', {}, text), note ? h('span', { class: 'fineprint' }, note) : null);
+const tiles = (attrs, list) =>
+  h('div', { ...attrs, class: ['viz-tiles', attrs.class].filter(Boolean).join(' ') }, ...list);
 
 // First-layer filters as RGB images: each filter scaled so its largest |weight| maps to +-127 around grey.
 function firstLayerFilters(first) {
@@ -31,7 +33,10 @@ function depthwiseKernels(l, i) {
     drawChannel(cv, l.weights, kh, kw, { signed: true, scale, stride: c, offset: ch });
     list.push(cv);
   }
-  return [heading(`Layer ${i} (${l.name}): ${c} depthwise ${kh}×${kw} kernels`), tiles({ class: 'viz-depthwise' }, list)];
+  return [
+    heading(`Layer ${i} (${l.name}): ${c} depthwise ${kh}×${kw} kernels`),
+    tiles({ class: 'viz-depthwise' }, list),
+  ];
 }
 
 // Pointwise mixing: rows = input channels, columns = output channels.
@@ -40,7 +45,13 @@ function mixingMatrix(l, i) {
   const cv = canvas(cout, cin, `${l.name} mixing matrix ${cin} by ${cout}`, Math.min(420, cout * 5));
   cv.classList.add('viz-mixing');
   drawMap(cv, l.weights, cin, cout, { signed: true });
-  return [heading(`Layer ${i} (${l.name}): pointwise mixing ${cin} → ${cout}`, ' rows: input channels, columns: output channels; red positive, blue negative'), cv];
+  return [
+    heading(
+      `Layer ${i} (${l.name}): pointwise mixing ${cin} → ${cout}`,
+      ' rows: input channels, columns: output channels; red positive, blue negative',
+    ),
+    cv,
+  ];
 }
 
 // Readout weights as one (H, W) map per input channel, for the first output.
@@ -54,7 +65,10 @@ function readoutMaps(l) {
     drawChannel(cv, l.weights, height, width, { signed: true, scale, stride: c * units, offset: ch * units });
     list.push(cv);
   }
-  return [heading(`Readout (${l.name}): ${height}×${width} weights for each of ${c} channels`), tiles({ id: 'viz-readout-weights' }, list)];
+  return [
+    heading(`Readout (${l.name}): ${height}×${width} weights for each of ${c} channels`),
+    tiles({ id: 'viz-readout-weights' }, list),
+  ];
 }
 
 function pictures(layers) {

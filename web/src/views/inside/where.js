@@ -13,16 +13,32 @@ async function computeMap(ctx, kind, payload) {
   const { worker } = ctx;
   if (kind === 'saliency') {
     const m = await worker.request('vizSaliency', payload);
-    return { data: m.data, h: m.shape[0], w: m.shape[1], text: `gradient × input, summed over colour (red raises the response, blue lowers it); response ${m.value.toFixed(3)}` };
+    return {
+      data: m.data,
+      h: m.shape[0],
+      w: m.shape[1],
+      text: `gradient × input, summed over colour (red raises the response, blue lowers it); response ${m.value.toFixed(3)}`,
+    };
   }
   if (kind === 'occlusion') {
     const m = await worker.request('vizOcclusion', payload);
-    return { data: m.perPixel.data, h: m.perPixel.shape[0], w: m.perPixel.shape[1], text: `occlusion: drop in response when a 16 px grey patch covers each place (red: the patch hurt); baseline ${m.baseline.toFixed(3)}, ${m.rows * m.cols} patches` };
+    return {
+      data: m.perPixel.data,
+      h: m.perPixel.shape[0],
+      w: m.perPixel.shape[1],
+      text: `occlusion: drop in response when a 16 px grey patch covers each place (red: the patch hurt); baseline ${m.baseline.toFixed(3)}, ${m.rows * m.cols} patches`,
+    };
   }
   const { layer, channel } = payload.selector;
   const m = await worker.request('vizReadout', { ...payload, output: layer < 0 ? channel : 0 });
   const total = m.data.reduce((a, b) => a + b, m.bias);
-  return { data: m.data, h: m.shape[0], w: m.shape[1], total, text: `readout: last layer's activations × readout weights per location (${m.shape[0]}×${m.shape[1]}); map sum + bias = ${total.toFixed(4)}, the response` };
+  return {
+    data: m.data,
+    h: m.shape[0],
+    w: m.shape[1],
+    total,
+    text: `readout: last layer's activations × readout weights per location (${m.shape[0]}×${m.shape[1]}); map sum + bias = ${total.toFixed(4)}, the response`,
+  };
 }
 
 export default {
@@ -31,7 +47,15 @@ export default {
   keys: [...MAP_KEYS, 'seenPixels', 'overlayOpacity'],
   mount(root, ctx) {
     const { store } = ctx;
-    const kind = h('select', { id: 'viz-overlay-kind' }, ...options([['saliency', 'gradient × input'], ['occlusion', 'occlusion (16 px grey patch)'], ['readout', 'readout map']]));
+    const kind = h(
+      'select',
+      { id: 'viz-overlay-kind' },
+      ...options([
+        ['saliency', 'gradient × input'],
+        ['occlusion', 'occlusion (16 px grey patch)'],
+        ['readout', 'readout map'],
+      ]),
+    );
     const opacity = h('input', { id: 'viz-opacity', type: 'range', min: 0, max: 100, value: 60 });
     const syncKind = bind(store, 'overlayKind', kind);
     const syncOpacity = bind(store, 'overlayOpacity', opacity, integerIn(0, 100));
