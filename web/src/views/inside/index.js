@@ -33,10 +33,15 @@ function createContext(app, errorBox) {
     model() {
       const entry = ctx.entry();
       if (!entry) return null;
-      return app.catalog.modelRef(
-        entry,
-        app.catalog.hasPrecision(entry, 'float') ? 'float' : entry.precision || 'int8',
-      );
+      // null as well when the build lacks the entry's file (the neuron view reports that).
+      try {
+        return app.catalog.modelRef(
+          entry,
+          app.catalog.hasPrecision(entry, 'float') ? 'float' : entry.precision || 'int8',
+        );
+      } catch {
+        return null;
+      }
     },
     weights(ref = ctx.model()) {
       if (!ref) return Promise.reject(new Error('choose a neuron first'));
@@ -100,14 +105,19 @@ export default {
       );
       const m = { section, details, pending: new Set(section.keys), instance: {} };
       m.instance = section.mount(details, ctx) || {};
-      details.addEventListener('toggle', () => {
-        setOpen(section.id, details.open);
-        if (!details.open) return;
-        flush(m);
-        m.instance.onOpen?.();
-      });
       return m;
     });
+    // The `open` attribute is watched rather than the 'toggle' event, which comes a task later: a section opened by
+    // a script (a test, another section's link) shows its content at once.
+    const opened = new MutationObserver((records) => {
+      for (const m of mounted.filter((x) => records.some((r) => r.target === x.details))) {
+        setOpen(m.section.id, m.details.open);
+        if (!m.details.open) continue;
+        flush(m);
+        m.instance.onOpen?.();
+      }
+    });
+    for (const m of mounted) opened.observe(m.details, { attributes: true, attributeFilter: ['open'] });
     root.append(h('div', { class: 'viz-panel' }, status, errorBox, ...mounted.map((m) => m.details)));
 
     return {
@@ -119,13 +129,13 @@ export default {
         for (const m of mounted) for (const k of m.section.keys) if (changed.has(k)) m.pending.add(k);
         const open = store.get('insideOpen');
         for (const m of mounted) {
-          // Setting `open` fires 'toggle' later, which finds the store already in step; flush now so a link or
-          // another section's request shows at once.
-          m.details.open = open.includes(m.section.id);
+          const want = open.includes(m.section.id);
+          if (m.details.open !== want) m.details.open = want; // the observer finds the store already in step
           flush(m);
         }
       },
       unmount() {
+        opened.disconnect();
         for (const m of mounted) m.instance.unmount?.();
       },
     };
