@@ -59,8 +59,7 @@ export default {
         const layers = await ctx.worker.request('activations', { ...ref, input });
         if (!ticket.current()) return;
         activations = layers;
-        if (layerSelect.options.length !== layers.length)
-          layerSelect.replaceChildren(...options(layers.map((l, i) => [i, `${i}: ${l.name} (${l.shape.join('×')})`])));
+        layerSelect.replaceChildren(...options(layers.map((l, i) => [i, `${i}: ${l.name} (${l.shape.join('×')})`])));
         if (store.get('activationLayer') >= layers.length) store.set({ activationLayer: 0 });
         syncLayer();
         draw();
