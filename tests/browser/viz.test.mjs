@@ -51,7 +51,7 @@ async function setSynthControls({ steps, seed, recipe = 'authors', direction = '
   await page.selectOption('#viz-direction', direction);
 }
 
-const modelFile = () => path.join(siteDir, 'models', neuron.files.keras || neuron.files.float);
+const modelFile = () => path.join(siteDir, 'models', neuron.files.float);
 
 test('synthesis shows live images and progress, matches the CLI for the same seed, and downloads the PNG', { skip }, async () => {
   await setSynthControls({ steps: 100, seed: 7 });
@@ -181,6 +181,21 @@ test('activation maps of every layer and channel', { skip }, async () => {
   await screenshot(page, 'viz-activations');
 });
 
+test('a click on an activation map switches that channel off and opens the ablation section (through the store)', { skip }, async () => {
+  await page.selectOption('#viz-act-layer', '0');
+  await page.click('#viz-act-grid canvas[data-channel="1"]');
+  const state = await page.evaluate(() => {
+    const { ablations, insideOpen } = window.cortexLens.state;
+    return { ablations, insideOpen, open: document.getElementById('viz-section-ablation').open };
+  });
+  assert.deepEqual(state.ablations, [{ layer: 0, channel: 1, scale: 0 }]);
+  assert.ok(state.insideOpen.includes('ablation') && state.open, 'the ablation section is open');
+  await page.waitForFunction(() => document.querySelectorAll('#viz-abl-list li').length === 1);
+  await page.waitForFunction(() => /ablate=0(%3A|:)1(%3A|:)0/.test(location.hash)); // the link follows the store
+  await page.click('#viz-abl-reset');
+  await page.waitForFunction(() => document.querySelectorAll('#viz-abl-list li').length === 0);
+});
+
 test('first-layer filters, depthwise kernels, mixing matrices and readout weights', { skip }, async () => {
   await open('Inside the model');
   await page.waitForSelector('#viz-filters canvas', { timeout: 60000 });
@@ -232,4 +247,26 @@ test('ablation updates the response at once and resets', { skip }, async () => {
   await screenshot(page, 'viz-ablation');
   await page.click('#viz-abl-reset');
   await page.waitForFunction(() => { const t = document.getElementById('viz-abl-text'); return t.dataset.after === t.dataset.before; });
+});
+
+test('a link restores the settings of Inside the neuron', { skip }, async () => {
+  const hash = `view=inside&neuron=${neuron.id}&recipe=fourier&goal=min&steps=50&seed=9&grey=1&open=synthesis.where&map=readout&opacity=30`;
+  const { page: linked, errors: linkedErrors } = await openPage(browser, server.origin, { width: 1280, height: 1000, hash });
+  await linked.waitForSelector('#viz-synth-start', { timeout: 30000 });
+  const shown = await linked.evaluate(() => ({
+    recipe: document.getElementById('viz-recipe').value,
+    goal: document.getElementById('viz-direction').value,
+    steps: document.getElementById('viz-steps').value,
+    seed: document.getElementById('viz-seed').value,
+    grey: document.getElementById('viz-grey').checked,
+    kind: document.getElementById('viz-overlay-kind').value,
+    opacity: document.getElementById('viz-opacity').value,
+    open: [...document.querySelectorAll('details.viz-section')].filter((d) => d.open).map((d) => d.id),
+  }));
+  assert.deepEqual(shown, { recipe: 'fourier', goal: 'min', steps: '50', seed: '9', grey: true, kind: 'readout', opacity: '30', open: ['viz-section-synthesis', 'viz-section-where'] });
+  // Closing a section is written back to the store, and so to the link.
+  await linked.click('#viz-section-where summary');
+  await linked.waitForFunction(() => window.cortexLens.state.insideOpen.join() === 'synthesis');
+  assert.deepEqual(linkedErrors, []);
+  await linked.context().close();
 });
