@@ -249,6 +249,22 @@ test('ablation updates the response at once and resets', { skip }, async () => {
   await page.waitForFunction(() => { const t = document.getElementById('viz-abl-text'); return t.dataset.after === t.dataset.before; });
 });
 
+test('another neuron stops a synthesis run instead of drawing the old neuron\'s image, and clears the ablations', { skip }, async () => {
+  const other = manifest.models.find((m) => m.id !== neuron.id && m.kind !== 'shared');
+  await setSynthControls({ steps: 5000, seed: 3 });
+  await page.click('#viz-synth-start');
+  await page.waitForFunction(() => Number(document.getElementById('viz-synth-progress').value) >= 20);
+  await page.evaluate(() => window.cortexLens.store.set({ ablations: [{ layer: 0, channel: 0, scale: 0 }] }));
+  await page.evaluate((id) => window.cortexLens.store.set({ neuronId: id }), other.id);
+  await page.waitForFunction(() => document.getElementById('viz-synth-text').textContent.includes('stopped: the neuron changed'));
+  await page.waitForFunction(() => !document.getElementById('viz-synth-start').disabled);
+  assert.equal(await page.$eval('#viz-synth-download', (b) => b.disabled), true, 'no image of the old neuron to download');
+  assert.equal((await canvasStats('#viz-synth-best')).sum, 0, 'the old neuron\'s best image is not drawn');
+  assert.deepEqual(await page.evaluate(() => window.cortexLens.state.ablations), []);
+  await page.evaluate((id) => window.cortexLens.store.set({ neuronId: id }), neuron.id);
+  await page.waitForFunction((id) => window.cortexLens.state.resultsOf?.neuronId === id || window.cortexLens.state.neuronId === id, neuron.id);
+});
+
 test('a link restores the settings of Inside the neuron', { skip }, async () => {
   const hash = `view=inside&neuron=${neuron.id}&recipe=fourier&goal=min&steps=50&seed=9&grey=1&open=synthesis.where&map=readout&opacity=30`;
   const { page: linked, errors: linkedErrors } = await openPage(browser, server.origin, { width: 1280, height: 1000, hash });
