@@ -7,7 +7,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { startServer, launch, openPage, foreignRequests, screenshot, siteDir, manifest, cliAvailable, cliPath } from './harness.mjs';
+import {
+  startServer,
+  launch,
+  openPage,
+  foreignRequests,
+  screenshot,
+  siteDir,
+  manifest,
+  cliAvailable,
+  cliPath,
+} from './harness.mjs';
 
 const neuron = manifest.models.find((m) => m.kind === 'neuron');
 const skip = !neuron && 'no published neuron model in the build';
@@ -31,18 +41,26 @@ after(async () => {
 });
 
 // Pixels of a canvas, and how many differ from a uniform grey/blank canvas.
-const canvasStats = (selector) => page.evaluate((sel) => {
-  const c = document.querySelector(sel);
-  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-  let sum = 0, distinct = new Set();
-  for (let i = 0; i < d.length; i += 4) { sum += d[i] + d[i + 1] + d[i + 2]; if (distinct.size < 1000) distinct.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]); }
-  return { width: c.width, height: c.height, sum, distinct: distinct.size };
-}, selector);
+const canvasStats = (selector) =>
+  page.evaluate((sel) => {
+    const c = document.querySelector(sel);
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let sum = 0,
+      distinct = new Set();
+    for (let i = 0; i < d.length; i += 4) {
+      sum += d[i] + d[i + 1] + d[i + 2];
+      if (distinct.size < 1000) distinct.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+    }
+    return { width: c.width, height: c.height, sum, distinct: distinct.size };
+  }, selector);
 
-const open = (summaryText) => page.evaluate((t) => {
-  const d = [...document.querySelectorAll('details.viz-section')].find((x) => x.querySelector('summary').textContent.includes(t));
-  d.open = true;
-}, summaryText);
+const open = (summaryText) =>
+  page.evaluate((t) => {
+    const d = [...document.querySelectorAll('details.viz-section')].find((x) =>
+      x.querySelector('summary').textContent.includes(t),
+    );
+    d.open = true;
+  }, summaryText);
 
 async function setSynthControls({ steps, seed, recipe = 'authors', direction = 'max' }) {
   await page.fill('#viz-steps', String(steps));
@@ -53,7 +71,9 @@ async function setSynthControls({ steps, seed, recipe = 'authors', direction = '
 
 const modelFile = () => path.join(siteDir, 'models', neuron.files.float);
 
-test('synthesis shows live images and progress, matches the CLI for the same seed, and downloads the PNG', { skip }, async () => {
+test('synthesis shows live images and progress, matches the CLI for the same seed, and downloads the PNG', {
+  skip,
+}, async () => {
   await setSynthControls({ steps: 100, seed: 7 });
   await page.click('#viz-synth-start');
   await page.waitForFunction(() => Number(document.getElementById('viz-synth-progress').value) > 0);
@@ -66,7 +86,9 @@ test('synthesis shows live images and progress, matches the CLI for the same see
   assert.notEqual(liveEarly.sum, liveLate.sum, 'the live image changes while it runs');
   const response = Number(await page.$eval('#viz-synth-text', (e) => e.dataset.response));
   const msPerStep = Number(await page.$eval('#viz-synth-text', (e) => e.dataset.msPerStep));
-  console.log(`# browser worker, authors' recipe: 100 steps, ${msPerStep.toFixed(1)} ms per step (${(msPerStep / 10).toFixed(2)} s per 100 steps)`);
+  console.log(
+    `# browser worker, authors' recipe: 100 steps, ${msPerStep.toFixed(1)} ms per step (${(msPerStep / 10).toFixed(2)} s per 100 steps)`,
+  );
   await screenshot(page, 'viz-synthesis');
 
   const download = page.waitForEvent('download');
@@ -76,25 +98,35 @@ test('synthesis shows live images and progress, matches the CLI for the same see
   assert.equal(pageBytes.subarray(1, 4).toString(), 'PNG');
   if (cliAvailable) {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cl-viz-')), 'cli.png');
-    const printed = execFileSync(cliPath, ['synth', modelFile(), '--steps', '100', '--seed', '7', '-o', out], { encoding: 'utf8' });
+    const printed = execFileSync(cliPath, ['synth', modelFile(), '--steps', '100', '--seed', '7', '-o', out], {
+      encoding: 'utf8',
+    });
     const cliResponse = Number(/^response: (\S+)/m.exec(printed)[1]);
-    assert.ok(Math.abs(response - cliResponse) <= 1e-6 * Math.max(1, Math.abs(cliResponse)), `page ${response} vs CLI ${cliResponse}`);
+    assert.ok(
+      Math.abs(response - cliResponse) <= 1e-6 * Math.max(1, Math.abs(cliResponse)),
+      `page ${response} vs CLI ${cliResponse}`,
+    );
     // Decode both PNGs in the page and compare every pixel.
-    const differing = await page.evaluate(async ([a, b]) => {
-      const decode = async (b64) => {
-        const bitmap = await createImageBitmap(new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], { type: 'image/png' }));
-        const c = new OffscreenCanvas(bitmap.width, bitmap.height);
-        const ctx = c.getContext('2d');
-        ctx.drawImage(bitmap, 0, 0);
-        return ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
-      };
-      const [x, y] = [await decode(a), await decode(b)];
-      if (x.length !== y.length) return -1;
-      let n = 0;
-      for (let i = 0; i < x.length; ++i) n += x[i] !== y[i];
-      return n;
-    }, [pageBytes.toString('base64'), fs.readFileSync(out).toString('base64')]);
-    assert.equal(differing, 0, 'the downloaded PNG has the CLI\'s pixels');
+    const differing = await page.evaluate(
+      async ([a, b]) => {
+        const decode = async (b64) => {
+          const bitmap = await createImageBitmap(
+            new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], { type: 'image/png' }),
+          );
+          const c = new OffscreenCanvas(bitmap.width, bitmap.height);
+          const ctx = c.getContext('2d');
+          ctx.drawImage(bitmap, 0, 0);
+          return ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
+        };
+        const [x, y] = [await decode(a), await decode(b)];
+        if (x.length !== y.length) return -1;
+        let n = 0;
+        for (let i = 0; i < x.length; ++i) n += x[i] !== y[i];
+        return n;
+      },
+      [pageBytes.toString('base64'), fs.readFileSync(out).toString('base64')],
+    );
+    assert.equal(differing, 0, "the downloaded PNG has the CLI's pixels");
   }
 });
 
@@ -109,13 +141,21 @@ test('synthesis can be cancelled', { skip }, async () => {
   await page.waitForFunction(() => !document.getElementById('viz-synth-start').disabled);
 });
 
-test('1000 steps of the authors\' recipe in the browser worker (timing)', { skip }, async () => {
+test("1000 steps of the authors' recipe in the browser worker (timing)", { skip }, async () => {
   await setSynthControls({ steps: 1000, seed: 1 });
   const t0 = Date.now();
   await page.click('#viz-synth-start');
-  await page.waitForFunction(() => !document.getElementById('viz-synth-download').disabled && Number(document.getElementById('viz-synth-progress').value) === 1000, null, { timeout: 900000 });
+  await page.waitForFunction(
+    () =>
+      !document.getElementById('viz-synth-download').disabled &&
+      Number(document.getElementById('viz-synth-progress').value) === 1000,
+    null,
+    { timeout: 900000 },
+  );
   const msPerStep = Number(await page.$eval('#viz-synth-text', (e) => e.dataset.msPerStep));
-  console.log(`# browser worker, authors' recipe: 1000 steps in ${((Date.now() - t0) / 1000).toFixed(1)} s wall (${msPerStep.toFixed(1)} ms per step in the worker)`);
+  console.log(
+    `# browser worker, authors' recipe: 1000 steps in ${((Date.now() - t0) / 1000).toFixed(1)} s wall (${msPerStep.toFixed(1)} ms per step in the worker)`,
+  );
   assert.ok(msPerStep > 0);
 });
 
@@ -123,7 +163,9 @@ test('block images add blocks and raise the response', { skip }, async () => {
   await page.selectOption('#viz-direction', 'max');
   await open('coloured blocks');
   await page.click('#viz-blocks-start');
-  await page.waitForFunction(() => Number(document.getElementById('viz-blocks-progress').value) >= 2, null, { timeout: 300000 });
+  await page.waitForFunction(() => Number(document.getElementById('viz-blocks-progress').value) >= 2, null, {
+    timeout: 300000,
+  });
   await page.click('#viz-blocks-cancel');
   await page.waitForFunction(() => !document.getElementById('viz-blocks-start').disabled);
   const text = await page.$eval('#viz-blocks-text', (e) => e.textContent);
@@ -136,7 +178,10 @@ test('block images add blocks and raise the response', { skip }, async () => {
 
 test('natural top and bottom images of the reference set', { skip }, async () => {
   await open('Natural preferred');
-  const shown = await page.$eval('#viz-natural', (e) => ({ images: e.querySelectorAll('img').length, text: e.textContent }));
+  const shown = await page.$eval('#viz-natural', (e) => ({
+    images: e.querySelectorAll('img').length,
+    text: e.textContent,
+  }));
   if (neuron.reference) assert.ok(shown.images >= 2, 'top and bottom images are shown');
   else assert.match(shown.text, /no reference natural images/);
 });
@@ -145,10 +190,22 @@ test('saliency, occlusion and readout overlays are drawn, with an opacity slider
   await open('Where it looks');
   for (const kind of ['saliency', 'occlusion', 'readout']) {
     await page.selectOption('#viz-overlay-kind', kind);
-    await page.waitForFunction((k) => document.getElementById('viz-overlay-text').dataset.kind === k && !document.getElementById('viz-overlay-text').textContent.includes('computing'), kind, { timeout: 120000 });
-    await page.$eval('#viz-opacity', (e) => { e.value = '0'; e.dispatchEvent(new Event('input')); });
+    await page.waitForFunction(
+      (k) =>
+        document.getElementById('viz-overlay-text').dataset.kind === k &&
+        !document.getElementById('viz-overlay-text').textContent.includes('computing'),
+      kind,
+      { timeout: 120000 },
+    );
+    await page.$eval('#viz-opacity', (e) => {
+      e.value = '0';
+      e.dispatchEvent(new Event('input'));
+    });
     const plain = await canvasStats('#viz-overlay');
-    await page.$eval('#viz-opacity', (e) => { e.value = '100'; e.dispatchEvent(new Event('input')); });
+    await page.$eval('#viz-opacity', (e) => {
+      e.value = '100';
+      e.dispatchEvent(new Event('input'));
+    });
     const full = await canvasStats('#viz-overlay');
     assert.notEqual(plain.sum, full.sum, `${kind}: the overlay changes the picture`);
     if (kind === 'readout') {
@@ -157,23 +214,32 @@ test('saliency, occlusion and readout overlays are drawn, with an opacity slider
       const predicted = await page.evaluate(() => window.cortexLens.state.results.float.outputs[0]);
       assert.ok(Math.abs(total - predicted) < 1e-3, `readout sums to ${total}, the page predicted ${predicted}`);
     }
-    await page.$eval('#viz-opacity', (e) => { e.value = '60'; e.dispatchEvent(new Event('input')); });
+    await page.$eval('#viz-opacity', (e) => {
+      e.value = '60';
+      e.dispatchEvent(new Event('input'));
+    });
     await screenshot(page, `viz-overlay-${kind}`);
   }
 });
 
 test('activation maps of every layer and channel', { skip }, async () => {
   await open('Activation maps');
-  await page.waitForFunction(() => document.querySelectorAll('#viz-act-grid canvas').length > 0, null, { timeout: 60000 });
+  await page.waitForFunction(() => document.querySelectorAll('#viz-act-grid canvas').length > 0, null, {
+    timeout: 60000,
+  });
   const layers = await page.$$eval('#viz-act-layer option', (o) => o.map((x) => x.textContent));
   assert.ok(layers.length >= 2);
   const first = Number(/×(\d+)\)$/.exec(layers[0])[1]);
   assert.equal(await page.$$eval('#viz-act-grid canvas', (c) => c.length), first);
-  const lit = await page.$$eval('#viz-act-grid canvas', (cs) => cs.filter((c) => {
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    for (let i = 0; i < d.length; i += 4) if (d[i] > 40) return true;
-    return false;
-  }).length);
+  const lit = await page.$$eval(
+    '#viz-act-grid canvas',
+    (cs) =>
+      cs.filter((c) => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        for (let i = 0; i < d.length; i += 4) if (d[i] > 40) return true;
+        return false;
+      }).length,
+  );
   assert.ok(lit > 0, 'some channels respond to the image');
   await page.selectOption('#viz-act-layer', String(layers.length - 2));
   const channels = Number(/×(\d+)\)$/.exec(layers[layers.length - 2])[1]);
@@ -181,7 +247,9 @@ test('activation maps of every layer and channel', { skip }, async () => {
   await screenshot(page, 'viz-activations');
 });
 
-test('a click on an activation map switches that channel off and opens the ablation section (through the store)', { skip }, async () => {
+test('a click on an activation map switches that channel off and opens the ablation section (through the store)', {
+  skip,
+}, async () => {
   await page.selectOption('#viz-act-layer', '0');
   await page.click('#viz-act-grid canvas[data-channel="1"]');
   const state = await page.evaluate(() => {
@@ -216,7 +284,9 @@ test('first-layer filters, depthwise kernels, mixing matrices and readout weight
 
 test('ablation updates the response at once and resets', { skip }, async () => {
   await open('Ablation');
-  await page.waitForFunction(() => document.getElementById('viz-abl-text').dataset.before !== undefined, null, { timeout: 60000 });
+  await page.waitForFunction(() => document.getElementById('viz-abl-text').dataset.before !== undefined, null, {
+    timeout: 60000,
+  });
   const before = Number(await page.$eval('#viz-abl-text', (e) => e.dataset.before));
   const predicted = await page.evaluate(() => window.cortexLens.state.results.float.outputs[0]);
   assert.ok(Math.abs(before - predicted) < 1e-5);
@@ -224,7 +294,9 @@ test('ablation updates the response at once and resets', { skip }, async () => {
   // Switch off every channel of the layer that feeds the readout: only the readout bias is left.
   await page.selectOption('#viz-abl-layer', String(layerCount - 2));
   const channels = await page.$$eval('#viz-abl-channel option', (o) => o.map((x) => x.value));
-  await page.$eval('#viz-abl-scale', (e) => { e.value = '0'; });
+  await page.$eval('#viz-abl-scale', (e) => {
+    e.value = '0';
+  });
   for (const c of channels) {
     await page.selectOption('#viz-abl-channel', c);
     await page.click('#viz-abl-apply');
@@ -232,42 +304,69 @@ test('ablation updates the response at once and resets', { skip }, async () => {
   await page.waitForFunction((n) => document.querySelectorAll('#viz-abl-list li').length === n, channels.length);
   // Each click re-runs the current image and the gallery; wait until the last click's results are all drawn (the
   // current image's response and every gallery cell settle on one value) instead of reading a partial ablation.
-  await page.waitForFunction(() => {
-    const t = document.getElementById('viz-abl-text');
-    const cells = [...document.querySelectorAll('#viz-abl-gallery td[data-after]')];
-    return t.dataset.after !== t.dataset.before && cells.length > 0 &&
-      cells.every((td) => Math.abs(Number(td.dataset.after) - Number(t.dataset.after)) < 1e-5);
-  }, null, { timeout: 30000 });
+  await page.waitForFunction(
+    () => {
+      const t = document.getElementById('viz-abl-text');
+      const cells = [...document.querySelectorAll('#viz-abl-gallery td[data-after]')];
+      return (
+        t.dataset.after !== t.dataset.before &&
+        cells.length > 0 &&
+        cells.every((td) => Math.abs(Number(td.dataset.after) - Number(t.dataset.after)) < 1e-5)
+      );
+    },
+    null,
+    { timeout: 30000 },
+  );
   const after = Number(await page.$eval('#viz-abl-text', (e) => e.dataset.after));
   assert.notEqual(after, before);
   // With every channel feeding the readout off, every image gets the same response: the readout bias.
-  const gallery = await page.$$eval('#viz-abl-gallery td[data-after]', (tds) => tds.map((td) => Number(td.dataset.after)));
+  const gallery = await page.$$eval('#viz-abl-gallery td[data-after]', (tds) =>
+    tds.map((td) => Number(td.dataset.after)),
+  );
   assert.ok(gallery.length >= 1, 'the gallery responses are shown');
   for (const g of gallery) assert.ok(Math.abs(g - after) < 1e-5, `gallery ${g} vs current image ${after}`);
   await screenshot(page, 'viz-ablation');
   await page.click('#viz-abl-reset');
-  await page.waitForFunction(() => { const t = document.getElementById('viz-abl-text'); return t.dataset.after === t.dataset.before; });
+  await page.waitForFunction(() => {
+    const t = document.getElementById('viz-abl-text');
+    return t.dataset.after === t.dataset.before;
+  });
 });
 
-test('another neuron stops a synthesis run instead of drawing the old neuron\'s image, and clears the ablations', { skip }, async () => {
+test("another neuron stops a synthesis run instead of drawing the old neuron's image, and clears the ablations", {
+  skip,
+}, async () => {
   const other = manifest.models.find((m) => m.id !== neuron.id && m.kind !== 'shared');
   await setSynthControls({ steps: 5000, seed: 3 });
   await page.click('#viz-synth-start');
   await page.waitForFunction(() => Number(document.getElementById('viz-synth-progress').value) >= 20);
   await page.evaluate(() => window.cortexLens.store.set({ ablations: [{ layer: 0, channel: 0, scale: 0 }] }));
   await page.evaluate((id) => window.cortexLens.store.set({ neuronId: id }), other.id);
-  await page.waitForFunction(() => document.getElementById('viz-synth-text').textContent.includes('stopped: the neuron changed'));
+  await page.waitForFunction(() =>
+    document.getElementById('viz-synth-text').textContent.includes('stopped: the neuron changed'),
+  );
   await page.waitForFunction(() => !document.getElementById('viz-synth-start').disabled);
-  assert.equal(await page.$eval('#viz-synth-download', (b) => b.disabled), true, 'no image of the old neuron to download');
-  assert.equal((await canvasStats('#viz-synth-best')).sum, 0, 'the old neuron\'s best image is not drawn');
+  assert.equal(
+    await page.$eval('#viz-synth-download', (b) => b.disabled),
+    true,
+    'no image of the old neuron to download',
+  );
+  assert.equal((await canvasStats('#viz-synth-best')).sum, 0, "the old neuron's best image is not drawn");
   assert.deepEqual(await page.evaluate(() => window.cortexLens.state.ablations), []);
   await page.evaluate((id) => window.cortexLens.store.set({ neuronId: id }), neuron.id);
-  await page.waitForFunction((id) => window.cortexLens.state.resultsOf?.neuronId === id || window.cortexLens.state.neuronId === id, neuron.id);
+  await page.waitForFunction(
+    (id) => window.cortexLens.state.resultsOf?.neuronId === id || window.cortexLens.state.neuronId === id,
+    neuron.id,
+  );
 });
 
 test('a link restores the settings of Inside the neuron', { skip }, async () => {
   const hash = `view=inside&neuron=${neuron.id}&recipe=fourier&goal=min&steps=50&seed=9&grey=1&open=synthesis.where&map=readout&opacity=30`;
-  const { page: linked, errors: linkedErrors } = await openPage(browser, server.origin, { width: 1280, height: 1000, hash });
+  const { page: linked, errors: linkedErrors } = await openPage(browser, server.origin, {
+    width: 1280,
+    height: 1000,
+    hash,
+  });
   await linked.waitForSelector('#viz-synth-start', { timeout: 30000 });
   const shown = await linked.evaluate(() => ({
     recipe: document.getElementById('viz-recipe').value,
@@ -279,7 +378,16 @@ test('a link restores the settings of Inside the neuron', { skip }, async () => 
     opacity: document.getElementById('viz-opacity').value,
     open: [...document.querySelectorAll('details.viz-section')].filter((d) => d.open).map((d) => d.id),
   }));
-  assert.deepEqual(shown, { recipe: 'fourier', goal: 'min', steps: '50', seed: '9', grey: true, kind: 'readout', opacity: '30', open: ['viz-section-synthesis', 'viz-section-where'] });
+  assert.deepEqual(shown, {
+    recipe: 'fourier',
+    goal: 'min',
+    steps: '50',
+    seed: '9',
+    grey: true,
+    kind: 'readout',
+    opacity: '30',
+    open: ['viz-section-synthesis', 'viz-section-where'],
+  });
   // Closing a section is written back to the store, and so to the link.
   await linked.click('#viz-section-where summary');
   await linked.waitForFunction(() => window.cortexLens.state.insideOpen.join() === 'synthesis');
