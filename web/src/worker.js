@@ -1,22 +1,22 @@
 // The worker that owns one instance of the wasm module and the models loaded into it. The page (and the worker
-// pool) talk to it only by messages {id, type, payload} -> {id, result} | {id, error} | {id, progress}.
+// pool) talk to it only by messages {id, type, payload} -> {id, result} | {id, error} | {id, progress}; every type,
+// its payload and its result are written down in web/PROTOCOL.md.
 // Classic worker (not a module worker): Emscripten 3.1.6 emits a UMD script, which importScripts() loads without
 // eval, so the page keeps a strict CSP. The Keras reader (fflate + jsfive, ~200 KB) is loaded only when a .keras
 // file arrives.
 /* global importScripts, createCortexLens, CortexLensKeras */
-// The feature-visualization handlers of web/viz/worker.js (issue 5) when the build has them (build_site.sh points
-// this name at web/src/viz-absent.js otherwise). Each is (payload, progress, context) like the handlers below.
-import { vizHandlers } from 'cortexlens-viz-worker';
+// The handlers of "Inside the neuron" (synthesis runs, maps, weights, ablation): (payload, progress, context).
+import { vizHandlers } from './worker-viz.js';
 
 // Loaded models kept per worker: all 219 fit (measured: 20 published models and a prediction each stay inside the
 // initial 16 MB wasm heap), so a second image in the population view needs no reloading.
 const MAX_MODELS = 240;
-const MAX_IMAGES = 3;   // decoded images kept (a 48 MP photo is 150 MB of RGB, so keep few)
+const MAX_IMAGES = 3; // decoded images kept (a 48 MP photo is 150 MB of RGB, so keep few)
 
 let modulePromise = null;
-const models = new Map();  // key -> {model (Embind handle), info}; Map order = least recently used first
-const images = new Map();  // imageId -> {width, height, pixels: Uint8Array (H, W, 3) upright RGB}
-const sessionCache = new Map();  // session -> {numbers, pixels: Uint8Array[] (112, 112, 3)}
+const models = new Map(); // key -> {model (Embind handle), info}; Map order = least recently used first
+const images = new Map(); // imageId -> {width, height, pixels: Uint8Array (H, W, 3) upright RGB}
+const sessionCache = new Map(); // session -> {numbers, pixels: Uint8Array[] (112, 112, 3)}
 let nextImageId = 1;
 let kerasLoaded = false;
 
@@ -36,7 +36,10 @@ function cortexLens() {
       locateFile: (file) => new URL(file, self.location.href).href,
       // The threaded module's pthread workers load this script again; inside a worker it cannot find its own URL.
       mainScriptUrlOrBlob: new URL(script, self.location.href).href,
-    }).catch((e) => { modulePromise = null; throw new Error(`the engine could not start: ${e && e.message ? e.message : e}`); });
+    }).catch((e) => {
+      modulePromise = null;
+      throw new Error(`the engine could not start: ${e && e.message ? e.message : e}`);
+    });
   }
   return modulePromise;
 }
@@ -45,20 +48,26 @@ function cortexLens() {
 // exactly as `cortexlens predict --precision int8` does; 'float32' otherwise).
 function rememberModel(key, model, precision) {
   const old = models.get(key);
-  if (old) { models.delete(key); old.model.delete(); }
+  if (old) {
+    models.delete(key);
+    old.model.delete();
+  }
   const entry = { model, precision, info: { ...model.info(), precision } };
   models.set(key, entry);
   while (models.size > MAX_MODELS) {
     const [oldestKey, oldest] = models.entries().next().value;
     models.delete(oldestKey);
-    oldest.model.delete();  // Embind handles are not garbage collected
+    oldest.model.delete(); // Embind handles are not garbage collected
   }
   return entry;
 }
 
 function touchModel(key) {
   const entry = models.get(key);
-  if (entry) { models.delete(key); models.set(key, entry); }
+  if (entry) {
+    models.delete(key);
+    models.set(key, entry);
+  }
   return entry;
 }
 
@@ -74,25 +83,32 @@ function formatOf(bytes, name) {
   if (bytes[0] === 0x50 && bytes[1] === 0x4b) return 'keras';
   if (/\.keras$/i.test(name || '')) return 'keras';
   if (/\.clm$/i.test(name || '')) return 'clm';
-  throw new Error(`${name || 'the file'} is neither a Keras 3 .keras archive (zip, starts with "PK") nor a Cortex Lens ` +
-    `model file (starts with "CLENSMDL"); it starts with ${Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ') || 'nothing (empty file)'}`);
+  throw new Error(
+    `${name || 'the file'} is neither a Keras 3 .keras archive (zip, starts with "PK") nor a Cortex Lens ` +
+      `model file (starts with "CLENSMDL"); it starts with ${Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ') || 'nothing (empty file)'}`,
+  );
 }
 
 // -> {model, precision}
 async function buildModel(cl, bytes, name) {
   const format = formatOf(bytes, name);
   if (format === 'clm') {
-    if (typeof cl.loadModelFile !== 'function') throw new Error('this build of the engine cannot read .clm model files yet');
     const model = cl.loadModelFile(bytes);
-    return { model, precision: typeof cl.modelPrecision === 'function' ? cl.modelPrecision(model) : 'float32' };
+    return { model, precision: cl.modelPrecision(model) };
   }
-  if (!kerasLoaded) { importScripts('keras-reader.js'); kerasLoaded = true; }
+  if (!kerasLoaded) {
+    importScripts('keras-reader.js');
+    kerasLoaded = true;
+  }
   const archive = await CortexLensKeras.readKerasArchive(bytes);
-  return { model: cl.loadKeras(archive.configText, archive.tensors, (name || 'model').replace(/\.keras$/i, '')), precision: 'float32' };
+  return {
+    model: cl.loadKeras(archive.configText, archive.tensors, (name || 'model').replace(/\.keras$/i, '')),
+    precision: 'float32',
+  };
 }
 
 function runModel(cl, entry, input) {
-  if (entry.precision === 'int8' && typeof cl.predictWithPrecision === 'function') return cl.predictWithPrecision(entry.model, input, 'int8');
+  if (entry.precision === 'int8') return cl.predictWithPrecision(entry.model, input, 'int8');
   return entry.model.predict(input);
 }
 
@@ -114,13 +130,23 @@ function requireInput(input) {
 
 function pearson(x, y) {
   const n = x.length;
-  let mx = 0, my = 0;
-  for (let i = 0; i < n; ++i) { mx += x[i]; my += y[i]; }
-  mx /= n; my /= n;
-  let sxy = 0, sxx = 0, syy = 0;
+  let mx = 0,
+    my = 0;
   for (let i = 0; i < n; ++i) {
-    const dx = x[i] - mx, dy = y[i] - my;
-    sxy += dx * dy; sxx += dx * dx; syy += dy * dy;
+    mx += x[i];
+    my += y[i];
+  }
+  mx /= n;
+  my /= n;
+  let sxy = 0,
+    sxx = 0,
+    syy = 0;
+  for (let i = 0; i < n; ++i) {
+    const dx = x[i] - mx,
+      dy = y[i] - my;
+    sxy += dx * dy;
+    sxx += dx * dx;
+    syy += dy * dy;
   }
   return sxy / Math.sqrt(sxx * syy);
 }
@@ -137,7 +163,7 @@ function recentreInto(pixels, means, out) {
 const handlers = {
   async init() {
     const cl = await cortexLens();
-    return { channelMeans: cl.channelMeans(), canReadModelFiles: typeof cl.loadModelFile === 'function', threads: typeof cl.threadCount === 'function' ? cl.threadCount() : 1 };
+    return { channelMeans: cl.channelMeans(), threads: cl.threadCount() };
   },
 
   // {bytes: ArrayBuffer} -> {imageId, width, height, format, orientation, preview: {width, height, pixels}}
@@ -147,7 +173,7 @@ const handlers = {
     const what = name ? `'${name}'` : 'the image';
     let header, image;
     try {
-      header = cl.probeImage(data);  // refuses huge or unknown images before any pixel is decoded
+      header = cl.probeImage(data); // refuses huge or unknown images before any pixel is decoded
       image = cl.decodeImage(data);
     } catch (e) {
       throw new Error(`${what}: ${e.message}`);
@@ -157,7 +183,14 @@ const handlers = {
     while (images.size > MAX_IMAGES) images.delete(images.keys().next().value);
     const preview = downscale(image, 720);
     return {
-      result: { imageId, width: image.width, height: image.height, format: header.format, orientation: header.orientation, preview },
+      result: {
+        imageId,
+        width: image.width,
+        height: image.height,
+        format: header.format,
+        orientation: header.orientation,
+        preview,
+      },
       transfer: [preview.pixels.buffer],
     };
   },
@@ -195,29 +228,25 @@ const handlers = {
     const cl = await cortexLens();
     let computeMs = 0;
     const results = [];
-    if (typeof cl.predictMany === 'function') {
-      // The chunk's models, one call per precision: the input crosses into wasm once per call rather than once per
-      // model (~0.1 ms of a ~2.5 ms int8 pass), and the threaded module spreads the call over its threads.
-      const entries = [];
-      for (const item of items) entries.push(await ensureModel(item));
-      const outputs = new Array(items.length);
-      for (const precision of new Set(entries.map((e) => e.precision))) {
-        const indices = entries.flatMap((e, i) => (e.precision === precision ? [i] : []));
-        const t0 = performance.now();
-        const many = cl.predictMany(indices.map((i) => entries[i].model), input, precision);
-        computeMs += performance.now() - t0;
-        indices.forEach((i, k) => { outputs[i] = Array.from(many[k]); });
-      }
-      items.forEach((item, i) => results.push({ key: item.key, outputs: outputs[i] }));
-    } else {
-      for (const item of items) {
-        const entry = await ensureModel(item);
-        const t0 = performance.now();
-        const outputs = runModel(cl, entry, input);
-        computeMs += performance.now() - t0;
-        results.push({ key: item.key, outputs: Array.from(outputs) });
-      }
+    // The chunk's models, one call per precision: the input crosses into wasm once per call rather than once per
+    // model (~0.1 ms of a ~2.5 ms int8 pass), and the threaded module spreads the call over its threads.
+    const entries = [];
+    for (const item of items) entries.push(await ensureModel(item));
+    const outputs = new Array(items.length);
+    for (const precision of new Set(entries.map((e) => e.precision))) {
+      const indices = entries.flatMap((e, i) => (e.precision === precision ? [i] : []));
+      const t0 = performance.now();
+      const many = cl.predictMany(
+        indices.map((i) => entries[i].model),
+        input,
+        precision,
+      );
+      computeMs += performance.now() - t0;
+      indices.forEach((i, k) => {
+        outputs[i] = Array.from(many[k]);
+      });
     }
+    for (const [i, item] of items.entries()) results.push({ key: item.key, outputs: outputs[i] });
     return { results, computeMs, startedAt, endedAt: performance.timeOrigin + performance.now() };
   },
 
@@ -238,7 +267,7 @@ const handlers = {
     const means = cl.channelMeans();
     let cache = sessionCache.get(session);
     if (!cache) {
-      sessionCache.clear();  // one session at a time: 600 images are 22 MB of pixels
+      sessionCache.clear(); // one session at a time: 600 images are 22 MB of pixels
       cache = new Map();
       sessionCache.set(session, cache);
     }
@@ -262,14 +291,19 @@ const handlers = {
 
   async forgetModel({ key }) {
     const entry = models.get(key);
-    if (entry) { models.delete(key); entry.model.delete(); }
+    if (entry) {
+      models.delete(key);
+      entry.model.delete();
+    }
     return { forgotten: Boolean(entry) };
   },
 };
 
+// One registry by name. The viz handlers' names all start with 'viz', so none can shadow the page's.
 const context = { cortexLens, ensureModel, requireInput, fetchBytes, runModel };
-for (const [type, handler] of Object.entries(vizHandlers || {})) {
-  if (!handlers[type]) handlers[type] = (payload, progress) => handler(payload, progress, context);
+for (const [type, handler] of Object.entries(vizHandlers)) {
+  if (handlers[type]) throw new Error(`worker-viz.js: '${type}' is already a handler of worker.js`);
+  handlers[type] = (payload, progress) => handler(payload, progress, context);
 }
 
 // Nearest-neighbour preview for drawing the crop frame; the model never sees it (cropToInput uses the full image).
@@ -282,8 +316,11 @@ function downscale(image, maxSide) {
     const sy = Math.min(image.height - 1, Math.floor((y + 0.5) / scale));
     for (let x = 0; x < width; ++x) {
       const sx = Math.min(image.width - 1, Math.floor((x + 0.5) / scale));
-      const s = (sy * image.width + sx) * 3, d = (y * width + x) * 3;
-      pixels[d] = image.pixels[s]; pixels[d + 1] = image.pixels[s + 1]; pixels[d + 2] = image.pixels[s + 2];
+      const s = (sy * image.width + sx) * 3,
+        d = (y * width + x) * 3;
+      pixels[d] = image.pixels[s];
+      pixels[d + 1] = image.pixels[s + 1];
+      pixels[d + 2] = image.pixels[s + 2];
     }
   }
   return { width, height, pixels };
@@ -295,11 +332,18 @@ let queue = Promise.resolve();
 self.onmessage = (event) => {
   const { id, type, payload } = event.data || {};
   queue = queue.then(async () => {
-    const handler = Object.prototype.hasOwnProperty.call(handlers, type) ? handlers[type] : null;
+    const handler = Object.keys(handlers).includes(type) ? handlers[type] : null;
     try {
-      if (!handler) throw new Error(`unknown message type ${JSON.stringify(type)}; expected one of ${Object.keys(handlers).join(', ')}`);
+      if (!handler)
+        throw new Error(
+          `unknown message type ${JSON.stringify(type)}; expected one of ${Object.keys(handlers).join(', ')}`,
+        );
       const value = await handler(payload || {}, (progress) => self.postMessage({ id, progress }));
-      const wrapped = value && typeof value === 'object' && 'result' in value && Object.keys(value).every((k) => k === 'result' || k === 'transfer');
+      const wrapped =
+        value &&
+        typeof value === 'object' &&
+        'result' in value &&
+        Object.keys(value).every((k) => k === 'result' || k === 'transfer');
       if (wrapped) self.postMessage({ id, result: value.result }, value.transfer || []);
       else self.postMessage({ id, result: value });
     } catch (e) {
@@ -307,7 +351,9 @@ self.onmessage = (event) => {
       // A trap inside wasm (e.g. out of memory) leaves the module unusable: drop it and everything that lived in
       // it, so the next request starts a fresh instance instead of failing forever.
       if (e instanceof WebAssembly.RuntimeError || /^Aborted\(/.test(message)) {
-        models.clear(); images.clear(); sessionCache.clear();
+        models.clear();
+        images.clear();
+        sessionCache.clear();
         modulePromise = null;
         message = `the engine stopped (${message}) and has been restarted; models and images will be reloaded`;
       }

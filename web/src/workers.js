@@ -1,5 +1,5 @@
-// The page's side of the worker protocol: request(type, payload, {transfer, onProgress}) -> Promise of the result.
-// Each request carries an id; replies are matched by id, so several requests may be in flight.
+// The page's side of the worker protocol (web/PROTOCOL.md): request(type, payload, {transfer, onProgress}) -> Promise
+// of the result. Each request carries an id; replies are matched by id, so several requests may be in flight.
 
 export class WorkerClient {
   constructor(url = 'worker.js') {

@@ -6,8 +6,8 @@
 // vizRunAdvance does a chunk of steps and returns the current image, vizRunStop frees it. The page's worker handles
 // one message at a time, so a cancel message could never interrupt a single long handler; with short chunks the
 // page cancels by simply not asking for the next one, and other requests (predictions, maps) interleave.
-const MAX_RUNS = 6;  // each run holds a copy of its model and a few 112x112 buffers
-const runs = new Map();  // runId -> {kind: 'synth' | 'blocks', handle (Embind object), started: ms}
+const MAX_RUNS = 6; // each run holds a copy of its model and a few 112x112 buffers
+const runs = new Map(); // runId -> {kind: 'synth' | 'blocks', handle (Embind object), started: ms}
 let nextRunId = 1;
 
 function takeRun(runId) {
@@ -18,11 +18,16 @@ function takeRun(runId) {
 
 function forgetRun(runId) {
   const run = runs.get(runId);
-  if (run) { runs.delete(runId); run.handle.delete(); }
+  if (run) {
+    runs.delete(runId);
+    run.handle.delete();
+  }
   return Boolean(run);
 }
 
-function copyOf(typed) { return typed.slice(); }
+function copyOf(typed) {
+  return typed.slice();
+}
 
 export const vizHandlers = {
   // {key, url?, kind: 'synth' | 'blocks', options} -> {runId, steps}
@@ -51,8 +56,15 @@ export const vizHandlers = {
       const ran = h.advance(Math.max(1, Math.min(1000, count | 0)));
       run.ms += performance.now() - t0;
       const done = h.done();
-      const out = { step: h.step(), steps: h.steps(), done, ran, bestResponse: h.bestResponse(), msPerStep: run.ms / Math.max(1, h.step()),
-        image: copyOf(h.currentImage()) };
+      const out = {
+        step: h.step(),
+        steps: h.steps(),
+        done,
+        ran,
+        bestResponse: h.bestResponse(),
+        msPerStep: run.ms / Math.max(1, h.step()),
+        image: copyOf(h.currentImage()),
+      };
       const transfer = [out.image.buffer];
       if (done || withBest) {
         out.best = copyOf(h.bestImage());
@@ -64,8 +76,18 @@ export const vizHandlers = {
     }
     const ran = h.advance(Math.max(1, Math.min(100, count | 0)));
     run.ms += performance.now() - t0;
-    const out = { step: h.blockCount(), steps: h.maxBlocks(), done: h.done(), ran, response: h.response(), startResponse: h.startResponse(),
-      image: copyOf(h.image()), input: copyOf(h.input()), blocks: h.blocks(), ms: run.ms };
+    const out = {
+      step: h.blockCount(),
+      steps: h.maxBlocks(),
+      done: h.done(),
+      ran,
+      response: h.response(),
+      startResponse: h.startResponse(),
+      image: copyOf(h.image()),
+      input: copyOf(h.input()),
+      blocks: h.blocks(),
+      ms: run.ms,
+    };
     return { result: out, transfer: [out.image.buffer, out.input.buffer] };
   },
 
