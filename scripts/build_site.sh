@@ -21,11 +21,7 @@ mkdir -p "$site"
 find "$site" -mindepth 1 -maxdepth 1 ! -name models -exec rm -rf {} +
 
 esbuild=node_modules/.bin/esbuild
-# The feature-visualization panels (web/viz/, issue 5) are optional: without them both names resolve to a stub.
-viz_page=./web/src/viz-absent.js; viz_worker=./web/src/viz-absent.js
-[ -f web/viz/index.js ] && viz_page=./web/viz/index.js
-[ -f web/viz/worker.js ] && viz_worker=./web/viz/worker.js
-common=(--alias:cortexlens-viz=$viz_page --alias:cortexlens-viz-worker=$viz_worker --bundle --minify --target=chrome100,firefox100,safari15 --log-level=warning --legal-comments=none)
+common=(--bundle --minify --target=chrome100,firefox100,safari15 --log-level=warning --legal-comments=none)
 "$esbuild" web/src/main.js --format=esm --splitting --outdir="$site" --entry-names=app --chunk-names=chunks/[name]-[hash] "${common[@]}"
 # The threaded module (scripts/build.sh builds it into build/wasm-mt) runs on cross-origin-isolated pages only.
 wasm_mt=${CORTEXLENS_WASM_MT_BUILD:-build/wasm-mt}
@@ -40,16 +36,9 @@ if [ "$threaded" = true ]; then cp "$wasm_mt"/wasm/cortexlens-mt.{js,wasm,worker
 
 if [ -d "$data/compact_models" ]; then data_args=(--data "$data"); else
   echo "build_site: no published data at $data: demo model and user-loaded files only"; data_args=(); fi
-# CORTEXLENS_SITE_MODELS=keras skips the (slow) pack step and ships the .keras files as they are.
-if [ "${CORTEXLENS_SITE_MODELS:-pack}" = pack ] && [ -x "$cli" ] && "$cli" --help 2>/dev/null | grep -q '^  cortexlens pack'; then
-  "$cli" pack "${data_args[@]}" --out "$site/models"
-  # An engine without the .clm reader gets the .keras files too, so the page still runs (float only).
-  grep -qa loadModelFile "$site/cortexlens.wasm" || node scripts/site/fallback-manifest.mjs --augment "$site/models" --demo models/demo "${data_args[@]}"
-else
-  echo "build_site: no 'pack' step ($cli): shipping .keras files"
-  rm -rf "$site/models"
-  node scripts/site/fallback-manifest.mjs --out "$site/models" --demo models/demo "${data_args[@]}"
-fi
+# The page runs .clm files only (int8 and float32, `cortexlens pack`): the native tool must be built.
+[ -x "$cli" ] || { echo "build_site: $cli missing: build the native tool first (scripts/build.sh release); its 'pack' step makes the site's models" >&2; exit 1; }
+"$cli" pack "${data_args[@]}" --out "$site/models"
 node scripts/site/assets.mjs --out "$site" "${data_args[@]}"
 
 # The service worker precaches the app shell; its cache name changes whenever any shipped file changes.

@@ -100,7 +100,7 @@ export async function screenshot(page, name) {
 
 export const cliAvailable = fs.existsSync(cliPath);
 
-// The precision the tests compare for a manifest entry: float when the build has a float (or .keras) file of it,
-// else int8 (the demo model ships as int8 only).
-export const precisionOf = (entry) => (entry.files.float || entry.files.keras ? 'float' : 'int8');
-export const modelFileFor = (entry, precision) => path.join(siteDir, 'models', entry.files[precision] || (precision === 'float' ? entry.files.keras : undefined) || entry.files.int8);
+// The precision the tests compare for a manifest entry: float when the build has a float file of it, else int8 (the
+// demo model ships as int8 only).
+export const precisionOf = (entry) => (entry.files.float ? 'float' : 'int8');
+export const modelFileFor = (entry, precision) => path.join(siteDir, 'models', entry.files[precision] || entry.files.int8);

@@ -131,7 +131,7 @@ test('keyboard: tabs follow the arrow keys, focus is visible, text contrast is a
 test('worker protocol: ids, unknown types refused, errors carried back, buffers transferred', { skip: !firstNeuron && 'no model in the build' }, async () => {
   const { page, context } = await open({ width: 1280, height: 900 });
   await shownResults(page);
-  const url = `models/${firstNeuron.files.int8 || firstNeuron.files.float || firstNeuron.files.keras}`;
+  const url = `models/${firstNeuron.files.int8 || firstNeuron.files.float}`;
   const r = await page.evaluate(async (url) => {
     const w = window.cortexLens.worker;
     const out = {};
