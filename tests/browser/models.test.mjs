@@ -161,7 +161,7 @@ test('model card: architecture, parameters, provenance, citation', { skip: noMod
   await page.waitForSelector('#card svg.arch');
   const text = await page.textContent('#card');
   const entry = manifest.models.find((m) => m.id === '190923_n0') || neurons[0] || manifest.models[0];
-  await page.evaluate((id) => { window.cortexLens.state.neuronId = id; }, entry.id);
+  await page.evaluate((id) => window.cortexLens.store.set({ neuronId: id }), entry.id);
   await page.click('#tab-neuron');
   await page.click('#tab-card');
   await page.waitForFunction((id) => document.getElementById('card').textContent.includes(id) || document.getElementById('card').textContent.includes('demo'), entry.id);
@@ -187,7 +187,7 @@ test('evidence: r on held-out images equals cortexlens evaluate', { skip: noMode
   const r = Number(await page.getAttribute('#evidence-r', 'data-r'));
   console.log(`# evidence ${entry.id}: r ${r.toFixed(6)} in ${(await page.evaluate(() => window.cortexLens.timings.evidence)).toFixed(0)} ms`);
   if (cliAvailable) {
-    const file = path.join(siteDir, 'models', entry.files.float || entry.files.keras);
+    const file = path.join(siteDir, 'models', entry.files.float);
     const cli = cliEvaluate(file);
     assert.ok(Math.abs(r - cli.r) < 2e-6, `page r ${r} vs cortexlens evaluate ${cli.r}`);
   }
@@ -210,8 +210,8 @@ test('evidence: r on held-out images equals cortexlens evaluate', { skip: noMode
 
 test('your own model: a valid .keras is described and runs; invalid files are refused with the importer\'s message', { skip: noModel }, async () => {
   await page.click('#tab-own');
-  const keras = manifest.models.find((m) => m.files.keras)?.files.keras;
-  const valid = keras ? path.join(siteDir, 'models', keras) : [path.join(repoRoot, 'models/demo'), ...[]].flatMap((d) => fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.endsWith('.keras')).map((f) => path.join(d, f)) : [])[0]
+  // The site ships .clm files only: a .keras file comes from the demo model's sources or the published data.
+  const valid = [path.join(repoRoot, 'models/demo')].flatMap((d) => fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.endsWith('.keras')).map((f) => path.join(d, f)) : [])[0]
     || path.join(process.env.CORTEXLENS_DATA_DIR || path.join(repoRoot, '../shared/data/v4'), 'compact_models/compact_model_190923_neuron0.keras');
   if (fs.existsSync(valid)) {
     await page.setInputFiles('#model-input', valid);

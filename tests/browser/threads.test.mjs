@@ -34,7 +34,7 @@ async function population(server) {
   const first = await page.evaluate(() => ({
     raw: Object.fromEntries([...window.cortexLens.state.population].map(([id, r]) => [id, r.raw])),
     exact: [...window.cortexLens.state.population.values()].every((r) => r.exact),
-    threads: window.cortexLens.state.threads, isolated: self.crossOriginIsolated, workers: window.cortexLens.pool.workers.length,
+    threads: window.cortexLens.state.engine.threads, isolated: self.crossOriginIsolated, workers: window.cortexLens.pool.workers.length,
     status: document.getElementById('population-status').textContent,
   }));
   // A second image, the models loaded: the figure the pool's is compared with.

@@ -16,7 +16,16 @@ const timings = { scriptStart: performance.now() };
 const writeLinkNow = keepLinkInStep(store);
 const app = { store, worker, pool, timings, catalog: createCatalog(store), writeLinkNow };
 // For the browser tests and the curious: `state` is a fresh read-only copy of the store at each access.
-window.cortexLens = { app, store, worker, pool, timings, get state() { return store.snapshot(); } };
+window.cortexLens = {
+  app,
+  store,
+  worker,
+  pool,
+  timings,
+  get state() {
+    return store.snapshot();
+  },
+};
 
 // Each mounted view: {view, instance, root, tab?, pending: Set of keys changed while it was hidden}.
 const mounted = [];
@@ -50,7 +59,11 @@ function mountViews() {
     const root = h('div', { id: `view-${view.id}`, class: view.title ? 'view' : `slot-view ${view.id}` });
     let tab = null;
     if (view.title) {
-      tab = h('button', { role: 'tab', id: `tab-${view.id}`, 'aria-controls': root.id, 'aria-selected': 'false', tabindex: '-1' }, view.title);
+      tab = h(
+        'button',
+        { role: 'tab', id: `tab-${view.id}`, 'aria-controls': root.id, 'aria-selected': 'false', tabindex: '-1' },
+        view.title,
+      );
       root.setAttribute('role', 'tabpanel');
       root.setAttribute('aria-labelledby', tab.id);
       root.hidden = true;
@@ -87,11 +100,16 @@ async function start() {
     ignored.push(`view=${patch.view}`);
     delete patch.view;
   }
-  if (ignored.length || patch.image?.missing) store.set({ linkProblems: { ignored, image: patch.image?.missing ? patch.image.title : null } });
+  if (ignored.length || patch.image?.missing)
+    store.set({ linkProblems: { ignored, image: patch.image?.missing ? patch.image.title : null } });
+  // The first tab is laid out before anything loads, so the results arriving later move nothing below them.
+  show(store.get('view'));
   await startServices(app, patch);
   for (const m of mounted) if (!m.tab) flush(m);
   show(store.get('view'));
-  window.addEventListener('resize', () => { for (const m of mounted) if (!m.tab || !m.root.hidden) m.instance.resize?.(); });
+  window.addEventListener('resize', () => {
+    for (const m of mounted) if (!m.tab || !m.root.hidden) m.instance.resize?.();
+  });
   document.documentElement.dataset.ready = 'true';
 }
 

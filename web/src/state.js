@@ -118,4 +118,12 @@ export const schema = {
   evidence: { initial: null },
   // A link part that could not be honoured: {image?: 'photo.jpg' (a local image, not in links), ignored: [params]}.
   linkProblems: { initial: null },
+  // Why models/manifest.json could not be read (the page still runs models the user loads), or null.
+  manifestError: { initial: null },
+  // Why the image asked for (a file, a gallery key of a link) could not be loaded, or null: the previous one stays.
+  imageError: { initial: null },
+  // What `results` belong to: {neuronId, input} (the input object itself); a view shows results only for its neuron.
+  resultsOf: { initial: null },
+  // A prediction of the current neuron that failed: {neuronId, message}, or null.
+  resultsError: { initial: null },
 };
