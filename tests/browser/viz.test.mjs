@@ -333,6 +333,16 @@ test('ablation updates the response at once and resets', { skip }, async () => {
   });
 });
 
+// The gallery's images are decoded by a worker of their own: the page's worker keeps only a few decoded images, and
+// the user's must stay among them.
+test('after the ablation gallery, the crop of the current image still moves', { skip }, async () => {
+  const predictions = await page.evaluate(() => window.cortexLens.state.predictions);
+  await page.evaluate(() => window.cortexLens.store.set({ crop: { x: 0, y: 0, side: 80 } }));
+  await page.waitForFunction((n) => window.cortexLens.state.predictions > n, predictions, { timeout: 30000 });
+  await page.evaluate(() => window.cortexLens.store.set({ crop: null }));
+  await page.waitForFunction((n) => window.cortexLens.state.predictions > n + 1, predictions, { timeout: 30000 });
+});
+
 test("another neuron stops a synthesis run instead of drawing the old neuron's image, and clears the ablations", {
   skip,
 }, async () => {

@@ -2,6 +2,7 @@
 // and to a small gallery change. The controls' layer, channel and scale are store keys too, so an activation map's
 // click can set them.
 import { h } from '../../dom.js';
+import { WorkerClient } from '../../workers.js';
 import { row, labelled, bind, integerIn, numberSelect, options } from './controls.js';
 
 const OWN_PATTERNS = 8; // the page's own patterns in the gallery
@@ -13,7 +14,7 @@ const INTRO =
 const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 // The gallery the ablation is also shown on: the page's own patterns, plus the model's reference top and bottom
-// natural images when the build has them. Inputs come from the worker (decodeImage + cropImage), so they are
+// natural images when the build has them. Inputs come from the engine (decodeImage + cropImage), so they are
 // exactly what the model sees elsewhere on the page. An image that cannot be loaded is left out.
 async function loadGallery(ctx) {
   const items = ctx.store
@@ -29,16 +30,23 @@ async function loadGallery(ctx) {
       const [session, number] = String(image).split('/');
       items.push({ label: `${kind}: ${image}`, url: `gallery/${session}/image${number}.jpg` });
     }
+  // A worker of its own decodes them: the page's worker keeps only a few decoded images, and the user's photo must
+  // stay among them (moving the crop re-crops it there).
+  const decoder = new WorkerClient(ctx.worker.url);
   const loaded = [];
-  for (const item of items) {
-    try {
-      const bytes = await (await fetch(item.url)).arrayBuffer();
-      const { imageId } = await ctx.worker.request('decodeImage', { bytes, name: item.url }, { transfer: [bytes] });
-      const { input } = await ctx.worker.request('cropImage', { imageId, crop: null });
-      loaded.push({ ...item, input });
-    } catch {
-      /* left out */
+  try {
+    for (const item of items) {
+      try {
+        const bytes = await (await fetch(item.url)).arrayBuffer();
+        const { imageId } = await decoder.request('decodeImage', { bytes, name: item.url }, { transfer: [bytes] });
+        const { input } = await decoder.request('cropImage', { imageId, crop: null });
+        loaded.push({ ...item, input });
+      } catch {
+        /* left out */
+      }
     }
+  } finally {
+    decoder.terminate();
   }
   return loaded;
 }
