@@ -371,7 +371,7 @@ test("another neuron stops a synthesis run instead of drawing the old neuron's i
 });
 
 test('a link restores the settings of Inside the neuron', { skip }, async () => {
-  const hash = `view=inside&neuron=${neuron.id}&recipe=fourier&goal=min&steps=50&seed=9&grey=1&open=synthesis.where&map=readout&opacity=30`;
+  const hash = `view=inside&neuron=${neuron.id}&recipe=fourier&goal=min&steps=50&seed=9&grey=1&open=synthesis.where&map=readout&opacity=30&ablate=0:1:0`;
   const { page: linked, errors: linkedErrors } = await openPage(browser, server.origin, {
     width: 1280,
     height: 1000,
@@ -401,6 +401,10 @@ test('a link restores the settings of Inside the neuron', { skip }, async () => 
   // Closing a section is written back to the store, and so to the link.
   await linked.click('#viz-section-where summary');
   await linked.waitForFunction(() => window.cortexLens.state.insideOpen.join() === 'synthesis');
+  // The link's ablations belong to the link's neuron: they are kept when it opens.
+  assert.deepEqual(await linked.evaluate(() => window.cortexLens.state.ablations), [
+    { layer: 0, channel: 1, scale: 0 },
+  ]);
   assert.deepEqual(linkedErrors, []);
   await linked.context().close();
 });
