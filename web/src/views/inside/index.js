@@ -5,6 +5,8 @@
 // ablation section through `insideOpen`). Which sections are open is the store's `insideOpen`, in step with the
 // <details> both ways. A closed section hears nothing: the keys that changed meanwhile are delivered when it is
 // opened, so a closed section never asks the worker for maps nobody sees (as the shell does with hidden tabs).
+// ctx = {app, store, worker, catalog, entry(), model() (the reference visualizations use), weights() (vizWeights,
+// cached per model), describe(value, selector), fail(what, error), clearFail()}.
 import { h } from '../../dom.js';
 import { describeResponse } from '../../reference.js';
 import synthesis from './synthesis.js';
