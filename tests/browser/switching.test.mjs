@@ -77,7 +77,7 @@ const state = () =>
 
 // Ten changes within a second. `vias` say how each change is made: 'store' (store.set), 'picker' (a click on a picker
 // item: the neuron tab must be shown), 'gallery' (a click on a thumbnail); neuron and image changes alternate. The
-// changes are planned here and played in the page on its own timers, 80 ms apart: a round trip to the test process
+// changes are planned here and played in the page on its own timers, 60 ms apart: a round trip to the test process
 // per change would stretch past the second on a loaded machine. A click is a click event on the element, as a
 // user's click reaches the view's listeners. Returns the final selection.
 async function switchRapidly(rand, vias) {
@@ -119,7 +119,7 @@ async function switchRapidly(rand, vias) {
             } catch (e) {
               reject(e);
             }
-          }, i * 80);
+          }, i * 60);
         });
       }),
     plan,

@@ -206,6 +206,18 @@ const KEYS = [
   'population',
 ];
 
+const RESULT_KEYS = [
+  'entries',
+  'neuronId',
+  'precision',
+  'results',
+  'resultsOf',
+  'resultsError',
+  'manifest',
+  'manifestError',
+  'ownOutput',
+];
+
 export default {
   id: 'neuron',
   title: 'One neuron',
@@ -229,8 +241,11 @@ export default {
           ui.linkNote.textContent = linkNoteText(store.get('linkProblems'));
           ui.linkNote.hidden = !ui.linkNote.textContent;
         }
-        renderError(store, ui);
-        renderResult(app, ui);
+        // The picker's keys and the population's progress (a new Map per chunk) leave the result as it is.
+        if (RESULT_KEYS.some((k) => changed.has(k))) {
+          renderError(store, ui);
+          renderResult(app, ui);
+        }
       },
       resize: () => renderResult(app, ui),
     };
