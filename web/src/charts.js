@@ -144,6 +144,12 @@ export function drawPopulation(canvas, bars, selectedId) {
   return { sorted, pad, step, width, height };
 }
 
+// An axis label longer than its axis (a phone) loses its parenthesis: 'recorded response (spikes ...)' -> 'recorded
+// response'; the units stay in the CSV and on wider screens.
+function fitLabel(ctx, label = '', room) {
+  return ctx.measureText(label).width <= room ? label : label.replace(/\s*\(.*\)\s*$/, '');
+}
+
 /** Predicted vs recorded, with the least-squares line. Returns a function mapping a pointer to the nearest point. */
 export function drawScatter(canvas, xs, ys, { xLabel, yLabel, highlight = -1 } = {}) {
   const { ctx, width, height } = setup(canvas, 0.75);
@@ -181,11 +187,11 @@ export function drawScatter(canvas, xs, ys, { xLabel, yLabel, highlight = -1 } =
     ctx.fillText(fmt(t), pad.l - 6, py(t) + 4);
   }
   ctx.textAlign = 'center';
-  ctx.fillText(xLabel || '', (pad.l + width - pad.r) / 2, height - 6);
+  ctx.fillText(fitLabel(ctx, xLabel, width - pad.l - pad.r), (pad.l + width - pad.r) / 2, height - 6);
   ctx.save();
   ctx.translate(12, (pad.t + height - pad.b) / 2);
   ctx.rotate(-Math.PI / 2);
-  ctx.fillText(yLabel || '', 0, 0);
+  ctx.fillText(fitLabel(ctx, yLabel, height - pad.t - pad.b), 0, 0);
   ctx.restore();
   ctx.fillStyle = 'rgba(11, 92, 173, 0.45)';
   for (let i = 0; i < xs.length; ++i) {

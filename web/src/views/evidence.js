@@ -72,7 +72,7 @@ export default {
     ui.run.addEventListener('click', compare);
     ui.csv.addEventListener('click', () => downloadEvidenceCsv(evidenceNow(), catalog));
     ui.fidelityCsv.addEventListener('click', () => downloadFidelityCsv(catalog));
-    ui.scatter.addEventListener('pointermove', (event) => {
+    const pointAt = (event) => {
       const ev = evidenceNow();
       if (!ev || !pick) return;
       const rect = ui.scatter.getBoundingClientRect();
@@ -80,7 +80,10 @@ export default {
       if (i < 0) return;
       showPoint(ui, ev, i, catalog.entry(ev.entryId)?.session);
       draw(i);
-    });
+    };
+    // A mouse hovers; a finger taps (a touch screen sends no pointermove without a drag).
+    ui.scatter.addEventListener('pointermove', pointAt);
+    ui.scatter.addEventListener('pointerdown', pointAt);
 
     return {
       update(changed) {
