@@ -373,34 +373,18 @@ Status write_pack(const PackSettings& settings) {
 
 }  // namespace
 
-int run_pack(const Args& args) {
+Outcome run_pack(const Args& args) {
   PackSettings settings;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (i + 1 >= args.size() ||
-        (a != "--data" && a != "--out" && a != "--threads" && a != "--percentile" && a != "--eval-step"))
-      return std::fprintf(stderr, "cortexlens pack: bad argument '%s'\n%s", a.c_str(), kPackUsage), 2;
-    const std::string value = args[++i];
-    char* end = nullptr;
-    if (a == "--data") {
-      settings.data_dir = value;
-    } else if (a == "--out") {
-      settings.out_dir = value;
-    } else if (a == "--threads") {
-      settings.threads = static_cast<int>(std::strtol(value.c_str(), &end, 10));
-      if (*end || settings.threads < 1 || settings.threads > 64) return std::fprintf(stderr, "--threads '%s', expected 1..64\n", value.c_str()), 2;
-    } else if (a == "--eval-step") {
-      settings.eval_step = static_cast<int>(std::strtol(value.c_str(), &end, 10));
-      if (*end || settings.eval_step < 1 || settings.eval_step > 100) return std::fprintf(stderr, "--eval-step '%s', expected 1..100\n", value.c_str()), 2;
-    } else {
-      if (!parse_percentile(value, settings.percentile))
-        return std::fprintf(stderr, "--percentile '%s', expected a number in (50, 100] or mse\n", value.c_str()), 2;
-    }
-  }
-  if (settings.out_dir.empty()) return std::fprintf(stderr, "cortexlens pack: --out DIR is required\n%s", kPackUsage), 2;
-  auto status = write_pack(settings);
-  if (!status) return std::fprintf(stderr, "cortexlens: %s\n", status.message().c_str()), 1;
-  return 0;
+  ArgParser parser("pack", kPackUsage);
+  parser.text("--out", "DIR", settings.out_dir)
+      .required()
+      .text("--data", "DIR", settings.data_dir)
+      .integer("--threads", "N", 1, 64, settings.threads)
+      .custom("--percentile", "P|mse", "a number in (50, 100] or mse",
+              [&settings](const std::string& text) { return parse_percentile(text, settings.percentile); })
+      .integer("--eval-step", "K", 1, 100, settings.eval_step);
+  if (Outcome parsed = parser.parse(args); !parsed.is_ok()) return parsed;
+  return write_pack(settings);
 }
 
 }  // namespace cortexlens::cli
