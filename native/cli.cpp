@@ -12,9 +12,11 @@
 #include "v4_data.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <map>
+#include <optional>
 
 using namespace cortexlens;
 
@@ -33,58 +35,6 @@ constexpr const char* kUsage =
     "MODEL: a Keras 3 .keras file, a .weights.h5 file with its config.json, or a Cortex Lens .clm file.\n"
     "IMAGE: JPEG, PNG, BMP or GIF; the centred square (or --crop, in upright pixels) is resized to 112x112.\n";
 
-int fail(const std::string& message) {
-  std::fprintf(stderr, "cortexlens: %s\n", message.c_str());
-  return 1;
-}
-
-struct Arguments {
-  std::vector<std::string> positional;
-  std::string config;
-  std::string data_dir;
-  int first_image = 601, last_image = 1200;
-  bool has_crop = false;
-  SquareCrop crop;
-  std::string precision;  // "", "float" or "int8"
-};
-
-Result<Arguments> parse_arguments(int argc, char** argv, int first) {
-  Arguments args;
-  for (int i = first; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--config" || arg == "--crop" || arg == "--data" || arg == "--images" || arg == "--precision") {
-      if (i + 1 >= argc) return Status::error(arg + " needs a value");
-      const std::string value = argv[++i];
-      if (arg == "--precision") {
-        if (value != "float" && value != "float32" && value != "int8")
-          return Status::error("--precision '" + value + "', expected float or int8");
-        args.precision = value == "int8" ? "int8" : "float";
-      } else if (arg == "--config") {
-        args.config = value;
-      } else if (arg == "--data") {
-        args.data_dir = value;
-      } else if (arg == "--images") {
-        char end = 0;
-        if (std::sscanf(value.c_str(), "%d-%d%c", &args.first_image, &args.last_image, &end) != 2 ||
-            args.first_image < 1 || args.last_image < args.first_image)
-          return Status::error("--images '" + value + "', expected FIRST-LAST (e.g. 601-1200)");
-      } else {
-        int x = 0, y = 0, side = 0;
-        char end = 0;
-        if (std::sscanf(value.c_str(), "%d,%d,%d%c", &x, &y, &side, &end) != 3)
-          return Status::error("--crop '" + value + "', expected X,Y,SIDE (three integers)");
-        args.has_crop = true;
-        args.crop = {x, y, side};
-      }
-    } else if (arg.rfind("--", 0) == 0) {
-      return Status::error("unknown option '" + arg + "'");
-    } else {
-      args.positional.push_back(arg);
-    }
-  }
-  return args;
-}
-
 std::string shape_text(const Shape3& s) {
   if (s.h == 1 && s.w == 1) return "(" + std::to_string(s.c) + ")";
   return "(" + std::to_string(s.h) + ", " + std::to_string(s.w) + ", " + std::to_string(s.c) + ")";
@@ -96,10 +46,13 @@ std::string with_commas(long long value) {
   return digits;
 }
 
-int run_info(const Arguments& args) {
-  if (args.positional.size() != 1) return fail("info takes one MODEL\n" + std::string(kUsage));
-  auto model = load_model_file(args.positional[0], args.config);
-  if (!model) return fail(model.message());
+cli::Outcome run_info(const cli::Args& args) {
+  std::string model_path, config;
+  cli::ArgParser parser("info", kUsage);
+  parser.positional("MODEL", model_path).text("--config", "CONFIG.json", config);
+  if (cli::Outcome parsed = parser.parse(args); !parsed.is_ok()) return parsed;
+  auto model = load_model_file(model_path, config);
+  if (!model) return model.status();
   const Model& m = model.value();
   std::printf("model: %s\n", m.name.c_str());
   std::printf("input: (%d, %d, %d) recentred RGB\n", m.input.h, m.input.w, m.input.c);
@@ -112,28 +65,40 @@ int run_info(const Arguments& args) {
   std::printf("outputs: %zu (%s%s)\n", m.output_count(), m.output_names.front().c_str(),
               m.output_count() > 1 ? (" .. " + m.output_names.back()).c_str() : "");
   std::printf("weights: %s\n", is_int8_model(m) ? "int8, per-output-channel scales" : "float32");
-  return 0;
+  return Status::ok();
 }
 
-int run_predict(const Arguments& args) {
-  if (args.positional.size() < 2) return fail("predict takes a MODEL and at least one IMAGE\n" + std::string(kUsage));
-  auto model = load_model_file(args.positional[0], args.config);
-  if (!model) return fail(model.message());
+cli::Outcome run_predict(const cli::Args& args) {
+  std::string model_path, config;
+  std::vector<std::string> images;
+  SquareCrop crop;
+  std::optional<Precision> precision;  // none: the model file's own precision
+  cli::ArgParser parser("predict", kUsage);
+  parser.positional("MODEL", model_path)
+      .positionals("IMAGE", images, 1)
+      .integers("--crop", "X,Y,SIDE", ',', {&crop.x, &crop.y, &crop.side}, INT_MIN, INT_MAX)
+      .text("--config", "CONFIG.json", config)
+      .choice<std::optional<Precision>>("--precision", "float|int8",
+                                        {{"float", Precision::float32},
+                                         {"float32", Precision::float32},
+                                         {"int8", Precision::int8}},
+                                        precision);
+  if (cli::Outcome parsed = parser.parse(args); !parsed.is_ok()) return parsed;
+  auto model = load_model_file(model_path, config);
+  if (!model) return model.status();
   const Model& m = model.value();
-  const Precision precision = args.precision.empty() ? (is_int8_model(m) ? Precision::int8 : Precision::float32)
-                              : args.precision == "int8" ? Precision::int8
-                                                         : Precision::float32;
+  if (!precision) precision = is_int8_model(m) ? Precision::int8 : Precision::float32;
+  const bool has_crop = parser.given("--crop");
   std::string header = "image";
   for (const auto& name : m.output_names) header += "," + name;
   std::vector<std::string> rows;
-  for (std::size_t i = 1; i < args.positional.size(); ++i) {
-    const std::string& path = args.positional[i];
+  for (const std::string& path : images) {
     auto bytes = read_file_bytes(path, ImageLimits::max_file_bytes);
-    if (!bytes) return fail(bytes.message());
-    auto input = image_to_input(bytes.value().data(), bytes.value().size(), args.has_crop ? &args.crop : nullptr);
-    if (!input) return fail("'" + path + "': " + input.message());
-    auto result = forward_with_precision(m, input.value(), precision);
-    if (!result) return fail("'" + path + "': " + result.message());
+    if (!bytes) return bytes.status();
+    auto input = image_to_input(bytes.value().data(), bytes.value().size(), has_crop ? &crop : nullptr);
+    if (!input) return input.status().with_context("'" + path + "': ");
+    auto result = forward_with_precision(m, input.value(), *precision);
+    if (!result) return result.status().with_context("'" + path + "': ");
     std::string row = path;
     char number[32];
     for (float value : result.value().outputs) {
@@ -145,7 +110,7 @@ int run_predict(const Arguments& args) {
   // Rows are printed only when every image worked, so a failed run never leaves a partial table behind.
   std::printf("%s\n", header.c_str());
   for (const auto& row : rows) std::printf("%s\n", row.c_str());
-  return 0;
+  return Status::ok();
 }
 
 std::string default_data_dir() {
@@ -166,15 +131,22 @@ struct SessionInputs {
   ResponseTable responses;
 };
 
-int run_evaluate(const Arguments& args) {
-  if (args.positional.empty()) return fail("evaluate takes at least one MODEL\n" + std::string(kUsage));
-  const std::string data_dir = args.data_dir.empty() ? default_data_dir() : args.data_dir;
+cli::Outcome run_evaluate(const cli::Args& args) {
+  std::vector<std::string> model_paths;
+  std::string config, data_dir = default_data_dir();
+  int first_image = 601, last_image = 1200;
+  cli::ArgParser parser("evaluate", kUsage);
+  parser.positionals("MODEL", model_paths, 1)
+      .text("--data", "DIR", data_dir)
+      .range("--images", 1, INT_MAX, first_image, last_image)
+      .text("--config", "CONFIG.json", config);
+  if (cli::Outcome parsed = parser.parse(args); !parsed.is_ok()) return parsed;
   std::map<std::string, SessionInputs> sessions;
   std::map<std::string, std::vector<double>> r_by_session;
   std::printf("neuron,model,r,r2,images\n");
-  for (const auto& path : args.positional) {
-    auto model = load_model_file(path, args.config);
-    if (!model) return fail(model.message());
+  for (const auto& path : model_paths) {
+    auto model = load_model_file(path, config);
+    if (!model) return model.status();
     const Model& m = model.value();
     // Which outputs belong to which session.
     std::map<std::string, std::vector<std::pair<std::size_t, int>>> outputs_by_session;
@@ -184,7 +156,7 @@ int run_evaluate(const Arguments& args) {
       if (parse_neuron_name(m.output_names[o], session, neuron)) outputs_by_session[session].push_back({o, neuron});
     }
     if (outputs_by_session.empty())
-      return fail("'" + path + "': its outputs are not named after recorded neurons (<session>_n<i>)");
+      return Status::error("'" + path + "': its outputs are not named after recorded neurons (<session>_n<i>)");
     for (const auto& [session, outputs] : outputs_by_session) {
       auto found = sessions.find(session);
       if (found == sessions.end()) {
@@ -194,17 +166,18 @@ int run_evaluate(const Arguments& args) {
           continue;
         }
         auto responses = read_session_responses(data_dir, session);
-        if (!responses) return fail(responses.message());
+        if (!responses) return responses.status();
         SessionInputs entry;
         entry.responses = std::move(responses).value();
-        if (args.last_image > entry.responses.images)
-          return fail("--images goes to " + std::to_string(args.last_image) + " but session " + session + " has " +
-                      std::to_string(entry.responses.images) + " images");
-        for (int number = args.first_image; number <= args.last_image; ++number) {
+        if (last_image > entry.responses.images)
+          return Status::error("--images goes to " + std::to_string(last_image) + " but session " + session +
+                               " has " + std::to_string(entry.responses.images) + " images");
+        for (int number = first_image; number <= last_image; ++number) {
           auto bytes = images.value().image_bytes(number);
-          if (!bytes) return fail(bytes.message());
+          if (!bytes) return bytes.status();
           auto input = image_to_input(bytes.value().data(), bytes.value().size());
-          if (!input) return fail("image " + std::to_string(number) + " of session " + session + ": " + input.message());
+          if (!input)
+            return input.status().with_context("image " + std::to_string(number) + " of session " + session + ": ");
           entry.inputs.push_back(std::move(input).value());
         }
         found = sessions.emplace(session, std::move(entry)).first;
@@ -213,16 +186,16 @@ int run_evaluate(const Arguments& args) {
       std::vector<std::vector<double>> predicted(outputs.size());
       for (const Tensor& input : data.inputs) {
         auto result = forward(m, input);
-        if (!result) return fail(result.message());
+        if (!result) return result.status();
         for (std::size_t k = 0; k < outputs.size(); ++k) predicted[k].push_back(result.value().outputs[outputs[k].first]);
       }
       for (std::size_t k = 0; k < outputs.size(); ++k) {
         const int neuron = outputs[k].second;
         if (neuron >= data.responses.neurons)
-          return fail(m.output_names[outputs[k].first] + ": session " + session + " has only " +
-                      std::to_string(data.responses.neurons) + " neurons");
+          return Status::error(m.output_names[outputs[k].first] + ": session " + session + " has only " +
+                               std::to_string(data.responses.neurons) + " neurons");
         std::vector<double> recorded;
-        for (int number = args.first_image; number <= args.last_image; ++number)
+        for (int number = first_image; number <= last_image; ++number)
           recorded.push_back(data.responses.at(neuron, number - 1));
         const double r = pearson_r(predicted[k], recorded);
         r_by_session[session].push_back(r);
@@ -235,15 +208,37 @@ int run_evaluate(const Arguments& args) {
     std::vector<double> r2;
     for (double r : rs) r2.push_back(r * r);
     std::printf("# session %s: median r %.4f, median r^2 %.4f over %zu neurons (images %d-%d)\n", session.c_str(),
-                median(rs), median(r2), rs.size(), args.first_image, args.last_image);
+                median(rs), median(r2), rs.size(), first_image, last_image);
   }
-  return 0;
+  return Status::ok();
+}
+
+// Prints how a command ended and gives the exit status; `command` is empty when there was no known command.
+int finish(const std::string& command, const cli::Outcome& outcome) {
+  const std::string prefix = command.empty() ? "cortexlens" : "cortexlens " + command;
+  switch (outcome.kind()) {
+    case cli::Outcome::Kind::ok:
+      break;
+    case cli::Outcome::Kind::help:
+      std::fputs(outcome.usage(), stdout);
+      break;
+    case cli::Outcome::Kind::usage_error:
+      std::fprintf(stderr, "%s: %s\n%s", prefix.c_str(), outcome.message().c_str(), outcome.usage());
+      break;
+    case cli::Outcome::Kind::failure:
+      std::fprintf(stderr, "cortexlens: %s\n", outcome.message().c_str());
+      break;
+  }
+  return outcome.exit_code();
 }
 
 }  // namespace
 
 // Commands implemented in their own files (see commands.hpp).
 const cli::Command kCommands[] = {
+    {"info", nullptr, run_info},
+    {"predict", nullptr, run_predict},
+    {"evaluate", nullptr, run_evaluate},
     {"convert", "MODEL -o OUT.clm [--precision int8|float] [--data DIR]: write a Cortex Lens model file",
      cli::run_convert},
     {"fidelity", "[--data DIR]: int8 vs float agreement and prediction of recorded responses (images 601-1200)",
@@ -259,16 +254,15 @@ int main(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     for (const auto& command : kCommands)
-      if (command.name) std::fprintf(argc < 2 ? stderr : stdout, "  cortexlens %s\n      %s\n", command.name, command.summary);
+      if (command.summary)
+        std::fprintf(argc < 2 ? stderr : stdout, "  cortexlens %s\n      %s\n", command.name, command.summary);
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];
   for (const auto& entry : kCommands)
-    if (entry.name && command == entry.name) return entry.run(cli::Args(argv + 2, argv + argc));
-  auto args = parse_arguments(argc, argv, 2);
-  if (!args) return fail(args.message());
-  if (command == "info") return run_info(args.value());
-  if (command == "predict") return run_predict(args.value());
-  if (command == "evaluate") return run_evaluate(args.value());
-  return fail("unknown command '" + command + "'\n" + kUsage);
+    if (entry.name && command == entry.name) return finish(command, entry.run(cli::Args(argv + 2, argv + argc)));
+  std::string names;
+  for (const auto& entry : kCommands)
+    if (entry.name) names += (names.empty() ? "" : ", ") + std::string(entry.name);
+  return finish("", cli::Outcome::usage_error("unknown command '" + command + "'; expected one of " + names, kUsage));
 }

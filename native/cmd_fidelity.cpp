@@ -2,6 +2,7 @@
 // For every published per-neuron model (and the 100-filter shared model): Pearson r between int8 and float
 // predictions, and each one's r with the recorded responses, on the held-out images 601-1200.
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -43,42 +44,23 @@ struct Summary {
 
 }  // namespace
 
-int run_fidelity(const Args& args) {
+Outcome run_fidelity(const Args& args) {
   std::string data_dir = configured_data_dir();
   int threads = 2;
   double percentile = kDefaultCalibrationPercentile;
   std::size_t limit = SIZE_MAX;
   std::vector<std::string> only;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (i + 1 >= args.size() || (a != "--data" && a != "--threads" && a != "--percentile" && a != "--limit" && a != "--only"))
-      return std::fprintf(stderr, "cortexlens fidelity: bad argument '%s'\n%s", a.c_str(), kFidelityUsage), 2;
-    const std::string value = args[++i];
-    char* end = nullptr;
-    if (a == "--data") {
-      data_dir = value;
-    } else if (a == "--threads") {
-      threads = static_cast<int>(std::strtol(value.c_str(), &end, 10));
-      if (*end || threads < 1 || threads > 64) return std::fprintf(stderr, "--threads '%s', expected 1..64\n", value.c_str()), 2;
-    } else if (a == "--percentile") {
-      if (!parse_percentile(value, percentile))
-        return std::fprintf(stderr, "--percentile '%s', expected a number in (50, 100] or mse\n", value.c_str()), 2;
-    } else if (a == "--only") {
-      for (std::size_t begin = 0; begin <= value.size();) {
-        const std::size_t comma = std::min(value.find(',', begin), value.size());
-        if (comma > begin) only.push_back(value.substr(begin, comma - begin));
-        begin = comma + 1;
-      }
-    } else {
-      limit = static_cast<std::size_t>(std::strtoul(value.c_str(), &end, 10));
-      if (*end || limit == 0) return std::fprintf(stderr, "--limit '%s', expected a positive count\n", value.c_str()), 2;
-    }
-  }
+  ArgParser parser("fidelity", kFidelityUsage);
+  parser.text("--data", "DIR", data_dir)
+      .integer("--threads", "N", 1, 64, threads)
+      .custom("--percentile", "P", "a number in (50, 100] or mse",
+              [&percentile](const std::string& text) { return parse_percentile(text, percentile); })
+      .integer("--limit", "N", 1, LLONG_MAX, limit)
+      .list("--only", "ID,...", only);
+  if (Outcome parsed = parser.parse(args); !parsed.is_ok()) return parsed;
   std::vector<PublishedModel> models = list_published_models(data_dir);
   if (models.empty())
-    return std::fprintf(stderr, "cortexlens: no published models under '%s' (set --data or CORTEXLENS_DATA_DIR)\n",
-                        data_dir.c_str()),
-           1;
+    return Status::error("no published models under '" + data_dir + "' (set --data or CORTEXLENS_DATA_DIR)");
   if (limit != SIZE_MAX) {
     std::vector<PublishedModel> kept;
     std::size_t neurons = 0;
@@ -91,17 +73,16 @@ int run_fidelity(const Args& args) {
     for (const auto& id : only) {
       const auto found = std::find_if(models.begin(), models.end(), [&](const PublishedModel& m) { return m.id == id; });
       if (found == models.end())
-        return std::fprintf(stderr, "cortexlens fidelity: no published model '%s' under '%s' (ids look like "
-                                    "190923_n0 or shared_100)\n", id.c_str(), data_dir.c_str()),
-               2;
+        return parser.usage_error("no published model '" + id + "' under '" + data_dir +
+                                  "' (ids look like 190923_n0 or shared_100)");
       kept.push_back(*found);
     }
     models = std::move(kept);
   }
   auto reference = load_reference_images(data_dir);
-  if (!reference) return std::fprintf(stderr, "cortexlens: %s\n", reference.message().c_str()), 1;
+  if (!reference) return reference.status();
   auto evaluation = load_evaluation_data(data_dir);
-  if (!evaluation) return std::fprintf(stderr, "cortexlens: %s\n", evaluation.message().c_str()), 1;
+  if (!evaluation) return evaluation.status();
 
   std::vector<std::vector<OutputReport>> reports(models.size());
   std::mutex hdf5_mutex;  // Debian's libhdf5 is not built thread-safe
@@ -125,7 +106,7 @@ int run_fidelity(const Args& args) {
     std::fflush(stdout);
     return Status::ok();
   });
-  if (!status) return std::fprintf(stderr, "cortexlens: %s\n", status.message().c_str()), 1;
+  if (!status) return status;
   Summary neurons;
   std::vector<std::pair<std::string, Summary>> shared;
   for (std::size_t i = 0; i < models.size(); ++i) {
@@ -142,7 +123,7 @@ int run_fidelity(const Args& args) {
               reference.value().inputs.size());
   neurons.print("per-neuron models");
   for (const auto& [id, summary] : shared) summary.print(("shared model " + id).c_str());
-  return 0;
+  return Status::ok();
 }
 
 }  // namespace cortexlens::cli

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -88,12 +89,6 @@ json fidelity_json(const OutputReport& r) {
           {"imageCount", r.image_count}};
 }
 
-struct Entry {
-  json manifest;
-  std::size_t int8_bytes = 0, float_bytes = 0, int8_gzip = 0;
-  std::vector<OutputReport> reports;  // empty when the entry came from the cache
-};
-
 Status read_json_file(const std::string& path, json& out) {
   auto bytes = read_file_bytes(path, 64u << 20);
   if (!bytes) return bytes.status();
@@ -106,165 +101,176 @@ Status write_text(const std::string& path, const std::string& text) {
   return write_file_bytes(path, std::vector<std::uint8_t>(text.begin(), text.end()));
 }
 
-}  // namespace
-
-int run_pack(const Args& args) {
+// What `pack` was asked for.
+struct PackSettings {
   std::string data_dir = configured_data_dir(), out_dir;
   int threads = 2, eval_step = 1;
   double percentile = kDefaultCalibrationPercentile;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (i + 1 >= args.size() ||
-        (a != "--data" && a != "--out" && a != "--threads" && a != "--percentile" && a != "--eval-step"))
-      return std::fprintf(stderr, "cortexlens pack: bad argument '%s'\n%s", a.c_str(), kPackUsage), 2;
-    const std::string value = args[++i];
-    char* end = nullptr;
-    if (a == "--data") {
-      data_dir = value;
-    } else if (a == "--out") {
-      out_dir = value;
-    } else if (a == "--threads") {
-      threads = static_cast<int>(std::strtol(value.c_str(), &end, 10));
-      if (*end || threads < 1 || threads > 64) return std::fprintf(stderr, "--threads '%s', expected 1..64\n", value.c_str()), 2;
-    } else if (a == "--eval-step") {
-      eval_step = static_cast<int>(std::strtol(value.c_str(), &end, 10));
-      if (*end || eval_step < 1 || eval_step > 100) return std::fprintf(stderr, "--eval-step '%s', expected 1..100\n", value.c_str()), 2;
-    } else {
-      if (!parse_percentile(value, percentile))
-        return std::fprintf(stderr, "--percentile '%s', expected a number in (50, 100] or mse\n", value.c_str()), 2;
-    }
-  }
-  if (out_dir.empty()) return std::fprintf(stderr, "cortexlens pack: --out DIR is required\n%s", kPackUsage), 2;
-  const std::string cache_dir = out_dir + "/.cache";
-  std::error_code error;
-  std::filesystem::create_directories(cache_dir, error);
-  if (error) return std::fprintf(stderr, "cortexlens: cannot create '%s': %s\n", cache_dir.c_str(), error.message().c_str()), 1;
+  std::string cache_dir() const { return out_dir + "/.cache"; }
+};
 
-  const std::vector<PublishedModel> models = list_published_models(data_dir);
-  if (models.empty())
-    std::fprintf(stderr, "cortexlens pack: no published models under '%s': packing the demo model only\n",
-                 data_dir.c_str());
+// One packed model as the manifest and the closing summary see it.
+struct Entry {
+  json manifest;
+  std::size_t int8_bytes = 0, float_bytes = 0, int8_gzip = 0;
+  bool up_to_date = false;  // taken from DIR/.cache, not converted again
+};
 
-  // Only models that are not up to date need the images.
-  std::vector<bool> fresh(models.size(), false);
-  std::vector<Entry> entries(models.size());
-  std::size_t stale = 0;
-  for (std::size_t i = 0; i < models.size(); ++i) {
-    const std::string base = out_dir + "/" + models[i].id;
-    json cached;
-    if (newer_or_same(base + ".int8.clm", models[i].path) && newer_or_same(base + ".f32.clm", models[i].path) &&
-        newer_or_same(cache_dir + "/" + models[i].id + ".json", models[i].path) &&
-        read_json_file(cache_dir + "/" + models[i].id + ".json", cached).is_ok() &&
-        cached.value("packFormat", 0) == kPackFormatVersion &&
-        cached.value("percentile", 0.0) == percentile && cached.value("evalStep", 0) == eval_step) {
-      fresh[i] = true;
-      entries[i].manifest = cached["entry"];
-      auto int8_bytes = read_file_bytes(base + ".int8.clm");
-      if (!int8_bytes) return std::fprintf(stderr, "cortexlens: %s\n", int8_bytes.message().c_str()), 1;
-      entries[i].int8_bytes = int8_bytes.value().size();
-      entries[i].int8_gzip = gzip_size(int8_bytes.value()).value();
-      entries[i].float_bytes = cached["entry"]["bytes"].value("float", std::size_t{0});
-    } else {
-      ++stale;
+struct PackedFiles {
+  std::string int8_name, float_name;
+  std::size_t int8_bytes = 0, float_bytes = 0;
+};
+
+// The manifest entry of one model (models/MANIFEST.md), published or the demo. `reports` has one entry per output,
+// and none for the demo, which has no reference images or recorded responses.
+json manifest_entry(const PublishedModel& source, const Model& model, const PackedFiles& files,
+                    const std::vector<OutputReport>& reports, const std::vector<std::string>& reference_ids) {
+  json entry = {{"id", source.id},
+                {"name", model.name},
+                {"kind", source.kind},
+                {"filters", filters_of(model)},
+                {"params", model.source_params()},
+                {"multiplyAdds", model.multiply_adds()},
+                {"files", {{"int8", files.int8_name}, {"float", files.float_name}}},
+                {"bytes", {{"int8", files.int8_bytes}, {"float", files.float_bytes}}},
+                {"outputs", model.output_names}};
+  if (reports.empty()) {
+    entry["reference"] = nullptr;
+    entry["fidelity"] = nullptr;
+  } else if (source.kind == "neuron") {
+    entry["session"] = source.session;
+    entry["neuron"] = source.neuron;
+    entry["reference"] = reference_json(reports[0], reference_ids);
+    entry["fidelity"] = fidelity_json(reports[0]);
+  } else {
+    json refs = json::array(), fids = json::array();
+    for (const auto& r : reports) {
+      refs.push_back(reference_json(r, reference_ids));
+      fids.push_back(fidelity_json(r));
     }
+    entry["reference"] = refs;
+    entry["fidelity"] = fids;
   }
+  return entry;
+}
+
+// Skipping up-to-date models: `entry` is filled from DIR/.cache when the model's files are newer than its source
+// and were made with the same settings, and left to be converted otherwise.
+Status reuse_if_up_to_date(const PublishedModel& source, const PackSettings& settings, Entry& entry) {
+  const std::string base = settings.out_dir + "/" + source.id;
+  const std::string cache_path = settings.cache_dir() + "/" + source.id + ".json";
+  json cached;
+  if (!newer_or_same(base + ".int8.clm", source.path) || !newer_or_same(base + ".f32.clm", source.path) ||
+      !newer_or_same(cache_path, source.path) || !read_json_file(cache_path, cached).is_ok() ||
+      cached.value("packFormat", 0) != kPackFormatVersion || cached.value("percentile", 0.0) != settings.percentile ||
+      cached.value("evalStep", 0) != settings.eval_step)
+    return Status::ok();
+  auto int8_bytes = read_file_bytes(base + ".int8.clm");
+  if (!int8_bytes) return int8_bytes.status();
+  auto gzip = gzip_size(int8_bytes.value());
+  if (!gzip) return gzip.status();
+  entry.manifest = cached["entry"];
+  entry.int8_bytes = int8_bytes.value().size();
+  entry.int8_gzip = gzip.value();
+  entry.float_bytes = cached["entry"]["bytes"].value("float", std::size_t{0});
+  entry.up_to_date = true;
+  return Status::ok();
+}
+
+// Calibration and reference-distribution images, and the held-out images fidelity is measured on.
+struct MeasurementImages {
   ReferenceImages reference;
   EvaluationData evaluation;
-  if (stale > 0) {
-    auto loaded_reference = load_reference_images(data_dir);
-    if (!loaded_reference) return std::fprintf(stderr, "cortexlens: %s\n", loaded_reference.message().c_str()), 1;
-    reference = std::move(loaded_reference).value();
-    auto loaded_evaluation = load_evaluation_data(data_dir, eval_step);
-    if (!loaded_evaluation) return std::fprintf(stderr, "cortexlens: %s\n", loaded_evaluation.message().c_str()), 1;
-    evaluation = std::move(loaded_evaluation).value();
-  }
-  std::fprintf(stderr, "cortexlens pack: %zu models, %zu up to date, converting %zu on %d threads\n", models.size(),
-               models.size() - stale, stale, threads);
+};
 
+Result<MeasurementImages> load_measurement_images(const PackSettings& settings) {
+  MeasurementImages images;
+  auto reference = load_reference_images(settings.data_dir);
+  if (!reference) return reference.status();
+  images.reference = std::move(reference).value();
+  auto evaluation = load_evaluation_data(settings.data_dir, settings.eval_step);
+  if (!evaluation) return evaluation.status();
+  images.evaluation = std::move(evaluation).value();
+  return images;
+}
+
+// Converting one model: both precisions, quantized, with its reference distributions and fidelity (pack_model);
+// then its two files and its cache record.
+Result<Entry> pack_published_model(const PublishedModel& source, const PackSettings& settings,
+                                   const MeasurementImages& images, std::mutex& hdf5_mutex) {
+  Result<Model> model = Status::error("not loaded");
+  {
+    std::lock_guard<std::mutex> lock(hdf5_mutex);
+    model = load_model_file(source.path);
+  }
+  if (!model) return model.status();
+  auto packed = pack_model(model.value(), model_source_text(source.path), images.reference, images.evaluation,
+                           settings.percentile);
+  if (!packed) return packed.status().with_context("'" + source.path + "': ");
+  const PackedModel& p = packed.value();
+  const PackedFiles files{source.id + ".int8.clm", source.id + ".f32.clm", p.int8.bytes.size(),
+                          p.float32.bytes.size()};
+  CL_RETURN_IF_ERROR(write_file_bytes(settings.out_dir + "/" + files.int8_name, p.int8.bytes));
+  CL_RETURN_IF_ERROR(write_file_bytes(settings.out_dir + "/" + files.float_name, p.float32.bytes));
+  Entry entry;
+  entry.manifest = manifest_entry(source, model.value(), files, p.outputs, images.reference.ids);
+  json cache = {{"packFormat", kPackFormatVersion},
+                {"percentile", settings.percentile},
+                {"evalStep", settings.eval_step},
+                {"entry", entry.manifest}};
+  CL_RETURN_IF_ERROR(write_text(settings.cache_dir() + "/" + source.id + ".json", cache.dump()));
+  auto gz = gzip_size(p.int8.bytes);
+  if (!gz) return gz.status();
+  entry.int8_bytes = files.int8_bytes;
+  entry.float_bytes = files.float_bytes;
+  entry.int8_gzip = gz.value();
+  std::fprintf(stderr, "  %s: int8 %zu bytes, float %zu bytes, r(int8, float) %.5f\n", source.id.c_str(),
+               files.int8_bytes, files.float_bytes, p.outputs[0].int8_vs_float_r);
+  return entry;
+}
+
+Status pack_stale_models(const std::vector<PublishedModel>& models, const PackSettings& settings,
+                         const MeasurementImages& images, std::vector<Entry>& entries) {
   std::mutex hdf5_mutex;  // Debian's libhdf5 is not built thread-safe
-  auto status = run_parallel(models.size(), threads, [&](std::size_t i) -> Status {
-    if (fresh[i]) return Status::ok();
-    const PublishedModel& source = models[i];
-    Result<Model> model = Status::error("not loaded");
-    {
-      std::lock_guard<std::mutex> lock(hdf5_mutex);
-      model = load_model_file(source.path);
-    }
-    if (!model) return model.status();
-    auto packed = pack_model(model.value(), model_source_text(source.path), reference, evaluation, percentile);
-    if (!packed) return packed.status().with_context("'" + source.path + "': ");
-    const PackedModel& p = packed.value();
-    const std::string int8_name = source.id + ".int8.clm", float_name = source.id + ".f32.clm";
-    CL_RETURN_IF_ERROR(write_file_bytes(out_dir + "/" + int8_name, p.int8.bytes));
-    CL_RETURN_IF_ERROR(write_file_bytes(out_dir + "/" + float_name, p.float32.bytes));
-    const Model& m = model.value();
-    json entry = {{"id", source.id},
-                  {"name", m.name},
-                  {"kind", source.kind},
-                  {"filters", filters_of(m)},
-                  {"params", m.source_params()},
-                  {"multiplyAdds", m.multiply_adds()},
-                  {"files", {{"int8", int8_name}, {"float", float_name}}},
-                  {"bytes", {{"int8", p.int8.bytes.size()}, {"float", p.float32.bytes.size()}}},
-                  {"outputs", m.output_names}};
-    if (source.kind == "neuron") {
-      entry["session"] = source.session;
-      entry["neuron"] = source.neuron;
-      entry["reference"] = reference_json(p.outputs[0], reference.ids);
-      entry["fidelity"] = fidelity_json(p.outputs[0]);
-    } else {
-      json refs = json::array(), fids = json::array();
-      for (const auto& r : p.outputs) {
-        refs.push_back(reference_json(r, reference.ids));
-        fids.push_back(fidelity_json(r));
-      }
-      entry["reference"] = refs;
-      entry["fidelity"] = fids;
-    }
-    json cache = {{"packFormat", kPackFormatVersion}, {"percentile", percentile}, {"evalStep", eval_step}, {"entry", entry}};
-    CL_RETURN_IF_ERROR(write_text(cache_dir + "/" + source.id + ".json", cache.dump()));
-    auto gz = gzip_size(p.int8.bytes);
-    if (!gz) return gz.status();
-    entries[i] = {entry, p.int8.bytes.size(), p.float32.bytes.size(), gz.value(), p.outputs};
-    std::fprintf(stderr, "  %s: int8 %zu bytes, float %zu bytes, r(int8, float) %.5f\n", source.id.c_str(),
-                 p.int8.bytes.size(), p.float32.bytes.size(), p.outputs[0].int8_vs_float_r);
+  return run_parallel(models.size(), settings.threads, [&](std::size_t i) -> Status {
+    if (entries[i].up_to_date) return Status::ok();
+    auto entry = pack_published_model(models[i], settings, images, hdf5_mutex);
+    if (!entry) return entry.status();
+    entries[i] = std::move(entry).value();
     return Status::ok();
   });
-  if (!status) return std::fprintf(stderr, "cortexlens: %s\n", status.message().c_str()), 1;
+}
 
-  // The demo model ships with the repository and needs no data.
+// The demo model ships with the repository and needs no data: its int8 file is copied, and its float file is
+// converted from the committed .keras (the weights the int8 file was quantized from).
+Result<Entry> pack_demo_model(const std::string& out_dir) {
+  auto int8_bytes = read_file_bytes(CORTEXLENS_DEMO_MODEL);
+  if (!int8_bytes) return int8_bytes.status().with_context("demo model: ");
+  auto int8_model = read_model_file(int8_bytes.value().data(), int8_bytes.value().size());
+  if (!int8_model) return int8_model.status().with_context("demo model: ");
+  PackedFiles files{"demo_dot_detector.int8.clm", "demo_dot_detector.f32.clm", int8_bytes.value().size(), 0};
+  CL_RETURN_IF_ERROR(write_file_bytes(out_dir + "/" + files.int8_name, int8_bytes.value()));
+  auto keras = load_model_file(CORTEXLENS_DEMO_KERAS);
+  if (!keras) return keras.status().with_context("demo model: ");
+  ConvertOptions float_options;
+  float_options.precision = Precision::float32;
+  float_options.source = "Cortex Lens demo: weights constructed by models/demo_model.cpp (no training, no data)";
+  auto float_file = convert_model(keras.value(), float_options, {});
+  if (!float_file) return float_file.status().with_context("demo model: ");
+  CL_RETURN_IF_ERROR(write_file_bytes(out_dir + "/" + files.float_name, float_file.value().bytes));
+  files.float_bytes = float_file.value().bytes.size();
+  const PublishedModel demo{CORTEXLENS_DEMO_MODEL, "demo", "demo", "", -1};
+  Entry entry;
+  entry.manifest = manifest_entry(demo, int8_model.value().model, files, {}, {});
+  entry.int8_bytes = files.int8_bytes;
+  entry.float_bytes = files.float_bytes;
+  return entry;
+}
+
+// manifest.json: the demo first, then the published models in list order.
+Status write_manifest(const PackSettings& settings, const Entry& demo, const std::vector<Entry>& entries) {
   json models_json = json::array();
-  {
-    auto demo_bytes = read_file_bytes(CORTEXLENS_DEMO_MODEL);
-    if (!demo_bytes) return std::fprintf(stderr, "cortexlens: demo model: %s\n", demo_bytes.message().c_str()), 1;
-    auto demo = read_model_file(demo_bytes.value().data(), demo_bytes.value().size());
-    if (!demo) return std::fprintf(stderr, "cortexlens: demo model: %s\n", demo.message().c_str()), 1;
-    const std::string demo_name = "demo_dot_detector.int8.clm", demo_float_name = "demo_dot_detector.f32.clm";
-    auto written = write_file_bytes(out_dir + "/" + demo_name, demo_bytes.value());
-    if (!written) return std::fprintf(stderr, "cortexlens: %s\n", written.message().c_str()), 1;
-    // The float file is converted from the committed .keras (the weights the int8 file was quantized from).
-    auto demo_keras = load_model_file(CORTEXLENS_DEMO_KERAS);
-    if (!demo_keras) return std::fprintf(stderr, "cortexlens: demo model: %s\n", demo_keras.message().c_str()), 1;
-    ConvertOptions float_options;
-    float_options.precision = Precision::float32;
-    float_options.source = "Cortex Lens demo: weights constructed by models/demo_model.cpp (no training, no data)";
-    auto demo_float = convert_model(demo_keras.value(), float_options, {});
-    if (!demo_float) return std::fprintf(stderr, "cortexlens: demo model: %s\n", demo_float.message().c_str()), 1;
-    written = write_file_bytes(out_dir + "/" + demo_float_name, demo_float.value().bytes);
-    if (!written) return std::fprintf(stderr, "cortexlens: %s\n", written.message().c_str()), 1;
-    const Model& m = demo.value().model;
-    models_json.push_back({{"id", "demo"},
-                           {"name", m.name},
-                           {"kind", "demo"},
-                           {"filters", filters_of(m)},
-                           {"params", m.source_params()},
-                           {"multiplyAdds", m.multiply_adds()},
-                           {"files", {{"int8", demo_name}, {"float", demo_float_name}}},
-                           {"bytes", {{"int8", demo_bytes.value().size()}, {"float", demo_float.value().bytes.size()}}},
-                           {"outputs", m.output_names},
-                           {"reference", nullptr},
-                           {"fidelity", nullptr}});
-  }
+  models_json.push_back(demo.manifest);
   for (const auto& e : entries) models_json.push_back(e.manifest);
   json manifest = {
       {"format", "cortexlens-manifest"},
@@ -274,29 +280,32 @@ int run_pack(const Args& args) {
       {"referenceImages",
        {{"description", "images 1-600, every 6th, of test sessions " + std::string("190923, 201025 and 210225") +
                             " (the half the authors fitted on; 601-1200 are kept for evaluation)"},
-        {"count", models.empty() ? 0 : 300}}},
-      {"calibration", {{"percentile", percentile}, {"images", "the reference images"}}},
+        {"count", entries.empty() ? 0 : 300}}},
+      {"calibration", {{"percentile", settings.percentile}, {"images", "the reference images"}}},
       {"models", models_json}};
-  auto written = write_text(out_dir + "/manifest.json", manifest.dump(1));
-  if (!written) return std::fprintf(stderr, "cortexlens: %s\n", written.message().c_str()), 1;
+  return write_text(settings.out_dir + "/manifest.json", manifest.dump(1));
+}
 
-  // Fidelity over every packed model, from the manifest entries (fresh and cached alike).
-  auto print_fidelity = [](const char* label, const std::vector<json>& fidelity) {
-    std::vector<double> q_vs_f, f_rec, q_rec;
-    double min_r = 1.0;
-    for (const auto& f : fidelity) {
-      q_vs_f.push_back(f.value("int8VsFloatR", std::nan("")));
-      min_r = std::min(min_r, q_vs_f.back());
-      if (f["floatVsRecordedR"].is_number()) {
-        f_rec.push_back(f["floatVsRecordedR"].get<double>());
-        q_rec.push_back(f["int8VsRecordedR"].get<double>());
-      }
+void print_fidelity(const char* label, const std::vector<json>& fidelity) {
+  std::vector<double> q_vs_f, f_rec, q_rec;
+  double min_r = 1.0;
+  for (const auto& f : fidelity) {
+    q_vs_f.push_back(f.value("int8VsFloatR", std::nan("")));
+    min_r = std::min(min_r, q_vs_f.back());
+    if (f["floatVsRecordedR"].is_number()) {
+      f_rec.push_back(f["floatVsRecordedR"].get<double>());
+      q_rec.push_back(f["int8VsRecordedR"].get<double>());
     }
-    const double mf = median_of(f_rec), mq = median_of(q_rec);
-    std::printf("%s: %zu outputs; r(int8, float) median %.5f, min %.5f; %zu with recorded images: median "
-                "r(float, recorded) %.4f, r(int8, recorded) %.4f, difference %+.4f\n",
-                label, q_vs_f.size(), median_of(q_vs_f), min_r, f_rec.size(), mf, mq, mq - mf);
-  };
+  }
+  const double mf = median_of(f_rec), mq = median_of(q_rec);
+  std::printf("%s: %zu outputs; r(int8, float) median %.5f, min %.5f; %zu with recorded images: median "
+              "r(float, recorded) %.4f, r(int8, recorded) %.4f, difference %+.4f\n",
+              label, q_vs_f.size(), median_of(q_vs_f), min_r, f_rec.size(), mf, mq, mq - mf);
+}
+
+// Fidelity over every packed model, from the manifest entries (fresh and cached alike), then the files' sizes.
+void print_pack_summary(const std::string& out_dir, const std::vector<PublishedModel>& models,
+                        const std::vector<Entry>& entries) {
   std::vector<json> neuron_fidelity;
   for (std::size_t i = 0; i < models.size(); ++i) {
     const json& fidelity = entries[i].manifest["fidelity"];
@@ -325,7 +334,57 @@ int run_pack(const Args& args) {
                 "bytes (%.3f MB); float files total %zu bytes (%.3f MB)\n",
                 neurons, int8_total, int8_total / 1e6, median_of(per_file), gzip_total, gzip_total / 1e6, float_total,
                 float_total / 1e6);
-  return 0;
+}
+
+// The phases in order: find the published models, reuse the up-to-date ones, convert and measure the rest, add
+// the demo, write the manifest, print the summary.
+Status write_pack(const PackSettings& settings) {
+  std::error_code error;
+  std::filesystem::create_directories(settings.cache_dir(), error);
+  if (error) return Status::error("cannot create '" + settings.cache_dir() + "': " + error.message());
+
+  const std::vector<PublishedModel> models = list_published_models(settings.data_dir);
+  if (models.empty())
+    std::fprintf(stderr, "cortexlens pack: no published models under '%s': packing the demo model only\n",
+                 settings.data_dir.c_str());
+  std::vector<Entry> entries(models.size());
+  std::size_t stale = 0;
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    CL_RETURN_IF_ERROR(reuse_if_up_to_date(models[i], settings, entries[i]));
+    stale += entries[i].up_to_date ? 0 : 1;
+  }
+  // Only models that are not up to date need the images.
+  MeasurementImages images;
+  if (stale > 0) {
+    auto loaded = load_measurement_images(settings);
+    if (!loaded) return loaded.status();
+    images = std::move(loaded).value();
+  }
+  std::fprintf(stderr, "cortexlens pack: %zu models, %zu up to date, converting %zu on %d threads\n", models.size(),
+               models.size() - stale, stale, settings.threads);
+
+  CL_RETURN_IF_ERROR(pack_stale_models(models, settings, images, entries));
+  auto demo = pack_demo_model(settings.out_dir);
+  if (!demo) return demo.status();
+  CL_RETURN_IF_ERROR(write_manifest(settings, demo.value(), entries));
+  print_pack_summary(settings.out_dir, models, entries);
+  return Status::ok();
+}
+
+}  // namespace
+
+Outcome run_pack(const Args& args) {
+  PackSettings settings;
+  ArgParser parser("pack", kPackUsage);
+  parser.text("--out", "DIR", settings.out_dir)
+      .required()
+      .text("--data", "DIR", settings.data_dir)
+      .integer("--threads", "N", 1, 64, settings.threads)
+      .custom("--percentile", "P|mse", "a number in (50, 100] or mse",
+              [&settings](const std::string& text) { return parse_percentile(text, settings.percentile); })
+      .integer("--eval-step", "K", 1, 100, settings.eval_step);
+  if (Outcome parsed = parser.parse(args); !parsed.is_ok()) return parsed;
+  return write_pack(settings);
 }
 
 }  // namespace cortexlens::cli

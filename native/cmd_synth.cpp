@@ -1,8 +1,8 @@
 // `cortexlens synth`: preferred-image synthesis from a terminal, the same engine (and, for the same seed, the same
 // image) as the page. `cortexlens synth-check`: do synthesized images beat every natural test image?
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -45,20 +45,6 @@ std::string data_dir_default() {
   return env && *env ? env : CORTEXLENS_DEFAULT_DATA_DIR;
 }
 
-int usage_error(const char* usage, const std::string& message) {
-  std::fprintf(stderr, "cortexlens: %s\n%s", message.c_str(), usage);
-  return 2;
-}
-
-bool parse_int(const std::string& text, long long low, long long high, long long& out) {
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end || errno || v < low || v > high) return false;
-  out = v;
-  return true;
-}
-
 Status write_png(const std::string& path, const RgbImage& image) {
   std::vector<unsigned char> bytes;
   auto sink = [](void* context, void* data, int size) {
@@ -86,75 +72,43 @@ double median_value(std::vector<double> v) {
 
 }  // namespace
 
-int run_synth(const Args& args) {
+Outcome run_synth(const Args& args) {
   std::string model_path, out_path, config, trace_path;
   SynthOptions options;
   OutputSelector selector = OutputSelector::output(0);
-  bool has_layer = false, has_channel = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--minimize") { options.minimize = true; continue; }
-    if (a == "--grayscale") { options.grayscale = true; continue; }
-    if (a.rfind("-", 0) != 0) {
-      if (!model_path.empty()) return usage_error(kSynthUsage, "synth takes one MODEL, got '" + a + "' too");
-      model_path = a;
-      continue;
-    }
-    if (i + 1 >= args.size()) return usage_error(kSynthUsage, a + " needs a value");
-    const std::string v = args[++i];
-    long long n = 0;
-    if (a == "-o") {
-      out_path = v;
-    } else if (a == "--config") {
-      config = v;
-    } else if (a == "--trace") {
-      trace_path = v;
-    } else if (a == "--steps") {
-      if (!parse_int(v, 1, SynthLimits::max_steps, n))
-        return usage_error(kSynthUsage, "--steps '" + v + "', expected 1.." + std::to_string(SynthLimits::max_steps));
-      options.steps = static_cast<int>(n);
-    } else if (a == "--seed") {
-      if (!parse_int(v, 0, 0x7fffffffffffffffll, n)) return usage_error(kSynthUsage, "--seed '" + v + "', expected an integer >= 0");
-      options.seed = static_cast<std::uint64_t>(n);
-    } else if (a == "--recipe") {
-      if (v != "authors" && v != "fourier") return usage_error(kSynthUsage, "--recipe '" + v + "', expected authors or fourier");
-      options.recipe = v == "authors" ? SynthRecipe::authors : SynthRecipe::fourier;
-    } else if (a == "--output") {
-      if (!parse_int(v, 0, 1 << 30, n)) return usage_error(kSynthUsage, "--output '" + v + "', expected an index >= 0");
-      selector.channel = static_cast<int>(n);
-    } else if (a == "--layer") {
-      if (!parse_int(v, 0, 1 << 30, n)) return usage_error(kSynthUsage, "--layer '" + v + "', expected an index >= 0");
-      selector.layer = static_cast<int>(n);
-      has_layer = true;
-    } else if (a == "--channel") {
-      if (!parse_int(v, 0, 1 << 30, n)) return usage_error(kSynthUsage, "--channel '" + v + "', expected an index >= 0");
-      selector.channel = static_cast<int>(n);
-      has_channel = true;
-    } else if (a == "--at") {
-      char end = 0;
-      if (std::sscanf(v.c_str(), "%d,%d%c", &selector.y, &selector.x, &end) != 2 || selector.y < 0 || selector.x < 0)
-        return usage_error(kSynthUsage, "--at '" + v + "', expected Y,X");
-    } else {
-      return usage_error(kSynthUsage, "unknown option '" + a + "'");
-    }
-  }
-  if (model_path.empty() || out_path.empty()) return usage_error(kSynthUsage, "synth needs a MODEL and -o OUT.png");
-  if (has_layer != has_channel) return usage_error(kSynthUsage, "--layer and --channel go together");
+  ArgParser parser("synth", kSynthUsage);
+  parser.positional("MODEL", model_path)
+      .text("-o", "OUT.png", out_path)
+      .required()
+      .flag("--minimize", options.minimize)
+      .flag("--grayscale", options.grayscale)
+      .integer("--steps", "N", 1, SynthLimits::max_steps, options.steps)
+      .integer("--seed", "S", 0, LLONG_MAX, options.seed)
+      .choice("--recipe", "authors|fourier", {{"authors", SynthRecipe::authors}, {"fourier", SynthRecipe::fourier}},
+              options.recipe)
+      .integer("--output", "I", 0, INT_MAX, selector.channel)
+      .integer("--layer", "L", 0, INT_MAX, selector.layer)
+      .integer("--channel", "C", 0, INT_MAX, selector.channel)
+      .integers("--at", "Y,X", ',', {&selector.y, &selector.x}, 0, INT_MAX)
+      .text("--config", "CONFIG.json", config)
+      .text("--trace", "TRACE.csv", trace_path);
+  if (Outcome parsed = parser.parse(args); !parsed.is_ok()) return parsed;
+  if (parser.given("--layer") != parser.given("--channel"))
+    return parser.usage_error("--layer and --channel go together");
 
   auto model = load_model_file(model_path, config);
-  if (!model) return std::fprintf(stderr, "cortexlens: %s\n", model.message().c_str()), 1;
+  if (!model) return model.status();
   const auto start = std::chrono::steady_clock::now();
   auto result = synthesize(model.value(), selector, options);
   const double elapsed = seconds_since(start);
-  if (!result) return std::fprintf(stderr, "cortexlens: %s\n", result.message().c_str()), 1;
+  if (!result) return result.status();
   const RgbImage pixels = unrecentre(result.value().image);
-  if (auto status = write_png(out_path, pixels); !status)
-    return std::fprintf(stderr, "cortexlens: %s\n", status.message().c_str()), 1;
+  if (auto status = write_png(out_path, pixels); !status) return status;
   // The response of the image as written (8-bit pixels), which is what anyone re-reading the PNG will measure.
   auto written = forward(model.value(), recentre(pixels));
   if (!trace_path.empty()) {
     FILE* file = std::fopen(trace_path.c_str(), "w");
-    if (!file) return std::fprintf(stderr, "cortexlens: cannot write '%s'\n", trace_path.c_str()), 1;
+    if (!file) return Status::error("cannot write '" + trace_path + "'");
     std::fprintf(file, "step,response\n");
     for (std::size_t s = 0; s < result.value().trace.size(); ++s)
       std::fprintf(file, "%zu,%.7g\n", s + 1, result.value().trace[s]);
@@ -166,47 +120,43 @@ int run_synth(const Args& args) {
   std::printf("steps: %d, recipe: %s, seed: %llu, %.3f s (%.2f ms per step)\n", result.value().steps_done,
               options.recipe == SynthRecipe::authors ? "authors" : "fourier",
               static_cast<unsigned long long>(options.seed), elapsed, 1000.0 * elapsed / result.value().steps_done);
-  return 0;
+  return Status::ok();
 }
 
-int run_synth_check(const Args& args) {
+Outcome run_synth_check(const Args& args) {
   std::string data_dir = data_dir_default();
   std::vector<std::string> models;
   int count = 20, steps = 1000;
-  std::vector<SynthRecipe> recipes = {SynthRecipe::authors, SynthRecipe::fourier};
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a.rfind("-", 0) != 0) {
-      models.push_back(a);
-      continue;
-    }
-    if (i + 1 >= args.size()) return usage_error(kCheckUsage, a + " needs a value");
-    const std::string v = args[++i];
-    long long n = 0;
-    if (a == "--data") {
-      data_dir = v;
-    } else if (a == "--count") {
-      if (!parse_int(v, 1, 219, n)) return usage_error(kCheckUsage, "--count '" + v + "', expected 1..219");
-      count = static_cast<int>(n);
-    } else if (a == "--steps") {
-      if (!parse_int(v, 1, SynthLimits::max_steps, n)) return usage_error(kCheckUsage, "--steps '" + v + "'");
-      steps = static_cast<int>(n);
-    } else if (a == "--recipes") {
-      recipes.clear();
-      if (v.find("authors") != std::string::npos) recipes.push_back(SynthRecipe::authors);
-      if (v.find("fourier") != std::string::npos) recipes.push_back(SynthRecipe::fourier);
-      if (recipes.empty()) return usage_error(kCheckUsage, "--recipes '" + v + "', expected authors and/or fourier");
-    } else {
-      return usage_error(kCheckUsage, "unknown option '" + a + "'");
-    }
-  }
+  bool authors = true, fourier = true;
+  ArgParser parser("synth-check", kCheckUsage);
+  parser.positionals("MODEL", models, 0)
+      .text("--data", "DIR", data_dir)
+      .integer("--count", "N", 1, 219, count)
+      .integer("--steps", "N", 1, SynthLimits::max_steps, steps)
+      .custom("--recipes", "authors,fourier", "authors and/or fourier, separated by a comma",
+              [&authors, &fourier](const std::string& text) {
+                authors = fourier = false;
+                for (std::size_t begin = 0; begin <= text.size();) {
+                  const std::size_t comma = std::min(text.find(',', begin), text.size());
+                  const std::string word = text.substr(begin, comma - begin);
+                  if (word != "authors" && word != "fourier") return false;
+                  (word == "authors" ? authors : fourier) = true;
+                  begin = comma + 1;
+                }
+                return true;
+              });
+  if (Outcome parsed = parser.parse(args); !parsed.is_ok()) return parsed;
+  // Always in this order, whatever the order given, so that runs' tables line up.
+  std::vector<SynthRecipe> recipes;
+  if (authors) recipes.push_back(SynthRecipe::authors);
+  if (fourier) recipes.push_back(SynthRecipe::fourier);
   if (models.empty()) {
     // Every k-th published per-neuron model in name order, so all four sessions are represented.
     std::vector<std::string> all;
     std::error_code error;
     for (const auto& entry : std::filesystem::directory_iterator(data_dir + "/compact_models", error))
       if (entry.path().extension() == ".keras") all.push_back(entry.path().string());
-    if (all.empty()) return std::fprintf(stderr, "cortexlens: no models in '%s/compact_models'\n", data_dir.c_str()), 1;
+    if (all.empty()) return Status::error("no models in '" + data_dir + "/compact_models'");
     std::sort(all.begin(), all.end());
     const std::size_t n = std::min<std::size_t>(count, all.size());
     for (std::size_t k = 0; k < n; ++k) models.push_back(all[k * all.size() / n]);
@@ -216,12 +166,13 @@ int run_synth_check(const Args& args) {
   std::vector<Tensor> images;
   for (const char* session : {"190923", "201025", "210225"}) {
     auto archive = SessionImages::open(data_dir, session);
-    if (!archive) return std::fprintf(stderr, "cortexlens: %s\n", archive.message().c_str()), 1;
+    if (!archive) return archive.status();
     for (int number = 1; number <= 1200; ++number) {
       auto bytes = archive.value().image_bytes(number);
-      if (!bytes) return std::fprintf(stderr, "cortexlens: %s\n", bytes.message().c_str()), 1;
+      if (!bytes) return bytes.status();
       auto input = image_to_input(bytes.value().data(), bytes.value().size());
-      if (!input) return std::fprintf(stderr, "cortexlens: image %d of %s: %s\n", number, session, input.message().c_str()), 1;
+      if (!input)
+        return input.status().with_context("image " + std::to_string(number) + " of " + std::string(session) + ": ");
       images.push_back(std::move(input).value());
     }
   }
@@ -237,12 +188,12 @@ int run_synth_check(const Args& args) {
               "max_beats_all,min_below_all,seconds\n");
   for (const auto& path : models) {
     auto model = load_model_file(path);
-    if (!model) return std::fprintf(stderr, "cortexlens: %s\n", model.message().c_str()), 1;
+    if (!model) return model.status();
     std::vector<double> natural;
     natural.reserve(images.size());
     for (const Tensor& input : images) {
       auto out = forward(model.value(), input);
-      if (!out) return std::fprintf(stderr, "cortexlens: %s\n", out.message().c_str()), 1;
+      if (!out) return out.status();
       natural.push_back(out.value().outputs[0]);
     }
     const double lo = *std::min_element(natural.begin(), natural.end());
@@ -257,7 +208,7 @@ int run_synth_check(const Args& args) {
       options.minimize = true;
       auto down = synthesize(model.value(), OutputSelector::output(0), options);
       const double elapsed = seconds_since(start);
-      if (!up || !down) return std::fprintf(stderr, "cortexlens: %s\n", (up ? down : up).message().c_str()), 1;
+      if (!up || !down) return (up ? down : up).status();
       const double smax = up.value().response, smin = down.value().response;
       Tally& t = tallies[r];
       ++t.n;
@@ -284,7 +235,7 @@ int run_synth_check(const Args& args) {
                 median_value(t.ratio_max), median_value(t.ratio_min), median_value(t.range_max),
                 median_value(t.range_min), t.seconds / std::max(1, t.n));
   }
-  return 0;
+  return Status::ok();
 }
 
 }  // namespace cortexlens::cli

@@ -197,34 +197,13 @@ std::vector<float> column(const std::vector<std::vector<float>>& rows, std::size
   return c;
 }
 
-}  // namespace
-
-Result<PackedModel> pack_model(const Model& float_model, const std::string& source, const ReferenceImages& reference,
-                               const EvaluationData& evaluation, double percentile) {
-  PackedModel packed;
-  ConvertOptions options;
-  options.source = source;
-  options.percentile = percentile;
-  options.precision = Precision::float32;
-  auto float_file = convert_model(float_model, options, {});
-  if (!float_file) return float_file.status();
-  packed.float32 = std::move(float_file).value();
-  // One float pass over the reference images both calibrates int8 and gives the response distribution.
-  ActivationCalibrator calibrator(float_model);
-  for (const Tensor& input : reference.inputs) CL_RETURN_IF_ERROR(calibrator.add(input));
-  options.precision = Precision::int8;
-  auto quantized = quantize_calibrated(float_model, calibrator, reference.inputs, percentile);
-  if (!quantized) return quantized.status();
-  options.quantized = &quantized.value();
-  auto int8_file = convert_model(float_model, options, {});
-  if (!int8_file) return int8_file.status();
-  packed.int8 = std::move(int8_file).value();
-  const Model& int8_model = packed.int8.model;
-  const std::vector<std::vector<float>>& reference_out = calibrator.outputs();
-  const std::size_t outputs = float_model.output_count();
-  packed.outputs.resize(outputs);
-  for (std::size_t o = 0; o < outputs; ++o) {
-    OutputReport& report = packed.outputs[o];
+// The reference distribution of each output: its float responses to the reference images (one row per image,
+// as the calibration pass recorded them) as percentiles, and the images at both ends.
+std::vector<OutputReport> reference_distributions(const Model& float_model,
+                                                  const std::vector<std::vector<float>>& reference_out) {
+  std::vector<OutputReport> reports(float_model.output_count());
+  for (std::size_t o = 0; o < reports.size(); ++o) {
+    OutputReport& report = reports[o];
     report.name = float_model.output_names[o];
     const std::vector<float> responses = column(reference_out, o);
     report.quantiles = percentiles_0_to_100(responses);
@@ -236,8 +215,14 @@ Result<PackedModel> pack_model(const Model& float_model, const std::string& sour
       report.bottom.push_back({order[order.size() - 1 - k], responses[order[order.size() - 1 - k]]});
     }
   }
+  return reports;
+}
 
-  // Which outputs are evaluated on which images: own session when its images exist, else the mixed set.
+// Fidelity of each output: int8 vs float, and both vs the recorded responses, on the held-out images of its own
+// session when they exist, else int8 vs float only on the mixed images.
+Status measure_fidelity(const Model& float_model, const Model& int8_model, const EvaluationData& evaluation,
+                        std::vector<OutputReport>& reports) {
+  const std::size_t outputs = reports.size();
   std::vector<const EvaluationSession*> own(outputs, nullptr);
   std::vector<int> neuron(outputs, -1);
   bool needs_mixed = false;
@@ -265,7 +250,7 @@ Result<PackedModel> pack_model(const Model& float_model, const std::string& sour
       std::vector<double> recorded;
       for (int image : s.images) recorded.push_back(s.responses.at(neuron[o], image - 1));
       const auto fo = as_double(column(f.value(), o)), qo = as_double(column(q.value(), o));
-      OutputReport& report = packed.outputs[o];
+      OutputReport& report = reports[o];
       report.int8_vs_float_r = pearson_r(qo, fo);
       report.float_vs_recorded_r = pearson_r(fo, recorded);
       report.int8_vs_recorded_r = pearson_r(qo, recorded);
@@ -280,7 +265,7 @@ Result<PackedModel> pack_model(const Model& float_model, const std::string& sour
     if (!q) return q.status();
     for (std::size_t o = 0; o < outputs; ++o) {
       if (own[o]) continue;
-      OutputReport& report = packed.outputs[o];
+      OutputReport& report = reports[o];
       report.int8_vs_float_r = pearson_r(as_double(column(q.value(), o)), as_double(column(f.value(), o)));
       report.float_vs_recorded_r = report.int8_vs_recorded_r = std::nan("");
       report.images = std::to_string(evaluation.mixed_inputs.size()) +
@@ -288,6 +273,33 @@ Result<PackedModel> pack_model(const Model& float_model, const std::string& sour
       report.image_count = evaluation.mixed_inputs.size();
     }
   }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<PackedModel> pack_model(const Model& float_model, const std::string& source, const ReferenceImages& reference,
+                               const EvaluationData& evaluation, double percentile) {
+  PackedModel packed;
+  ConvertOptions options;
+  options.source = source;
+  options.percentile = percentile;
+  options.precision = Precision::float32;
+  auto float_file = convert_model(float_model, options, {});
+  if (!float_file) return float_file.status();
+  packed.float32 = std::move(float_file).value();
+  // One float pass over the reference images both calibrates int8 and gives the response distribution.
+  ActivationCalibrator calibrator(float_model);
+  for (const Tensor& input : reference.inputs) CL_RETURN_IF_ERROR(calibrator.add(input));
+  options.precision = Precision::int8;
+  auto quantized = quantize_calibrated(float_model, calibrator, reference.inputs, percentile);
+  if (!quantized) return quantized.status();
+  options.quantized = &quantized.value();
+  auto int8_file = convert_model(float_model, options, {});
+  if (!int8_file) return int8_file.status();
+  packed.int8 = std::move(int8_file).value();
+  packed.outputs = reference_distributions(float_model, calibrator.outputs());
+  CL_RETURN_IF_ERROR(measure_fidelity(float_model, packed.int8.model, evaluation, packed.outputs));
   return packed;
 }
 
