@@ -8,7 +8,7 @@
 //   native: build/<dir>/bench/bench_kernels
 //   wasm:   node --no-experimental-fetch build/<wasm dir>/bench/bench_kernels.js
 // Tile shapes are compile-time constants (CORTEXLENS_F32_TILE, CORTEXLENS_F32_BLOCK_VECTORS, CORTEXLENS_DW_TILE,
-// CORTEXLENS_DW_VECTORS, CORTEXLENS_I8_TILE, CORTEXLENS_I8_VECTORS in core/src/kernels_*.cpp): pass them with
+// CORTEXLENS_DW_VECTORS, CORTEXLENS_I8_TILE, CORTEXLENS_I8_VECTORS in core/src/kernels/*.cpp): pass them with
 // -DCMAKE_CXX_FLAGS=... in a separate build folder to compare alternatives.
 #include <algorithm>
 #include <chrono>

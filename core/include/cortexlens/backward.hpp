@@ -9,8 +9,8 @@
 // once and allocates nothing per step.
 //
 // How to add a layer kind: write its scalar `<kind>_backward_input_f32_ref` (the plain scatter form of the chain
-// rule, beside its forward twin in kernels_ref.cpp), dispatch it in run_layer_backward_input_f32; for a fast
-// version pack its weights and buffers in prepare_backward_step and run it in run_backward_step (backward.cpp),
+// rule, beside its forward twin in kernels/f32_ref.cpp), dispatch it in run_layer_backward_input_f32; for a fast
+// version pack its weights and buffers in prepare_backward_step and run it in run_backward_step (engine/backward_plan.cpp),
 // compare it with the twin on awkward shapes, and add a finite-difference case to tests/test_backward.cpp.
 #pragma once
 
@@ -52,7 +52,7 @@ struct GradientResult {
 // Buffers reused across calls, so that a synthesis loop of 1000 steps allocates nothing and packs the weights once.
 // It keeps a ForwardPlan and a BackwardPlan for the model it last ran (recognised by address): a model changed in
 // place after that needs a fresh workspace. Opaque to callers.
-struct BackwardPlan;  // per layer: transposed packed weights and bordered gradient buffers (backward.cpp)
+struct BackwardPlan;  // per layer: transposed packed weights and bordered gradient buffers (engine/backward_plan.cpp)
 
 struct GradientWorkspace {
   GradientWorkspace();

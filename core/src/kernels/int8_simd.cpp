@@ -5,7 +5,7 @@
 // quantize_values's, so everything equals the `_ref` kernels and forward_int8 with the reference kernels bit for bit
 // (tests/test_quantize.cpp).
 //
-// Layout, as in the float kernel (kernels_f32.cpp): the input sits in a zero-bordered int16 buffer, so one output
+// Layout, as in the float kernel (f32_simd.cpp): the input sits in a zero-bordered int16 buffer, so one output
 // pixel's window row is kw * cs contiguous values and the kernel tests no bounds. The reduction along a window row
 // is taken in pairs (k, k + 1): a 32-bit splat of the input pair times weights packed as (pairs, 4 output channels,
 // 2) gives four int32 partial sums per instruction, 8 multiply-adds where the float kernel does 4 per mul + add. A

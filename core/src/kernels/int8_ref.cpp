@@ -64,7 +64,7 @@ void dense_int8_ref(const Layer& layer, const std::int16_t* in, float* out) {
 void run_layer_int8(const Layer& layer, const std::int16_t* in, float* out, bool use_reference) {
   switch (layer.kind) {
     case LayerKind::conv2d:
-      // The register-tiled kernels (kernels_int8_simd.cpp, declared in kernels.hpp), bit-identical to the twins.
+      // The register-tiled kernels (int8_simd.cpp, declared in kernels.hpp), bit-identical to the twins.
       return use_reference ? conv2d_int8_ref(layer, in, out) : conv2d_int8_tiled(layer, in, out);
     case LayerKind::depthwise_conv2d:
       return use_reference ? depthwise_conv2d_int8_ref(layer, in, out) : depthwise_conv2d_int8_tiled(layer, in, out);

@@ -7,7 +7,7 @@
 
 #include "cortexlens/image.hpp"
 #include "cortexlens/kernels.hpp"
-#include "simd_f32x4.hpp"
+#include "kernels/simd_f32x4.hpp"
 
 namespace cortexlens {
 

@@ -4,11 +4,11 @@
 #include <string>
 
 #include "cortexlens/kernels.hpp"
-#include "simd_f32x4.hpp"
+#include "kernels/simd_f32x4.hpp"
 
 namespace cortexlens {
 
-// ---- scalar references: the chain rule in scatter form, mirroring the forward loops of kernels_ref.cpp ----
+// ---- scalar references: the chain rule in scatter form, mirroring the forward loops of f32_ref.cpp ----
 
 void conv2d_backward_input_f32_ref(const Layer& layer, const float* dy, float* dx) {
   const Shape3 is = layer.in, os = layer.out;

@@ -1,4 +1,4 @@
-// Private to the core: what image.cpp needs from a JPEG's marker segments that stb_image does not give it:
+// Private to the core: what decode.cpp needs from a JPEG's marker segments that stb_image does not give it:
 // the EXIF orientation, the claimed frame size (for messages), and the checks that keep stb 2.27 in bounds.
 //
 // Why a hand-written EXIF reader: stb_image ignores EXIF, and no EXIF library in Debian builds for
