@@ -155,10 +155,6 @@ void conv2d_int8_ref(const Layer& layer, const std::int16_t* in, float* out);
 void depthwise_conv2d_int8_ref(const Layer& layer, const std::int16_t* in, float* out);
 void dense_int8_ref(const Layer& layer, const std::int16_t* in, float* out);
 
-void conv2d_int8(const Layer& layer, const std::int16_t* in, float* out);
-void depthwise_conv2d_int8(const Layer& layer, const std::int16_t* in, float* out);
-void dense_int8(const Layer& layer, const std::int16_t* in, float* out);
-
 void run_layer_int8(const Layer& layer, const std::int16_t* in, float* out, bool use_reference = false);
 
 // The float finish of one output value, shared by every int8 kernel so they all round identically.
