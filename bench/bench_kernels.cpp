@@ -15,9 +15,11 @@
 #include <random>
 #include <vector>
 
-#include "cortexlens/int8_plan.hpp"
-#include "cortexlens/kernels.hpp"
+#include "cortexlens/int8_forward_plan.hpp"
 #include "cortexlens/quantize.hpp"
+#include "engine/forward_plan.hpp"
+#include "engine/int8_forward_plan_internals.hpp"
+#include "model/quantize_internals.hpp"
 
 using namespace cortexlens;
 

@@ -10,11 +10,13 @@
 #include <random>
 
 #include "cortexlens/forward.hpp"
-#include "cortexlens/int8_plan.hpp"
-#include "cortexlens/kernels.hpp"
+#include "cortexlens/int8_forward_plan.hpp"
 #include "cortexlens/model_file.hpp"
 #include "cortexlens/quantize.hpp"
+#include "engine/int8_forward_plan_internals.hpp"
 #include "image_fixtures.hpp"
+#include "kernels/kernels.hpp"
+#include "model/quantize_internals.hpp"
 
 using namespace cortexlens;
 
@@ -636,7 +638,7 @@ TEST_CASE("Int8ForwardPlans sharing an arena take turns and each gives the refer
     INFO("turn " << t << ", model " << turns[t]);
     const Model& model = models[turns[t]];
     // Twice the arena is filled with a value no layer writes: what a plan does not clear itself would show.
-    if (t == 0 || t == 5) arena.scribble(0x5a5a);
+    if (t == 0 || t == 5) scribble_int8_arena(arena, 0x5a5a);
     const Tensor x = random_images(rng, model.input, 1).front();
     auto ref = forward_int8(model, x, {/*keep_activations=*/true, /*use_reference_kernels=*/true});
     auto planned = forward_int8_planned(model, *plans[turns[t]], x, /*keep_activations=*/true);
@@ -652,7 +654,7 @@ TEST_CASE("Int8ForwardPlans sharing an arena take turns and each gives the refer
   Int8Arena other;
   for (int round = 0; round < 2; ++round) {
     Int8Arena& target = round == 0 ? other : arena;
-    target.scribble(0x3c3c);
+    scribble_int8_arena(target, 0x3c3c);
     plans[1]->use_arena(&target);
     const Tensor x = random_images(rng, models[1].input, 1).front();
     auto ref = forward_int8(models[1], x, {/*keep_activations=*/false, /*use_reference_kernels=*/true});

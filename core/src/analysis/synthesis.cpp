@@ -6,7 +6,7 @@
 #include <string>
 
 #include "cortexlens/image.hpp"
-#include "cortexlens/kernels.hpp"
+#include "analysis/synthesis_steps.hpp"
 #include "kernels/simd_f32x4.hpp"
 
 namespace cortexlens {

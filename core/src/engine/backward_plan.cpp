@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <string>
 
-#include "cortexlens/kernels.hpp"
+#include "engine/forward_plan.hpp"
+#include "kernels/kernels.hpp"
 #include "kernels/simd_f32x4.hpp"
 
 namespace cortexlens {

@@ -1,7 +1,7 @@
 // Scalar reference kernels: the plainest statement of each layer's semantics. Fast kernels are tested against these.
 #include <algorithm>
 
-#include "cortexlens/kernels.hpp"
+#include "kernels/kernels.hpp"
 
 namespace cortexlens {
 

@@ -1,6 +1,6 @@
 // Scalar reference int8 kernels: the plainest statement of the int8 semantics (quantize.hpp). Fast kernels must
 // match these bit-exactly.
-#include "cortexlens/kernels.hpp"
+#include "kernels/kernels.hpp"
 #include "cortexlens/quantize.hpp"
 
 namespace cortexlens {
