@@ -7,7 +7,8 @@
 #include <limits>
 #include <memory>
 
-#include "exif_orientation.hpp"
+#include "image/exif_orientation.hpp"
+#include "image/jpeg_segments.hpp"
 
 #define STBI_NO_STDIO
 #include <stb_image.h>
