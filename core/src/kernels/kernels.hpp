@@ -52,7 +52,7 @@ void run_layer_int8(const Layer& layer, const std::int16_t* in, float* out, bool
 // every value that matters.
 void plan_relu_codes(const float* values, std::size_t count, float scale, float high, std::int16_t* out);
 
-// --- backward to the input (engine/backward_plan.cpp) ------------------------------------------------------------
+// --- backward to the input (the _ref twins in f32_ref.cpp, the fast ones in engine/backward_plan.cpp) -----------
 
 // Per-layer backward kernels: given dy = d objective / d(layer output *before* the activation), (out.h, out.w,
 // out.c), write dx = d objective / d(layer input), (in.h, in.w, in.c) (overwritten, not accumulated).
