@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "cortexlens/backward.hpp"
+#include "cortexlens/model.hpp"
 #include "cortexlens/tensor.hpp"
 
 namespace cortexlens {
@@ -26,5 +28,9 @@ void sincos_deterministic(double x, double& s, double& c);
 void clip_to_valid_pixels(Tensor& image);
 // Replaces each pixel's channels by the mean of its raw values (what the authors' grayscale option does).
 void make_grayscale(Tensor& image);
+
+// The selected scalar's value at an image (recentred, model.input.size() floats), by a forward pass up to the
+// selected layer; what the recipes and the block search compare candidates by.
+float selected_value(const Model& model, const OutputSelector& s, const float* input, GradientWorkspace& ws);
 
 }  // namespace cortexlens
