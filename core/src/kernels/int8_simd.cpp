@@ -565,6 +565,21 @@ Int8ForwardPlan::Buffer Int8ForwardPlan::make_buffer(Shape3 shape, const Padding
   return b;
 }
 
+void quantize_values(const float* values, std::size_t count, float scale, bool unsigned_range, std::int16_t* out) {
+  // Branch-free so it vectorizes, yet equal to lround (half away from zero): x - trunc(x) is exact in float,
+  // whereas the common trunc(x + 0.5) rounds 0.49999997 up to 1.
+  const float low = unsigned_range ? 0.0f : -static_cast<float>(kInt8Max);
+  const float high = static_cast<float>(unsigned_range ? kUint8Max : kInt8Max);
+  const float inverse = quantizer_inverse(scale);
+  for (std::size_t i = 0; i < count; ++i) {
+    float x = values[i] * inverse;
+    x = x > high ? high : (x < low ? low : x);
+    const float whole = std::trunc(x);
+    const float fraction = x - whole;
+    out[i] = static_cast<std::int16_t>(static_cast<int>(whole) + (fraction >= 0.5f) - (fraction <= -0.5f));
+  }
+}
+
 void plan_relu_codes(const float* values, std::size_t count, float scale, float high, std::int16_t* out) {
   const Quantizer quantizer(scale, 0.0f, high);
   for (std::size_t i = 0; i < count; i += 4) {

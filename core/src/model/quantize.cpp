@@ -57,31 +57,6 @@ Int8Weights quantize_layer_weights(const Layer& layer, float input_scale, bool u
   return q;
 }
 
-void quantize_values_ref(const float* values, std::size_t count, float scale, bool unsigned_range, std::int16_t* out) {
-  // Clamped before rounding: lround of a value beyond the range of long is undefined, and clamping first to the
-  // integer limits gives the same result as rounding first.
-  const float low = unsigned_range ? 0.0f : -static_cast<float>(kInt8Max);
-  const float high = static_cast<float>(unsigned_range ? kUint8Max : kInt8Max);
-  const float inverse = quantizer_inverse(scale);
-  for (std::size_t i = 0; i < count; ++i)
-    out[i] = static_cast<std::int16_t>(std::lround(std::clamp(values[i] * inverse, low, high)));
-}
-
-void quantize_values(const float* values, std::size_t count, float scale, bool unsigned_range, std::int16_t* out) {
-  // Branch-free so it vectorizes, yet equal to lround (half away from zero): x - trunc(x) is exact in float,
-  // whereas the common trunc(x + 0.5) rounds 0.49999997 up to 1.
-  const float low = unsigned_range ? 0.0f : -static_cast<float>(kInt8Max);
-  const float high = static_cast<float>(unsigned_range ? kUint8Max : kInt8Max);
-  const float inverse = quantizer_inverse(scale);
-  for (std::size_t i = 0; i < count; ++i) {
-    float x = values[i] * inverse;
-    x = x > high ? high : (x < low ? low : x);
-    const float whole = std::trunc(x);
-    const float fraction = x - whole;
-    out[i] = static_cast<std::int16_t>(static_cast<int>(whole) + (fraction >= 0.5f) - (fraction <= -0.5f));
-  }
-}
-
 bool has_unsigned_input(const Model& model, std::size_t layer_index) {
   return layer_index > 0 && layer_index < model.layers.size() &&
          model.layers[layer_index - 1].activation == Activation::relu;
