@@ -186,7 +186,7 @@ TEST_CASE("quantize_values rounds half away from zero and clamps, fast equal to 
 }
 
 TEST_CASE("the plan's ReLU quantizer equals quantize_values_ref after a ReLU on every value that matters", "[int8]") {
-  // It rounds with one add and a truncation (core/src/kernels/int8_simd.cpp says why that is exact): check every float in
+  // It rounds with one add and a truncation (kernels/int8_simd.cpp says why that is exact): check every float in
   // [1/8, 1) (below 1/8 both give 0), and 4096 floats either side of every half-integer up to the top code.
   std::vector<float> values;
   for (std::uint32_t bits = 0x3E000000u; bits < 0x3F800000u; ++bits) {
