@@ -1,14 +1,13 @@
 // Per-kernel throughput on the layer shapes of the published models, for both targets (natively, and compiled to
 // wasm and run under node): G multiply-adds/s of the float kernels through a ForwardPlan, of the int8 kernels
-// as an Int8ForwardPlan step (packed once, output quantized into a bordered buffer as for a next layer), and of the
-// portable int8 conv (including its per-call widening). Synthetic weights and inputs, so
-// no data is needed. Prints the minimum and the median of 40 runs: on a shared machine the minimum is the
-// kernel's speed, the median includes other processes' preemptions.
+// as an Int8ForwardPlan step (packed once, output quantized into a bordered buffer as for a next layer). Synthetic
+// weights and inputs, so no data is needed. Prints the minimum and the median of 40 runs: on a shared machine the
+// minimum is the kernel's speed, the median includes other processes' preemptions.
 //
 //   native: build/<dir>/bench/bench_kernels
 //   wasm:   node --no-experimental-fetch build/<wasm dir>/bench/bench_kernels.js
 // Tile shapes are compile-time constants (CORTEXLENS_F32_TILE, CORTEXLENS_F32_BLOCK_VECTORS, CORTEXLENS_DW_TILE,
-// CORTEXLENS_DW_VECTORS, CORTEXLENS_I8_TILE, CORTEXLENS_I8_VECTORS in core/src/kernels_*.cpp): pass them with
+// CORTEXLENS_DW_VECTORS, CORTEXLENS_I8_TILE, CORTEXLENS_I8_VECTORS in core/src/kernels/*.cpp): pass them with
 // -DCMAKE_CXX_FLAGS=... in a separate build folder to compare alternatives.
 #include <algorithm>
 #include <chrono>
@@ -16,9 +15,11 @@
 #include <random>
 #include <vector>
 
-#include "cortexlens/int8_plan.hpp"
-#include "cortexlens/kernels.hpp"
+#include "cortexlens/int8_forward_plan.hpp"
 #include "cortexlens/quantize.hpp"
+#include "engine/forward_plan.hpp"
+#include "engine/int8_forward_plan_internals.hpp"
+#include "model/quantize_internals.hpp"
 
 using namespace cortexlens;
 
@@ -84,7 +85,7 @@ int main() {
       {"pointwise 100->219 @28", LayerKind::conv2d, {28, 28, 100}, 219, 1, 1},
   };
   std::printf("# G multiply-adds/s, min (median) of 40 runs\n");
-  std::printf("%-28s %8s %16s %16s %16s\n", "layer", "M m-adds", "float plan", "int8 step", "int8 portable");
+  std::printf("%-28s %8s %16s %16s\n", "layer", "M m-adds", "float plan", "int8 step");
   for (const Case& c : cases) {
     Layer layer = make_layer(c.kind, c.in, c.out_c, c.k, c.stride, rng);
     const double mmacs = static_cast<double>(layer.multiply_adds()) / 1e6;
@@ -111,13 +112,6 @@ int main() {
     sink.q_high = 255.0f;
     const Timing t = time_runs([&] { Int8ForwardPlan::run_step(step, in8, sink); });
     std::printf(" %7.1f (%6.1f)", mmacs / t.min_ms, mmacs / t.median_ms);
-    if (c.kind == LayerKind::conv2d) {
-      std::uniform_int_distribution<int> code(-127, 127);
-      std::vector<std::int16_t> q(layer.in.size());
-      for (auto& v : q) v = static_cast<std::int16_t>(code(rng));
-      const Timing p = time_runs([&] { conv2d_int8(layer, q.data(), out.data()); });
-      std::printf(" %7.1f (%6.1f)", mmacs / p.min_ms, mmacs / p.median_ms);
-    }
     std::printf("\n");
   }
   return 0;

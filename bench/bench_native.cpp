@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "cortexlens/forward.hpp"
-#include "cortexlens/int8_plan.hpp"
-#include "cortexlens/kernels.hpp"
+#include "cortexlens/int8_forward_plan.hpp"
 #include "cortexlens/quantize.hpp"
+#include "engine/forward_plan.hpp"
 #include "model_source.hpp"
 
 using namespace cortexlens;

@@ -8,7 +8,7 @@
 #include <memory>
 
 #include "cortexlens/image.hpp"
-#include "cortexlens/int8_plan.hpp"
+#include "cortexlens/int8_forward_plan.hpp"
 #include "v4_data.hpp"
 
 namespace cortexlens {

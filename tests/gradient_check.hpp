@@ -17,7 +17,7 @@
 
 namespace cortexlens::gradcheck {
 
-// One layer in double: the plain loops of kernels_ref.cpp. Returns the pre-activation in `pre` and the output
+// One layer in double: the plain loops of kernels/f32_ref.cpp. Returns the pre-activation in `pre` and the output
 // (after the activation) in `out`.
 inline void layer_double(const Layer& layer, const std::vector<double>& in, std::vector<double>& pre,
                          std::vector<double>& out) {

@@ -8,6 +8,7 @@
 #include "cortexlens/forward.hpp"
 #include "gradient_check.hpp"
 #include "keras_fixture.hpp"
+#include "kernels/kernels.hpp"
 #include "random_layer.hpp"
 
 using namespace cortexlens;

@@ -5,8 +5,10 @@
 #include <random>
 
 #include "cortexlens/forward.hpp"
-#include "cortexlens/kernels.hpp"
 #include "cortexlens/quantize.hpp"
+#include "engine/forward_plan.hpp"
+#include "kernels/kernels.hpp"
+#include "model/quantize_internals.hpp"
 #include "random_layer.hpp"
 
 using namespace cortexlens;

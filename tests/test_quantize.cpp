@@ -10,11 +10,13 @@
 #include <random>
 
 #include "cortexlens/forward.hpp"
-#include "cortexlens/int8_plan.hpp"
-#include "cortexlens/kernels.hpp"
+#include "cortexlens/int8_forward_plan.hpp"
 #include "cortexlens/model_file.hpp"
 #include "cortexlens/quantize.hpp"
+#include "engine/int8_forward_plan_internals.hpp"
 #include "image_fixtures.hpp"
+#include "kernels/kernels.hpp"
+#include "model/quantize_internals.hpp"
 
 using namespace cortexlens;
 
@@ -75,7 +77,7 @@ TEST_CASE("int8 conv2d matches its scalar twin bit-exactly on awkward shapes", "
   const auto input = random_quantized(layer.in.size(), rng, *layer.int8);
   std::vector<float> ref(layer.out.size()), fast(layer.out.size());
   conv2d_int8_ref(layer, input.data(), ref.data());
-  conv2d_int8(layer, input.data(), fast.data());
+  conv2d_int8_tiled(layer, input.data(), fast.data());
   CHECK(bit_equal(ref, fast));
 }
 
@@ -92,7 +94,7 @@ TEST_CASE("int8 depthwise conv2d matches its scalar twin bit-exactly", "[int8]")
   const auto input = random_quantized(layer.in.size(), rng, *layer.int8);
   std::vector<float> ref(layer.out.size()), fast(layer.out.size());
   depthwise_conv2d_int8_ref(layer, input.data(), ref.data());
-  depthwise_conv2d_int8(layer, input.data(), fast.data());
+  depthwise_conv2d_int8_tiled(layer, input.data(), fast.data());
   CHECK(bit_equal(ref, fast));
 }
 
@@ -105,11 +107,8 @@ TEST_CASE("int8 dense matches its scalar twin bit-exactly", "[int8]") {
   const auto input = random_quantized(layer.in.size(), rng, *layer.int8);
   std::vector<float> ref(layer.out.size()), fast(layer.out.size());
   dense_int8_ref(layer, input.data(), ref.data());
-  dense_int8(layer, input.data(), fast.data());
+  dense_int8_tiled(layer, input.data(), fast.data());
   CHECK(bit_equal(ref, fast));
-  std::vector<float> tiled(layer.out.size());
-  dense_int8_tiled(layer, input.data(), tiled.data());
-  CHECK(bit_equal(ref, tiled));
 }
 
 TEST_CASE("the largest int8 sums do not overflow the int32 accumulator", "[int8]") {
@@ -124,10 +123,7 @@ TEST_CASE("the largest int8 sums do not overflow the int32 accumulator", "[int8]
   const std::vector<std::int16_t> input(layer.in.size(), kUint8Max);
   float ref = 0, fast = 0;
   dense_int8_ref(layer, input.data(), &ref);
-  dense_int8(layer, input.data(), &fast);
-  float tiled = 0;
-  dense_int8_tiled(layer, input.data(), &tiled);
-  CHECK(tiled == ref);
+  dense_int8_tiled(layer, input.data(), &fast);
   // Every product is 255 * 127; their sum over 66304 inputs (2,147,255,040) must come through int32 intact.
   const double exact = 255.0 * 127.0 * static_cast<double>(layer.in.size()) * layer.int8->weight_scales[0];
   CHECK(ref == Approx(exact).epsilon(1e-6));
@@ -190,7 +186,7 @@ TEST_CASE("quantize_values rounds half away from zero and clamps, fast equal to 
 }
 
 TEST_CASE("the plan's ReLU quantizer equals quantize_values_ref after a ReLU on every value that matters", "[int8]") {
-  // It rounds with one add and a truncation (kernels_int8_simd.cpp says why that is exact): check every float in
+  // It rounds with one add and a truncation (kernels/int8_simd.cpp says why that is exact): check every float in
   // [1/8, 1) (below 1/8 both give 0), and 4096 floats either side of every half-integer up to the top code.
   std::vector<float> values;
   for (std::uint32_t bits = 0x3E000000u; bits < 0x3F800000u; ++bits) {
@@ -642,7 +638,7 @@ TEST_CASE("Int8ForwardPlans sharing an arena take turns and each gives the refer
     INFO("turn " << t << ", model " << turns[t]);
     const Model& model = models[turns[t]];
     // Twice the arena is filled with a value no layer writes: what a plan does not clear itself would show.
-    if (t == 0 || t == 5) arena.scribble(0x5a5a);
+    if (t == 0 || t == 5) scribble_int8_arena(arena, 0x5a5a);
     const Tensor x = random_images(rng, model.input, 1).front();
     auto ref = forward_int8(model, x, {/*keep_activations=*/true, /*use_reference_kernels=*/true});
     auto planned = forward_int8_planned(model, *plans[turns[t]], x, /*keep_activations=*/true);
@@ -658,7 +654,7 @@ TEST_CASE("Int8ForwardPlans sharing an arena take turns and each gives the refer
   Int8Arena other;
   for (int round = 0; round < 2; ++round) {
     Int8Arena& target = round == 0 ? other : arena;
-    target.scribble(0x3c3c);
+    scribble_int8_arena(target, 0x3c3c);
     plans[1]->use_arena(&target);
     const Tensor x = random_images(rng, models[1].input, 1).front();
     auto ref = forward_int8(models[1], x, {/*keep_activations=*/false, /*use_reference_kernels=*/true});

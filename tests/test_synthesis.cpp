@@ -8,6 +8,7 @@
 
 #include "cortexlens/forward.hpp"
 #include "cortexlens/image.hpp"
+#include "analysis/synthesis_steps.hpp"
 #include "cortexlens/synthesis.hpp"
 #include "viz_models.hpp"
 

@@ -6,7 +6,7 @@
 #include <thread>
 #endif
 
-#include "cortexlens/int8_plan.hpp"
+#include "cortexlens/int8_forward_plan.hpp"
 #include "cortexlens/model_file.hpp"
 #include "cortexlens/quantize.hpp"
 #include "edge.hpp"

@@ -3,7 +3,7 @@
 
 #include <memory>
 
-#include "cortexlens/int8_plan.hpp"
+#include "cortexlens/int8_forward_plan.hpp"
 #include "cortexlens/model.hpp"
 #include "cortexlens/model_file.hpp"
 #include "edge.hpp"

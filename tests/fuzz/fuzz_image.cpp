@@ -1,7 +1,7 @@
 // libFuzzer target for the image path: hostile bytes -> probe -> decode -> crop -> resize -> recentre.
 // Built only with clang and -DCORTEXLENS_FUZZ=ON, e.g.
 //   clang++ -std=c++17 -fsanitize=fuzzer,address,undefined -Icore/include -I/usr/include/stb \
-//     core/src/image.cpp core/src/exif_orientation.cpp core/src/stb_impl.cpp tests/fuzz/fuzz_image.cpp
+//     -Icore/src core/src/image/*.cpp tests/fuzz/fuzz_image.cpp
 //   mkdir -p /tmp/fuzz_image && ./a.out -max_total_time=60 /tmp/fuzz_image tests/bad_inputs
 // libFuzzer writes new inputs into the first directory, so keep that one out of the repository; the committed
 // corpus is a good seed as the second.

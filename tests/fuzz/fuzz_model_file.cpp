@@ -2,8 +2,9 @@
 // test vector). Random bytes would almost never pass the CRC-32, so each input is also tried with its last 4 bytes
 // replaced by the correct checksum: that lets the fuzzer reach every field parser behind it. Build with clang:
 //   clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -Icore/include -Icore/src \
-//     core/src/{model,model_file,quantize,kernels_int8,kernels_int8_ref,kernels_int8_simd,kernels_ref,kernels_f32,forward}.cpp \
-//     tests/fuzz/fuzz_model_file.cpp -o fuzz_model_file
+//     core/src/model/{model,model_file,quantize}.cpp core/src/kernels/*.cpp \
+//     core/src/engine/{forward,forward_plan,forward_int8,int8_forward_plan}.cpp tests/fuzz/fuzz_model_file.cpp \
+//     -o fuzz_model_file
 //   mkdir -p /tmp/clm_corpus && cp models/demo/*.clm tests/bad_models/*.clm /tmp/clm_corpus/
 //   ./fuzz_model_file -max_total_time=60 -timeout=10 /tmp/clm_corpus
 #include <cstddef>

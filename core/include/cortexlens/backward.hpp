@@ -9,15 +9,15 @@
 // once and allocates nothing per step.
 //
 // How to add a layer kind: write its scalar `<kind>_backward_input_f32_ref` (the plain scatter form of the chain
-// rule, beside its forward twin in kernels_ref.cpp), dispatch it in run_layer_backward_input_f32; for a fast
-// version pack its weights and buffers in prepare_backward_step and run it in run_backward_step (backward.cpp),
-// compare it with the twin on awkward shapes, and add a finite-difference case to tests/test_backward.cpp.
+// rule, beside its forward twin in core/src/kernels/f32_ref.cpp), declare it in core/src/kernels/kernels.hpp and
+// dispatch it in run_layer_backward_input_f32; for a fast version pack its weights and buffers in
+// prepare_backward_step and run it in run_backward_step (core/src/engine/backward_plan.cpp), compare it with the
+// twin on awkward shapes, and add a finite-difference case to tests/test_backward.cpp.
 #pragma once
 
 #include <memory>
 #include <vector>
 
-#include "cortexlens/kernels.hpp"
 #include "cortexlens/model.hpp"
 
 namespace cortexlens {
@@ -52,7 +52,8 @@ struct GradientResult {
 // Buffers reused across calls, so that a synthesis loop of 1000 steps allocates nothing and packs the weights once.
 // It keeps a ForwardPlan and a BackwardPlan for the model it last ran (recognised by address): a model changed in
 // place after that needs a fresh workspace. Opaque to callers.
-struct BackwardPlan;  // per layer: transposed packed weights and bordered gradient buffers (backward.cpp)
+struct BackwardPlan;  // per layer: transposed packed weights and bordered gradient buffers (engine/backward_plan.cpp)
+class ForwardPlan;    // the float forward pass with its buffers kept (core/src/engine/forward_plan.hpp)
 
 struct GradientWorkspace {
   GradientWorkspace();
@@ -83,26 +84,5 @@ Result<GradientResult> input_gradient(const Model& model, const Tensor& input, c
 // input shape and selector once. `input` holds model.input.size() floats, `gradient` has room for as many.
 float input_gradient_unchecked(const Model& model, const float* input, const OutputSelector& selector,
                                float* gradient, GradientWorkspace& workspace, bool use_reference_kernels = false);
-
-// Per-layer backward kernels: given dy = d objective / d(layer output *before* the activation), (out.h, out.w,
-// out.c), write dx = d objective / d(layer input), (in.h, in.w, in.c) (overwritten, not accumulated).
-// The fast ones run the kernels input_gradient uses, packing the weights per call (input_gradient packs once):
-//  - conv2d: per output pixel, the product of its out.c gradients with the transposed weights gives the
-//    contribution to each of its kernel_h input rows of kernel_w * in.c values, which are added into a bordered dx
-//    (an f32x4 register tile of 2 output pixels x 16 values, like the forward conv);
-//  - depthwise: each input pixel gathers over the taps that reach it, from a zero-bordered dy (4 pixels x 8
-//    channels per tile), so each dx value is written once and no bounds are tested;
-//  - dense: one dot product per input value.
-// They sum in a fixed order with the f32x4 operations of simd_f32x4.hpp, so results are bit-identical natively and
-// in wasm.
-void conv2d_backward_input_f32_ref(const Layer& layer, const float* dy, float* dx);
-void depthwise_conv2d_backward_input_f32_ref(const Layer& layer, const float* dy, float* dx);
-void dense_backward_input_f32_ref(const Layer& layer, const float* dy, float* dx);
-
-void conv2d_backward_input_f32(const Layer& layer, const float* dy, float* dx);
-void depthwise_conv2d_backward_input_f32(const Layer& layer, const float* dy, float* dx);
-void dense_backward_input_f32(const Layer& layer, const float* dy, float* dx);
-
-void run_layer_backward_input_f32(const Layer& layer, const float* dy, float* dx, bool use_reference = false);
 
 }  // namespace cortexlens

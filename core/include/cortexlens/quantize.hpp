@@ -20,10 +20,8 @@
 // The float path stays available: after quantization Layer::weights holds the dequantized weights (q * scale),
 // so `forward` on a quantized model runs float arithmetic on exactly the int8 file's weights.
 //
-// Kernels trust their inputs like the float ones: validate_model and check_int8_layers passed. Every fast kernel
-// has a scalar `_ref` twin and must match it bit-exactly (tests/test_quantize.cpp sweeps awkward shapes). To add
-// a SIMD version (e.g. wasm `i32x4.dot_i16x8_s`): keep the signature, accumulate in int32, and finish each output
-// with int8_epilogue so the float rounding is the same as the reference.
+// The kernels, their `_ref` twins and the arithmetic they share (int8_epilogue, quantize_values) are private to the
+// core: core/src/kernels/kernels.hpp and core/src/kernels/int8_arithmetic.hpp.
 #pragma once
 
 #include <cstddef>
@@ -38,45 +36,7 @@ namespace cortexlens {
 enum class Precision { float32, int8 };
 const char* precision_name(Precision precision);  // "float32", "int8"
 
-// The largest int8 value used; -128 is never produced so the range is symmetric.
-inline constexpr int kInt8Max = 127;
-// The largest quantized value of an unsigned (post-ReLU) input.
-inline constexpr int kUint8Max = 255;
-// Longest dot product an int8 kernel may compute without int32 overflow: 255 * 127 * n < 2^31.
-inline constexpr std::int64_t kInt8MaxReduction = (std::int64_t{1} << 31) / (kUint8Max * kInt8Max);
-
-static_assert(sizeof(std::int8_t) == 1 && sizeof(float) == 4, "int8 weights are stored one byte each");
-static_assert(kInt8MaxReduction * kUint8Max * kInt8Max <= INT32_MAX, "int8 accumulators must not overflow");
-// One product fits int16, which the kernels rely on (16-bit multiplies, pairs summed in int32).
-static_assert(kUint8Max * kInt8Max <= INT16_MAX, "8-bit products must fit int16");
-
-// The quantized input's range of a layer: [-127, 127] signed, [0, 255] unsigned.
-inline int input_q_min(const Int8Weights& q) { return q.unsigned_input ? 0 : -kInt8Max; }
-inline int input_q_max(const Int8Weights& q) { return q.unsigned_input ? kUint8Max : kInt8Max; }
-
-// --- weights and activations -------------------------------------------------------------------------------
-
-// IEEE 754 binary16, for weight scales. half_to_float is exact for every value (normal, subnormal, zero, inf, NaN).
-float half_to_float(std::uint16_t half);
-// The smallest float16 >= value, for 0 < value <= 65504 (the largest float16); used so a stored scale never shrinks.
-std::uint16_t half_at_least(float value);
-inline constexpr float kMaxHalf = 65504.0f;
-
-// Symmetric per-output-channel quantization of `layer.weights` (the output channel of weight i is i % out.c for
-// every layer kind: HWIO conv, (kh, kw, C) depthwise and (in, out) dense all put the output channel last).
-// input_scale must be > 0 and finite.
-Int8Weights quantize_layer_weights(const Layer& layer, float input_scale, bool unsigned_input);
-
-// Whether layer i of the model gets an unsigned input: it follows a ReLU layer.
-bool has_unsigned_input(const Model& model, std::size_t layer_index);
-
-// q = clamp(round(x * (1 / scale)), q_min, q_max) for `count` values, (q_min, q_max) = (-127, 127) or (0, 255)
-// when unsigned_range; round half away from zero (std::lround). The reciprocal is rounded to float once
-// (quantizer_inverse) and every implementation multiplies by it: a division costs several multiplies in the SIMD
-// epilogues that quantize each layer's output, and the rounding must be the same bits everywhere.
-inline float quantizer_inverse(float scale) { return 1.0f / scale; }
-void quantize_values_ref(const float* values, std::size_t count, float scale, bool unsigned_range, std::int16_t* out);
-void quantize_values(const float* values, std::size_t count, float scale, bool unsigned_range, std::int16_t* out);
+// --- weights ----------------------------------------------------------------------------------------------------
 
 // Quantizes every layer given the range R of each layer's input (one per model.layers entry; scale = R / 255 for
 // an input after a ReLU, R / 127 otherwise) and replaces Layer::weights by their dequantized values. Refuses wrong
@@ -149,30 +109,12 @@ Status equalize_channel_ranges(Model& model, const std::vector<std::vector<float
 Result<Model> quantize_calibrated(const Model& float_model, const ActivationCalibrator& float_calibration,
                                   const std::vector<Tensor>& images, double percentile);
 
-// --- kernels: in (H, W, C) quantized with layer.int8 (input_scale, input_q_min..input_q_max); out (H, W, C) float
-
-void conv2d_int8_ref(const Layer& layer, const std::int16_t* in, float* out);
-void depthwise_conv2d_int8_ref(const Layer& layer, const std::int16_t* in, float* out);
-void dense_int8_ref(const Layer& layer, const std::int16_t* in, float* out);
-
-void conv2d_int8(const Layer& layer, const std::int16_t* in, float* out);
-void depthwise_conv2d_int8(const Layer& layer, const std::int16_t* in, float* out);
-void dense_int8(const Layer& layer, const std::int16_t* in, float* out);
-
-void run_layer_int8(const Layer& layer, const std::int16_t* in, float* out, bool use_reference = false);
-
-// The float finish of one output value, shared by every int8 kernel so they all round identically.
-inline float int8_epilogue(std::int32_t acc, float combined_scale, float bias, Activation activation) {
-  const float value = static_cast<float>(acc) * combined_scale + bias;
-  return activation == Activation::relu ? (value > 0.0f ? value : 0.0f) : value;
-}
-
 // --- forward ----------------------------------------------------------------------------------------------------
 
 // The int8 forward pass: each layer quantizes its (float) input with its own scale, runs the int8 kernel and
 // produces float outputs. Kept activations are those float outputs. Refuses a model without int8 weights on
 // every layer, naming the first layer that lacks them. Without use_reference_kernels the pass runs an
-// Int8ForwardPlan built for the call (int8_plan.hpp: quantization fused into each producer's epilogue, the same
+// Int8ForwardPlan built for the call (int8_forward_plan.hpp: quantization fused into each producer's epilogue, the same
 // bits); hot loops keep their own plan.
 Result<ForwardResult> forward_int8(const Model& model, const Tensor& input, const ForwardOptions& options = {});
 

@@ -1,38 +1,16 @@
-// Float32 layer kernels. Each fast kernel has a plain scalar "_ref" twin that states the semantics and that the
-// tests compare it against on awkward shapes. Kernels trust their inputs: validate_model checked the layer,
-// and `in` holds layer.in.size() floats, `out` has room for layer.out.size() floats. Bias and activation are applied.
+// Private to the core (tests and bench include it too): the float32 forward pass prepared once, which forward(),
+// the backward pass's forward half (GradientWorkspace) and the analyses run.
+//
+// Its steps (prepare_step, run_step, make_buffer: the kernels' weight and buffer layouts) are defined beside the
+// kernels in kernels/f32_simd.cpp; the chain of steps and buffers in engine/forward_plan.cpp.
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <vector>
 
 #include "cortexlens/model.hpp"
 
 namespace cortexlens {
-
-void conv2d_f32_ref(const Layer& layer, const float* in, float* out);
-void depthwise_conv2d_f32_ref(const Layer& layer, const float* in, float* out);
-void dense_f32_ref(const Layer& layer, const float* in, float* out);
-
-void conv2d_f32(const Layer& layer, const float* in, float* out);
-void depthwise_conv2d_f32(const Layer& layer, const float* in, float* out);
-void dense_f32(const Layer& layer, const float* in, float* out);
-
-// Dispatches on layer.kind. use_reference selects the scalar twins (for tests and for checking a new kernel).
-void run_layer_f32(const Layer& layer, const float* in, float* out, bool use_reference = false);
-
-// int8 conv2d with the semantics of quantize.hpp (int8 x int8 -> exact int32 sums, then int8_epilogue), register
-// tiled on pairwise 16-bit dot products (wasm i32x4.dot_i16x8_s, SSE2 pmaddwd). Bit-identical to conv2d_int8_ref.
-// Needs layer.int8; `in` is (H, W, C) int8 quantized with layer.int8->input_scale.
-void conv2d_int8_tiled(const Layer& layer, const std::int16_t* in, float* out);
-// int8 depthwise conv2d, 4 pixels x 8 channels per tile, two taps per 16-bit dot product (int32 sums).
-// Bit-identical to depthwise_conv2d_int8_ref.
-void depthwise_conv2d_int8_tiled(const Layer& layer, const std::int16_t* in, float* out);
-// int8 dense on pairwise 16-bit dot products (one unit: one long dot product; several: blocks of 16 units over the
-// nonzero input pairs). Bit-identical to dense_int8_ref. These three run the Int8ForwardPlan's code (int8_plan.hpp)
-// on one layer.
-void dense_int8_tiled(const Layer& layer, const std::int16_t* in, float* out);
 
 // A model prepared once for many fast float32 forward passes (what forward() uses; hold one yourself in hot loops
 // such as benchmarks, evaluation over many images or synthesis, to skip the per-call packing and allocation).
@@ -91,6 +69,9 @@ class ForwardPlan {
   static Step prepare_step(const Layer& layer, int in_channel_stride);
   static Buffer make_buffer(Shape3 shape, const Padding& border, int channel_stride);
   static void run_step(const Step& step, Buffer& in, Buffer& out);
+  // A dense (H, W, C) map into a buffer's interior, and back out.
+  static void copy_in(const float* dense, Buffer& buffer);
+  static void copy_out(Buffer& buffer, float* dense);
 
  private:
   std::vector<Step> steps_;

@@ -1,9 +1,6 @@
-// Private to the core: what image.cpp needs from a JPEG's marker segments that stb_image does not give it:
-// the EXIF orientation, the claimed frame size (for messages), and the checks that keep stb 2.27 in bounds.
-//
-// Why a hand-written EXIF reader: stb_image ignores EXIF, and no EXIF library in Debian builds for
-// WebAssembly here, while browsers do rotate photos by their EXIF orientation; without it the page would show
-// a phone photo upright and the model would see it on its side. It reads one tag, so it stays tiny.
+// Private to the core: what decode.cpp needs from a JPEG's marker segments that stb_image does not give it:
+// the claimed frame size (for messages), and the checks that keep stb 2.27 in bounds (the EXIF orientation,
+// read from the same segments, is exif_orientation.hpp).
 // Everything here treats the bytes as hostile: every offset and count is checked against the buffer, the walk
 // only moves forward, and nothing recurses or allocates (except a message string).
 #pragma once
@@ -43,11 +40,6 @@ class JpegSegmentReader {
   Extent extent_;
   bool finished_;
 };
-
-// The EXIF orientation (tag 0x0112 in IFD0 of the first APP1 "Exif\0\0" segment), 1..8.
-// Returns 1 when the file is not a JPEG, has no EXIF, or the EXIF is malformed: a broken EXIF block must
-// never make an otherwise valid photo fail to load.
-int read_jpeg_exif_orientation(const std::uint8_t* bytes, std::size_t size);
 
 // The first frame header (SOFn) of a JPEG, as claimed, unchecked.
 struct JpegFrameHeader {

@@ -1,65 +1,15 @@
+// The backward pass to the input (backward.hpp): the BackwardPlan with the fast backward kernels it packs for, the
+// GradientWorkspace and input_gradient. The scalar twins are kernels/f32_ref.cpp.
 #include "cortexlens/backward.hpp"
 
 #include <algorithm>
 #include <string>
 
-#include "cortexlens/kernels.hpp"
-#include "simd_f32x4.hpp"
+#include "engine/forward_plan.hpp"
+#include "kernels/kernels.hpp"
+#include "kernels/simd_f32x4.hpp"
 
 namespace cortexlens {
-
-// ---- scalar references: the chain rule in scatter form, mirroring the forward loops of kernels_ref.cpp ----
-
-void conv2d_backward_input_f32_ref(const Layer& layer, const float* dy, float* dx) {
-  const Shape3 is = layer.in, os = layer.out;
-  std::fill(dx, dx + is.size(), 0.0f);
-  for (int oy = 0; oy < os.h; ++oy)
-    for (int ox = 0; ox < os.w; ++ox)
-      for (int oc = 0; oc < os.c; ++oc) {
-        const float g = dy[(static_cast<std::size_t>(oy) * os.w + ox) * os.c + oc];
-        for (int ky = 0; ky < layer.kernel_h; ++ky) {
-          const int iy = oy * layer.stride_h - layer.pad.top + ky;
-          if (iy < 0 || iy >= is.h) continue;
-          for (int kx = 0; kx < layer.kernel_w; ++kx) {
-            const int ix = ox * layer.stride_w - layer.pad.left + kx;
-            if (ix < 0 || ix >= is.w) continue;
-            for (int ic = 0; ic < is.c; ++ic)
-              dx[(static_cast<std::size_t>(iy) * is.w + ix) * is.c + ic] +=
-                  g * layer.weights[((static_cast<std::size_t>(ky) * layer.kernel_w + kx) * is.c + ic) * os.c + oc];
-          }
-        }
-      }
-}
-
-void depthwise_conv2d_backward_input_f32_ref(const Layer& layer, const float* dy, float* dx) {
-  const Shape3 is = layer.in, os = layer.out;
-  std::fill(dx, dx + is.size(), 0.0f);
-  for (int oy = 0; oy < os.h; ++oy)
-    for (int ox = 0; ox < os.w; ++ox)
-      for (int c = 0; c < os.c; ++c) {
-        const float g = dy[(static_cast<std::size_t>(oy) * os.w + ox) * os.c + c];
-        for (int ky = 0; ky < layer.kernel_h; ++ky) {
-          const int iy = oy * layer.stride_h - layer.pad.top + ky;
-          if (iy < 0 || iy >= is.h) continue;
-          for (int kx = 0; kx < layer.kernel_w; ++kx) {
-            const int ix = ox * layer.stride_w - layer.pad.left + kx;
-            if (ix < 0 || ix >= is.w) continue;
-            dx[(static_cast<std::size_t>(iy) * is.w + ix) * is.c + c] +=
-                g * layer.weights[(static_cast<std::size_t>(ky) * layer.kernel_w + kx) * is.c + c];
-          }
-        }
-      }
-}
-
-void dense_backward_input_f32_ref(const Layer& layer, const float* dy, float* dx) {
-  const std::size_t inputs = layer.in.size();
-  const int units = layer.out.c;
-  for (std::size_t i = 0; i < inputs; ++i) {
-    float acc = 0.0f;
-    for (int o = 0; o < units; ++o) acc += dy[o] * layer.weights[i * units + o];
-    dx[i] = acc;
-  }
-}
 
 // ---- fast kernels ----
 //

@@ -53,7 +53,7 @@ namespace cortexlens {
 
 // stb_image only sets its failure reason on failure and never clears it, so a failure that sets none (a GIF
 // with no frame) would otherwise be reported with the reason of some earlier, unrelated file.
-// Declared where it is used, in image.cpp: nothing else may reach into stb.
+// Declared where it is used, in decode.cpp: nothing else may reach into stb.
 void stb_clear_failure_reason() { stbi__g_failure_reason = nullptr; }
 
 }  // namespace cortexlens

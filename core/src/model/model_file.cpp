@@ -7,6 +7,8 @@
 #include <cstring>
 
 #include "cortexlens/forward.hpp"
+#include "kernels/int8_arithmetic.hpp"
+#include "model/quantize_internals.hpp"
 
 namespace cortexlens {
 

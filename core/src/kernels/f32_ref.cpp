@@ -1,7 +1,8 @@
-// Scalar reference kernels: the plainest statement of each layer's semantics. Fast kernels are tested against these.
+// Scalar reference kernels: the plainest statement of each layer's semantics, forward and backward to the input.
+// Fast kernels are tested against these.
 #include <algorithm>
 
-#include "cortexlens/kernels.hpp"
+#include "kernels/kernels.hpp"
 
 namespace cortexlens {
 
@@ -70,6 +71,59 @@ void run_layer_f32(const Layer& layer, const float* in, float* out, bool use_ref
       return use_reference ? depthwise_conv2d_f32_ref(layer, in, out) : depthwise_conv2d_f32(layer, in, out);
     case LayerKind::dense:
       return use_reference ? dense_f32_ref(layer, in, out) : dense_f32(layer, in, out);
+  }
+}
+
+// ---- backward to the input: the chain rule in scatter form, mirroring the forward loops above ----
+
+void conv2d_backward_input_f32_ref(const Layer& layer, const float* dy, float* dx) {
+  const Shape3 is = layer.in, os = layer.out;
+  std::fill(dx, dx + is.size(), 0.0f);
+  for (int oy = 0; oy < os.h; ++oy)
+    for (int ox = 0; ox < os.w; ++ox)
+      for (int oc = 0; oc < os.c; ++oc) {
+        const float g = dy[(static_cast<std::size_t>(oy) * os.w + ox) * os.c + oc];
+        for (int ky = 0; ky < layer.kernel_h; ++ky) {
+          const int iy = oy * layer.stride_h - layer.pad.top + ky;
+          if (iy < 0 || iy >= is.h) continue;
+          for (int kx = 0; kx < layer.kernel_w; ++kx) {
+            const int ix = ox * layer.stride_w - layer.pad.left + kx;
+            if (ix < 0 || ix >= is.w) continue;
+            for (int ic = 0; ic < is.c; ++ic)
+              dx[(static_cast<std::size_t>(iy) * is.w + ix) * is.c + ic] +=
+                  g * layer.weights[((static_cast<std::size_t>(ky) * layer.kernel_w + kx) * is.c + ic) * os.c + oc];
+          }
+        }
+      }
+}
+
+void depthwise_conv2d_backward_input_f32_ref(const Layer& layer, const float* dy, float* dx) {
+  const Shape3 is = layer.in, os = layer.out;
+  std::fill(dx, dx + is.size(), 0.0f);
+  for (int oy = 0; oy < os.h; ++oy)
+    for (int ox = 0; ox < os.w; ++ox)
+      for (int c = 0; c < os.c; ++c) {
+        const float g = dy[(static_cast<std::size_t>(oy) * os.w + ox) * os.c + c];
+        for (int ky = 0; ky < layer.kernel_h; ++ky) {
+          const int iy = oy * layer.stride_h - layer.pad.top + ky;
+          if (iy < 0 || iy >= is.h) continue;
+          for (int kx = 0; kx < layer.kernel_w; ++kx) {
+            const int ix = ox * layer.stride_w - layer.pad.left + kx;
+            if (ix < 0 || ix >= is.w) continue;
+            dx[(static_cast<std::size_t>(iy) * is.w + ix) * is.c + c] +=
+                g * layer.weights[(static_cast<std::size_t>(ky) * layer.kernel_w + kx) * is.c + c];
+          }
+        }
+      }
+}
+
+void dense_backward_input_f32_ref(const Layer& layer, const float* dy, float* dx) {
+  const std::size_t inputs = layer.in.size();
+  const int units = layer.out.c;
+  for (std::size_t i = 0; i < inputs; ++i) {
+    float acc = 0.0f;
+    for (int o = 0; o < units; ++o) acc += dy[o] * layer.weights[i * units + o];
+    dx[i] = acc;
   }
 }
 

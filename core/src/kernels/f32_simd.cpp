@@ -1,4 +1,5 @@
-// Fast float32 kernels (wasm SIMD128, SSE natively; see simd_f32x4.hpp) and the ForwardPlan that feeds them.
+// Fast float32 kernels (wasm SIMD128, SSE natively; see simd_f32x4.hpp) and the ForwardPlan steps that feed them
+// (their weight and buffer layouts; the chain of steps is engine/forward_plan.cpp).
 //
 // Where the time goes (compact_model_190923_neuron0, 59.4 M multiply-adds): the 5x5 conv on the 112x112 RGB input
 // is 76% of the multiply-adds, the first pointwise conv 15%, the first depthwise conv 6%. So:
@@ -14,8 +15,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "cortexlens/kernels.hpp"
-#include "simd_f32x4.hpp"
+#include "engine/forward_plan.hpp"
+#include "kernels/kernels.hpp"
+#include "kernels/simd_f32x4.hpp"
 
 namespace cortexlens {
 
@@ -208,31 +210,6 @@ void dense_packed(const float* x, std::size_t n, const float* weights, int units
   }
 }
 
-// Unpadded channels make a buffer row one contiguous run: one copy per row instead of one per pixel.
-void copy_in(const float* dense, ForwardPlan::Buffer& buffer) {
-  const Shape3 s = buffer.shape;
-  const std::size_t row = static_cast<std::size_t>(s.w) * s.c;
-  for (int y = 0; y < s.h; ++y) {
-    if (buffer.channel_stride == s.c) {
-      std::memcpy(buffer.at(y, 0), dense + y * row, sizeof(float) * row);
-      continue;
-    }
-    for (int x = 0; x < s.w; ++x) std::memcpy(buffer.at(y, x), dense + y * row + x * s.c, sizeof(float) * s.c);
-  }
-}
-
-void copy_out(ForwardPlan::Buffer& buffer, float* dense) {
-  const Shape3 s = buffer.shape;
-  const std::size_t row = static_cast<std::size_t>(s.w) * s.c;
-  for (int y = 0; y < s.h; ++y) {
-    if (buffer.channel_stride == s.c) {
-      std::memcpy(dense + y * row, buffer.at(y, 0), sizeof(float) * row);
-      continue;
-    }
-    for (int x = 0; x < s.w; ++x) std::memcpy(dense + y * row + x * s.c, buffer.at(y, x), sizeof(float) * s.c);
-  }
-}
-
 // The one-layer path behind conv2d_f32 & co: the same packing and kernels as a ForwardPlan, so the kernel tests
 // against the `_ref` twins cover what forward() runs.
 void run_single_layer(const Layer& layer, const float* in, float* out) {
@@ -241,9 +218,9 @@ void run_single_layer(const Layer& layer, const float* in, float* out) {
   const Padding border = layer.kind == LayerKind::dense ? Padding{} : layer.pad;
   ForwardPlan::Buffer in_buffer = ForwardPlan::make_buffer(layer.in, border, in_cs);
   ForwardPlan::Buffer out_buffer = ForwardPlan::make_buffer(layer.out, Padding{}, round_up4(layer.out.c));
-  copy_in(in, in_buffer);
+  ForwardPlan::copy_in(in, in_buffer);
   ForwardPlan::run_step(step, in_buffer, out_buffer);
-  copy_out(out_buffer, out);
+  ForwardPlan::copy_out(out_buffer, out);
 }
 
 }  // namespace
@@ -338,36 +315,6 @@ void ForwardPlan::run_step(const Step& step, Buffer& in, Buffer& out) {
     conv2d_packed(g, step.weights.data(), step.bias.data());
   else
     depthwise_packed(g, step.weights.data(), step.bias.data());
-}
-
-ForwardPlan::ForwardPlan(const Model& model) {
-  const auto& layers = model.layers;
-  auto border_for = [&](std::size_t consumer) {
-    return consumer < layers.size() && layers[consumer].kind != LayerKind::dense ? layers[consumer].pad : Padding{};
-  };
-  const int input_cs =
-      !layers.empty() && layers[0].kind == LayerKind::conv2d ? model.input.c : round_up4(model.input.c);
-  buffers_.reserve(layers.size() + 1);
-  buffers_.push_back(make_buffer(model.input, border_for(0), input_cs));
-  steps_.reserve(layers.size());
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    steps_.push_back(prepare_step(layers[i], buffers_.back().channel_stride));
-    buffers_.push_back(make_buffer(layers[i].out, border_for(i + 1), round_up4(layers[i].out.c)));
-  }
-}
-
-void ForwardPlan::run(const float* input, float* outputs, std::vector<Tensor>* activations) {
-  copy_in(input, buffers_.front());
-  if (activations) activations->clear();
-  for (std::size_t i = 0; i < steps_.size(); ++i) {
-    run_step(steps_[i], buffers_[i], buffers_[i + 1]);
-    if (activations) {
-      Tensor t(buffers_[i + 1].shape);
-      copy_out(buffers_[i + 1], t.data.data());
-      activations->push_back(std::move(t));
-    }
-  }
-  copy_out(buffers_.back(), outputs);
 }
 
 }  // namespace cortexlens

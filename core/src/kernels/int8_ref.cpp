@@ -1,9 +1,22 @@
-// Scalar reference int8 kernels: the plainest statement of the int8 semantics (quantize.hpp). Fast kernels must
-// match these bit-exactly.
-#include "cortexlens/kernels.hpp"
+// Scalar reference int8 kernels: the plainest statement of the int8 semantics (quantize.hpp), the input quantizer
+// included. Fast kernels must match these bit-exactly.
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/kernels.hpp"
 #include "cortexlens/quantize.hpp"
 
 namespace cortexlens {
+
+void quantize_values_ref(const float* values, std::size_t count, float scale, bool unsigned_range, std::int16_t* out) {
+  // Clamped before rounding: lround of a value beyond the range of long is undefined, and clamping first to the
+  // integer limits gives the same result as rounding first.
+  const float low = unsigned_range ? 0.0f : -static_cast<float>(kInt8Max);
+  const float high = static_cast<float>(unsigned_range ? kUint8Max : kInt8Max);
+  const float inverse = quantizer_inverse(scale);
+  for (std::size_t i = 0; i < count; ++i)
+    out[i] = static_cast<std::int16_t>(std::lround(std::clamp(values[i] * inverse, low, high)));
+}
 
 void conv2d_int8_ref(const Layer& layer, const std::int16_t* in, float* out) {
   const Shape3 is = layer.in, os = layer.out;
@@ -64,7 +77,7 @@ void dense_int8_ref(const Layer& layer, const std::int16_t* in, float* out) {
 void run_layer_int8(const Layer& layer, const std::int16_t* in, float* out, bool use_reference) {
   switch (layer.kind) {
     case LayerKind::conv2d:
-      // The register-tiled kernels (kernels_int8_simd.cpp, declared in kernels.hpp), bit-identical to the twins.
+      // The register-tiled kernels (int8_simd.cpp, declared in kernels.hpp), bit-identical to the twins.
       return use_reference ? conv2d_int8_ref(layer, in, out) : conv2d_int8_tiled(layer, in, out);
     case LayerKind::depthwise_conv2d:
       return use_reference ? depthwise_conv2d_int8_ref(layer, in, out) : depthwise_conv2d_int8_tiled(layer, in, out);

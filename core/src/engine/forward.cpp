@@ -1,6 +1,7 @@
 #include "cortexlens/forward.hpp"
 
-#include "cortexlens/kernels.hpp"
+#include "engine/forward_plan.hpp"
+#include "kernels/kernels.hpp"
 
 namespace cortexlens {
 

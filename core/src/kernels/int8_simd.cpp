@@ -1,11 +1,12 @@
-// Register-tiled int8 kernels and the Int8ForwardPlan that feeds them (int8_plan.hpp). conv2d on pairwise 16-bit
+// Register-tiled int8 kernels and the Int8ForwardPlan steps that feed them (int8_forward_plan.hpp; the chain of steps
+// is engine/int8_forward_plan.cpp). conv2d on pairwise 16-bit
 // dot products: wasm i32x4.dot_i16x8_s, SSE2 pmaddwd natively (the same operation), a scalar fallback elsewhere;
 // depthwise on the same dot products over pairs of taps; dense on them too. Integer sums are
 // exact in any order, the float finish is int8_epilogue's arithmetic per value and the quantizer is
 // quantize_values's, so everything equals the `_ref` kernels and forward_int8 with the reference kernels bit for bit
 // (tests/test_quantize.cpp).
 //
-// Layout, as in the float kernel (kernels_f32.cpp): the input sits in a zero-bordered int16 buffer, so one output
+// Layout, as in the float kernel (f32_simd.cpp): the input sits in a zero-bordered int16 buffer, so one output
 // pixel's window row is kw * cs contiguous values and the kernel tests no bounds. The reduction along a window row
 // is taken in pairs (k, k + 1): a 32-bit splat of the input pair times weights packed as (pairs, 4 output channels,
 // 2) gives four int32 partial sums per instruction, 8 multiply-adds where the float kernel does 4 per mul + add. A
@@ -22,9 +23,8 @@
 #include <cstring>
 #include <vector>
 
-#include "cortexlens/int8_plan.hpp"
-#include "cortexlens/kernels.hpp"
-#include "cortexlens/quantize.hpp"
+#include "engine/int8_forward_plan_internals.hpp"
+#include "kernels/kernels.hpp"
 
 #if defined(__wasm_simd128__)
 #include <wasm_simd128.h>
@@ -516,7 +516,7 @@ void depthwise_conv2d_int8_tiled(const Layer& layer, const std::int16_t* in, flo
 }
 void dense_int8_tiled(const Layer& layer, const std::int16_t* in, float* out) { run_single_layer(layer, in, out); }
 
-// --- the plan -------------------------------------------------------------------------------------------------
+// --- the plan's buffers and steps (the chain of steps: engine/int8_forward_plan.cpp) -------------------------
 
 // Slack: the last pair of an odd window row reads one value past the row, and the one-unit dense kernel reads
 // in vectors of 8.
@@ -550,11 +550,6 @@ void Int8ForwardPlan::Buffer::clear_unwritten() {
   zero(at(shape.h, -border.left), static_cast<std::ptrdiff_t>(border.bottom) * row + 8);
 }
 
-void Int8Arena::scribble(std::int16_t value) {
-  std::fill(storage_.begin(), storage_.end(), value);
-  holder_ = 0;
-}
-
 Int8ForwardPlan::Buffer Int8ForwardPlan::describe_buffer(Shape3 shape, const Padding& border, int channel_stride) {
   Buffer b;
   b.shape = shape;
@@ -570,37 +565,19 @@ Int8ForwardPlan::Buffer Int8ForwardPlan::make_buffer(Shape3 shape, const Padding
   return b;
 }
 
-void Int8ForwardPlan::release_buffers() {
-  if (arena_) return;
-  for (Buffer& b : buffers_) {
-    std::vector<std::int16_t>().swap(b.owned);
-    b.origin = nullptr;
+void quantize_values(const float* values, std::size_t count, float scale, bool unsigned_range, std::int16_t* out) {
+  // Branch-free so it vectorizes, yet equal to lround (half away from zero): x - trunc(x) is exact in float,
+  // whereas the common trunc(x + 0.5) rounds 0.49999997 up to 1.
+  const float low = unsigned_range ? 0.0f : -static_cast<float>(kInt8Max);
+  const float high = static_cast<float>(unsigned_range ? kUint8Max : kInt8Max);
+  const float inverse = quantizer_inverse(scale);
+  for (std::size_t i = 0; i < count; ++i) {
+    float x = values[i] * inverse;
+    x = x > high ? high : (x < low ? low : x);
+    const float whole = std::trunc(x);
+    const float fraction = x - whole;
+    out[i] = static_cast<std::int16_t>(static_cast<int>(whole) + (fraction >= 0.5f) - (fraction <= -0.5f));
   }
-  std::vector<std::vector<float>>().swap(activation_maps_);
-}
-
-void Int8ForwardPlan::bind_buffers() {
-  if (!arena_) {
-    // After release_buffers(): zeroed again, as the borders must be.
-    for (Buffer& b : buffers_)
-      if (!b.origin) {
-        b.owned.assign(b.elements(), 0);
-        b.origin = b.owned.data();
-      }
-    return;
-  }
-  if (arena_->holder_ == id_) return;  // as this plan left it
-  if (arena_->storage_.size() < arena_elements_) {
-    arena_->storage_.clear();  // nothing to keep: no reallocation copy
-    arena_->storage_.resize(arena_elements_);
-  }
-  std::int16_t* next = arena_->storage_.data();
-  for (Buffer& b : buffers_) {
-    b.origin = next;
-    next += b.elements();
-    b.clear_unwritten();
-  }
-  arena_->holder_ = id_;
 }
 
 void plan_relu_codes(const float* values, std::size_t count, float scale, float high, std::int16_t* out) {
@@ -714,103 +691,6 @@ void Int8ForwardPlan::run_step(const Step& step, Buffer& in, const Sink& sink) {
     return run_step_to<kQuantized | kReluCodes>(step, in, sink);
   if (sink.q) return run_step_to<kQuantized>(step, in, sink);
   run_step_to<kFloat>(step, in, sink);
-}
-
-namespace {
-
-// The channel stride of a layer's input buffer (int8_plan.hpp explains the choice).
-int input_channel_stride(const Layer& consumer, bool model_input) {
-  if (consumer.kind == LayerKind::depthwise_conv2d) return round_up(consumer.in.c, 8);
-  return model_input ? consumer.in.c : round_up(consumer.in.c, kLanes);
-}
-
-}  // namespace
-
-Int8ForwardPlan::Int8ForwardPlan(const Model& model, Int8Arena* arena) : arena_(arena) {
-  static std::atomic<std::uint64_t> last_id{0};
-  id_ = ++last_id;
-  const auto& layers = model.layers;
-  buffers_.reserve(layers.size());
-  steps_.reserve(layers.size());
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    const Layer& layer = layers[i];
-    const Padding border = layer.kind == LayerKind::dense ? Padding{} : layer.pad;
-    const int cs = input_channel_stride(layer, i == 0);
-    buffers_.push_back(arena_ ? describe_buffer(layer.in, border, cs) : make_buffer(layer.in, border, cs));
-    arena_elements_ += buffers_.back().elements();
-    steps_.push_back(prepare_step(layer, cs));
-  }
-  output_shape_ = layers.back().out;
-  output_cs_ = round_up(output_shape_.c, 8);
-  output_.assign(static_cast<std::size_t>(output_shape_.h) * output_shape_.w * output_cs_, 0.0f);
-}
-
-Int8ForwardPlan::Sink Int8ForwardPlan::sink_for(std::size_t i, std::vector<float>* activation) {
-  Sink sink;
-  const Shape3 out = steps_[i].layer->out;
-  if (i + 1 < steps_.size()) {
-    Buffer& next = buffers_[i + 1];
-    const Int8Weights& q = *steps_[i + 1].layer->int8;
-    sink.q = next.at(0, 0);
-    sink.q_pixel = next.channel_stride;
-    sink.q_row = next.row_stride();
-    sink.q_scale = q.input_scale;
-    sink.q_low = static_cast<float>(input_q_min(q));
-    sink.q_high = static_cast<float>(input_q_max(q));
-  } else {
-    activation = &output_;
-  }
-  if (activation) {
-    const int cs = round_up(out.c, 8);
-    if (activation->size() != static_cast<std::size_t>(out.h) * out.w * cs)
-      activation->assign(static_cast<std::size_t>(out.h) * out.w * cs, 0.0f);
-    sink.f = activation->data();
-    sink.f_pixel = cs;
-    sink.f_row = static_cast<std::ptrdiff_t>(out.w) * cs;
-  }
-  return sink;
-}
-
-void Int8ForwardPlan::run_layer(std::size_t i) {
-  bind_buffers();
-  run_step(steps_[i], buffers_[i], sink_for(i, nullptr));
-}
-
-void Int8ForwardPlan::run(const float* input, float* outputs, std::vector<Tensor>* activations) {
-  bind_buffers();
-  // The model input, quantized once with layer 0's scale and range into its bordered buffer.
-  Buffer& first = buffers_.front();
-  const Int8Weights& q0 = *steps_.front().layer->int8;
-  const Shape3 s = first.shape;
-  for (int y = 0; y < s.h; ++y) {
-    if (first.channel_stride == s.c) {
-      quantize_values(input + static_cast<std::size_t>(y) * s.w * s.c, static_cast<std::size_t>(s.w) * s.c,
-                      q0.input_scale, q0.unsigned_input, first.at(y, 0));
-      continue;
-    }
-    for (int x = 0; x < s.w; ++x)
-      quantize_values(input + (static_cast<std::size_t>(y) * s.w + x) * s.c, static_cast<std::size_t>(s.c),
-                      q0.input_scale, q0.unsigned_input, first.at(y, x));
-  }
-  if (activations) {
-    activation_maps_.resize(steps_.size());
-    activations->clear();
-  }
-  for (std::size_t i = 0; i < steps_.size(); ++i)
-    run_step(steps_[i], buffers_[i], sink_for(i, activations ? &activation_maps_[i] : nullptr));
-  const auto copy_dense = [](const std::vector<float>& map, Shape3 shape, float* dense) {
-    const int cs = round_up(shape.c, 8);
-    for (std::size_t p = 0; p < static_cast<std::size_t>(shape.h) * shape.w; ++p)
-      std::copy_n(map.data() + p * cs, shape.c, dense + p * shape.c);
-  };
-  if (activations) {
-    for (std::size_t i = 0; i < steps_.size(); ++i) {
-      Tensor t(steps_[i].layer->out);
-      copy_dense(i + 1 < steps_.size() ? activation_maps_[i] : output_, t.shape, t.data.data());
-      activations->push_back(std::move(t));
-    }
-  }
-  copy_dense(output_, output_shape_, outputs);
 }
 
 }  // namespace cortexlens

@@ -39,11 +39,10 @@ class Int8Arena {
   Int8Arena(const Int8Arena&) = delete;
   Int8Arena& operator=(const Int8Arena&) = delete;
   std::size_t capacity() const { return storage_.size(); }  // int16 values
-  // For tests: overwrite the block with a value no plan writes, so anything a plan forgets to clear shows.
-  void scribble(std::int16_t value);
 
  private:
   friend class Int8ForwardPlan;
+  friend void scribble_int8_arena(Int8Arena& arena, std::int16_t value);  // tests (int8_forward_plan_internals.hpp)
   std::vector<std::int16_t> storage_;
   std::uint64_t holder_ = 0;  // id of the plan whose activations the block holds; 0: none
 };
@@ -55,6 +54,7 @@ class Int8ForwardPlan {
   // activation storage of its own and borrows the arena's at each run(); the arena must outlive the plan, and the
   // plans sharing it must run one at a time.
   explicit Int8ForwardPlan(const Model& model, Int8Arena* arena = nullptr);
+  ~Int8ForwardPlan();
   Int8ForwardPlan(const Int8ForwardPlan&) = delete;
   Int8ForwardPlan& operator=(const Int8ForwardPlan&) = delete;
 
@@ -64,7 +64,7 @@ class Int8ForwardPlan {
     if (arena_ && arena) arena_ = arena;
   }
 
-  const Shape3& input_shape() const { return buffers_.front().shape; }
+  const Shape3& input_shape() const;
   std::size_t output_size() const { return output_shape_.size(); }
 
   // input: input_shape().size() finite floats (H, W, C); outputs: output_size() floats, the last layer's (H, W, C).
@@ -73,66 +73,25 @@ class Int8ForwardPlan {
   void run(const float* input, float* outputs, std::vector<Tensor>* activations = nullptr);
 
   // For profiling one layer at a time: runs layer i alone on the buffers the last run() filled.
-  std::size_t layer_count() const { return steps_.size(); }
+  std::size_t layer_count() const;
   void run_layer(std::size_t i);
 
   // For a plan without an arena: frees the activation buffers (about 2 MB for a per-neuron model) and keeps the
   // packed weights (tens of KB); the next run() allocates them again, zeroed. (Plans that take turns by the hundred
   // share an Int8Arena instead.)
   void release_buffers();
-  bool holds_buffers() const { return !buffers_.empty() && buffers_.front().origin != nullptr && !arena_; }
+  bool holds_buffers() const;
 
-  // A quantized activation with its zero border and channel stride.
-  struct Buffer {
-    Shape3 shape;  // (H, W, C) of the activation itself
-    Padding border;
-    int channel_stride = 0;           // >= shape.c
-    std::int16_t* origin = nullptr;   // its first value: in `owned`, or in an arena during a run
-    std::vector<std::int16_t> owned;  // (border.top + H + border.bottom, border.left + W + border.right, cs) + slack
-
-    Buffer() = default;
-    Buffer(Buffer&&) = default;  // a moved vector keeps its storage, so origin stays valid
-    Buffer& operator=(Buffer&&) = default;
-    Buffer(const Buffer&) = delete;
-
-    int row_stride() const { return (border.left + shape.w + border.right) * channel_stride; }
-    std::size_t elements() const;  // including the slack
-    // Pixel (y, x); y and x may reach into the border.
-    std::int16_t* at(int y, int x) {
-      return origin + static_cast<std::ptrdiff_t>(y + border.top) * row_stride() +
-             static_cast<std::ptrdiff_t>(x + border.left) * channel_stride;
-    }
-    // Zeroes every value the layer that writes this buffer leaves alone: border, channels past C, slack.
-    void clear_unwritten();
-  };
-  // A buffer's layout without storage (a plan with an arena gives it storage at each run), and one with its own
-  // zeroed storage.
+  // The plan's parts, private to the core: a quantized activation with its zero border (Buffer), one layer with its
+  // weights in the tiled kernels' layout (Step), where a step's finished values go (Sink), and the functions that
+  // make and run them. Defined in core/src/engine/int8_forward_plan_internals.hpp, for the kernels
+  // (core/src/kernels/int8_simd.cpp), their tests and bench_kernels.
+  struct Buffer;
+  struct Step;
+  struct Sink;
   static Buffer describe_buffer(Shape3 shape, const Padding& border, int channel_stride);
   static Buffer make_buffer(Shape3 shape, const Padding& border, int channel_stride);
-
-  // One layer with its weights in the kernels' layout (see the top of this file).
-  struct Step {
-    const Layer* layer = nullptr;
-    int in_cs = 0;                           // channel stride of the input buffer
-    int pairs = 0;                           // conv2d: int16 pairs per window row, ceil(kw * in_cs / 2)
-    std::vector<std::int16_t> weights;       // conv2d, depthwise, dense with one unit
-    std::vector<std::ptrdiff_t> tap_offsets;  // depthwise: per tap pair, the two taps' input offsets
-    std::vector<std::int8_t> dense_weights;  // dense with several units
-    std::vector<float> scale, bias;          // (padded channels) input_scale * weight_scales[oc]; bias; 0 beyond out.c
-  };
   static Step prepare_step(const Layer& layer, int in_cs);
-
-  // Where a step's finished values go: quantized into the next layer's buffer, as floats, or both.
-  struct Sink {
-    std::int16_t* q = nullptr;  // pixel (0, 0) of the consumer's buffer interior
-    int q_pixel = 0;            // channel stride (a multiple of 4)
-    std::ptrdiff_t q_row = 0;
-    float q_scale = 1.0f, q_low = 0.0f, q_high = 0.0f;  // consumer's input scale and quantized range
-    float* f = nullptr;  // pixel (0, 0) of a float (H, W, f_pixel) map
-    int f_pixel = 0;     // a multiple of 4
-    std::ptrdiff_t f_row = 0;
-  };
-  // Runs one step on its bordered input. Public so the one-layer kernels (conv2d_int8_tiled & co) run this code.
   static void run_step(const Step& step, Buffer& in, const Sink& sink);
 
  private:
@@ -149,11 +108,6 @@ class Int8ForwardPlan {
   std::vector<float> output_;  // (H, W, output_cs_) the last layer's floats
   std::vector<std::vector<float>> activation_maps_;  // per layer (H, W, round_up(C, 8)), only when asked for
 };
-
-// The plan's quantizer for a ReLU layer's outputs (ReLU, scale, clamp to [0, high], round half away from zero),
-// on `count` values: the SIMD code the steps use, exposed so tests can compare it with quantize_values_ref on
-// every value that matters.
-void plan_relu_codes(const float* values, std::size_t count, float scale, float high, std::int16_t* out);
 
 // The checks forward_int8 makes before running: int8 weights on every layer, the input shape, finite inputs.
 Status check_int8_forward(const Model& model, const Tensor& input);
