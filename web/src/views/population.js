@@ -186,6 +186,7 @@ async function runPopulation(app, ui, run) {
   }
   ui.progress.max = neurons.length;
   ui.progress.value = 0;
+  ui.status.textContent = `0 / ${neurons.length} neuron models`; // not the previous image's "All ... done"
   const started = performance.now();
   const items = neurons.map((e) => ({
     id: e.id,
