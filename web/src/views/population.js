@@ -175,6 +175,7 @@ async function runPopulation(app, ui, run) {
   const { signal } = run.abort;
   const live = () => !signal.aborted && run.ticket.current();
   const input = store.get('input');
+  if (!input) return; // no image yet: the run starts when one arrives
   const results = new Map();
   const publish = () => store.set({ population: new Map(results) });
   store.set({ population: new Map(), populationInput: input });
