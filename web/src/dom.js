@@ -40,7 +40,7 @@ export function toCsv(header, rows) {
     const s = v == null ? '' : String(v);
     return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
-  return [header, ...rows].map((r) => r.map(cell).join(',')).join('\n') + '\n';
+  return `${[header, ...rows].map((r) => r.map(cell).join(',')).join('\n')}\n`;
 }
 export function downloadCsv(name, header, rows) {
   const url = URL.createObjectURL(new Blob([toCsv(header, rows)], { type: 'text/csv' }));
