@@ -247,11 +247,19 @@ test('switching by clicks on the picker and the gallery: the final selection win
   for (let round = 0; round < repeat; ++round) {
     const seed = 2000 + round;
     const rand = random(seed);
+    // A run for a new image starts on the population tab and is still going when the neuron tab comes back (the
+    // view stops a run only when its input is replaced: the first image change below).
     await page.click('#tab-population');
-    await page.waitForFunction(() => window.cortexLens.state.population.size > 0, null, {
-      polling: 50,
-      timeout: 120000,
-    });
+    const key = await page.evaluate(() => window.cortexLens.state.image.key);
+    await page.click(`#gallery-grid button:not([data-key="${key}"])`);
+    await page.waitForFunction(
+      (k) => {
+        const s = window.cortexLens.state;
+        return s.image.key !== k && s.input && s.populationInput === s.input;
+      },
+      key,
+      { polling: 20, timeout: 60000 },
+    );
     await page.click('#tab-neuron');
     const final = await switchRapidly(rand, ['picker', 'gallery', 'picker', 'store']);
     const shown = await assertNeuronPanel(final);
