@@ -35,6 +35,27 @@ before(async () => {
   browser = await launch();
   ({ page, context, requests, errors } = await openPage(browser, server.origin, { width: 1280, height: 900 }));
   await page.waitForFunction(() => window.cortexLens.state.predictions > 0, null, { polling: 50, timeout: 30000 });
+  // A worker answers its messages in order, and so would hide a missing latest-request check. Here every reply is
+  // held back by a random 0-250 ms before the page sees it, so replies reach the page out of order (as replies from
+  // different workers, or a slow request overtaken by a fast one, do): a stale reply then often lands after the
+  // newest one, and a view that does not drop it shows the wrong numbers.
+  await page.evaluate(() => {
+    const client = Object.getPrototypeOf(window.cortexLens.worker);
+    const request = client.request;
+    let s = 12345;
+    const jitter = () => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return (s / 2 ** 32) * 250;
+    };
+    client.request = function delayed(...args) {
+      const reply = request.apply(this, args);
+      const hold = (settle) => (value) => new Promise((resolve) => setTimeout(() => resolve(settle(value)), jitter()));
+      return reply.then(
+        hold((v) => v),
+        hold((e) => Promise.reject(e)),
+      );
+    };
+  });
 });
 after(async () => {
   if (skip) return;
