@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { readKerasArchive } from '../web/lib/keras-archive.js';
-import { loadCortexLens, modelPath, wasmDir, dataDir, hasData, noDataReason } from '../tests/wasm/module.mjs';
+import { loadCortexLens, modelPath, wasmDir, hasData, noDataReason } from '../tests/wasm/module.mjs';
 import { tf, initBackend } from '../tests/reference/tfjs-model.mjs';
 import { buildFusedModel } from './tfjs-fused.mjs';
 
@@ -97,6 +97,7 @@ async function measurePeak() {
 
 const fmt = (v, d = 2) => v.toFixed(d);
 
+// biome-ignore lint/complexity/noExcessiveLinesPerFunction: the benchmark's script: one measurement after another, in the order they are printed
 async function main() {
   if (!hasData) {
     console.log(`bench: skipped, ${noDataReason}`);
@@ -112,15 +113,34 @@ async function main() {
 
   console.log(`# node ${process.version}, ${opts.runs} timed runs after warm-up, medians; single thread`);
   console.log(`# ours: ${path.relative(process.cwd(), wasmDir)}/cortexlens.wasm (wasm SIMD128)`);
-  console.log(`# TF.js ${tf.version.tfjs} backend ${tf.getBackend()} (SIMD ${simd}, multithread support ${threads}, ` +
-    'threads set to 1), BN folded into fused conv/depthwise/matMul + bias + ReLU');
-  console.log(`# wasm f32x4 mul+add peak (bench_peak): median ${fmt(peak.median, 1)}, best ${fmt(peak.best, 1)} G multiply-adds/s`);
+  console.log(
+    `# TF.js ${tf.version.tfjs} backend ${tf.getBackend()} (SIMD ${simd}, multithread support ${threads}, ` +
+      'threads set to 1), BN folded into fused conv/depthwise/matMul + bias + ReLU',
+  );
+  console.log(
+    `# wasm f32x4 mul+add peak (bench_peak): median ${fmt(peak.median, 1)}, best ${fmt(peak.best, 1)} G multiply-adds/s`,
+  );
   console.log('# ms/call: median (and min) over the runs; images/s, G m-adds/s from the median; % peak: of the best');
-  console.log('# peak figure; ours/TF.js: ratio of medians (and of minimums). The engines\' runs alternate.');
+  console.log("# peak figure; ours/TF.js: ratio of medians (and of minimums). The engines' runs alternate.");
   console.log('');
   const widths = [34, 5, 9, 10, 9, 10, 10, 10, 8, 10, 9];
-  console.log(['model', 'batch', 'engine', 'ms/call', 'min ms', 'ms/image', 'images/s', 'G m-adds/s', '% peak',
-    'ours/TF.js', '(of mins)'].map((h, i) => (i === 0 ? h.padEnd(widths[i]) : h.padStart(widths[i]))).join(' '));
+  console.log(
+    [
+      'model',
+      'batch',
+      'engine',
+      'ms/call',
+      'min ms',
+      'ms/image',
+      'images/s',
+      'G m-adds/s',
+      '% peak',
+      'ours/TF.js',
+      '(of mins)',
+    ]
+      .map((h, i) => (i === 0 ? h.padEnd(widths[i]) : h.padStart(widths[i])))
+      .join(' '),
+  );
 
   for (const key of opts.models) {
     const archive = await readKerasArchive(new Uint8Array(fs.readFileSync(modelPath(key))));
@@ -154,32 +174,55 @@ async function main() {
         const xs = x.subarray(0, batch * perImage);
         const images = Array.from({ length: batch }, (_, i) => xs.subarray(i * perImage, (i + 1) * perImage));
         const engines = [
-          ['ours', () => {
-            for (const img of images) ours.predict(img);
-          }],
-          ['TF.js', async () => {
-            const y = tf.tidy(() => fused.run(tf.tensor(xs, [batch, 112, 112, 3])));
-            await y.data();
-            y.dispose();
-          }],
+          [
+            'ours',
+            () => {
+              for (const img of images) ours.predict(img);
+            },
+          ],
+          [
+            'TF.js',
+            async () => {
+              const y = tf.tidy(() => fused.run(tf.tensor(xs, [batch, 112, 112, 3])));
+              await y.data();
+              y.dispose();
+            },
+          ],
         ];
         if (ours8) {
-          engines.push(['ours int8', () => {
-            for (const img of images) cl.predictWithPrecision(ours8, img, 'int8');
-          }]);
+          engines.push([
+            'ours int8',
+            () => {
+              for (const img of images) cl.predictWithPrecision(ours8, img, 'int8');
+            },
+          ]);
         }
-        const times = await timeInterleaved(3, opts.runs, engines.map((e) => e[1]));
+        const times = await timeInterleaved(
+          3,
+          opts.runs,
+          engines.map((e) => e[1]),
+        );
         const tfT = times[1];
         const row = (engine, t) => {
           const gmacs = (madds * batch) / (t.median * 1e6);
           const mine = engine !== 'TF.js';
-          console.log([key.padEnd(34), String(batch).padStart(5), engine.padStart(9), fmt(t.median).padStart(10),
-            fmt(t.min).padStart(9), fmt(t.median / batch).padStart(10), fmt((1000 * batch) / t.median, 1).padStart(10),
-            fmt(gmacs).padStart(10), fmt((100 * gmacs) / peak.best, 1).padStart(8),
-            (mine ? fmt(t.median / tfT.median, 3) : '').padStart(10),
-            (mine ? fmt(t.min / tfT.min, 3) : '').padStart(9)].join(' '));
+          console.log(
+            [
+              key.padEnd(34),
+              String(batch).padStart(5),
+              engine.padStart(9),
+              fmt(t.median).padStart(10),
+              fmt(t.min).padStart(9),
+              fmt(t.median / batch).padStart(10),
+              fmt((1000 * batch) / t.median, 1).padStart(10),
+              fmt(gmacs).padStart(10),
+              fmt((100 * gmacs) / peak.best, 1).padStart(8),
+              (mine ? fmt(t.median / tfT.median, 3) : '').padStart(10),
+              (mine ? fmt(t.min / tfT.min, 3) : '').padStart(9),
+            ].join(' '),
+          );
         };
-        engines.forEach(([name], i) => row(name, times[i]));
+        for (const [i, [name]] of engines.entries()) row(name, times[i]);
       }
       let note = `${fmt(madds / 1e6, 1)} M multiply-adds/image; float engines agree to ${maxDiff.toExponential(1)}`;
       if (ours8) {

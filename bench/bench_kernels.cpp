@@ -102,7 +102,8 @@ int main() {
     Int8ForwardPlan::Buffer in8 = Int8ForwardPlan::make_buffer(layer.in, layer.pad, in_cs);
     std::uniform_int_distribution<int> code8(-127, 127);
     for (auto& v : in8.owned) v = static_cast<std::int16_t>(code8(rng));  // border too: speed only
-    Int8ForwardPlan::Buffer out8 = Int8ForwardPlan::make_buffer(layer.out, Padding{2, 2, 2, 2}, (layer.out.c + 7) / 8 * 8);
+    Int8ForwardPlan::Buffer out8 =
+        Int8ForwardPlan::make_buffer(layer.out, Padding{2, 2, 2, 2}, (layer.out.c + 7) / 8 * 8);
     Int8ForwardPlan::Sink sink;
     sink.q = out8.at(0, 0);
     sink.q_pixel = out8.channel_stride;

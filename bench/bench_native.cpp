@@ -88,8 +88,10 @@ int main(int argc, char** argv) {
   if (names.empty())
     names = {"compact_model_190923_neuron0", "compact_model_190923_neuron21", "shared_compact_model_100filters"};
 
-  std::printf("# bench_native: float32 (and int8 with --int8-dir), 1 thread, median of %d runs after 5 warm-up runs, golden pattern input\n",
-              runs);
+  std::printf(
+      "# bench_native: float32 (and int8 with --int8-dir), 1 thread, median of %d runs after 5 warm-up runs, golden "
+      "pattern input\n",
+      runs);
   for (const auto& name : names) {
     auto loaded = load_model_file(model_path(data_dir, name));
     if (!loaded) {

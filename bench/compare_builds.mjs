@@ -13,12 +13,19 @@ const require = createRequire(import.meta.url);
 const dirs = process.argv.slice(2).map((d) => path.resolve(d));
 if (!dirs.length) throw new Error('usage: node bench/compare_builds.mjs WASM_DIR [WASM_DIR...]');
 const modelsDir = path.resolve(process.env.CORTEXLENS_MODELS_DIR || path.join(repoRoot, 'build/site/models'));
-const files = fs.readdirSync(modelsDir).filter((f) => /^\d+_n\d+\.int8\.clm$/.test(f)).sort().filter((_, i) => i % 2 === 0);
-if (!files.length) throw new Error(`no per-neuron int8 files in ${modelsDir} (build the site with the model packs first)`);
+const files = fs
+  .readdirSync(modelsDir)
+  .filter((f) => /^\d+_n\d+\.int8\.clm$/.test(f))
+  .sort()
+  .filter((_, i) => i % 2 === 0);
+if (!files.length)
+  throw new Error(`no per-neuron int8 files in ${modelsDir} (build the site with the model packs first)`);
 const input = new Float32Array(112 * 112 * 3).map((_, i) => ((i * 7919) % 255) - 120);
 const engines = [];
 for (const dir of dirs) {
-  const cl = await require(path.join(dir, 'cortexlens.js'))({ wasmBinary: fs.readFileSync(path.join(dir, 'cortexlens.wasm')) });
+  const cl = await require(path.join(dir, 'cortexlens.js'))({
+    wasmBinary: fs.readFileSync(path.join(dir, 'cortexlens.wasm')),
+  });
   const models = files.map((f) => cl.loadModelFile(new Uint8Array(fs.readFileSync(path.join(modelsDir, f)))));
   engines.push({ dir, cl, models, each: [], many: [] });
 }
@@ -37,7 +44,7 @@ for (let round = 0; round < rounds; ++round) {
 }
 const stat = (v) => {
   if (!v.length) return 'n/a';
-  const s = v.slice(1).sort((a, b) => a - b);  // the first round warms up
+  const s = v.slice(1).sort((a, b) => a - b); // the first round warms up
   return `min ${s[0].toFixed(3)} median ${s[s.length >> 1].toFixed(3)}`;
 };
 console.log(`# ${files.length} int8 models, ${rounds} rounds (the first left out), ms per model`);

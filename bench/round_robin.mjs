@@ -7,7 +7,11 @@ import path from 'node:path';
 import { loadCortexLens, repoRoot } from '../tests/wasm/module.mjs';
 
 const dir = process.argv[2] || path.join(repoRoot, 'build/site/models');
-const files = fs.readdirSync(dir).filter((f) => /^\d+_n\d+\.int8\.clm$/.test(f)).sort().filter((_, i) => i % 2 === 0);
+const files = fs
+  .readdirSync(dir)
+  .filter((f) => /^\d+_n\d+\.int8\.clm$/.test(f))
+  .sort()
+  .filter((_, i) => i % 2 === 0);
 if (!files.length) throw new Error(`no per-neuron int8 files in ${dir} (build the site with the model packs first)`);
 const cl = await loadCortexLens();
 const models = files.map((f) => cl.loadModelFile(new Uint8Array(fs.readFileSync(path.join(dir, f)))));
@@ -16,7 +20,9 @@ for (let round = 0; round < 4; ++round) {
   const t0 = performance.now();
   for (const m of models) cl.predictWithPrecision(m, input, 'int8');
   const ms = performance.now() - t0;
-  console.log(`round ${round}: ${models.length} models in ${ms.toFixed(0)} ms, ${(ms / models.length).toFixed(2)} ms per model`);
+  console.log(
+    `round ${round}: ${models.length} models in ${ms.toFixed(0)} ms, ${(ms / models.length).toFixed(2)} ms per model`,
+  );
 }
 const t0 = performance.now();
 for (let i = 0; i < 50; ++i) cl.predictWithPrecision(models[0], input, 'int8');

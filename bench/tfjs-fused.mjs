@@ -26,6 +26,7 @@ function tensorsOf(byName, group, count) {
  * @returns {{run: (x: tf.Tensor4D) => tf.Tensor2D, dispose: () => void, ops: string[]}}
  *   run maps (N, H, W, C) to (N, outputs); call it inside tf.tidy.
  */
+// biome-ignore lint/complexity/noExcessiveLinesPerFunction: one pass over the Keras layers that folds BatchNorm and fuses activations; split, that pass's state would travel between functions
 export function buildFusedModel(configText, tensors) {
   const layers = JSON.parse(configText).config.layers;
   const byName = new Map(tensors.map((t) => [t.name, t]));
@@ -56,10 +57,22 @@ export function buildFusedModel(configText, tensors) {
         ops.push({ ...common, kind: 'depthwise', filter: k, bias: b?.data ?? new Float32Array(k.shape[2]) });
       } else {
         const [dk, pk, b] = tensorsOf(byName, group, useBias ? 3 : 2);
-        ops.push({ strides: common.strides, pad: c.padding, activation: 'linear', kind: 'depthwise', filter: dk,
-          bias: null });
-        ops.push({ strides: [1, 1], pad: 'valid', activation: common.activation, kind: 'conv', filter: pk,
-          bias: b?.data ?? new Float32Array(pk.shape[3]) });
+        ops.push({
+          strides: common.strides,
+          pad: c.padding,
+          activation: 'linear',
+          kind: 'depthwise',
+          filter: dk,
+          bias: null,
+        });
+        ops.push({
+          strides: [1, 1],
+          pad: 'valid',
+          activation: common.activation,
+          kind: 'conv',
+          filter: pk,
+          bias: b?.data ?? new Float32Array(pk.shape[3]),
+        });
       }
     } else if (cls === 'BatchNormalization') {
       const last = ops.at(-1);
@@ -84,13 +97,18 @@ export function buildFusedModel(configText, tensors) {
       last.bias = bias;
     } else if (cls === 'Activation') {
       const last = ops.at(-1);
-      if (!last || last.activation !== 'linear') throw new Error(`${c.name}: cannot attach to the previous op`);
+      if (last?.activation !== 'linear') throw new Error(`${c.name}: cannot attach to the previous op`);
       last.activation = c.activation;
     } else if (cls === 'Flatten') {
       ops.push({ kind: 'flatten' });
     } else if (cls === 'Dense') {
       const [k, b] = tensorsOf(byName, groupOf(cls), (c.use_bias ?? true) ? 2 : 1);
-      ops.push({ kind: 'dense', filter: k, bias: b?.data ?? new Float32Array(k.shape[1]), activation: c.activation ?? 'linear' });
+      ops.push({
+        kind: 'dense',
+        filter: k,
+        bias: b?.data ?? new Float32Array(k.shape[1]),
+        activation: c.activation ?? 'linear',
+      });
     } else {
       throw new Error(`${c.name}: class ${cls} is not supported by the fused benchmark model`);
     }
@@ -98,7 +116,10 @@ export function buildFusedModel(configText, tensors) {
 
   // Upload weights once: the timed runs only move the input.
   const held = [];
-  const keep = (t) => (held.push(t), t);
+  const keep = (t) => {
+    held.push(t);
+    return t;
+  };
   const compiled = ops.map((op) => {
     if (op.kind === 'flatten') return { ...op };
     const shape = op.filter.shape;
@@ -119,10 +140,23 @@ export function buildFusedModel(configText, tensors) {
     for (const op of compiled) {
       const activation = op.activation === 'relu' ? 'relu' : 'linear';
       if (op.kind === 'conv') {
-        y = tf.fused.conv2d({ x: y, filter: op.filterT, strides: op.strides, pad: op.pad, bias: op.biasT ?? undefined, activation });
+        y = tf.fused.conv2d({
+          x: y,
+          filter: op.filterT,
+          strides: op.strides,
+          pad: op.pad,
+          bias: op.biasT ?? undefined,
+          activation,
+        });
       } else if (op.kind === 'depthwise') {
-        y = tf.fused.depthwiseConv2d({ x: y, filter: op.filterT, strides: op.strides, pad: op.pad,
-          bias: op.biasT ?? undefined, activation });
+        y = tf.fused.depthwiseConv2d({
+          x: y,
+          filter: op.filterT,
+          strides: op.strides,
+          pad: op.pad,
+          bias: op.biasT ?? undefined,
+          activation,
+        });
       } else if (op.kind === 'flatten') {
         y = tf.reshape(y, [y.shape[0], -1]);
       } else {
@@ -133,7 +167,9 @@ export function buildFusedModel(configText, tensors) {
   };
   return {
     run,
-    dispose: () => held.forEach((t) => t.dispose()),
+    dispose: () => {
+      for (const t of held) t.dispose();
+    },
     ops: compiled.map((op) => op.kind),
   };
 }

@@ -22,8 +22,11 @@ class ConfigBuilder {
   ConfigBuilder() {
     layers_.push_back({{"module", "keras.layers"},
                        {"class_name", "InputLayer"},
-                       {"config", {{"batch_shape", {nullptr, kSide, kSide, 3}}, {"dtype", "float32"},
-                                   {"sparse", false}, {"name", "image_input"}}},
+                       {"config",
+                        {{"batch_shape", {nullptr, kSide, kSide, 3}},
+                         {"dtype", "float32"},
+                         {"sparse", false},
+                         {"name", "image_input"}}},
                        {"registered_name", nullptr},
                        {"name", "image_input"},
                        {"inbound_nodes", json::array()}});
@@ -104,7 +107,8 @@ std::vector<float> blur() {
   std::vector<float> k(25);
   float sum = 0;
   for (int y = 0; y < 5; ++y)
-    for (int x = 0; x < 5; ++x) sum += k[y * 5 + x] = gaussian(static_cast<float>((y - 2) * (y - 2) + (x - 2) * (x - 2)), 1.0f);
+    for (int x = 0; x < 5; ++x)
+      sum += k[y * 5 + x] = gaussian(static_cast<float>((y - 2) * (y - 2) + (x - 2) * (x - 2)), 1.0f);
   for (auto& v : k) v /= sum;
   return k;
 }
@@ -132,8 +136,14 @@ DemoKeras build_demo_keras() {
   // layer0: luminance centre-surround, ON and OFF. A small negative bias is a threshold so that texture and
   // noise of low contrast stay silent.
   config.add("Conv2D", "layer0_conv",
-             {{"filters", f}, {"kernel_size", {5, 5}}, {"strides", {1, 1}}, {"padding", "same"},
-              {"data_format", "channels_last"}, {"dilation_rate", {1, 1}}, {"groups", 1}, {"activation", "linear"},
+             {{"filters", f},
+              {"kernel_size", {5, 5}},
+              {"strides", {1, 1}},
+              {"padding", "same"},
+              {"data_format", "channels_last"},
+              {"dilation_rate", {1, 1}},
+              {"groups", 1},
+              {"activation", "linear"},
               {"use_bias", true}},
              {nullptr, kSide, kSide, f});
   {
@@ -159,9 +169,15 @@ DemoKeras build_demo_keras() {
     const std::string n = "layer" + std::to_string(i);
     side = strides[i - 1] == 2 ? side / 2 : side;
     config.add("SeparableConv2D", n + "_conv",
-               {{"filters", f}, {"kernel_size", {5, 5}}, {"strides", {strides[i - 1], strides[i - 1]}},
-                {"padding", "same"}, {"data_format", "channels_last"}, {"dilation_rate", {1, 1}},
-                {"depth_multiplier", 1}, {"activation", "linear"}, {"use_bias", true}},
+               {{"filters", f},
+                {"kernel_size", {5, 5}},
+                {"strides", {strides[i - 1], strides[i - 1]}},
+                {"padding", "same"},
+                {"data_format", "channels_last"},
+                {"dilation_rate", {1, 1}},
+                {"depth_multiplier", 1},
+                {"activation", "linear"},
+                {"use_bias", true}},
                {nullptr, side, side, f});
     std::vector<float> depthwise(25 * f);  // (5, 5, 2, 1)
     const std::vector<float> pool = blur();
@@ -233,7 +249,8 @@ std::vector<Tensor> demo_calibration_images() {
   std::vector<Tensor> images;
   for (int k = 0; k < 12; ++k) {
     const float angle = 2.0f * kPi * k / 12.0f;
-    const float x = 55.5f + 30.0f * std::cos(angle) * (k % 3) / 2.0f, y = 55.5f + 30.0f * std::sin(angle) * (k % 3) / 2.0f;
+    const float x = 55.5f + 30.0f * std::cos(angle) * (k % 3) / 2.0f,
+                y = 55.5f + 30.0f * std::sin(angle) * (k % 3) / 2.0f;
     const float contrast = (k % 2 ? -1.0f : 1.0f) * (60.0f + 8.0f * k);
     images.push_back(dot_image(x, y, 2.0f + k % 4 * 2.0f, contrast));
     images.push_back(ring_image(x, y, 6.0f + k % 3 * 4.0f, 2.0f, contrast));

@@ -29,8 +29,8 @@ DemoKeras build_demo_keras();
 
 // Synthetic images (recentred (112, 112, 3)): the test patterns the demo is meant to tell apart, and the set its
 // int8 activation scales are calibrated on (no natural images ship with the repository).
-Tensor grey_image();                                                   // all zeros: the mean grey
-Tensor dot_image(float centre_x, float centre_y, float radius, float contrast);   // bright (contrast > 0) disc
+Tensor grey_image();                                                             // all zeros: the mean grey
+Tensor dot_image(float centre_x, float centre_y, float radius, float contrast);  // bright (contrast > 0) disc
 Tensor ring_image(float centre_x, float centre_y, float radius, float width, float contrast);
 std::vector<Tensor> demo_calibration_images();
 

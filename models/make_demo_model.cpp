@@ -155,8 +155,8 @@ int main(int argc, char** argv) {
   // --- broken .keras files: each breaks one thing the loaders must name ---
   write_file(bad_dir + "/truncated_zip.keras",
              std::vector<std::uint8_t>(keras_bytes.begin(), keras_bytes.begin() + keras_bytes.size() / 2));
-  write_file(bad_dir + "/missing_weights.keras",
-             zip_bytes({{"metadata.json", text_bytes(keras.metadata_json)}, {"config.json", text_bytes(keras.config_json)}}));
+  write_file(bad_dir + "/missing_weights.keras", zip_bytes({{"metadata.json", text_bytes(keras.metadata_json)},
+                                                            {"config.json", text_bytes(keras.config_json)}}));
   {
     demo::DemoKeras k = keras;
     k.tensors.erase(k.tensors.begin());  // layers/conv2d/vars/0: the first conv kernel

@@ -7,8 +7,7 @@
 
 namespace cortexlens::cli {
 
-Outcome::Outcome(const Status& status)
-    : kind_(status.is_ok() ? Kind::ok : Kind::failure), message_(status.message()) {}
+Outcome::Outcome(const Status& status) : kind_(status.is_ok() ? Kind::ok : Kind::failure), message_(status.message()) {}
 
 int Outcome::exit_code() const {
   switch (kind_) {
@@ -121,16 +120,19 @@ ArgParser& ArgParser::range(const std::string& names, long long low, long long h
   });
 }
 
-ArgParser& ArgParser::integers(const std::string& names, std::string value_name, char separator,
-                               std::vector<int*> outs, long long low, long long high) {
+ArgParser& ArgParser::integers(const std::string& names, std::string value_name, char separator, std::vector<int*> outs,
+                               long long low, long long high) {
   low = std::max<long long>(low, std::numeric_limits<int>::min());
   high = std::min<long long>(high, std::numeric_limits<int>::max());
   const bool bounded_below = low != std::numeric_limits<int>::min();
   const bool bounded_above = high != std::numeric_limits<int>::max();
   std::string expected = value_name + " (" + std::to_string(outs.size()) + " integers";
-  if (bounded_below && bounded_above) expected += " in " + std::to_string(low) + ".." + std::to_string(high);
-  else if (bounded_below) expected += " >= " + std::to_string(low);
-  else if (bounded_above) expected += " <= " + std::to_string(high);
+  if (bounded_below && bounded_above)
+    expected += " in " + std::to_string(low) + ".." + std::to_string(high);
+  else if (bounded_below)
+    expected += " >= " + std::to_string(low);
+  else if (bounded_above)
+    expected += " <= " + std::to_string(high);
   expected += ")";
   return add_option(names, value_name, expected, [outs, separator, low, high](const std::string& text) {
     std::vector<long long> values;
@@ -177,8 +179,7 @@ Status ArgParser::take_option(const Args& args, std::size_t& i) {
   const std::size_t equals = arg.rfind("--", 0) == 0 ? arg.find('=') : std::string::npos;
   const std::string name = arg.substr(0, equals);
   Option* option = find(name);
-  if (!option)
-    return Status::error("unknown option '" + name + "'; " + command_ + " takes " + option_list());
+  if (!option) return Status::error("unknown option '" + name + "'; " + command_ + " takes " + option_list());
   const std::string& label = option->names[0];
   std::string value;
   if (option->value_name.empty()) {
@@ -200,8 +201,7 @@ Status ArgParser::take_option(const Args& args, std::size_t& i) {
   }
   option->given = true;
   option->value = value;
-  if (!option->store(value))
-    return Status::error(label + ": expected " + option->expected + ", found '" + value + "'");
+  if (!option->store(value)) return Status::error(label + ": expected " + option->expected + ", found '" + value + "'");
   return Status::ok();
 }
 

@@ -45,7 +45,7 @@ class Outcome {
   Kind kind() const { return kind_; }
   bool is_ok() const { return kind_ == Kind::ok; }
   const std::string& message() const { return message_; }  // empty for ok and help
-  const char* usage() const { return usage_; }              // help and usage errors only
+  const char* usage() const { return usage_; }             // help and usage errors only
   int exit_code() const;
 
  private:
@@ -134,8 +134,7 @@ bool parse_integer(const std::string& text, long long low, long long high, long 
 std::string integer_expectation(long long low, long long high);
 
 template <typename T>
-ArgParser& ArgParser::integer(const std::string& names, std::string value_name, long long low, long long high,
-                              T& out) {
+ArgParser& ArgParser::integer(const std::string& names, std::string value_name, long long low, long long high, T& out) {
   // Bounds beyond T's range are clipped to it. An upper bound of int's limit or more is no limit anyone types, so
   // messages leave it out ("an integer >= 0").
   constexpr unsigned long long type_max = std::numeric_limits<T>::max();

@@ -4,10 +4,10 @@
 #include <string>
 #include <vector>
 
+#include "commands.hpp"
 #include "cortexlens/forward.hpp"
 #include "cortexlens/image.hpp"
 #include "cortexlens/quantize.hpp"
-#include "commands.hpp"
 #include "model_source.hpp"
 #include "v4_data.hpp"
 
@@ -78,11 +78,9 @@ cli::Outcome run_predict(const cli::Args& args) {
       .positionals("IMAGE", images, 1)
       .integers("--crop", "X,Y,SIDE", ',', {&crop.x, &crop.y, &crop.side}, INT_MIN, INT_MAX)
       .text("--config", "CONFIG.json", config)
-      .choice<std::optional<Precision>>("--precision", "float|int8",
-                                        {{"float", Precision::float32},
-                                         {"float32", Precision::float32},
-                                         {"int8", Precision::int8}},
-                                        precision);
+      .choice<std::optional<Precision>>(
+          "--precision", "float|int8",
+          {{"float", Precision::float32}, {"float32", Precision::float32}, {"int8", Precision::int8}}, precision);
   if (cli::Outcome parsed = parser.parse(args); !parsed.is_ok()) return parsed;
   auto model = load_model_file(model_path, config);
   if (!model) return model.status();
@@ -170,8 +168,8 @@ cli::Outcome run_evaluate(const cli::Args& args) {
         SessionInputs entry;
         entry.responses = std::move(responses).value();
         if (last_image > entry.responses.images)
-          return Status::error("--images goes to " + std::to_string(last_image) + " but session " + session +
-                               " has " + std::to_string(entry.responses.images) + " images");
+          return Status::error("--images goes to " + std::to_string(last_image) + " but session " + session + " has " +
+                               std::to_string(entry.responses.images) + " images");
         for (int number = first_image; number <= last_image; ++number) {
           auto bytes = images.value().image_bytes(number);
           if (!bytes) return bytes.status();
@@ -187,7 +185,8 @@ cli::Outcome run_evaluate(const cli::Args& args) {
       for (const Tensor& input : data.inputs) {
         auto result = forward(m, input);
         if (!result) return result.status();
-        for (std::size_t k = 0; k < outputs.size(); ++k) predicted[k].push_back(result.value().outputs[outputs[k].first]);
+        for (std::size_t k = 0; k < outputs.size(); ++k)
+          predicted[k].push_back(result.value().outputs[outputs[k].first]);
       }
       for (std::size_t k = 0; k < outputs.size(); ++k) {
         const int neuron = outputs[k].second;
@@ -246,7 +245,8 @@ const cli::Command kCommands[] = {
     {"pack", "--out DIR [--data DIR]: int8 + float model files and manifest.json for the page", cli::run_pack},
     {"synth", "MODEL -o OUT.png [--minimize] [--steps N] [--seed S] [--recipe authors|fourier]: preferred image",
      cli::run_synth},
-    {"synth-check", "[MODEL...] [--count N] [--steps N]: synthesized vs natural images' responses", cli::run_synth_check},
+    {"synth-check", "[MODEL...] [--count N] [--steps N]: synthesized vs natural images' responses",
+     cli::run_synth_check},
     {nullptr, nullptr, nullptr},  // keeps the array non-empty; entries are added above this line
 };
 

@@ -46,9 +46,8 @@ Outcome run_convert(const Args& args) {
   if (!converted) return converted.status().with_context("'" + input + "': ");
   auto written = write_file_bytes(output, converted.value().bytes);
   if (!written) return written;
-  std::printf("%s: %s, %zu bytes (%s), calibrated on %zu images\n", output.c_str(),
-              precision_name(options.precision), converted.value().bytes.size(), converted.value().model.name.c_str(),
-              reference.inputs.size());
+  std::printf("%s: %s, %zu bytes (%s), calibrated on %zu images\n", output.c_str(), precision_name(options.precision),
+              converted.value().bytes.size(), converted.value().model.name.c_str(), reference.inputs.size());
   return Status::ok();
 }
 

@@ -1,5 +1,5 @@
-// `cortexlens fidelity [--data DIR] [--threads N] [--percentile P] [--limit N] [--only ID,...]`: how faithful the int8 models are.
-// For every published per-neuron model (and the 100-filter shared model): Pearson r between int8 and float
+// `cortexlens fidelity [--data DIR] [--threads N] [--percentile P] [--limit N] [--only ID,...]`: how faithful the int8
+// models are. For every published per-neuron model (and the 100-filter shared model): Pearson r between int8 and float
 // predictions, and each one's r with the recorded responses, on the held-out images 601-1200.
 #include <algorithm>
 #include <climits>
@@ -36,9 +36,10 @@ struct Summary {
     std::size_t recorded = 0;
     for (double r : float_rec) recorded += std::isnan(r) ? 0 : 1;
     const double f = median_of(float_rec), q = median_of(int8_rec);
-    std::printf("# %s: %zu outputs; r(int8, float) median %.5f, min %.5f; %zu with recorded images: median "
-                "r(float, recorded) %.4f, r(int8, recorded) %.4f, difference %+.4f\n",
-                label, int8_vs_float.size(), median_of(int8_vs_float), min_r, recorded, f, q, q - f);
+    std::printf(
+        "# %s: %zu outputs; r(int8, float) median %.5f, min %.5f; %zu with recorded images: median "
+        "r(float, recorded) %.4f, r(int8, recorded) %.4f, difference %+.4f\n",
+        label, int8_vs_float.size(), median_of(int8_vs_float), min_r, recorded, f, q, q - f);
   }
 };
 
@@ -71,7 +72,8 @@ Outcome run_fidelity(const Args& args) {
   if (!only.empty()) {
     std::vector<PublishedModel> kept;
     for (const auto& id : only) {
-      const auto found = std::find_if(models.begin(), models.end(), [&](const PublishedModel& m) { return m.id == id; });
+      const auto found =
+          std::find_if(models.begin(), models.end(), [&](const PublishedModel& m) { return m.id == id; });
       if (found == models.end())
         return parser.usage_error("no published model '" + id + "' under '" + data_dir +
                                   "' (ids look like 190923_n0 or shared_100)");
@@ -95,8 +97,8 @@ Outcome run_fidelity(const Args& args) {
       model = load_model_file(models[i].path);
     }
     if (!model) return model.status();
-    auto packed = pack_model(model.value(), model_source_text(models[i].path), reference.value(), evaluation.value(),
-                             percentile);
+    auto packed =
+        pack_model(model.value(), model_source_text(models[i].path), reference.value(), evaluation.value(), percentile);
     if (!packed) return packed.status().with_context("'" + models[i].path + "': ");
     reports[i] = std::move(packed.value().outputs);
     std::lock_guard<std::mutex> lock(print_mutex);
@@ -117,8 +119,8 @@ Outcome run_fidelity(const Args& args) {
       for (const auto& r : reports[i]) shared.back().second.add(r);
     }
   }
-  const std::string method = percentile > 0 ? "percentile " + std::to_string(percentile) + " of |x|"
-                                            : std::string("min-MSE clipping");
+  const std::string method =
+      percentile > 0 ? "percentile " + std::to_string(percentile) + " of |x|" : std::string("min-MSE clipping");
   std::printf("# int8 activation scales: %s over %zu reference images (1-600, every 6th)\n", method.c_str(),
               reference.value().inputs.size());
   neurons.print("per-neuron models");

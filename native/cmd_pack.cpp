@@ -40,7 +40,8 @@ double rounded(double value, int digits = 7) {
 json number_or_null(double value) { return std::isnan(value) ? json(nullptr) : json(rounded(value, 6)); }
 
 bool newer_or_same(const std::string& output, const std::string& source) {
-  struct stat out_stat {}, src_stat {};
+  struct stat out_stat {
+  }, src_stat{};
   if (stat(output.c_str(), &out_stat) != 0 || stat(source.c_str(), &src_stat) != 0) return false;
   return out_stat.st_mtime >= src_stat.st_mtime;
 }
@@ -208,8 +209,7 @@ Result<Entry> pack_published_model(const PublishedModel& source, const PackSetti
                            settings.percentile);
   if (!packed) return packed.status().with_context("'" + source.path + "': ");
   const PackedModel& p = packed.value();
-  const PackedFiles files{source.id + ".int8.clm", source.id + ".f32.clm", p.int8.bytes.size(),
-                          p.float32.bytes.size()};
+  const PackedFiles files{source.id + ".int8.clm", source.id + ".f32.clm", p.int8.bytes.size(), p.float32.bytes.size()};
   CL_RETURN_IF_ERROR(write_file_bytes(settings.out_dir + "/" + files.int8_name, p.int8.bytes));
   CL_RETURN_IF_ERROR(write_file_bytes(settings.out_dir + "/" + files.float_name, p.float32.bytes));
   Entry entry;
@@ -298,9 +298,10 @@ void print_fidelity(const char* label, const std::vector<json>& fidelity) {
     }
   }
   const double mf = median_of(f_rec), mq = median_of(q_rec);
-  std::printf("%s: %zu outputs; r(int8, float) median %.5f, min %.5f; %zu with recorded images: median "
-              "r(float, recorded) %.4f, r(int8, recorded) %.4f, difference %+.4f\n",
-              label, q_vs_f.size(), median_of(q_vs_f), min_r, f_rec.size(), mf, mq, mq - mf);
+  std::printf(
+      "%s: %zu outputs; r(int8, float) median %.5f, min %.5f; %zu with recorded images: median "
+      "r(float, recorded) %.4f, r(int8, recorded) %.4f, difference %+.4f\n",
+      label, q_vs_f.size(), median_of(q_vs_f), min_r, f_rec.size(), mf, mq, mq - mf);
 }
 
 // Fidelity over every packed model, from the manifest entries (fresh and cached alike), then the files' sizes.
@@ -330,10 +331,11 @@ void print_pack_summary(const std::string& out_dir, const std::vector<PublishedM
   std::printf("%s/manifest.json: %zu models (demo + %zu published)\n", out_dir.c_str(), models.size() + 1,
               models.size());
   if (neurons > 0)
-    std::printf("per-neuron int8 files: %zu, total %zu bytes (%.3f MB), median %.0f bytes per file, gzip total %zu "
-                "bytes (%.3f MB); float files total %zu bytes (%.3f MB)\n",
-                neurons, int8_total, int8_total / 1e6, median_of(per_file), gzip_total, gzip_total / 1e6, float_total,
-                float_total / 1e6);
+    std::printf(
+        "per-neuron int8 files: %zu, total %zu bytes (%.3f MB), median %.0f bytes per file, gzip total %zu "
+        "bytes (%.3f MB); float files total %zu bytes (%.3f MB)\n",
+        neurons, int8_total, int8_total / 1e6, median_of(per_file), gzip_total, gzip_total / 1e6, float_total,
+        float_total / 1e6);
 }
 
 // The phases in order: find the published models, reuse the up-to-date ones, convert and measure the rest, add

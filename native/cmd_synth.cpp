@@ -184,8 +184,9 @@ Outcome run_synth_check(const Args& args) {
     double seconds = 0;
   };
   std::vector<Tally> tallies(recipes.size());
-  std::printf("model,recipe,natural_min,natural_median,natural_max,synth_max,synth_min,max_ratio,min_ratio,"
-              "max_beats_all,min_below_all,seconds\n");
+  std::printf(
+      "model,recipe,natural_min,natural_median,natural_max,synth_max,synth_min,max_ratio,min_ratio,"
+      "max_beats_all,min_below_all,seconds\n");
   for (const auto& path : models) {
     auto model = load_model_file(path);
     if (!model) return model.status();
@@ -228,12 +229,13 @@ Outcome run_synth_check(const Args& args) {
   }
   for (std::size_t r = 0; r < recipes.size(); ++r) {
     const Tally& t = tallies[r];
-    std::printf("# %s recipe, %d steps, %d models: maximizing image above the best of %zu natural images for %d; "
-                "minimizing image below the worst for %d; median synth/best-natural ratio %.3f (min: synth/worst "
-                "%.3f); median (synth - median) / (best - median) %.3f (min side %.3f); %.1f s per model for max+min\n",
-                recipes[r] == SynthRecipe::authors ? "authors" : "fourier", steps, t.n, images.size(), t.above, t.below,
-                median_value(t.ratio_max), median_value(t.ratio_min), median_value(t.range_max),
-                median_value(t.range_min), t.seconds / std::max(1, t.n));
+    std::printf(
+        "# %s recipe, %d steps, %d models: maximizing image above the best of %zu natural images for %d; "
+        "minimizing image below the worst for %d; median synth/best-natural ratio %.3f (min: synth/worst "
+        "%.3f); median (synth - median) / (best - median) %.3f (min side %.3f); %.1f s per model for max+min\n",
+        recipes[r] == SynthRecipe::authors ? "authors" : "fourier", steps, t.n, images.size(), t.above, t.below,
+        median_value(t.ratio_max), median_value(t.ratio_min), median_value(t.range_max), median_value(t.range_min),
+        t.seconds / std::max(1, t.n));
   }
   return Status::ok();
 }

@@ -61,8 +61,8 @@ herr_t visit_object(hid_t root, const char* name, const H5O_info_t* info, void* 
   const std::string path = name;
   if (path.rfind("layers/", 0) != 0) return 0;  // optimizer/ and friends are training state
   if (static_cast<int>(state->tensors->size()) >= ArchiveLimits::max_datasets) {
-    state->status = Status::error("the weights file has more than " + std::to_string(ArchiveLimits::max_datasets) +
-                                  " datasets");
+    state->status =
+        Status::error("the weights file has more than " + std::to_string(ArchiveLimits::max_datasets) + " datasets");
     return -1;
   }
   H5Id dataset(H5Dopen2(root, name, H5P_DEFAULT), H5Dclose);

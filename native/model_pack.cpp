@@ -53,7 +53,6 @@ Result<ReferenceImages> load_reference_images(const std::string& data_dir, int s
   return reference;
 }
 
-
 bool parse_percentile(const std::string& text, double& percentile) {
   if (text == "mse") {
     percentile = 0.0;
@@ -75,7 +74,8 @@ std::string model_source_text(const std::string& path) {
   if (dot != std::string::npos) name = name.substr(0, dot);
   if (!is_published_model_name(name)) return file;
   const bool shared = name.rfind("shared_", 0) == 0;
-  return std::string(kPaperSource) + ": " + (shared ? "shared_compact_models/from_ensemble_model/" : "compact_models/") + file;
+  return std::string(kPaperSource) + ": " +
+         (shared ? "shared_compact_models/from_ensemble_model/" : "compact_models/") + file;
 }
 
 Result<ConvertedModel> convert_model(const Model& float_model, const ConvertOptions& options,
@@ -209,7 +209,8 @@ std::vector<OutputReport> reference_distributions(const Model& float_model,
     report.quantiles = percentiles_0_to_100(responses);
     std::vector<std::size_t> order(responses.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return responses[a] > responses[b]; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return responses[a] > responses[b]; });
     for (std::size_t k = 0; k < std::min<std::size_t>(10, order.size()); ++k) {
       report.top.push_back({order[k], responses[order[k]]});
       report.bottom.push_back({order[order.size() - 1 - k], responses[order[order.size() - 1 - k]]});
@@ -254,7 +255,9 @@ Status measure_fidelity(const Model& float_model, const Model& int8_model, const
       report.int8_vs_float_r = pearson_r(qo, fo);
       report.float_vs_recorded_r = pearson_r(fo, recorded);
       report.int8_vs_recorded_r = pearson_r(qo, recorded);
-      report.images = s.session + " 601-1200" + (s.images.size() < 600 ? " (every " + std::to_string(s.images[1] - s.images[0]) + "th)" : std::string());
+      report.images =
+          s.session + " 601-1200" +
+          (s.images.size() < 600 ? " (every " + std::to_string(s.images[1] - s.images[0]) + "th)" : std::string());
       report.image_count = recorded.size();
     }
   }
@@ -305,8 +308,8 @@ Result<PackedModel> pack_model(const Model& float_model, const std::string& sour
 
 }  // namespace cortexlens
 
-#include <atomic>
 #include <dirent.h>
+#include <atomic>
 #include <thread>
 
 namespace cortexlens {
@@ -322,8 +325,8 @@ std::vector<PublishedModel> list_published_models(const std::string& data_dir, b
       const std::string name = entry->d_name;
       if (std::sscanf(name.c_str(), "compact_model_%15[0-9]_neuron%d.kera%c", session, &neuron, &end) == 3 &&
           end == 's' && name.size() > 6 && name.compare(name.size() - 6, 6, ".keras") == 0)
-        models.push_back({compact + "/" + name, std::string(session) + "_n" + std::to_string(neuron), "neuron", session,
-                          neuron});
+        models.push_back(
+            {compact + "/" + name, std::string(session) + "_n" + std::to_string(neuron), "neuron", session, neuron});
     }
     closedir(dir);
   }

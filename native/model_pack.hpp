@@ -40,7 +40,7 @@ Result<std::vector<Tensor>> load_session_inputs(const std::string& data_dir, con
 struct ConvertOptions {
   Precision precision = Precision::int8;
   double percentile = kDefaultCalibrationPercentile;  // 0: the minimum-squared-error clipping instead
-  std::string source;  // written to the file's metadata
+  std::string source;                                 // written to the file's metadata
   // int8: when given, the already quantized model (quantize_calibrated of float_model) written instead of
   // calibrating again; must outlive the call.
   const Model* quantized = nullptr;
@@ -98,10 +98,10 @@ struct ReferenceExtreme {
 struct OutputReport {
   std::string name;              // "190923_n0"
   std::vector<float> quantiles;  // (101) 0..100th percentiles of the float responses to the reference images
-  std::vector<ReferenceExtreme> top, bottom;  // (10 each) strongest and weakest reference images, float
-  double int8_vs_float_r = 0;                 // on `images`
+  std::vector<ReferenceExtreme> top, bottom;               // (10 each) strongest and weakest reference images, float
+  double int8_vs_float_r = 0;                              // on `images`
   double float_vs_recorded_r = 0, int8_vs_recorded_r = 0;  // NaN when the session's images are not available
-  std::string images;  // which images the r values are over, e.g. "190923 601-1200"
+  std::string images;                                      // which images the r values are over, e.g. "190923 601-1200"
   std::size_t image_count = 0;
 };
 

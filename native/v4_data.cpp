@@ -87,7 +87,8 @@ Result<std::vector<std::uint8_t>> SessionImages::image_bytes(int number) const {
   std::snprintf(name, sizeof name, "image%04d.jpg", number);
   zip_stat_t stat;
   zip_stat_init(&stat);
-  if (zip_stat(archive_->zip, in_folder, 0, &stat) == 0) std::snprintf(name, sizeof name, "%s", in_folder);
+  if (zip_stat(archive_->zip, in_folder, 0, &stat) == 0)
+    std::snprintf(name, sizeof name, "%s", in_folder);
   else if (zip_stat(archive_->zip, name, 0, &stat) != 0)
     return Status::error(std::string("no image '") + in_folder + "' or '" + name + "' in the session archive");
   if (!(stat.valid & ZIP_STAT_SIZE) || stat.size > (64u << 20))

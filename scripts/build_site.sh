@@ -22,14 +22,17 @@ find "$site" -mindepth 1 -maxdepth 1 ! -name models -exec rm -rf {} +
 
 esbuild=node_modules/.bin/esbuild
 common=(--bundle --minify --target=chrome100,firefox100,safari15 --log-level=warning --legal-comments=none)
-"$esbuild" web/src/main.js --format=esm --splitting --outdir="$site" --entry-names=app --chunk-names=chunks/[name]-[hash] "${common[@]}"
+"$esbuild" web/src/main.js --format=esm --splitting --outdir="$site" --entry-names=app \
+  --chunk-names=chunks/[name]-[hash] "${common[@]}"
 # The threaded module (scripts/build.sh builds it into build/wasm-mt) runs on cross-origin-isolated pages only.
 wasm_mt=${CORTEXLENS_WASM_MT_BUILD:-build/wasm-mt}
 threaded=false
 [ -f "$wasm_mt/wasm/cortexlens-mt.js" ] && threaded=true
-"$esbuild" web/src/worker.js --format=iife --outfile="$site/worker.js" "${common[@]}" --define:__THREADED_BUILD__=$threaded
+"$esbuild" web/src/worker.js --format=iife --outfile="$site/worker.js" "${common[@]}" \
+  --define:__THREADED_BUILD__=$threaded
 # The Keras reader (fflate + jsfive) is loaded by the worker only when a .keras file arrives.
-"$esbuild" web/lib/keras-archive.js --format=iife --global-name=CortexLensKeras --outfile="$site/keras-reader.js" "${common[@]}"
+"$esbuild" web/lib/keras-archive.js --format=iife --global-name=CortexLensKeras --outfile="$site/keras-reader.js" \
+  "${common[@]}"
 cp web/index.html web/styles.css web/favicon.svg "$site/"
 cp "$wasm/wasm/cortexlens.js" "$wasm/wasm/cortexlens.wasm" "$site/"
 if [ "$threaded" = true ]; then cp "$wasm_mt"/wasm/cortexlens-mt.{js,wasm,worker.js} "$site/"; fi
@@ -37,18 +40,26 @@ if [ "$threaded" = true ]; then cp "$wasm_mt"/wasm/cortexlens-mt.{js,wasm,worker
 if [ -d "$data/compact_models" ]; then data_args=(--data "$data"); else
   echo "build_site: no published data at $data: demo model and user-loaded files only"; data_args=(); fi
 # The page runs .clm files only (int8 and float32, `cortexlens pack`): the native tool must be built.
-[ -x "$cli" ] || { echo "build_site: $cli missing: build the native tool first (scripts/build.sh release); its 'pack' step makes the site's models" >&2; exit 1; }
+if [ ! -x "$cli" ]; then
+  echo "build_site: $cli missing: build the native tool first (scripts/build.sh native); its 'pack' step makes" \
+    "the site's models" >&2
+  exit 1
+fi
 "$cli" pack "${data_args[@]}" --out "$site/models"
 node scripts/site/assets.mjs --out "$site" "${data_args[@]}"
 
 # The service worker precaches the app shell; its cache name changes whenever any shipped file changes.
 # The int8 models (~3 MB for all 219) are precached too, so the population view works offline after one visit.
-shell=$(cd "$site" && find . -maxdepth 3 -type f \( -name '*.js' -o -name '*.wasm' -o -name '*.css' -o -name '*.html' -o -name '*.svg' \
-  -o -name 'manifest.json' -o -name 'index.json' -o -name '*.int8.clm' -o -path './gallery/own/*.png' \) \
+shell=$(cd "$site" && find . -maxdepth 3 -type f \( -name '*.js' -o -name '*.wasm' -o -name '*.css' -o -name '*.html' \
+  -o -name '*.svg' -o -name 'manifest.json' -o -name 'index.json' -o -name '*.int8.clm' \
+  -o -path './gallery/own/*.png' \) \
   ! -name keras-reader.js ! -name sw.js ! -name 'cortexlens-mt*' | sed 's|^\./||' | sort)
 version=$(cd "$site" && cat $shell | sha256sum | cut -c1-16)
-shell_json=$(printf '%s\n' $shell | node -e 'const l=require("fs").readFileSync(0,"utf8").trim().split("\n");process.stdout.write(JSON.stringify(["./",...l]))')
-"$esbuild" web/src/sw.js --outfile="$site/sw.js" "${common[@]}" --define:__CACHE_VERSION__="\"$version\"" --define:__APP_SHELL__="$shell_json"
+shell_json=$(printf '%s\n' $shell |
+  node -e 'const l = require("fs").readFileSync(0, "utf8").trim().split("\n");
+    process.stdout.write(JSON.stringify(["./", ...l]))')
+"$esbuild" web/src/sw.js --outfile="$site/sw.js" "${common[@]}" --define:__CACHE_VERSION__="\"$version\"" \
+  --define:__APP_SHELL__="$shell_json"
 
 echo "build_site: $site ($(du -sh "$site" | cut -f1)); JS + wasm + CSS shipped:"
 ( cd "$site" && raw=0 gz=0 && for f in app.js worker.js cortexlens.js cortexlens.wasm styles.css; do
@@ -56,6 +67,8 @@ echo "build_site: $site ($(du -sh "$site" | cut -f1)); JS + wasm + CSS shipped:"
     printf '  %-40s %8d bytes  %8d gzip\n' "$f" "$r" "$g"; done
   printf '  %-40s %8d bytes  %8d gzip\n' "first load, total" "$raw" "$gz"
   for f in cortexlens-mt.js cortexlens-mt.worker.js cortexlens-mt.wasm; do [ -f "$f" ] &&
-    printf '  %-40s %8d bytes  %8d gzip  (instead of cortexlens.*, on cross-origin-isolated pages)\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"; done
+    printf '  %-40s %8d bytes  %8d gzip  (instead of cortexlens.*, on cross-origin-isolated pages)\n' \
+      "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"; done
   for f in keras-reader.js chunks/*.js; do [ -f "$f" ] &&
-    printf '  %-40s %8d bytes  %8d gzip  (loaded on demand)\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"; done; true )
+    printf '  %-40s %8d bytes  %8d gzip  (loaded on demand)\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"
+  done; true )

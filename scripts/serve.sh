@@ -9,7 +9,8 @@ if [ -z "${SKIP_BUILD:-}" ]; then
   bash scripts/build_site.sh
 fi
 site=${CORTEXLENS_SITE_DIR:-build/site}
-echo "serving $site at http://127.0.0.1:${PORT:-8080}/$([ "${CORTEXLENS_ISOLATE:-0}" = 1 ] && echo ', cross-origin isolated (threaded module)') (Ctrl+C stops)"
+isolated=$([ "${CORTEXLENS_ISOLATE:-0}" = 1 ] && echo ', cross-origin isolated (threaded module)')
+echo "serving $site at http://127.0.0.1:${PORT:-8080}/$isolated (Ctrl+C stops)"
 # Python's static server. CORTEXLENS_ISOLATE=1 adds the two headers that make the page cross-origin isolated, so
 # its worker runs the threaded module (SharedArrayBuffer; every file is same-origin, so require-corp blocks
 # nothing). Off by default: GitHub Pages cannot send them, so the default serves the page as it is deployed (on
@@ -18,12 +19,14 @@ exec python3 - "$site" "${PORT:-8080}" "${CORTEXLENS_ISOLATE:-0}" <<'PY'
 import functools, http.server, sys
 isolate = sys.argv[3] == '1'
 class Handler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, '.wasm': 'application/wasm', '.js': 'text/javascript'}
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                      '.wasm': 'application/wasm', '.js': 'text/javascript'}
     def end_headers(self):
         if isolate:
             self.send_header('Cross-Origin-Opener-Policy', 'same-origin')
             self.send_header('Cross-Origin-Embedder-Policy', 'require-corp')
         super().end_headers()
-server = http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[2])), functools.partial(Handler, directory=sys.argv[1]))
+server = http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[2])),
+                                        functools.partial(Handler, directory=sys.argv[1]))
 server.serve_forever()
 PY

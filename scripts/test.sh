@@ -9,7 +9,8 @@ started=$SECONDS
 stage_started=$SECONDS
 stage() {
   local now=$SECONDS
-  [ -n "${stage_name:-}" ] && printf '== %s: %d s (total %d s) ==\n' "$stage_name" $((now - stage_started)) $((now - started))
+  [ -n "${stage_name:-}" ] &&
+    printf '== %s: %d s (total %d s) ==\n' "$stage_name" $((now - stage_started)) $((now - started))
   stage_name=$1
   stage_started=$now
   [ -n "$stage_name" ] && echo "== $stage_name =="

@@ -85,7 +85,7 @@ struct Report {
   // max over checked directions of |analytic - numeric| / sum_i |g_i v_i|: rounding in a float gradient grows
   // with the terms of the dot product, so a direction's error is measured against their magnitude.
   double max_direction_error = 0.0;
-  double scale = 0.0;      // max |analytic| over the whole gradient, the yardstick for the tolerance
+  double scale = 0.0;  // max |analytic| over the whole gradient, the yardstick for the tolerance
 };
 
 // Central differences along each coordinate in `coords`, and along each direction in `directions` (a direction

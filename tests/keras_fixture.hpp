@@ -2,8 +2,8 @@
 // so tests and the fixture generators can make models without TensorFlow. Test-only: uses exceptions freely.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
@@ -64,8 +64,14 @@ struct KerasModelBuilder {
   void conv2d(const std::string& name, int in_c, int filters, int k, int stride, const std::string& padding,
               const std::string& activation = "linear") {
     add("Conv2D", name,
-        {{"filters", filters}, {"kernel_size", {k, k}}, {"strides", {stride, stride}}, {"padding", padding},
-         {"data_format", "channels_last"}, {"dilation_rate", {1, 1}}, {"groups", 1}, {"activation", activation},
+        {{"filters", filters},
+         {"kernel_size", {k, k}},
+         {"strides", {stride, stride}},
+         {"padding", padding},
+         {"data_format", "channels_last"},
+         {"dilation_rate", {1, 1}},
+         {"groups", 1},
+         {"activation", activation},
          {"use_bias", true}});
     const std::string g = group("Conv2D");
     tensor(g, 0, {k, k, in_c, filters}, random(static_cast<std::size_t>(k) * k * in_c * filters));
@@ -74,9 +80,15 @@ struct KerasModelBuilder {
 
   void separable(const std::string& name, int in_c, int filters, int k, int stride, const std::string& padding) {
     add("SeparableConv2D", name,
-        {{"filters", filters}, {"kernel_size", {k, k}}, {"strides", {stride, stride}}, {"padding", padding},
-         {"data_format", "channels_last"}, {"dilation_rate", {1, 1}}, {"depth_multiplier", 1},
-         {"activation", "linear"}, {"use_bias", true}});
+        {{"filters", filters},
+         {"kernel_size", {k, k}},
+         {"strides", {stride, stride}},
+         {"padding", padding},
+         {"data_format", "channels_last"},
+         {"dilation_rate", {1, 1}},
+         {"depth_multiplier", 1},
+         {"activation", "linear"},
+         {"use_bias", true}});
     const std::string g = group("SeparableConv2D");
     tensor(g, 0, {k, k, in_c, 1}, random(static_cast<std::size_t>(k) * k * in_c));
     tensor(g, 1, {1, 1, in_c, filters}, random(static_cast<std::size_t>(in_c) * filters));
@@ -85,8 +97,14 @@ struct KerasModelBuilder {
 
   void depthwise(const std::string& name, int channels, int k, const std::string& padding) {
     add("DepthwiseConv2D", name,
-        {{"kernel_size", {k, k}}, {"strides", {1, 1}}, {"padding", padding}, {"data_format", "channels_last"},
-         {"dilation_rate", {1, 1}}, {"depth_multiplier", 1}, {"activation", "linear"}, {"use_bias", true}});
+        {{"kernel_size", {k, k}},
+         {"strides", {1, 1}},
+         {"padding", padding},
+         {"data_format", "channels_last"},
+         {"dilation_rate", {1, 1}},
+         {"depth_multiplier", 1},
+         {"activation", "linear"},
+         {"use_bias", true}});
     const std::string g = group("DepthwiseConv2D");
     tensor(g, 0, {k, k, channels, 1}, random(static_cast<std::size_t>(k) * k * channels));
     tensor(g, 1, {channels}, random(channels));
@@ -96,8 +114,8 @@ struct KerasModelBuilder {
     add("BatchNormalization", name, {{"axis", -1}, {"epsilon", epsilon}, {"center", true}, {"scale", true}});
     const std::string g = group("BatchNormalization");
     tensor(g, 0, {channels}, random(channels, 0.2f, 1.0f));  // gamma
-    tensor(g, 1, {channels}, random(channels));               // beta
-    tensor(g, 2, {channels}, random(channels));               // moving_mean
+    tensor(g, 1, {channels}, random(channels));              // beta
+    tensor(g, 2, {channels}, random(channels));              // moving_mean
     auto variance = random(channels, 0.3f, 1.0f);
     for (auto& v : variance) v = v * v + 0.05f;
     tensor(g, 3, {channels}, variance);

@@ -9,7 +9,7 @@
 namespace cortexlens::test {
 
 inline Layer random_layer(LayerKind kind, Shape3 in, int out_c, int k, int stride, bool same, Activation act,
-                   std::mt19937& rng) {
+                          std::mt19937& rng) {
   Layer layer;
   layer.kind = kind;
   layer.name = "test";

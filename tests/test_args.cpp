@@ -61,9 +61,9 @@ std::string error_of(const Args& args) {
 
 TEST_CASE("typed values are stored, defaults kept for options not given", "[args]") {
   Example e;
-  const Outcome outcome = e.parse({"m.keras", "--steps", "250", "a.png", "-o", "out.png", "--precision", "int8",
-                                   "b.png", "--images", "1-600", "--crop=-4,10,96", "--minimize", "--only",
-                                   "190923_n0,,shared_100", "--percentile", "99.9"});
+  const Outcome outcome =
+      e.parse({"m.keras", "--steps", "250", "a.png", "-o", "out.png", "--precision", "int8", "b.png", "--images",
+               "1-600", "--crop=-4,10,96", "--minimize", "--only", "190923_n0,,shared_100", "--percentile", "99.9"});
   REQUIRE(outcome.is_ok());
   CHECK(outcome.exit_code() == 0);
   CHECK(e.model == "m.keras");
@@ -142,8 +142,7 @@ TEST_CASE("integer bounds beyond the variable's type are clipped to it", "[args]
   ArgParser parser("synth", "");
   parser.integer("--output", "I", 0, std::numeric_limits<long long>::max(), index)
       .integer("--small", "N", -5, 1000, small);
-  CHECK(parser.parse({"--output", "2147483648"}).message() ==
-        "--output: expected an integer >= 0, found '2147483648'");
+  CHECK(parser.parse({"--output", "2147483648"}).message() == "--output: expected an integer >= 0, found '2147483648'");
   ArgParser second("synth", "");
   second.integer("--small", "N", -5, 1000, small);
   CHECK(second.parse({"--small", "256"}).message() == "--small: expected an integer in 0..255, found '256'");

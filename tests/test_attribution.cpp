@@ -78,7 +78,8 @@ TEST_CASE("occlusion drops are the response changes of the occluded images", "[a
   auto cancelled = occlusion_map(model, x, OutputSelector::output(0), options, [](int, int) { return false; });
   CHECK_THAT(cancelled.message(), Catch::Contains("cancelled"));
   options.patch = 0;
-  CHECK_THAT(occlusion_map(model, x, OutputSelector::output(0), options).message(), Catch::Contains("must both be 1..24"));
+  CHECK_THAT(occlusion_map(model, x, OutputSelector::output(0), options).message(),
+             Catch::Contains("must both be 1..24"));
 }
 
 TEST_CASE("the readout map adds up to the output", "[attribution]") {

@@ -109,7 +109,8 @@ TEST_CASE("gradients through a chain of every layer kind match finite difference
   // conv (relu) -> depthwise stride 2 -> pointwise (relu) -> dense: a miniature compact model.
   std::vector<Layer> layers;
   layers.push_back(random_layer(LayerKind::conv2d, {12, 11, 3}, 6, 5, 1, true, Activation::relu, rng));
-  layers.push_back(random_layer(LayerKind::depthwise_conv2d, layers.back().out, 0, 5, 2, true, Activation::linear, rng));
+  layers.push_back(
+      random_layer(LayerKind::depthwise_conv2d, layers.back().out, 0, 5, 2, true, Activation::linear, rng));
   layers.push_back(random_layer(LayerKind::conv2d, layers.back().out, 5, 1, 1, false, Activation::relu, rng));
   layers.push_back(random_layer(LayerKind::dense, layers.back().out, 2, 1, 1, false, Activation::linear, rng));
   Model model{"chain", layers.front().in, {"a", "b"}, {}, layers};
@@ -139,8 +140,8 @@ TEST_CASE("the published architecture (imported from Keras) has correct input gr
   order.resize(12);
   auto report = gradcheck::check(model.value(), input, OutputSelector::output(0), g.value().gradient.data, order,
                                  random_directions(g.value().gradient.data.size(), 3, rng), 1e-3);
-  INFO("checked " << report.checked << " skipped " << report.skipped << " max error " << report.max_error
-                  << " scale " << report.scale << " direction error " << report.max_direction_error);
+  INFO("checked " << report.checked << " skipped " << report.skipped << " max error " << report.max_error << " scale "
+                  << report.scale << " direction error " << report.max_direction_error);
   REQUIRE(report.checked >= 8);
   REQUIRE(report.scale > 0);
   REQUIRE(report.max_error <= 1e-4 * report.scale);
@@ -156,8 +157,8 @@ TEST_CASE("fast backward kernels match their scalar twins on awkward shapes", "[
   const bool same = GENERATE(true, false);
   if (!same && k > size) return;
   for (LayerKind kind : {LayerKind::conv2d, LayerKind::depthwise_conv2d, LayerKind::dense}) {
-    const Layer layer = random_layer(kind, {size, size + 2, channels}, channels + 4, k, stride, same,
-                                     Activation::linear, rng);
+    const Layer layer =
+        random_layer(kind, {size, size + 2, channels}, channels + 4, k, stride, same, Activation::linear, rng);
     const Tensor dy = random_input(layer.out, rng);
     std::vector<float> fast(layer.in.size(), -9.0f), ref(layer.in.size(), 9.0f);
     run_layer_backward_input_f32(layer, dy.data.data(), fast.data(), false);
@@ -281,9 +282,9 @@ TEST_CASE("the fast gradient path equals the reference path layer by layer, with
   REQUIRE(validate_model(model).is_ok());
   const Tensor input = random_input(model.input, rng, 2.0f);
   GradientWorkspace ws;
-  const std::vector<OutputSelector> selectors = {
-      OutputSelector::output(2),          OutputSelector::channel_mean(2, 8), OutputSelector::unit(0, 6, 12, 0),
-      OutputSelector::channel_mean(3, 4), OutputSelector::output(0),          OutputSelector::unit(1, 2, 3, 4)};
+  const std::vector<OutputSelector> selectors = {OutputSelector::output(2),         OutputSelector::channel_mean(2, 8),
+                                                 OutputSelector::unit(0, 6, 12, 0), OutputSelector::channel_mean(3, 4),
+                                                 OutputSelector::output(0),         OutputSelector::unit(1, 2, 3, 4)};
   for (int round = 0; round < 2; ++round)
     for (const OutputSelector& s : selectors) {
       auto ref = input_gradient(model, input, s, {true});

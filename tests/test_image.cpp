@@ -299,16 +299,32 @@ TEST_CASE("all 8 EXIF orientations come out upright", "[image][exif]") {
       int ux = 0, uy = 0;
       // Stored row sy runs from the row-0 side inwards; stored column sx from the column-0 side.
       switch (row0[orientation]) {
-        case kTop: uy = sy; break;
-        case kBottom: uy = upright_height - 1 - sy; break;
-        case kLeft: ux = sy; break;
-        case kRight: ux = upright_width - 1 - sy; break;
+        case kTop:
+          uy = sy;
+          break;
+        case kBottom:
+          uy = upright_height - 1 - sy;
+          break;
+        case kLeft:
+          ux = sy;
+          break;
+        case kRight:
+          ux = upright_width - 1 - sy;
+          break;
       }
       switch (column0[orientation]) {
-        case kTop: uy = sx; break;
-        case kBottom: uy = upright_height - 1 - sx; break;
-        case kLeft: ux = sx; break;
-        case kRight: ux = upright_width - 1 - sx; break;
+        case kTop:
+          uy = sx;
+          break;
+        case kBottom:
+          uy = upright_height - 1 - sx;
+          break;
+        case kLeft:
+          ux = sx;
+          break;
+        case kRight:
+          ux = upright_width - 1 - sx;
+          break;
       }
       for (int c = 0; c < 3; ++c) stored[(sy * stored_width + sx) * 3 + c] = upright_colour(ux, uy)[c];
     }

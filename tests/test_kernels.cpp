@@ -54,8 +54,8 @@ TEST_CASE("depthwise fast kernel matches the scalar reference", "[kernels]") {
   const int stride = GENERATE(1, 2, 3);
   const bool same = GENERATE(true, false);
   if (!same && k > size) return;
-  auto layer = random_layer(LayerKind::depthwise_conv2d, {size, size, channels}, 0, k, stride, same,
-                            Activation::linear, rng);
+  auto layer =
+      random_layer(LayerKind::depthwise_conv2d, {size, size, channels}, 0, k, stride, same, Activation::linear, rng);
   expect_same_as_reference(layer, rng);
 }
 
@@ -106,9 +106,11 @@ TEST_CASE("a ForwardPlan chain matches the reference forward pass, buffers reuse
   const Shape3 input{15, 13, in_c};
   std::vector<Layer> layers;
   layers.push_back(random_layer(LayerKind::conv2d, input, c0, 5, 1, true, Activation::relu, rng));
-  layers.push_back(random_layer(LayerKind::depthwise_conv2d, layers.back().out, 0, 5, 2, true, Activation::linear, rng));
+  layers.push_back(
+      random_layer(LayerKind::depthwise_conv2d, layers.back().out, 0, 5, 2, true, Activation::linear, rng));
   layers.push_back(random_layer(LayerKind::conv2d, layers.back().out, c1, 1, 1, true, Activation::relu, rng));
-  layers.push_back(random_layer(LayerKind::depthwise_conv2d, layers.back().out, 0, 3, 1, true, Activation::linear, rng));
+  layers.push_back(
+      random_layer(LayerKind::depthwise_conv2d, layers.back().out, 0, 3, 1, true, Activation::linear, rng));
   layers.push_back(random_layer(LayerKind::conv2d, layers.back().out, c1 + 1, 1, 1, true, Activation::relu, rng));
   if (spatial_readout) {
     // As in the shared models: a depthwise conv over the whole map, "valid", to one value per channel.
@@ -180,8 +182,8 @@ TEST_CASE("tiled int8 depthwise conv2d equals the scalar int8 reference bit for 
   const int stride = GENERATE(1, 2, 3);
   const bool same = GENERATE(true, false);
   if (!same && k > size) return;
-  auto layer = random_layer(LayerKind::depthwise_conv2d, {size, size, channels}, 0, k, stride, same,
-                            Activation::relu, rng);
+  auto layer =
+      random_layer(LayerKind::depthwise_conv2d, {size, size, channels}, 0, k, stride, same, Activation::relu, rng);
   // Both input codes: signed (the image) and unsigned 0..255 (after a ReLU), whose products reach 255 * 127.
   const bool unsigned_input = GENERATE(false, true);
   layer.int8 = quantize_layer_weights(layer, 0.05f, unsigned_input);

@@ -4,16 +4,16 @@
 // loader gets past them to the field under test) and checks the loader's message. Runs natively and in wasm.
 #include <catch2/catch.hpp>
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <map>
 
 #include "cortexlens/forward.hpp"
 #include "cortexlens/model_file.hpp"
-#include "image_fixtures.hpp"
 #include "demo_model.hpp"
+#include "image_fixtures.hpp"
 
 using namespace cortexlens;
 
@@ -62,7 +62,8 @@ ModelFileMetadata tiny_metadata() { return {"unit test", "no citation", {100.0f,
 std::vector<float> tiny_scales() {
   const Model model = tiny_model();
   ActivationCalibrator calibrator(model);
-  for (std::uint32_t seed : {1u, 2u, 3u}) REQUIRE(calibrator.add(test_vector_input(model.input, {100.0f, 110.0f}, seed)));
+  for (std::uint32_t seed : {1u, 2u, 3u})
+    REQUIRE(calibrator.add(test_vector_input(model.input, {100.0f, 110.0f}, seed)));
   return calibrator.input_ranges(100.0);
 }
 
@@ -199,7 +200,8 @@ class FieldMap {
     const bool bias = f_[pos_] & 1;
     fixed(l + ".flags", 1);
     std::uint64_t k[8];
-    const char* names[] = {"kernel_h", "kernel_w", "stride_h", "stride_w", "pad_top", "pad_bottom", "pad_left", "pad_right"};
+    const char* names[] = {"kernel_h", "kernel_w",   "stride_h", "stride_w",
+                           "pad_top",  "pad_bottom", "pad_left", "pad_right"};
     for (int i = 0; i < 8; ++i) k[i] = var(l + "." + names[i]);
     const auto ih = var(l + ".in_h"), iw = var(l + ".in_w"), ic = var(l + ".in_c");
     var(l + ".out_h");
@@ -245,7 +247,8 @@ struct Edit {
 std::vector<std::uint8_t> with_fields(const std::vector<std::uint8_t>& file, std::vector<Edit> edits,
                                       bool resign = true) {
   const FieldMap map(file);
-  std::sort(edits.begin(), edits.end(), [&](const Edit& a, const Edit& b) { return map[a.field].offset > map[b.field].offset; });
+  std::sort(edits.begin(), edits.end(),
+            [&](const Edit& a, const Edit& b) { return map[a.field].offset > map[b.field].offset; });
   std::vector<std::uint8_t> out = file;
   for (const auto& edit : edits) {
     const Field field = map[edit.field];
@@ -329,9 +332,9 @@ TEST_CASE("the crc32 is the standard one (zlib/zip/PNG)", "[model_file]") {
 TEST_CASE("the test vector input follows the formula in FORMAT.md", "[model_file]") {
   const Tensor t = test_vector_input({2, 2, 3}, {116.222f, 109.270f, 100.381f}, 1);
   // xorshift32 from 1: 270369, 67634689, 2647435461, ...; the pixel is the top byte.
-  CHECK(t.data[0] == 0.0f - 116.222f);          // 270369 >> 24 = 0
-  CHECK(t.data[1] == 4.0f - 109.270f);          // 67634689 >> 24 = 4
-  CHECK(t.data[2] == 157.0f - 100.381f);        // 2647435461 >> 24 = 157
+  CHECK(t.data[0] == 0.0f - 116.222f);    // 270369 >> 24 = 0
+  CHECK(t.data[1] == 4.0f - 109.270f);    // 67634689 >> 24 = 4
+  CHECK(t.data[2] == 157.0f - 100.381f);  // 2647435461 >> 24 = 157
 }
 
 TEST_CASE("an int8 test vector tolerates the output's quantization error over several inputs", "[model_file][int8]") {
@@ -374,8 +377,9 @@ TEST_CASE("corrupt model files: every header byte and every truncation is refuse
     INFO("truncated to " << size << " bytes");
     CHECK_FALSE(loaded);
   }
-  CHECK(load_error({}) == "header, offset 0: magic is '' (the file has only 0 bytes), expected 'CLENSMDL' (not a "
-                          "Cortex Lens model file)");
+  CHECK(load_error({}) ==
+        "header, offset 0: magic is '' (the file has only 0 bytes), expected 'CLENSMDL' (not a "
+        "Cortex Lens model file)");
   CHECK_THAT(load_error(std::vector<std::uint8_t>(good.begin(), good.begin() + 10)),
              Catch::Contains("version needs 4 bytes but only 2 remain"));
   // Cut at a section boundary, the last 4 bytes are taken for the checksum, so the section before the cut is the
@@ -383,7 +387,8 @@ TEST_CASE("corrupt model files: every header byte and every truncation is refuse
   const FieldMap map(good);
   for (std::size_t k = 0; k < map.section_starts.size(); ++k) {
     const std::size_t at = map.section_starts[k];
-    const std::string error = load_error(std::vector<std::uint8_t>(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(at)));
+    const std::string error =
+        load_error(std::vector<std::uint8_t>(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(at)));
     INFO("cut at section " << k << " (offset " << at << ")");
     CHECK_THAT(error, Catch::Contains("truncated?"));
     if (k > 0) CHECK_THAT(error, Catch::Contains("section " + std::to_string(k - 1) + " of "));
@@ -423,13 +428,15 @@ TEST_CASE("corrupt model files: each field's error names what was found and what
       {"META.input_c", varint(0), "input shape is 0, expected 1..4096"},
       {"META.input_h", varint(5000), "input shape is 5000, expected 1..4096"},
       {"META.input_c", varint(4096), "channel means needs 16384 bytes"},
-      {"META.means[1]", f32(std::numeric_limits<float>::quiet_NaN()), "channel means [1] is nan, expected a finite number"},
+      {"META.means[1]", f32(std::numeric_limits<float>::quiet_NaN()),
+       "channel means [1] is nan, expected a finite number"},
       {"META.output_count", varint(huge), "output count is 4294967295, expected 1..65536"},
       {"META.output_count", varint(60000), "output count 60000 needs at least 60000 bytes of names"},
       {"META.output_count", varint(0), "output count is 0, expected 1..65536"},
       {"META.source_count", varint(1000), "source layer count 1000 needs at least 6000 bytes"},
       {"META.row0.params", varint(std::uint64_t{1} << 56), "source layer params is a varint longer than 8 bytes"},
-      {"META.row0.params", varint((std::uint64_t{1} << 53) + 1), "source layer params is 9007199254740993, expected 0..2^53"},
+      {"META.row0.params", varint((std::uint64_t{1} << 53) + 1),
+       "source layer params is 9007199254740993, expected 0..2^53"},
       {"LAYR0.kind", {3}, "layer 0 'conv'), offset"},
       {"LAYR0.kind", {3}, "kind is 3, expected 0 (conv2d), 1 (depthwise_conv2d) or 2 (dense)"},
       {"LAYR0.activation", {2}, "activation is 2, expected 0 (linear) or 1 (relu)"},
@@ -437,7 +444,8 @@ TEST_CASE("corrupt model files: each field's error names what was found and what
       {"LAYR0.flags", {7}, "layer flags are 7, expected only bit 0 (bias) and bit 1 (unsigned int8 input)"},
       {"LAYR0.kernel_h", varint(0), "kernel height is 0, expected 1..256"},
       {"LAYR0.stride_w", varint(300), "stride width is 300, expected 1..256"},
-      {"LAYR0.pad_top", varint(3), "padding (top 3, bottom 1, left 1, right 1) must be non-negative and smaller than the kernel"},
+      {"LAYR0.pad_top", varint(3),
+       "padding (top 3, bottom 1, left 1, right 1) must be non-negative and smaller than the kernel"},
       {"LAYR1.in_c", varint(4), "input shape (6,6,4) does not connect to the previous output (6,6,3)"},
       {"LAYR1.out_h", varint(4), "input shape (3,3,3) does not connect to the previous output (4,3,3)"},
       {"LAYR2.in_h", varint(4000), "does not connect to the previous output"},
@@ -446,7 +454,8 @@ TEST_CASE("corrupt model files: each field's error names what was found and what
       {"TEST.seed", le32(0), "seed is 0, expected nonzero"},
       {"TEST.count", varint(1), "output count is 1, expected 2 (the outputs named in META)"},
       {"TEST.tolerance[1]", f32(0.0f), "tolerance 1 is 0.000000, expected > 0"},
-      {"TEST.tolerance[0]", f32(-std::numeric_limits<float>::infinity()), "tolerances [0] is -inf, expected a finite number"},
+      {"TEST.tolerance[0]", f32(-std::numeric_limits<float>::infinity()),
+       "tolerances [0] is -inf, expected a finite number"},
       {"TEST.expected[0]", f32(1000.0f), "test vector: output 0 ('a') is"},
       {"TEST.expected[1]", f32(1000.0f), "output 1 ('b')"},
       {"TEST.expected[0]", f32(1000.0f), "file expects 1000 (tolerance"},
@@ -458,13 +467,16 @@ TEST_CASE("corrupt model files: each field's error names what was found and what
     cases.push_back({"LAYR2.flags", {3}, "the layer's input is a linear layer's output"});
     cases.push_back({"LAYR0.input_scale", f32(0.0f), "input scale is 0.000000, expected a positive finite number"});
     cases.push_back({"LAYR0.input_scale", f32(std::numeric_limits<float>::infinity()), "input scale is inf"});
-    cases.push_back({"LAYR0.weight_scales[1]", {0x00, 0xbc}, "weight scale 1 is -1.000000 (float16 0x0000bc00), expected a positive finite number"});
+    cases.push_back({"LAYR0.weight_scales[1]",
+                     {0x00, 0xbc},
+                     "weight scale 1 is -1.000000 (float16 0x0000bc00), expected a positive finite number"});
     cases.push_back({"LAYR0.weight_scales[0]", {0x00, 0x7e}, "weight scale 0 is nan (float16 0x00007e00)"});
     cases.push_back({"LAYR0.weight_scales[0]", {0x00, 0x00}, "weight scale 0 is 0.000000"});
     cases.push_back({"LAYR2.weights[1]", {0x80}, "int8 weight 1 is -128, expected -127..127"});
     cases.push_back({"LAYR2.weights[0]", {0x7f}, "test vector: output"});  // a plausible weight, wrong result
   } else {
-    cases.push_back({"LAYR0.weights[1]", f32(std::numeric_limits<float>::infinity()), "weights [1] is inf, expected a finite number"});
+    cases.push_back({"LAYR0.weights[1]", f32(std::numeric_limits<float>::infinity()),
+                     "weights [1] is inf, expected a finite number"});
     cases.push_back({"LAYR0.bias[0]", f32(std::numeric_limits<float>::quiet_NaN()), "bias [0] is nan"});
     cases.push_back({"LAYR0.weights[0]", f32(5.0f), "test vector: output"});
   }
@@ -512,7 +524,8 @@ TEST_CASE("write_model_file refuses what it cannot write faithfully", "[model_fi
   CHECK_THAT(write_model_file(mixed, tiny_metadata(), vector).message(),
              Catch::Contains("2 of 3 layers have int8 weights, expected all or none"));
   model.layers[1].in.c = 4;
-  CHECK_THAT(write_model_file(model, tiny_metadata(), vector).message(), Catch::Contains("does not match the previous output"));
+  CHECK_THAT(write_model_file(model, tiny_metadata(), vector).message(),
+             Catch::Contains("does not match the previous output"));
 }
 
 // --- the committed demo model ---

@@ -58,7 +58,8 @@ TEST_CASE("the demo .keras holds exactly the weights demo_model.cpp constructs",
   }
 }
 
-TEST_CASE("convert: a .keras becomes a float file that computes the same and an int8 file within tolerance", "[packs]") {
+TEST_CASE("convert: a .keras becomes a float file that computes the same and an int8 file within tolerance",
+          "[packs]") {
   auto model = load_model_file(kDemo + "demo_dot_detector.keras");
   REQUIRE(model);
   ConvertOptions options;

@@ -1,11 +1,11 @@
 // The published models (read from CORTEXLENS_DATA_DIR, never copied) against the golden responses of an
 // independent Keras implementation. Exits with 77 (ctest: skipped) when the data folder is absent.
+#include <sys/stat.h>
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <sys/stat.h>
+#include <nlohmann/json.hpp>
 
 #include "cortexlens/forward.hpp"
 #include "cortexlens/image.hpp"
@@ -27,8 +27,10 @@ bool data_present() {
 struct SkipWithoutData {
   SkipWithoutData() {
     if (!data_present()) {
-      std::printf("SKIPPED: published V4 data not found at %s (set CORTEXLENS_DATA_DIR); "
-                  "tests against the published models did not run\n", kData.c_str());
+      std::printf(
+          "SKIPPED: published V4 data not found at %s (set CORTEXLENS_DATA_DIR); "
+          "tests against the published models did not run\n",
+          kData.c_str());
       std::exit(77);
     }
   }
@@ -67,7 +69,8 @@ TEST_CASE("published models reproduce the golden responses to the synthetic patt
       REQUIRE(result.is_ok());
       if (expected.is_array()) {  // shared model: outputs 0, 36, 218
         const int indices[] = {0, 36, 218};
-        for (int k = 0; k < 3; ++k) CHECK(result->outputs[indices[k]] == Approx(expected[k].get<double>()).margin(2e-5));
+        for (int k = 0; k < 3; ++k)
+          CHECK(result->outputs[indices[k]] == Approx(expected[k].get<double>()).margin(2e-5));
       } else {
         CHECK(result->outputs[0] == Approx(expected.get<double>()).margin(2e-5));
       }
@@ -94,7 +97,8 @@ TEST_CASE("published models agree with the golden responses to test images (stb_
       REQUIRE(result.is_ok());
       if (expected[i].is_array()) {
         const int indices[] = {0, 36, 218};
-        for (int k = 0; k < 3; ++k) CHECK(result->outputs[indices[k]] == Approx(expected[i][k].get<double>()).margin(0.01));
+        for (int k = 0; k < 3; ++k)
+          CHECK(result->outputs[indices[k]] == Approx(expected[i][k].get<double>()).margin(0.01));
       } else {
         CHECK(result->outputs[0] == Approx(expected[i].get<double>()).margin(0.01));
       }
@@ -112,8 +116,8 @@ TEST_CASE("compact_model_190923_neuron0 has the authors' 12,466 parameters", "[p
 
 TEST_CASE("every published model imports and names its outputs", "[published]") {
   int per_neuron = 0;
-  for (const auto& [session, count] : std::vector<std::pair<std::string, int>>{
-           {"190923", 33}, {"201025", 89}, {"210225", 55}, {"211022", 42}}) {
+  for (const auto& [session, count] :
+       std::vector<std::pair<std::string, int>>{{"190923", 33}, {"201025", 89}, {"210225", 55}, {"211022", 42}}) {
     for (int i = 0; i < count; ++i) {
       const std::string name = "compact_model_" + session + "_neuron" + std::to_string(i);
       auto model = load_model_file(kData + "/compact_models/" + name + ".keras");

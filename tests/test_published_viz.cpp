@@ -1,8 +1,8 @@
 // Input gradients of the published models against central finite differences of a double-precision forward pass
 // (tests/gradient_check.hpp), skipping differences that straddle a ReLU kink. Part of test_published, which exits
 // with 77 (skipped) when the data folder is absent (see test_published.cpp).
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <random>
 
@@ -68,9 +68,11 @@ TEST_CASE("input gradients of published models match double-precision finite dif
     // Measured: coordinate errors up to ~2e-7 of the gradient scale, direction errors up to ~7e-9 (float rounding).
     CHECK(report.max_error <= 1e-5 * report.scale);
     CHECK(report.max_direction_error <= 1e-6);
-    std::printf("gradient check %s: %d points checked, %d skipped at kinks, max error %.2e of scale %.2e, "
-                "direction error %.2e\n", model.value().name.c_str(), report.checked, report.skipped,
-                report.max_error, report.scale, report.max_direction_error);
+    std::printf(
+        "gradient check %s: %d points checked, %d skipped at kinks, max error %.2e of scale %.2e, "
+        "direction error %.2e\n",
+        model.value().name.c_str(), report.checked, report.skipped, report.max_error, report.scale,
+        report.max_direction_error);
     ++models_checked;
   }
   REQUIRE(models_checked >= 10);

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <memory>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <random>
 
 #include "cortexlens/forward.hpp"
@@ -131,8 +131,8 @@ TEST_CASE("the largest int8 sums do not overflow the int32 accumulator", "[int8]
 }
 
 TEST_CASE("quantize_values rounds half away from zero and clamps, fast equal to reference", "[int8]") {
-  std::vector<float> values = {0.0f, 0.49999997f, 0.5f, -0.5f, -0.49999997f, 1.5f, -1.5f, 2.5f, 126.5f,
-                               127.49f, 127.5f, 1000.0f, -1000.0f, -127.5f, 3.4e38f, -3.4e38f, 1e-30f};
+  std::vector<float> values = {0.0f,    0.49999997f, 0.5f,    -0.5f,    -0.49999997f, 1.5f,    -1.5f,    2.5f,  126.5f,
+                               127.49f, 127.5f,      1000.0f, -1000.0f, -127.5f,      3.4e38f, -3.4e38f, 1e-30f};
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.0f, 60.0f);
   for (int i = 0; i < 10000; ++i) values.push_back(normal(rng));
@@ -216,8 +216,8 @@ TEST_CASE("the plan's ReLU quantizer equals quantize_values_ref after a ReLU on 
     std::size_t mismatches = 0, first = values.size();
     for (std::size_t i = 0; i < values.size(); ++i)
       if (ref[i] != fast[i] && mismatches++ == 0) first = i;
-    INFO("unsigned " << unsigned_range << ", " << mismatches << " mismatches, first at x = "
-                     << (first < values.size() ? values[first] : 0.0f));
+    INFO("unsigned " << unsigned_range << ", " << mismatches
+                     << " mismatches, first at x = " << (first < values.size() ? values[first] : 0.0f));
     CHECK(mismatches == 0);
   }
   // An inexact scale: both multiply by the same reciprocal first.
@@ -308,7 +308,8 @@ TEST_CASE("quantize_model and check_int8_layers refuse what the kernels cannot r
   model.layers[0].int8->weight_scales.push_back(1.0f);
   REQUIRE(check_int8_layers(model));
   model.layers[0].int8->unsigned_input = true;  // the model input (an image) is signed
-  CHECK_THAT(check_int8_layers(model).message(), Catch::Contains("quantizes its input unsigned (0..255), but the input is the model input"));
+  CHECK_THAT(check_int8_layers(model).message(),
+             Catch::Contains("quantizes its input unsigned (0..255), but the input is the model input"));
 
   Layer wide;
   wide.kind = LayerKind::dense;
@@ -362,7 +363,8 @@ TEST_CASE("int8 forward pass of a random compact model stays close to float", "[
   std::vector<Layer> layers;
   Shape3 shape{24, 24, 3};
   layers.push_back(random_layer(LayerKind::conv2d, shape, 8, 5, 1, {2, 2, 2, 2}, Activation::relu, rng));
-  layers.push_back(random_layer(LayerKind::depthwise_conv2d, layers.back().out, 8, 5, 2, {1, 2, 1, 2}, Activation::linear, rng));
+  layers.push_back(
+      random_layer(LayerKind::depthwise_conv2d, layers.back().out, 8, 5, 2, {1, 2, 1, 2}, Activation::linear, rng));
   layers.push_back(random_layer(LayerKind::conv2d, layers.back().out, 6, 1, 1, {}, Activation::relu, rng));
   layers.push_back(random_layer(LayerKind::dense, layers.back().out, 1, 1, 1, {}, Activation::linear, rng));
   for (std::size_t i = 0; i < layers.size(); ++i) layers[i].name = "l" + std::to_string(i);
@@ -412,16 +414,19 @@ Model skewed_chain(std::mt19937& rng) {
   std::vector<Layer> layers;
   const Shape3 shape{20, 20, 3};
   layers.push_back(random_layer(LayerKind::conv2d, shape, 8, 5, 1, {2, 2, 2, 2}, Activation::relu, rng));
-  layers.push_back(random_layer(LayerKind::depthwise_conv2d, layers.back().out, 8, 3, 2, {0, 1, 0, 1}, Activation::linear, rng));
+  layers.push_back(
+      random_layer(LayerKind::depthwise_conv2d, layers.back().out, 8, 3, 2, {0, 1, 0, 1}, Activation::linear, rng));
   layers.push_back(random_layer(LayerKind::conv2d, layers.back().out, 6, 1, 1, {}, Activation::relu, rng));
-  layers.push_back(random_layer(LayerKind::depthwise_conv2d, layers.back().out, 6, 3, 1, {1, 1, 1, 1}, Activation::linear, rng));
+  layers.push_back(
+      random_layer(LayerKind::depthwise_conv2d, layers.back().out, 6, 3, 1, {1, 1, 1, 1}, Activation::linear, rng));
   layers.push_back(random_layer(LayerKind::conv2d, layers.back().out, 4, 1, 1, {}, Activation::relu, rng));
   layers.push_back(random_layer(LayerKind::dense, layers.back().out, 2, 1, 1, {}, Activation::linear, rng));
   for (std::size_t i = 0; i < layers.size(); ++i) layers[i].name = "l" + std::to_string(i);
   for (int d : {1, 3}) {
     Layer& dw = layers[static_cast<std::size_t>(d)];
     const std::size_t channels = static_cast<std::size_t>(dw.in.c);
-    for (std::size_t i = 0; i < dw.weights.size(); ++i) dw.weights[i] *= std::pow(300.0f, static_cast<float>(i % channels) / (channels - 1)) / 30.0f;
+    for (std::size_t i = 0; i < dw.weights.size(); ++i)
+      dw.weights[i] *= std::pow(300.0f, static_cast<float>(i % channels) / (channels - 1)) / 30.0f;
   }
   return Model{"skewed", shape, {"a", "b"}, {}, layers};
 }
@@ -484,10 +489,12 @@ TEST_CASE("channel equalization keeps the model's function and gives every chann
   // The image (layer 0's input) is never touched.
   CHECK(equal[0] == ranges[0]);
 
-  CHECK_THAT(equalize_channel_ranges(equalized, {}).message(), Catch::Contains("0 layers of channel ranges, expected 6"));
+  CHECK_THAT(equalize_channel_ranges(equalized, {}).message(),
+             Catch::Contains("0 layers of channel ranges, expected 6"));
   auto wrong = ranges;
   wrong[2].pop_back();
-  CHECK_THAT(equalize_channel_ranges(equalized, wrong).message(), Catch::Contains("layer 'l2': 7 channel ranges, expected 8"));
+  CHECK_THAT(equalize_channel_ranges(equalized, wrong).message(),
+             Catch::Contains("layer 'l2': 7 channel ranges, expected 8"));
 }
 
 TEST_CASE("quantize_calibrated: equalized channels make int8 closer to float than one scale per tensor", "[int8]") {
@@ -546,7 +553,7 @@ void check_plan_equals_reference(const Model& model, std::mt19937& rng) {
   for (std::size_t i = 0; i < extreme.data.size(); ++i) extreme.data[i] = (i % 3 == 0 ? -1.0f : 1.0f) * 1.0e4f;
   inputs.push_back(extreme);
   inputs.push_back(Tensor(model.input));  // all zeros
-  Int8ForwardPlan plan(model);  // one plan for every input: nothing may leak from one run into the next
+  Int8ForwardPlan plan(model);            // one plan for every input: nothing may leak from one run into the next
   for (std::size_t k = 0; k < inputs.size(); ++k) {
     const Tensor& x = inputs[k];
     // Every other run starts from released buffers, as in the page where models take turns.
@@ -588,22 +595,35 @@ TEST_CASE("Int8ForwardPlan equals forward_int8 with the reference kernels on awk
   // model input directly (conv with 3 or 1 channels, depthwise, dense).
   const std::vector<std::pair<Shape3, std::vector<ChainLayer>>> chains = {
       {{15, 13, 3},
-       {{K::conv2d, 5, 5, 1, two, relu}, {K::depthwise_conv2d, 5, 3, 2, one, linear}, {K::conv2d, 7, 1, 1, none, relu},
-        {K::depthwise_conv2d, 7, 5, 1, none, relu}, {K::conv2d, 9, 3, 2, after, linear}, {K::dense, 1, 1, 1, none, linear}}},
+       {{K::conv2d, 5, 5, 1, two, relu},
+        {K::depthwise_conv2d, 5, 3, 2, one, linear},
+        {K::conv2d, 7, 1, 1, none, relu},
+        {K::depthwise_conv2d, 7, 5, 1, none, relu},
+        {K::conv2d, 9, 3, 2, after, linear},
+        {K::dense, 1, 1, 1, none, linear}}},
       {{17, 18, 1},
-       {{K::conv2d, 17, 3, 2, one, relu}, {K::depthwise_conv2d, 17, 5, 2, two, linear}, {K::conv2d, 33, 1, 1, none, relu},
+       {{K::conv2d, 17, 3, 2, one, relu},
+        {K::depthwise_conv2d, 17, 5, 2, two, linear},
+        {K::conv2d, 33, 1, 1, none, relu},
         {K::dense, 219, 1, 1, none, linear}}},
       {{12, 11, 3},
-       {{K::depthwise_conv2d, 3, 3, 1, one, relu}, {K::conv2d, 12, 1, 1, none, relu},
-        {K::depthwise_conv2d, 12, 3, 2, after, linear}, {K::conv2d, 6, 1, 1, none, relu}}},
+       {{K::depthwise_conv2d, 3, 3, 1, one, relu},
+        {K::conv2d, 12, 1, 1, none, relu},
+        {K::depthwise_conv2d, 12, 3, 2, after, linear},
+        {K::conv2d, 6, 1, 1, none, relu}}},
       {{5, 4, 3}, {{K::dense, 7, 1, 1, none, relu}, {K::dense, 3, 1, 1, none, linear}}},
       {{13, 11, 3},
-       {{K::conv2d, 9, 2, 2, after, relu}, {K::depthwise_conv2d, 9, 3, 1, one, linear}, {K::conv2d, 1, 1, 1, none, relu},
+       {{K::conv2d, 9, 2, 2, after, relu},
+        {K::depthwise_conv2d, 9, 3, 1, one, linear},
+        {K::conv2d, 1, 1, 1, none, relu},
         {K::dense, 2, 1, 1, none, linear}}},
       {{10, 9, 3}, {{K::conv2d, 10, 3, 1, one, relu}, {K::depthwise_conv2d, 10, 3, 2, one, relu}}},
       {{9, 9, 2},
-       {{K::conv2d, 16, 5, 1, two, linear}, {K::conv2d, 20, 3, 1, one, relu}, {K::conv2d, 15, 1, 2, none, linear},
-        {K::depthwise_conv2d, 15, 3, 1, one, relu}, {K::dense, 16, 1, 1, none, relu}}},
+       {{K::conv2d, 16, 5, 1, two, linear},
+        {K::conv2d, 20, 3, 1, one, relu},
+        {K::conv2d, 15, 1, 2, none, linear},
+        {K::depthwise_conv2d, 15, 3, 1, one, relu},
+        {K::dense, 16, 1, 1, none, relu}}},
   };
   const std::size_t index = GENERATE(range(0, 7));
   std::mt19937 rng(static_cast<unsigned>(100 + index));
@@ -624,12 +644,21 @@ TEST_CASE("Int8ForwardPlans sharing an arena take turns and each gives the refer
   // Different shapes and channel strides (3, 4, 8-padded depthwise inputs, a border of 2), so each plan lays the
   // arena out differently and finds the previous plan's values where its own borders and padding channels go.
   std::vector<Model> models;
-  models.push_back(random_int8_chain({14, 13, 3}, {{K::conv2d, 6, 5, 1, two, relu}, {K::depthwise_conv2d, 6, 3, 2, one, linear},
-                                                    {K::conv2d, 5, 1, 1, none, relu}, {K::dense, 3, 1, 1, none, linear}}, rng));
-  models.push_back(random_int8_chain({9, 11, 3}, {{K::conv2d, 11, 3, 1, one, relu}, {K::depthwise_conv2d, 11, 5, 1, two, relu},
-                                                   {K::conv2d, 2, 1, 1, none, linear}}, rng));
-  models.push_back(random_int8_chain({16, 16, 3}, {{K::conv2d, 17, 5, 2, two, relu}, {K::depthwise_conv2d, 17, 3, 1, one, relu},
-                                                    {K::dense, 1, 1, 1, none, linear}}, rng));
+  models.push_back(random_int8_chain({14, 13, 3},
+                                     {{K::conv2d, 6, 5, 1, two, relu},
+                                      {K::depthwise_conv2d, 6, 3, 2, one, linear},
+                                      {K::conv2d, 5, 1, 1, none, relu},
+                                      {K::dense, 3, 1, 1, none, linear}},
+                                     rng));
+  models.push_back(random_int8_chain({9, 11, 3},
+                                     {{K::conv2d, 11, 3, 1, one, relu},
+                                      {K::depthwise_conv2d, 11, 5, 1, two, relu},
+                                      {K::conv2d, 2, 1, 1, none, linear}},
+                                     rng));
+  models.push_back(random_int8_chain(
+      {16, 16, 3},
+      {{K::conv2d, 17, 5, 2, two, relu}, {K::depthwise_conv2d, 17, 3, 1, one, relu}, {K::dense, 1, 1, 1, none, linear}},
+      rng));
   Int8Arena arena;
   std::vector<std::unique_ptr<Int8ForwardPlan>> plans;
   for (const Model& m : models) plans.push_back(std::make_unique<Int8ForwardPlan>(m, &arena));

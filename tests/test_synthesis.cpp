@@ -6,9 +6,9 @@
 #include <limits>
 #include <random>
 
+#include "analysis/synthesis_steps.hpp"
 #include "cortexlens/forward.hpp"
 #include "cortexlens/image.hpp"
-#include "analysis/synthesis_steps.hpp"
 #include "cortexlens/synthesis.hpp"
 #include "viz_models.hpp"
 
@@ -59,8 +59,7 @@ TEST_CASE("PCG32 is deterministic, seeds differ, uniforms lie in [0, 1)", "[synt
 }
 
 TEST_CASE("deterministic exp, sin and cos agree with libm", "[synthesis]") {
-  for (double x = -40.0; x <= 40.0; x += 0.37)
-    REQUIRE(exp_deterministic(x) == Approx(std::exp(x)).epsilon(1e-14));
+  for (double x = -40.0; x <= 40.0; x += 0.37) REQUIRE(exp_deterministic(x) == Approx(std::exp(x)).epsilon(1e-14));
   for (double x = -20.0; x <= 20.0; x += 0.113) {
     double s, c;
     sincos_deterministic(x, s, c);
@@ -218,12 +217,15 @@ TEST_CASE("internal channels can be synthesized, progress is reported and cancel
   SynthOptions options;
   options.steps = 100;
   int calls = 0;
-  auto result = synthesize(model, OutputSelector::channel_mean(2, 1), options, [&](const SynthProgress& p) {
-    ++calls;
-    REQUIRE(p.steps == 100);
-    REQUIRE(p.step == 10 * calls);
-    return p.step < 30;
-  }, 10);
+  auto result = synthesize(
+      model, OutputSelector::channel_mean(2, 1), options,
+      [&](const SynthProgress& p) {
+        ++calls;
+        REQUIRE(p.steps == 100);
+        REQUIRE(p.step == 10 * calls);
+        return p.step < 30;
+      },
+      10);
   REQUIRE(result.is_ok());
   REQUIRE(result.value().cancelled);
   REQUIRE(result.value().steps_done == 30);

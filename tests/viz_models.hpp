@@ -1,8 +1,8 @@
 // Small models for the visualization tests, built in code.
 #pragma once
 
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <random>
 
 #include "cortexlens/model.hpp"

@@ -49,8 +49,7 @@ val crop_to_input_js(const val& image, const val& crop) {
   rgb.width = image["width"].as<int>();
   rgb.height = image["height"].as<int>();
   rgb.pixels = to_vector<std::uint8_t>(image["pixels"], "image pixels");
-  if (rgb.width <= 0 || rgb.height <= 0 ||
-      rgb.pixels.size() != static_cast<std::size_t>(rgb.width) * rgb.height * 3)
+  if (rgb.width <= 0 || rgb.height <= 0 || rgb.pixels.size() != static_cast<std::size_t>(rgb.width) * rgb.height * 3)
     throw_js_error("image pixels hold " + std::to_string(rgb.pixels.size()) + " bytes, expected width*height*3 = " +
                    std::to_string(static_cast<long long>(rgb.width) * rgb.height * 3));
   const RgbImage seen = take_or_throw(crop_resize(rgb, crop_from(crop, rgb.width, rgb.height)));
@@ -71,9 +70,7 @@ val image_to_input_js(const val& bytes, const val& crop) {
   return out;
 }
 
-val channel_means() {
-  return val::array(std::vector<float>{kChannelMeans[0], kChannelMeans[1], kChannelMeans[2]});
-}
+val channel_means() { return val::array(std::vector<float>{kChannelMeans[0], kChannelMeans[1], kChannelMeans[2]}); }
 
 }  // namespace
 

@@ -76,8 +76,8 @@ Tensor WasmModel::input_from(const val& input) const {
   tensor.shape = model_.input;
   tensor.data = to_vector<float>(input, "input");
   if (tensor.data.size() != model_.input.size())
-    throw_js_error("input has " + std::to_string(tensor.data.size()) + " values, model '" + model_.name +
-                   "' expects " + std::to_string(model_.input.size()) + " (" + std::to_string(model_.input.h) + "x" +
+    throw_js_error("input has " + std::to_string(tensor.data.size()) + " values, model '" + model_.name + "' expects " +
+                   std::to_string(model_.input.size()) + " (" + std::to_string(model_.input.h) + "x" +
                    std::to_string(model_.input.w) + "x" + std::to_string(model_.input.c) + ")");
   return tensor;
 }

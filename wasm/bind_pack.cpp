@@ -143,7 +143,8 @@ val predict_many(const val& models, const val& input, const std::string& precisi
   const Tensor tensor = list.front()->input_from(input);
   for (int i = 0; i < count; ++i)
     if (list[static_cast<std::size_t>(i)]->model().input != tensor.shape)
-      throw_js_error("predictMany: model " + std::to_string(i) + " ('" + list[static_cast<std::size_t>(i)]->model().name +
+      throw_js_error("predictMany: model " + std::to_string(i) + " ('" +
+                     list[static_cast<std::size_t>(i)]->model().name +
                      "') takes another input shape than model 0; call it separately");
   std::vector<Result<std::vector<float>>> outputs(list.size(), Status::error("not run"));
   std::atomic<std::size_t> next{0};
@@ -159,8 +160,9 @@ val predict_many(const val& models, const val& input, const std::string& precisi
   work();
 #endif
   for (std::size_t i = 0; i < list.size(); ++i) {
-    if (!outputs[i]) throw_js_error("predictMany: model " + std::to_string(i) + " ('" + list[i]->model().name + "'): " +
-                                    outputs[i].message());
+    if (!outputs[i])
+      throw_js_error("predictMany: model " + std::to_string(i) + " ('" + list[i]->model().name +
+                     "'): " + outputs[i].message());
     result.call<void>("push", float32_array(outputs[i].value()));
   }
   return result;

@@ -59,7 +59,8 @@ class WasmSynthesis {
       const val recipe = options["recipe"];
       if (!recipe.isUndefined()) {
         const std::string name = recipe.as<std::string>();
-        if (name != "authors" && name != "fourier") throw_js_error("recipe '" + name + "', expected authors or fourier");
+        if (name != "authors" && name != "fourier")
+          throw_js_error("recipe '" + name + "', expected authors or fourier");
         o.recipe = name == "authors" ? SynthRecipe::authors : SynthRecipe::fourier;
       }
       o.minimize = bool_field(options, "minimize");
@@ -137,7 +138,8 @@ val input_gradient_js(const WasmModel& model, const val& input, const val& selec
 
 val saliency_js(const WasmModel& model, const val& input, const val& selector) {
   float value = 0;
-  auto map = take_or_throw(saliency_gradient_x_input(model.model(), model.input_from(input), selector_from(selector), &value));
+  auto map =
+      take_or_throw(saliency_gradient_x_input(model.model(), model.input_from(input), selector_from(selector), &value));
   val out = map_object(map);
   out.set("value", value);
   return out;
@@ -176,8 +178,10 @@ WasmModel ablate_js(const WasmModel& model, const val& ablations) {
   const int n = ablations["length"].as<int>();
   for (int i = 0; i < n; ++i) {
     const val a = ablations[i];
-    if (!is_object(a) || !a["scale"].isNumber()) throw_js_error("ablation " + std::to_string(i) + " needs {layer, channel, scale}");
-    throw_if_error(ablate_in_place(copy, int_field(a, "layer", -1), int_field(a, "channel", -1), a["scale"].as<float>()));
+    if (!is_object(a) || !a["scale"].isNumber())
+      throw_js_error("ablation " + std::to_string(i) + " needs {layer, channel, scale}");
+    throw_if_error(
+        ablate_in_place(copy, int_field(a, "layer", -1), int_field(a, "channel", -1), a["scale"].as<float>()));
   }
   return WasmModel(std::move(copy));
 }
@@ -186,7 +190,8 @@ WasmModel ablate_js(const WasmModel& model, const val& ablations) {
 val layer_weights_js(const WasmModel& model, int index) {
   const auto& layers = model.model().layers;
   if (index < 0 || index >= static_cast<int>(layers.size()))
-    throw_js_error("layer " + std::to_string(index) + " out of range: expected 0.." + std::to_string(layers.size() - 1));
+    throw_js_error("layer " + std::to_string(index) + " out of range: expected 0.." +
+                   std::to_string(layers.size() - 1));
   const Layer& l = layers[index];
   val out = val::object();
   out.set("name", l.name);

@@ -8,9 +8,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { unzipSync, zlibSync } from 'fflate';
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, a, i, all) => (a.startsWith('--') ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), []));
+const args = Object.fromEntries(
+  process.argv.slice(2).flatMap((a, i, all) => (a.startsWith('--') ? [[a.slice(2), all[i + 1]]] : [])),
+);
 const out = args.out;
-if (!out) { console.error('usage: assets.mjs --out DIR [--data DIR]'); process.exit(2); }
+if (!out) {
+  console.error('usage: assets.mjs --out DIR [--data DIR]');
+  process.exit(2);
+}
 const dataDir = args.data && fs.existsSync(path.join(args.data, 'sessions')) ? args.data : null;
 const SESSIONS = ['190923', '201025', '210225'];
 const HELD_OUT = [601, 1200];
@@ -38,10 +43,16 @@ export function encodePng(width, height, rgb) {
   const raw = new Uint8Array(height * (width * 3 + 1));
   for (let y = 0; y < height; ++y) raw.set(rgb.subarray(y * width * 3, (y + 1) * width * 3), y * (width * 3 + 1) + 1);
   const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0); ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8; ihdr[9] = 2;  // 8-bit truecolour
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr),
-    chunk('IDAT', zlibSync(raw, { level: 9 })), chunk('IEND', new Uint8Array(0))]);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2; // 8-bit truecolour
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlibSync(raw, { level: 9 })),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
 }
 
 // --- the project's own images: deterministic functions of (x, y), 224 x 224 so the crop has room to move ---
@@ -49,14 +60,48 @@ const SIDE = 224;
 const grey = (v) => [v, v, v];
 const clamp = (v) => Math.max(0, Math.min(255, Math.round(v)));
 const OWN = [
-  { id: 'grating-vertical', title: 'Vertical grating (8 cycles)', f: (x) => grey(clamp(128 + 100 * Math.sin((2 * Math.PI * 8 * x) / SIDE))) },
-  { id: 'grating-oblique', title: 'Oblique grating (45°, 6 cycles)', f: (x, y) => grey(clamp(128 + 100 * Math.sin((2 * Math.PI * 6 * (x + y)) / (SIDE * Math.SQRT2)))) },
-  { id: 'grating-red-green', title: 'Red/green horizontal grating', f: (x, y) => { const s = Math.sin((2 * Math.PI * 5 * y) / SIDE); return [clamp(128 + 110 * s), clamp(128 - 110 * s), 90]; } },
+  {
+    id: 'grating-vertical',
+    title: 'Vertical grating (8 cycles)',
+    f: (x) => grey(clamp(128 + 100 * Math.sin((2 * Math.PI * 8 * x) / SIDE))),
+  },
+  {
+    id: 'grating-oblique',
+    title: 'Oblique grating (45°, 6 cycles)',
+    f: (x, y) => grey(clamp(128 + 100 * Math.sin((2 * Math.PI * 6 * (x + y)) / (SIDE * Math.SQRT2)))),
+  },
+  {
+    id: 'grating-red-green',
+    title: 'Red/green horizontal grating',
+    f: (_x, y) => {
+      const s = Math.sin((2 * Math.PI * 5 * y) / SIDE);
+      return [clamp(128 + 110 * s), clamp(128 - 110 * s), 90];
+    },
+  },
   { id: 'dot-centre', title: 'Bright dot, centre', f: (x, y) => grey(Math.hypot(x - 112, y - 112) < 18 ? 240 : 40) },
-  { id: 'dots-grid', title: 'Grid of dark dots', f: (x, y) => grey(Math.hypot(((x % 37) - 18), ((y % 37) - 18)) < 8 ? 20 : 220) },
-  { id: 'checkerboard', title: 'Checkerboard (8 x 8)', f: (x, y) => grey(((Math.floor(x / 28) + Math.floor(y / 28)) % 2) ? 230 : 25) },
-  { id: 'concentric', title: 'Concentric rings', f: (x, y) => grey(clamp(128 + 110 * Math.cos(Math.hypot(x - 112, y - 112) / 5))) },
-  { id: 'colour-blob', title: 'Orange blob on blue', f: (x, y) => { const g = Math.exp(-((x - 90) ** 2 + (y - 130) ** 2) / (2 * 30 ** 2)); return [clamp(40 + 215 * g), clamp(70 + 90 * g), clamp(160 - 140 * g)]; } },
+  {
+    id: 'dots-grid',
+    title: 'Grid of dark dots',
+    f: (x, y) => grey(Math.hypot((x % 37) - 18, (y % 37) - 18) < 8 ? 20 : 220),
+  },
+  {
+    id: 'checkerboard',
+    title: 'Checkerboard (8 x 8)',
+    f: (x, y) => grey((Math.floor(x / 28) + Math.floor(y / 28)) % 2 ? 230 : 25),
+  },
+  {
+    id: 'concentric',
+    title: 'Concentric rings',
+    f: (x, y) => grey(clamp(128 + 110 * Math.cos(Math.hypot(x - 112, y - 112) / 5))),
+  },
+  {
+    id: 'colour-blob',
+    title: 'Orange blob on blue',
+    f: (x, y) => {
+      const g = Math.exp(-((x - 90) ** 2 + (y - 130) ** 2) / (2 * 30 ** 2));
+      return [clamp(40 + 215 * g), clamp(70 + 90 * g), clamp(160 - 140 * g)];
+    },
+  },
 ];
 
 function writeOwnImages() {
@@ -81,7 +126,11 @@ export function readNpy(buffer) {
   const header = new TextDecoder().decode(bytes.subarray(start, start + headerLen));
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*True/.test(header);
-  const shape = (/'shape':\s*\(([^)]*)\)/.exec(header)?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = (/'shape':\s*\(([^)]*)\)/.exec(header)?.[1] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   if (fortran) throw new Error('Fortran-order .npy is not supported');
   const offset = bytes.byteOffset + start + headerLen;
   const count = shape.reduce((a, b) => a * b, 1);
@@ -115,13 +164,20 @@ function writeResponses(session) {
   const [neurons, imageCount] = shape;
   const [first, last] = HELD_OUT;
   const rows = [];
-  for (let n = 0; n < neurons; ++n) rows.push(Array.from(data.subarray(n * imageCount + first - 1, n * imageCount + last)));
+  for (let n = 0; n < neurons; ++n)
+    rows.push(Array.from(data.subarray(n * imageCount + first - 1, n * imageCount + last)));
   fs.mkdirSync(path.join(out, 'data'), { recursive: true });
-  fs.writeFileSync(path.join(out, 'data', `responses_${session}.json`), JSON.stringify({
-    session, images: { first, last }, neurons,
-    description: 'Recorded spike counts (100 ms bins) averaged over repeats; row i is neuron i, column j is image first+j.',
-    responses: rows,
-  }));
+  fs.writeFileSync(
+    path.join(out, 'data', `responses_${session}.json`),
+    JSON.stringify({
+      session,
+      images: { first, last },
+      neurons,
+      description:
+        'Recorded spike counts (100 ms bins) averaged over repeats; row i is neuron i, column j is image first+j.',
+      responses: rows,
+    }),
+  );
   return true;
 }
 
@@ -130,8 +186,15 @@ if (dataDir) {
   for (const session of SESSIONS) {
     const numbers = copySession(session);
     if (!numbers) continue;
-    index.sessions.push({ session, numbers: [numbers[0], numbers.at(-1)], count: numbers.length, responses: writeResponses(session) });
+    index.sessions.push({
+      session,
+      numbers: [numbers[0], numbers.at(-1)],
+      count: numbers.length,
+      responses: writeResponses(session),
+    });
   }
 }
 fs.writeFileSync(path.join(out, 'gallery/index.json'), JSON.stringify(index));
-console.log(`assets: ${index.own.length} own images; sessions ${index.sessions.map((s) => `${s.session} (${s.count})`).join(', ') || 'none (no data)'}`);
+console.log(
+  `assets: ${index.own.length} own images; sessions ${index.sessions.map((s) => `${s.session} (${s.count})`).join(', ') || 'none (no data)'}`,
+);

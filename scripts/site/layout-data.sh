@@ -16,8 +16,10 @@ while IFS= read -r f; do ln -sf "$f" "$out/shared_compact_models/from_ensemble_m
 for s in 190923 201025 210225 211022; do
   zip=$(find "$src" -name "images_$s.zip" | head -n1)
   [ -n "$zip" ] && ln -sf "$zip" "$out/sessions/images_$s.zip"
-  npy=$(find "$src" -path '*repeat_averaged*' \( -name "responses_$s.npy" -o -name "responses_repeat_averaged_$s.npy" \) | head -n1)
+  npy=$(find "$src" -path '*repeat_averaged*' \
+    \( -name "responses_$s.npy" -o -name "responses_repeat_averaged_$s.npy" \) | head -n1)
   [ -n "$npy" ] && ln -sf "$npy" "$out/sessions/responses_repeat_averaged_$s.npy"
 done
-echo "layout-data: $n per-neuron models, $(ls "$out/shared_compact_models/from_ensemble_model" | wc -l) shared models, $(ls "$out/sessions" | wc -l) session files in $out"
+shared=$(ls "$out/shared_compact_models/from_ensemble_model" | wc -l)
+echo "layout-data: $n per-neuron models, $shared shared models, $(ls "$out/sessions" | wc -l) session files in $out"
 [ "$n" -gt 0 ] || { echo "layout-data: no compact_model_*_neuron*.keras found under $src" >&2; exit 1; }

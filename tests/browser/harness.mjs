@@ -9,62 +9,125 @@ import { chromium } from 'playwright-core';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const siteDir = path.resolve(repoRoot, process.env.CORTEXLENS_SITE_DIR || 'build/site');
-export const cliPath = path.resolve(repoRoot, process.env.CORTEXLENS_NATIVE_BUILD || 'build/release', 'native/cortexlens');
-export const screenshotDir = path.resolve(repoRoot, process.env.CORTEXLENS_SCREENSHOT_DIR || 'build/site-test-screenshots');
+export const cliPath = path.resolve(
+  repoRoot,
+  process.env.CORTEXLENS_NATIVE_BUILD || 'build/release',
+  'native/cortexlens',
+);
+export const screenshotDir = path.resolve(
+  repoRoot,
+  process.env.CORTEXLENS_SCREENSHOT_DIR || 'build/site-test-screenshots',
+);
 export const manifest = JSON.parse(fs.readFileSync(path.join(siteDir, 'models/manifest.json'), 'utf8'));
 export const galleryIndex = JSON.parse(fs.readFileSync(path.join(siteDir, 'gallery/index.json'), 'utf8'));
 
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.json': 'application/json',
-  '.wasm': 'application/wasm', '.png': 'image/png', '.jpg': 'image/jpeg', '.svg': 'image/svg+xml', '.clm': 'application/octet-stream', '.keras': 'application/octet-stream' };
+const TYPES = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.svg': 'image/svg+xml',
+  '.clm': 'application/octet-stream',
+  '.keras': 'application/octet-stream',
+};
 
 // isolated: send the headers that make the page cross-origin isolated (as CORTEXLENS_ISOLATE=1 scripts/serve.sh
 // does), so the worker may run the threaded module; without them the page runs as on GitHub Pages.
 export function startServer({ isolated = false } = {}) {
   const served = [];
-  const isolation = isolated ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } : {};
+  const isolation = isolated
+    ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }
+    : {};
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     let file = path.join(siteDir, decodeURIComponent(url.pathname));
-    if (!file.startsWith(siteDir)) { res.writeHead(403).end(); return; }
+    if (!file.startsWith(siteDir)) {
+      res.writeHead(403).end();
+      return;
+    }
     if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
     served.push(url.pathname);
     fs.readFile(file, (err, data) => {
-      if (err) { res.writeHead(404).end('not found'); return; }
-      res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream', 'Cache-Control': 'no-cache', ...isolation });
+      if (err) {
+        res.writeHead(404).end('not found');
+        return;
+      }
+      res.writeHead(200, {
+        'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream',
+        'Cache-Control': 'no-cache',
+        ...isolation,
+      });
       res.end(data);
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, served, origin: `http://127.0.0.1:${server.address().port}` })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ server, served, origin: `http://127.0.0.1:${server.address().port}` }),
+    ),
+  );
 }
 
 export async function launch() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-gpu',
-      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
+    args: [
+      '--no-sandbox',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+      '--disable-gpu',
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+    ],
   });
 }
 
 // A page with every request and console error recorded.
-export async function openPage(browser, origin, { width = 1280, height = 900, hash = '', mobile = false, bypassCSP = false } = {}) {
-  const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: mobile ? 2 : 1, isMobile: mobile, hasTouch: mobile, permissions: ['camera', 'clipboard-read', 'clipboard-write'], bypassCSP });
+export async function openPage(
+  browser,
+  origin,
+  { width = 1280, height = 900, hash = '', mobile = false, bypassCSP = false } = {},
+) {
+  const context = await browser.newContext({
+    viewport: { width, height },
+    deviceScaleFactor: mobile ? 2 : 1,
+    isMobile: mobile,
+    hasTouch: mobile,
+    permissions: ['camera', 'clipboard-read', 'clipboard-write'],
+    bypassCSP,
+  });
   const requests = [];
   const errors = [];
   context.on('request', (r) => requests.push(r.url()));
   // Anything addressed to another origin is recorded and never leaves the machine.
-  await context.route((url) => url.origin !== origin && url.protocol !== 'blob:' && url.protocol !== 'data:', (route) => {
-    requests.push(route.request().url());
-    return route.abort();
-  });
+  await context.route(
+    (url) => url.origin !== origin && url.protocol !== 'blob:' && url.protocol !== 'data:',
+    (route) => {
+      requests.push(route.request().url());
+      return route.abort();
+    },
+  );
   // Any Content-Security-Policy violation is recorded as an error, so the tests prove the policy holds.
-  await context.addInitScript(() => document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`)));
+  await context.addInitScript(() =>
+    document.addEventListener('securitypolicyviolation', (e) =>
+      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`),
+    ),
+  );
   // Cumulative layout shift (the web-vitals definition without session windows: an upper bound).
   await context.addInitScript(() => {
     window.__layoutShift = 0;
-    new PerformanceObserver((list) => { for (const e of list.getEntries()) if (!e.hadRecentInput) window.__layoutShift += e.value; }).observe({ type: 'layout-shift', buffered: true });
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if (!e.hadRecentInput) window.__layoutShift += e.value;
+    }).observe({ type: 'layout-shift', buffered: true });
   });
   const page = await context.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${origin}/${hash ? `#${hash}` : ''}`);
   await page.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: 30000 });
@@ -103,4 +166,5 @@ export const cliAvailable = fs.existsSync(cliPath);
 // The precision the tests compare for a manifest entry: float when the build has a float file of it, else int8 (the
 // demo model ships as int8 only).
 export const precisionOf = (entry) => (entry.files.float ? 'float' : 'int8');
-export const modelFileFor = (entry, precision) => path.join(siteDir, 'models', entry.files[precision] || entry.files.int8);
+export const modelFileFor = (entry, precision) =>
+  path.join(siteDir, 'models', entry.files[precision] || entry.files.int8);

@@ -3,16 +3,30 @@ import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, launch, openPage, foreignRequests, cliPredict, screenshot, siteDir, manifest, galleryIndex, cliAvailable, repoRoot, precisionOf, modelFileFor } from './harness.mjs';
+import {
+  startServer,
+  launch,
+  openPage,
+  foreignRequests,
+  cliPredict,
+  screenshot,
+  siteDir,
+  manifest,
+  galleryIndex,
+  cliAvailable,
+  repoRoot,
+  precisionOf,
+  modelFileFor,
+} from './harness.mjs';
 
 // Every test here needs at least one model (the demo model is committed; a build without it has nothing to run).
 const noModel = manifest.models.length === 0 && 'the build has no model at all';
-let server, browser, page, context, requests, errors;
+let server, browser, page, requests, errors;
 before(async () => {
   if (noModel) return;
   server = await startServer();
   browser = await launch();
-  ({ page, context, requests, errors } = await openPage(browser, server.origin, { width: 1280, height: 900 }));
+  ({ page, requests, errors } = await openPage(browser, server.origin, { width: 1280, height: 900 }));
   await waitPrediction(0);
 });
 after(async () => {
@@ -31,28 +45,56 @@ const sample = galleryIndex.sessions.length
 
 const predictions = () => page.evaluate(() => window.cortexLens.state.predictions || 0);
 async function waitPrediction(after) {
-  await page.waitForFunction(([n, p]) => (window.cortexLens.state.predictions || 0) > n && document.getElementById(`raw-${p}`).textContent !== '…', [after, precision], { timeout: 30000 });
+  await page.waitForFunction(
+    ([n, p]) =>
+      (window.cortexLens.state.predictions || 0) > n && document.getElementById(`raw-${p}`).textContent !== '…',
+    [after, precision],
+    { timeout: 30000 },
+  );
   // Let any follow-up crop request settle.
   await page.waitForTimeout(150);
-  return page.evaluate((p) => ({ crop: window.cortexLens.state.crop, image: window.cortexLens.state.image, value: window.cortexLens.state.results[p]?.outputs[0] }), precision);
+  return page.evaluate(
+    (p) => ({
+      crop: window.cortexLens.state.crop,
+      image: window.cortexLens.state.image,
+      value: window.cortexLens.state.results[p]?.outputs[0],
+    }),
+    precision,
+  );
 }
 function assertMatchesCli(file, shown) {
   if (!cliAvailable) return;
-  const [cli] = cliPredict(modelFileFor(entry, precision), file, shown.crop, precision === 'int8' || entry.files.float ? precision : undefined);
-  assert.ok(Math.abs(shown.value - cli) <= 1e-6 * Math.max(1, Math.abs(cli)), `page ${shown.value} vs cortexlens ${cli} (${precision}, crop ${JSON.stringify(shown.crop)})`);
+  const [cli] = cliPredict(
+    modelFileFor(entry, precision),
+    file,
+    shown.crop,
+    precision === 'int8' || entry.files.float ? precision : undefined,
+  );
+  assert.ok(
+    Math.abs(shown.value - cli) <= 1e-6 * Math.max(1, Math.abs(cli)),
+    `page ${shown.value} vs cortexlens ${cli} (${precision}, crop ${JSON.stringify(shown.crop)})`,
+  );
 }
 
 async function dispatchFile(kind, file, name, type) {
   const bytes = [...fs.readFileSync(file)];
-  await page.evaluate(({ kind, bytes, name, type }) => {
-    const dt = new DataTransfer();
-    dt.items.add(new File([new Uint8Array(bytes)], name, { type }));
-    if (kind === 'paste') document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true }));
-    else document.getElementById('drop-zone').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, { kind, bytes, name, type });
+  await page.evaluate(
+    ({ kind, bytes, name, type }) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(bytes)], name, { type }));
+      if (kind === 'paste') document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true }));
+      else
+        document
+          .getElementById('drop-zone')
+          .dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    },
+    { kind, bytes, name, type },
+  );
 }
 
-test('file picker: the uploaded image is predicted, equal to cortexlens on its centred crop', { skip: noModel }, async () => {
+test('file picker: the uploaded image is predicted, equal to cortexlens on its centred crop', {
+  skip: noModel,
+}, async () => {
   const n = await predictions();
   await page.setInputFiles('#file-input', sample);
   const shown = await waitPrediction(n);
@@ -60,7 +102,9 @@ test('file picker: the uploaded image is predicted, equal to cortexlens on its c
   assertMatchesCli(sample, shown);
 });
 
-test('keyboard crop: arrows move and minus shrinks the square, and the prediction follows the crop', { skip: noModel }, async () => {
+test('keyboard crop: arrows move and minus shrinks the square, and the prediction follows the crop', {
+  skip: noModel,
+}, async () => {
   // A larger image gives the crop room to move.
   const big = path.join(siteDir, galleryIndex.own.find((o) => o.id === 'own/colour-blob').url);
   let n = await predictions();
@@ -87,7 +131,10 @@ test('dragging the crop frame moves the crop', { skip: noModel }, async () => {
   await page.mouse.move(box.x + box.width / 2 - 25, box.y + box.height / 2 - 20, { steps: 5 });
   await page.mouse.up();
   const shown = await waitPrediction(n);
-  assert.ok(shown.crop.x < before.x && shown.crop.y < before.y, `${JSON.stringify(before)} -> ${JSON.stringify(shown.crop)}`);
+  assert.ok(
+    shown.crop.x < before.x && shown.crop.y < before.y,
+    `${JSON.stringify(before)} -> ${JSON.stringify(shown.crop)}`,
+  );
   assertMatchesCli(path.join(siteDir, galleryIndex.own.find((o) => o.id === 'own/colour-blob').url), shown);
 });
 
@@ -117,7 +164,10 @@ test('camera snapshot (Chromium fake camera) becomes the image', { skip: noModel
 
 test('broken, huge and wrong files get a message and the previous image stays', { skip: noModel }, async () => {
   const n = await predictions();
-  const before = await page.evaluate((p) => ({ key: window.cortexLens.state.image.key, value: window.cortexLens.state.results[p].outputs[0] }), precision);
+  const before = await page.evaluate(
+    (p) => ({ key: window.cortexLens.state.image.key, value: window.cortexLens.state.results[p].outputs[0] }),
+    precision,
+  );
   const cases = [
     ['truncated_jpeg_3_bytes.jpg', /.+/],
     ['png_claims_60000x60000.png', /60000/],
@@ -131,9 +181,14 @@ test('broken, huge and wrong files get a message and the previous image stays', 
     const message = await page.textContent('#image-error');
     assert.match(message, pattern, `${name}: ${message}`);
     assert.match(message, new RegExp(name.replace('.', '\\.')));
-    await page.evaluate(() => { document.getElementById('image-error').hidden = true; });
+    await page.evaluate(() => {
+      document.getElementById('image-error').hidden = true;
+    });
   }
-  const after = await page.evaluate((p) => ({ key: window.cortexLens.state.image.key, value: window.cortexLens.state.results[p].outputs[0] }), precision);
+  const after = await page.evaluate(
+    (p) => ({ key: window.cortexLens.state.image.key, value: window.cortexLens.state.results[p].outputs[0] }),
+    precision,
+  );
   assert.deepEqual(after, before);
   assert.equal(await predictions(), n, 'no prediction ran for a refused file');
   // Still working afterwards.

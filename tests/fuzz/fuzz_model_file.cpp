@@ -19,7 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 24) return 0;
   std::vector<std::uint8_t> signed_copy(data, data + size);
   const std::uint32_t crc = crc32_ieee(signed_copy.data(), size - 4);
-  for (int i = 0; i < 4; ++i) signed_copy[size - 4 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(crc >> (8 * i));
+  for (int i = 0; i < 4; ++i)
+    signed_copy[size - 4 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(crc >> (8 * i));
   const Result<LoadedModel> loaded = read_model_file(signed_copy.data(), signed_copy.size());
   // A file that loads must be one the writer can write again, and that must load to the same test outputs.
   if (loaded) {

@@ -19,10 +19,17 @@ export const nativeCli = process.env.CORTEXLENS_CLI ?? path.join(REPO_ROOT, 'bui
 
 /** All published model files: 219 per-neuron then 8 shared. */
 export function publishedModels(data = dataDirectory()) {
-  const perNeuron = fs.readdirSync(path.join(data, 'compact_models')).filter((f) => f.endsWith('.keras')).sort()
+  const perNeuron = fs
+    .readdirSync(path.join(data, 'compact_models'))
+    .filter((f) => f.endsWith('.keras'))
+    .sort()
     .map((f) => path.join(data, 'compact_models', f));
   const sharedDir = path.join(data, 'shared_compact_models/from_ensemble_model');
-  const shared = fs.readdirSync(sharedDir).filter((f) => f.endsWith('.keras')).sort().map((f) => path.join(sharedDir, f));
+  const shared = fs
+    .readdirSync(sharedDir)
+    .filter((f) => f.endsWith('.keras'))
+    .sort()
+    .map((f) => path.join(sharedDir, f));
   return [...perNeuron, ...shared];
 }
 
@@ -31,7 +38,8 @@ export function publishedModels(data = dataDirectory()) {
  * @returns {{names: string[], jpegs: Uint8Array[], inputs: Float32Array}} inputs (N, 112, 112, 3)
  */
 export function loadImages(cl, numbers, data = dataDirectory()) {
-  const names = [], jpegs = [];
+  const names = [],
+    jpegs = [];
   for (const session of SESSIONS_WITH_IMAGES) {
     // The published archives differ: 190923 keeps its images in images_<session>/, the others at the root.
     const wanted = new Set(numbers.map((n) => `image${String(n).padStart(4, '0')}.jpg`));
@@ -45,7 +53,7 @@ export function loadImages(cl, numbers, data = dataDirectory()) {
     }
   }
   const inputs = new Float32Array(jpegs.length * 112 * 112 * 3);
-  jpegs.forEach((bytes, i) => inputs.set(cl.imageToInput(bytes, null).input, i * 112 * 112 * 3));
+  for (const [i, bytes] of jpegs.entries()) inputs.set(cl.imageToInput(bytes, null).input, i * 112 * 112 * 3);
   return { names, jpegs, inputs };
 }
 
@@ -71,7 +79,8 @@ export async function compareModel(cl, file, images, jpegPaths) {
   const model = cl.loadKeras(archive.configText, archive.tensors, name);
   const wasm = new Float32Array(tfjs.length);
   try {
-    for (let i = 0; i < count; ++i) wasm.set(model.predict(images.inputs.subarray(i * 112 * 112 * 3, (i + 1) * 112 * 112 * 3)), i * outputs);
+    for (let i = 0; i < count; ++i)
+      wasm.set(model.predict(images.inputs.subarray(i * 112 * 112 * 3, (i + 1) * 112 * 112 * 3)), i * outputs);
   } finally {
     model.delete();
   }
@@ -85,13 +94,16 @@ export async function compareModel(cl, file, images, jpegPaths) {
     let variance = 0;
     for (let i = 0; i < count; ++i) variance += (tfjs[i * outputs + o] - mean) ** 2 / count;
     const std = Math.sqrt(variance);
-    for (const [engine, values] of [['wasm', wasm], ['native', native]]) {
+    for (const [engine, values] of [
+      ['wasm', wasm],
+      ['native', native],
+    ]) {
       if (!values) continue;
       for (let i = 0; i < count; ++i) {
         const diff = Math.abs(values[i * outputs + o] - tfjs[i * outputs + o]);
         const r = result[engine];
         r.worstAbs = Math.max(r.worstAbs, diff);
-        r.worstRatio = Math.max(r.worstRatio, std > 0 ? diff / std : (diff > 0 ? Infinity : 0));
+        r.worstRatio = Math.max(r.worstRatio, std > 0 ? diff / std : diff > 0 ? Infinity : 0);
       }
     }
   }
@@ -110,7 +122,7 @@ export function writeTempJpegs(images) {
 
 async function main() {
   const args = process.argv.slice(2);
-  const range = (args[args.indexOf('--images') + 1] ?? '601-1200');
+  const range = args[args.indexOf('--images') + 1] ?? '601-1200';
   const [first, last] = (args.includes('--images') ? range : '601-1200').split('-').map(Number);
   const filter = args.includes('--models') ? new RegExp(args[args.indexOf('--models') + 1]) : /./;
   const useNative = !args.includes('--no-native') && fs.existsSync(nativeCli);
@@ -123,14 +135,21 @@ async function main() {
   for (const file of publishedModels().filter((f) => filter.test(path.basename(f)))) {
     const r = await compareModel(cl, file, images, jpegPaths);
     for (const engine of ['wasm', 'native']) {
-      if (r[engine] && r[engine].worstRatio >= worst.ratio) worst = { ratio: r[engine].worstRatio, abs: r[engine].worstAbs, engine, model: r.name };
+      if (r[engine] && r[engine].worstRatio >= worst.ratio)
+        worst = { ratio: r[engine].worstRatio, abs: r[engine].worstAbs, engine, model: r.name };
     }
-    console.log(`${r.name}: wasm ${r.wasm.worstRatio.toExponential(2)} (abs ${r.wasm.worstAbs.toExponential(2)})` +
-      (r.native ? `, native ${r.native.worstRatio.toExponential(2)} (abs ${r.native.worstAbs.toExponential(2)})` : ''));
+    console.log(
+      `${r.name}: wasm ${r.wasm.worstRatio.toExponential(2)} (abs ${r.wasm.worstAbs.toExponential(2)})` +
+        (r.native
+          ? `, native ${r.native.worstRatio.toExponential(2)} (abs ${r.native.worstAbs.toExponential(2)})`
+          : ''),
+    );
   }
-  console.log(`worst |ours - tfjs| / std over images ${first}-${last} of ${SESSIONS_WITH_IMAGES.join(', ')}: ` +
-    `${worst.ratio.toExponential(3)} (abs ${worst.abs?.toExponential(3)}, ${worst.engine}, ${worst.model}); ` +
-    `tolerance 1e-4; ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  console.log(
+    `worst |ours - tfjs| / std over images ${first}-${last} of ${SESSIONS_WITH_IMAGES.join(', ')}: ` +
+      `${worst.ratio.toExponential(3)} (abs ${worst.abs?.toExponential(3)}, ${worst.engine}, ${worst.model}); ` +
+      `tolerance 1e-4; ${((Date.now() - started) / 1000).toFixed(0)} s`,
+  );
   process.exitCode = worst.ratio <= 1e-4 ? 0 : 1;
 }
 

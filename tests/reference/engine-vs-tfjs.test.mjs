@@ -10,7 +10,10 @@ import { loadCortexLens } from '../wasm/module.mjs';
 const skip = !hasData() && `published data not found at ${dataDirectory()} (set CORTEXLENS_DATA_DIR)`;
 const NUMBERS = [601, 677, 753, 829, 905, 981, 1057, 1133];
 
-test('all published models match TensorFlow.js within 1e-4 of the response spread (native and wasm)', { skip, timeout: 30 * 60 * 1000 }, async (t) => {
+test('all published models match TensorFlow.js within 1e-4 of the response spread (native and wasm)', {
+  skip,
+  timeout: 30 * 60 * 1000,
+}, async (t) => {
   assert.ok(fs.existsSync(nativeCli), `native CLI not built at ${nativeCli}`);
   const cl = await loadCortexLens();
   const images = loadImages(cl, NUMBERS);
@@ -21,8 +24,16 @@ test('all published models match TensorFlow.js within 1e-4 of the response sprea
   for (const file of models) {
     const r = await compareModel(cl, file, images, jpegPaths);
     worst = Math.max(worst, r.wasm.worstRatio, r.native.worstRatio);
-    assert.ok(r.wasm.worstRatio <= 1e-4, `${r.name}: wasm differs by ${r.wasm.worstAbs} (${r.wasm.worstRatio} of the spread)`);
-    assert.ok(r.native.worstRatio <= 1e-4, `${r.name}: native differs by ${r.native.worstAbs} (${r.native.worstRatio} of the spread)`);
+    assert.ok(
+      r.wasm.worstRatio <= 1e-4,
+      `${r.name}: wasm differs by ${r.wasm.worstAbs} (${r.wasm.worstRatio} of the spread)`,
+    );
+    assert.ok(
+      r.native.worstRatio <= 1e-4,
+      `${r.name}: native differs by ${r.native.worstAbs} (${r.native.worstRatio} of the spread)`,
+    );
   }
-  t.diagnostic(`worst |ours - tfjs| / spread over ${models.length} models x ${images.names.length} images: ${worst.toExponential(3)}`);
+  t.diagnostic(
+    `worst |ours - tfjs| / spread over ${models.length} models x ${images.names.length} images: ${worst.toExponential(3)}`,
+  );
 });

@@ -48,7 +48,7 @@ test('golden pattern and image responses', { skip: SKIP_NO_DATA }, async (t) => 
   const images = readZipEntries(path.join(DATA, 'sessions/images_190923.zip'), golden.images);
   const inputs = new Float32Array((1 + images.length) * PER_IMAGE);
   inputs.set(patternInput(), 0);
-  images.forEach((jpg, i) => inputs.set(decodeJpegRecentred(jpg), (1 + i) * PER_IMAGE));
+  for (const [i, jpg] of images.entries()) inputs.set(decodeJpegRecentred(jpg), (1 + i) * PER_IMAGE);
 
   for (const [key, expectedPattern] of Object.entries(golden.pattern.responses)) {
     await t.test(key, async () => {
@@ -57,7 +57,10 @@ test('golden pattern and image responses', { skip: SKIP_NO_DATA }, async (t) => 
       const perOutput = out.length / (1 + images.length);
       const pick = (row) => outputIndices(key).map((k) => out[row * perOutput + k]);
       const patternDiff = maxAbsDiff(pick(0), [expectedPattern].flat());
-      assert.ok(patternDiff <= TOLERANCE, `pattern: got ${pick(0)}, golden ${expectedPattern} (max diff ${patternDiff})`);
+      assert.ok(
+        patternDiff <= TOLERANCE,
+        `pattern: got ${pick(0)}, golden ${expectedPattern} (max diff ${patternDiff})`,
+      );
       golden.responses[key].forEach((expected, i) => {
         const diff = maxAbsDiff(pick(1 + i), [expected].flat());
         assert.ok(diff <= TOLERANCE, `${golden.images[i]}: got ${pick(1 + i)}, golden ${expected} (max diff ${diff})`);
@@ -75,10 +78,18 @@ test('readKerasArchive reads a published model', { skip: SKIP_NO_DATA }, async (
   assert.ok(tensors.every((t) => t.name.startsWith('layers/') && t.data instanceof Float32Array));
   const kernel = tensors.find((t) => t.name === 'layers/conv2d/vars/0');
   assert.deepEqual(kernel.shape.slice(0, 3), [5, 5, 3]);
-  assert.equal(kernel.data.length, kernel.shape.reduce((a, d) => a * d, 1));
+  assert.equal(
+    kernel.data.length,
+    kernel.shape.reduce((a, d) => a * d, 1),
+  );
   // Dropping a variable must fail loudly in the reference, not run with a default initialiser.
-  await assert.rejects(buildTfjsModel(configText, tensors.filter((t) => t.name !== 'layers/dense/vars/1')),
-    /layers\/dense\/vars\/1/);
+  await assert.rejects(
+    buildTfjsModel(
+      configText,
+      tensors.filter((t) => t.name !== 'layers/dense/vars/1'),
+    ),
+    /layers\/dense\/vars\/1/,
+  );
 });
 
 // --- bad files -------------------------------------------------------------------------------------------------
@@ -123,7 +134,13 @@ const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtur
 
 test('readWeightsH5 reads float32 and float64 variables and skips optimizer/', async () => {
   const tensors = await readWeightsH5(new Uint8Array(fs.readFileSync(path.join(FIXTURES, 'tiny-dense.weights.h5'))));
-  assert.deepEqual(tensors.map((t) => [t.name, t.shape]), [['layers/dense/vars/0', [3, 2]], ['layers/dense/vars/1', [2]]]);
+  assert.deepEqual(
+    tensors.map((t) => [t.name, t.shape]),
+    [
+      ['layers/dense/vars/0', [3, 2]],
+      ['layers/dense/vars/1', [2]],
+    ],
+  );
   assert.deepEqual(Array.from(tensors[0].data), [0, 0.25, 0.5, 0.75, 1, 1.25]);
   assert.deepEqual(Array.from(tensors[1].data), [0.5, -1.25]);
   assert.ok(tensors[1].data instanceof Float32Array);
@@ -165,8 +182,18 @@ test('reference Conv2D "same" stride 2 pads 1 before and 2 after (TF semantics)'
         { class_name: 'InputLayer', config: { name: 'in', batch_shape: [null, 8, 8, 1] }, inbound_nodes: [] },
         {
           class_name: 'Conv2D',
-          config: { name: 'c', filters: 1, kernel_size: [5, 5], strides: [2, 2], padding: 'same', use_bias: true, activation: 'linear' },
-          inbound_nodes: [{ args: [{ class_name: '__keras_tensor__', config: { keras_history: ['in', 0, 0] } }], kwargs: {} }],
+          config: {
+            name: 'c',
+            filters: 1,
+            kernel_size: [5, 5],
+            strides: [2, 2],
+            padding: 'same',
+            use_bias: true,
+            activation: 'linear',
+          },
+          inbound_nodes: [
+            { args: [{ class_name: '__keras_tensor__', config: { keras_history: ['in', 0, 0] } }], kwargs: {} },
+          ],
         },
       ],
       input_layers: [['in', 0, 0]],

@@ -19,7 +19,7 @@ export function hasData() {
 
 export const IMAGE_SIZE = 112;
 // What the models were trained with: the input is the 0..255 pixel minus these (R, G, B) means.
-export const CHANNEL_MEANS = [116.222, 109.270, 100.381];
+export const CHANNEL_MEANS = [116.222, 109.27, 100.381];
 
 /** The golden pattern: (112, 112, 3), x[h][w][c] = 100 sin(0.1 h + 0.2 w + c), already recentred. */
 export function patternInput() {

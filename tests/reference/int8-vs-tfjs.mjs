@@ -40,8 +40,11 @@ export function packedInt8Models(packs = packsDirectory(), data = dataDirectory(
 
 function pearson(a, b) {
   const n = a.length;
-  const ma = a.reduce((s, v) => s + v, 0) / n, mb = b.reduce((s, v) => s + v, 0) / n;
-  let sab = 0, saa = 0, sbb = 0;
+  const ma = a.reduce((s, v) => s + v, 0) / n,
+    mb = b.reduce((s, v) => s + v, 0) / n;
+  let sab = 0,
+    saa = 0,
+    sbb = 0;
   for (let i = 0; i < n; ++i) {
     sab += (a[i] - ma) * (b[i] - mb);
     saa += (a[i] - ma) ** 2;
@@ -67,15 +70,35 @@ export async function compareInt8Model(cl, model, images, jpegPaths) {
   try {
     if (cl.modelPrecision(loaded) !== 'int8') throw new Error(`${model.int8Path} is not an int8 model file`);
     for (let i = 0; i < count; ++i) {
-      wasm.set(cl.predictWithPrecision(loaded, images.inputs.subarray(i * 112 * 112 * 3, (i + 1) * 112 * 112 * 3), 'int8'), i * outputs);
+      wasm.set(
+        cl.predictWithPrecision(loaded, images.inputs.subarray(i * 112 * 112 * 3, (i + 1) * 112 * 112 * 3), 'int8'),
+        i * outputs,
+      );
     }
   } finally {
     loaded.delete();
   }
-  const csv = execFileSync(nativeCli, ['predict', model.int8Path, ...jpegPaths, '--precision', 'int8'], { encoding: 'utf8', maxBuffer: 1 << 28 });
-  const native = Float32Array.from(csv.trim().split('\n').slice(1).flatMap((row) => row.split(',').slice(1).map(Number)));
+  const csv = execFileSync(nativeCli, ['predict', model.int8Path, ...jpegPaths, '--precision', 'int8'], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
+  const native = Float32Array.from(
+    csv
+      .trim()
+      .split('\n')
+      .slice(1)
+      .flatMap((row) => row.split(',').slice(1).map(Number)),
+  );
 
-  const result = { name: model.name, outputs, minR: 1, rmsOfSpread: 0, worstOfSpread: 0, worstOutput: '', wasmVsNative: 0 };
+  const result = {
+    name: model.name,
+    outputs,
+    minR: 1,
+    rmsOfSpread: 0,
+    worstOfSpread: 0,
+    worstOutput: '',
+    wasmVsNative: 0,
+  };
   for (let o = 0; o < outputs; ++o) {
     const column = (values) => Array.from({ length: count }, (_, i) => values[i * outputs + o]);
     const f = column(tfjs);
@@ -94,7 +117,10 @@ export async function compareInt8Model(cl, model, images, jpegPaths) {
       }
     }
     for (let i = 0; i < count; ++i) {
-      result.wasmVsNative = Math.max(result.wasmVsNative, Math.abs(wasm[i * outputs + o] - native[i * outputs + o]) / spread);
+      result.wasmVsNative = Math.max(
+        result.wasmVsNative,
+        Math.abs(wasm[i * outputs + o] - native[i * outputs + o]) / spread,
+      );
     }
   }
   return result;
@@ -111,21 +137,29 @@ async function main() {
   const packs = args.includes('--packs') ? args[args.indexOf('--packs') + 1] : packsDirectory();
   const filter = args.includes('--models') ? new RegExp(args[args.indexOf('--models') + 1]) : /./;
   const models = packedInt8Models(packs).filter((m) => filter.test(m.name));
-  if (!models.length) throw new Error(`no int8 model files of published models in ${packs}/manifest.json (run scripts/build_site.sh)`);
+  if (!models.length)
+    throw new Error(`no int8 model files of published models in ${packs}/manifest.json (run scripts/build_site.sh)`);
   const { cl, images, jpegPaths } = await prepareImages();
-  let minR = 1, rms = 0, worst = 0, wasmVsNative = 0;
+  let minR = 1,
+    rms = 0,
+    worst = 0,
+    wasmVsNative = 0;
   for (const model of models) {
     const r = await compareInt8Model(cl, model, images, jpegPaths);
     minR = Math.min(minR, r.minR);
     rms = Math.max(rms, r.rmsOfSpread);
     worst = Math.max(worst, r.worstOfSpread);
     wasmVsNative = Math.max(wasmVsNative, r.wasmVsNative);
-    console.log(`${r.name}: min r ${r.minR.toFixed(5)}, |int8 - tfjs float| RMS ${r.rmsOfSpread.toFixed(4)}, largest ` +
-      `${r.worstOfSpread.toFixed(4)} of the spread; |wasm - native| ${r.wasmVsNative.toExponential(2)} of the spread`);
+    console.log(
+      `${r.name}: min r ${r.minR.toFixed(5)}, |int8 - tfjs float| RMS ${r.rmsOfSpread.toFixed(4)}, largest ` +
+        `${r.worstOfSpread.toFixed(4)} of the spread; |wasm - native| ${r.wasmVsNative.toExponential(2)} of the spread`,
+    );
   }
-  console.log(`${models.length} int8 models vs TF.js float on ${NUMBERS.length * 3} images: min r ${minR.toFixed(5)} (bound ${MIN_R}), ` +
-    `largest RMS error ${rms.toFixed(4)} of the spread (bound ${MAX_RMS_OF_SPREAD}), largest single error ${worst.toFixed(4)}, ` +
-    `largest |wasm - native| ${wasmVsNative.toExponential(2)} of the spread (bound ${MAX_WASM_NATIVE_OF_SPREAD})`);
+  console.log(
+    `${models.length} int8 models vs TF.js float on ${NUMBERS.length * 3} images: min r ${minR.toFixed(5)} (bound ${MIN_R}), ` +
+      `largest RMS error ${rms.toFixed(4)} of the spread (bound ${MAX_RMS_OF_SPREAD}), largest single error ${worst.toFixed(4)}, ` +
+      `largest |wasm - native| ${wasmVsNative.toExponential(2)} of the spread (bound ${MAX_WASM_NATIVE_OF_SPREAD})`,
+  );
   process.exitCode = minR >= MIN_R && rms <= MAX_RMS_OF_SPREAD && wasmVsNative <= MAX_WASM_NATIVE_OF_SPREAD ? 0 : 1;
 }
 

@@ -13,7 +13,8 @@ import { readKerasArchive } from '../../web/lib/keras-archive.js';
 import { buildTfjsModel, initBackend, predict } from './tfjs-model.mjs';
 import { IMAGE_SIZE, decodeJpegRecentred, patternInput } from './inputs.mjs';
 
-const USAGE = 'usage: predict.mjs MODEL.keras (--pattern | --input FILE.f32 --count N | --jpeg FILE.jpg ...) [--timing]';
+const USAGE =
+  'usage: predict.mjs MODEL.keras (--pattern | --input FILE.f32 --count N | --jpeg FILE.jpg ...) [--timing]';
 
 function fail(message) {
   process.stderr.write(`predict.mjs: ${message}\n${USAGE}\n`);
@@ -27,7 +28,8 @@ function loadInputs(values) {
   if (values.pattern) return patternInput();
   if (values.jpeg) {
     const all = new Float32Array(values.jpeg.length * perImage);
-    values.jpeg.forEach((f, i) => all.set(decodeJpegRecentred(new Uint8Array(fs.readFileSync(f))), i * perImage));
+    for (const [i, f] of values.jpeg.entries())
+      all.set(decodeJpegRecentred(new Uint8Array(fs.readFileSync(f))), i * perImage);
     return all;
   }
   const count = Number(values.count);
@@ -74,10 +76,12 @@ async function main() {
   const perOutput = out.length / n;
   const rows = [];
   for (let i = 0; i < n; ++i) rows.push(Array.from(out.subarray(i * perOutput, (i + 1) * perOutput)));
-  process.stdout.write(JSON.stringify({ outputs: rows }) + '\n');
+  process.stdout.write(`${JSON.stringify({ outputs: rows })}\n`);
   if (values.timing) {
-    process.stderr.write(`backend ${backend}: read+build ${(t1 - t0).toFixed(0)} ms, ` +
-      `predict ${n} image(s) ${(t2 - t1).toFixed(0)} ms (first call includes warm-up)\n`);
+    process.stderr.write(
+      `backend ${backend}: read+build ${(t1 - t0).toFixed(0)} ms, ` +
+        `predict ${n} image(s) ${(t2 - t1).toFixed(0)} ms (first call includes warm-up)\n`,
+    );
   }
 }
 

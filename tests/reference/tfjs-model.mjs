@@ -51,7 +51,9 @@ const pair = (v) => (Array.isArray(v) ? v.slice() : [v, v]);
 function activationName(layerName, activation) {
   if (activation === undefined || activation === null) return 'linear';
   if (typeof activation !== 'string') {
-    throw new Error(`layer '${layerName}': activation ${JSON.stringify(activation)} is not a plain name; expected e.g. 'relu'`);
+    throw new Error(
+      `layer '${layerName}': activation ${JSON.stringify(activation)} is not a plain name; expected e.g. 'relu'`,
+    );
   }
   // Keras names are snake_case, tfjs ones camelCase (hard_sigmoid -> hardSigmoid); the rest coincide.
   return activation.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
@@ -83,12 +85,20 @@ function makeLayer(className, c) {
       if ((c.groups ?? 1) !== 1) throw new Error(`layer '${name}': groups ${c.groups}; expected 1`);
       return tf.layers.conv2d({ ...convCommon(name, c), filters: c.filters });
     case 'SeparableConv2D':
-      return tf.layers.separableConv2d({ ...convCommon(name, c), filters: c.filters, depthMultiplier: c.depth_multiplier ?? 1 });
+      return tf.layers.separableConv2d({
+        ...convCommon(name, c),
+        filters: c.filters,
+        depthMultiplier: c.depth_multiplier ?? 1,
+      });
     case 'DepthwiseConv2D':
       return tf.layers.depthwiseConv2d({ ...convCommon(name, c), depthMultiplier: c.depth_multiplier ?? 1 });
     case 'BatchNormalization':
       return tf.layers.batchNormalization({
-        name, axis: c.axis ?? -1, epsilon: c.epsilon ?? 1e-3, center: c.center ?? true, scale: c.scale ?? true,
+        name,
+        axis: c.axis ?? -1,
+        epsilon: c.epsilon ?? 1e-3,
+        center: c.center ?? true,
+        scale: c.scale ?? true,
       });
     case 'Activation':
       return tf.layers.activation({ name, activation: activationName(name, c.activation) });
@@ -98,10 +108,17 @@ function makeLayer(className, c) {
       }
       return tf.layers.flatten({ name });
     case 'Dense':
-      return tf.layers.dense({ name, units: c.units, useBias: c.use_bias ?? true, activation: activationName(name, c.activation) });
+      return tf.layers.dense({
+        name,
+        units: c.units,
+        useBias: c.use_bias ?? true,
+        activation: activationName(name, c.activation),
+      });
     default:
-      throw new Error(`layer '${name}': class ${className} is not supported; expected one of InputLayer, Conv2D, ` +
-        'SeparableConv2D, DepthwiseConv2D, BatchNormalization, Activation, Flatten, Dense');
+      throw new Error(
+        `layer '${name}': class ${className} is not supported; expected one of InputLayer, Conv2D, ` +
+          'SeparableConv2D, DepthwiseConv2D, BatchNormalization, Activation, Flatten, Dense',
+      );
   }
 }
 
@@ -175,7 +192,8 @@ export async function buildTfjsModel(configText, tensors) {
   }
   if (!input) throw new Error('config.json has no InputLayer; expected one image input');
 
-  const outNames = kind === 'Functional' ? outputLayerNames(root.config.output_layers) : [layerConfigs.at(-1).config.name];
+  const outNames =
+    kind === 'Functional' ? outputLayerNames(root.config.output_layers) : [layerConfigs.at(-1).config.name];
   if (outNames.length !== 1) throw new Error(`model has ${outNames.length} outputs; expected 1`);
   const model = tf.model({ inputs: input, outputs: outputs.get(outNames[0]) });
 
@@ -187,20 +205,25 @@ export async function buildTfjsModel(configText, tensors) {
     const values = expected.map((w, j) => {
       const name = `layers/${group}/vars/${j}`;
       const t = byName.get(name);
-      if (!t) throw new Error(`layer '${tfLayer.name}' needs ${name} (shape ${JSON.stringify(w.shape)}), not in the weights`);
+      if (!t)
+        throw new Error(`layer '${tfLayer.name}' needs ${name} (shape ${JSON.stringify(w.shape)}), not in the weights`);
       if (JSON.stringify(t.shape) !== JSON.stringify(w.shape)) {
-        throw new Error(`${name} has shape ${JSON.stringify(t.shape)}; layer '${tfLayer.name}' expects ${JSON.stringify(w.shape)}`);
+        throw new Error(
+          `${name} has shape ${JSON.stringify(t.shape)}; layer '${tfLayer.name}' expects ${JSON.stringify(w.shape)}`,
+        );
       }
       used.add(name);
       return tf.tensor(t.data, t.shape, 'float32');
     });
     if (values.length > 0) tfLayer.setWeights(values);
-    values.forEach((v) => v.dispose());
+    for (const v of values) v.dispose();
   }
   const unused = tensors.filter((t) => !used.has(t.name)).map((t) => t.name);
   if (unused.length > 0) {
-    throw new Error(`weights not used by any layer: ${unused.slice(0, 10).join(', ')}${unused.length > 10 ? ', ...' : ''}; ` +
-      'expected the h5 groups to follow the layer order of config.json');
+    throw new Error(
+      `weights not used by any layer: ${unused.slice(0, 10).join(', ')}${unused.length > 10 ? ', ...' : ''}; ` +
+        'expected the h5 groups to follow the layer order of config.json',
+    );
   }
   return model;
 }
@@ -218,8 +241,10 @@ export async function predict(model, inputs, options = {}) {
   const inShape = model.inputs[0].shape.slice(1);
   const perImage = inShape.reduce((a, d) => a * d, 1);
   if (!(inputs instanceof Float32Array) || inputs.length % perImage !== 0 || inputs.length === 0) {
-    throw new Error(`predict: expected a non-empty Float32Array of N x ${inShape.join(' x ')} values, got ` +
-      `${inputs?.constructor?.name} of length ${inputs?.length}`);
+    throw new Error(
+      `predict: expected a non-empty Float32Array of N x ${inShape.join(' x ')} values, got ` +
+        `${inputs?.constructor?.name} of length ${inputs?.length}`,
+    );
   }
   const n = inputs.length / perImage;
   const perOutput = model.outputs[0].shape.slice(1).reduce((a, d) => a * d, 1);
@@ -227,7 +252,11 @@ export async function predict(model, inputs, options = {}) {
   for (let start = 0; start < n; start += batchSize) {
     const count = Math.min(batchSize, n - start);
     const y = tf.tidy(() => {
-      const x = tf.tensor(inputs.subarray(start * perImage, (start + count) * perImage), [count, ...inShape], 'float32');
+      const x = tf.tensor(
+        inputs.subarray(start * perImage, (start + count) * perImage),
+        [count, ...inShape],
+        'float32',
+      );
       return model.predict(x);
     });
     result.set(await y.data(), start * perOutput);

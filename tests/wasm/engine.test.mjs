@@ -14,7 +14,9 @@ async function loadModel(file) {
   return cl.loadKeras(archive.configText, archive.tensors, path.basename(file).replace(/\.keras$/, ''));
 }
 
-test('published models reproduce the golden pattern responses in wasm', { skip: !hasData && noDataReason }, async () => {
+test('published models reproduce the golden pattern responses in wasm', {
+  skip: !hasData && noDataReason,
+}, async () => {
   const golden = JSON.parse(fs.readFileSync(path.join(dataDir, 'golden_responses.json'), 'utf8'));
   const pattern = goldenPattern();
   for (const [key, expected] of Object.entries(golden.pattern.responses)) {
@@ -23,14 +25,15 @@ test('published models reproduce the golden pattern responses in wasm', { skip: 
       const out = model.predict(pattern);
       const got = Array.isArray(expected) ? [out[0], out[36], out[218]] : [out[0]];
       const want = Array.isArray(expected) ? expected : [expected];
-      got.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 2e-5, `${key}[${i}]: ${v} vs golden ${want[i]}`));
+      for (const [i, v] of got.entries())
+        assert.ok(Math.abs(v - want[i]) < 2e-5, `${key}[${i}]: ${v} vs golden ${want[i]}`);
     } finally {
       model.delete();
     }
   }
 });
 
-test('info reports the authors\' parameter count and the layer chain', { skip: !hasData && noDataReason }, async () => {
+test("info reports the authors' parameter count and the layer chain", { skip: !hasData && noDataReason }, async () => {
   const model = await loadModel(modelPath('compact_model_190923_neuron0'));
   const info = model.info();
   model.delete();
@@ -39,10 +42,12 @@ test('info reports the authors\' parameter count and the layer chain', { skip: !
   assert.deepEqual(info.outputNames, ['190923_n0']);
   assert.deepEqual(info.input, [112, 112, 3]);
   assert.equal(info.sourceLayers.length, 18);
-  assert.deepEqual(info.layers[1].padding, [1, 2, 1, 2]);  // 112 -> 56 with k = 5: 1 before, 2 after
+  assert.deepEqual(info.layers[1].padding, [1, 2, 1, 2]); // 112 -> 56 with k = 5: 1 before, 2 after
 });
 
-test('activations are returned for every layer, the last equal to the prediction', { skip: !hasData && noDataReason }, async () => {
+test('activations are returned for every layer, the last equal to the prediction', {
+  skip: !hasData && noDataReason,
+}, async () => {
   const model = await loadModel(modelPath('compact_model_190923_neuron0'));
   const pattern = goldenPattern();
   const acts = model.activations(pattern);
@@ -54,7 +59,7 @@ test('activations are returned for every layer, the last equal to the prediction
   assert.equal(acts.at(-1).data[0], out[0]);
 });
 
-test('core errors become JS Errors with the core\'s message', async () => {
+test("core errors become JS Errors with the core's message", async () => {
   assert.throws(() => cl.loadKeras('{"class_name": ', [], 'broken'), /not valid JSON/);
   assert.throws(() => cl.loadKeras('{}', 'not an array', 'x'), /tensors must be an array/);
   assert.throws(() => cl.decodeImage(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])), Error);

@@ -19,7 +19,9 @@ export async function loadCortexLens() {
 
 // The threaded module (cortexlens-mt, built by scripts/build.sh into build/wasm-mt), or null when it was not built.
 // Its pthread workers keep node alive: call cl.PThread.terminateAllThreads() when done.
-export const threadedWasmDir = path.resolve(process.env.CORTEXLENS_WASM_MT_DIR || path.join(repoRoot, 'build/wasm-mt/wasm'));
+export const threadedWasmDir = path.resolve(
+  process.env.CORTEXLENS_WASM_MT_DIR || path.join(repoRoot, 'build/wasm-mt/wasm'),
+);
 export async function loadThreadedCortexLens() {
   const script = path.join(threadedWasmDir, 'cortexlens-mt.js');
   if (!fs.existsSync(script)) return null;
@@ -32,12 +34,13 @@ export function goldenPattern() {
   const x = new Float32Array(112 * 112 * 3);
   for (let h = 0; h < 112; ++h)
     for (let w = 0; w < 112; ++w)
-      for (let c = 0; c < 3; ++c) x[(h * 112 + w) * 3 + c] = 100 * Math.sin(Math.fround(Math.fround(0.1 * h) + Math.fround(0.2 * w) + c));
+      for (let c = 0; c < 3; ++c)
+        x[(h * 112 + w) * 3 + c] = 100 * Math.sin(Math.fround(Math.fround(0.1 * h) + Math.fround(0.2 * w) + c));
   return x;
 }
 
 export function modelPath(key) {
   if (key.startsWith('shared_compact_model'))
-    return path.join(dataDir, 'shared_compact_models/from_ensemble_model', key.split(' ')[0] + '.keras');
-  return path.join(dataDir, 'compact_models', key + '.keras');
+    return path.join(dataDir, 'shared_compact_models/from_ensemble_model', `${key.split(' ')[0]}.keras`);
+  return path.join(dataDir, 'compact_models', `${key}.keras`);
 }

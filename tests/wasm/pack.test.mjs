@@ -12,7 +12,7 @@ const cl = await loadCortexLens();
 const demoDir = path.join(repoRoot, 'models/demo');
 const badDir = path.join(repoRoot, 'tests/bad_models');
 const demoBytes = new Uint8Array(fs.readFileSync(path.join(demoDir, 'demo_dot_detector.clm')));
-const CHANNEL_MEANS = [116.222, 109.270, 100.381];
+const CHANNEL_MEANS = [116.222, 109.27, 100.381];
 
 // (112, 112, 3) recentred: a disc of `contrast` (added to the mean grey) of `radius` pixels at (cx, cy).
 function dotImage(cx, cy, radius, contrast) {
@@ -30,16 +30,22 @@ function testVectorInput(seed, means) {
   const x = new Float32Array(112 * 112 * 3);
   let s = seed >>> 0;
   for (let i = 0; i < x.length; ++i) {
-    s ^= s << 13; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
     s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
+    s ^= s << 5;
+    s >>>= 0;
     x[i] = Math.fround((s >>> 24) - Math.fround(means[i % 3]));
   }
   return x;
 }
 
 function withModel(model, fn) {
-  try { return fn(model); } finally { model.delete(); }
+  try {
+    return fn(model);
+  } finally {
+    model.delete();
+  }
 }
 
 test('the committed demo model loads, is int8, and prefers a centred bright dot', () => {
@@ -58,11 +64,14 @@ test('the committed demo model loads, is int8, and prefers a centred bright dot'
     assert.equal(acts.length, 10);
     assert.deepEqual(acts[0].shape, [112, 112, 2]);
     assert.equal(acts.at(-1).data[0], dot);
-    assert.throws(() => cl.predictWithPrecision(model, new Float32Array(37632), 'int4'), /precision 'int4', expected 'int8' or 'float'/);
+    assert.throws(
+      () => cl.predictWithPrecision(model, new Float32Array(37632), 'int4'),
+      /precision 'int4', expected 'int8' or 'float'/,
+    );
   });
 });
 
-test('int8 predictions reuse the model\'s plan: the same bits on every call, whatever ran before', () => {
+test("int8 predictions reuse the model's plan: the same bits on every call, whatever ran before", () => {
   const meta = cl.inspectModelFile(demoBytes);
   const vector = testVectorInput(meta.testVector.seed, CHANNEL_MEANS);
   withModel(cl.loadModelFile(demoBytes), (model) => {
@@ -80,7 +89,7 @@ test('int8 predictions reuse the model\'s plan: the same bits on every call, wha
   });
 });
 
-test('models taking turns (the population view): each gives its file\'s test outputs, and a deleted model is forgotten', () => {
+test("models taking turns (the population view): each gives its file's test outputs, and a deleted model is forgotten", () => {
   const meta = cl.inspectModelFile(demoBytes);
   const vector = testVectorInput(meta.testVector.seed, CHANNEL_MEANS);
   const dot = dotImage(55.5, 55.5, 2, 120);
@@ -94,8 +103,9 @@ test('models taking turns (the population view): each gives its file\'s test out
         assert.equal(cl.predictWithPrecision(model, dot, 'int8')[0], dotResponse);
       }
     }
-    models.pop().delete();  // the last to run: the module must not touch it again
-    for (const model of models) assert.deepEqual(Array.from(cl.predictWithPrecision(model, vector, 'int8')), Array.from(meta.testOutputs));
+    models.pop().delete(); // the last to run: the module must not touch it again
+    for (const model of models)
+      assert.deepEqual(Array.from(cl.predictWithPrecision(model, vector, 'int8')), Array.from(meta.testOutputs));
   } finally {
     for (const model of models) model.delete();
   }
@@ -111,8 +121,10 @@ test('inspectModelFile reports the metadata and the test vector the load ran', (
   assert.ok(Math.abs(meta.testOutputs[0] - meta.testVector.expected[0]) <= meta.testVector.tolerance[0]);
 });
 
-test('the demo .keras (read by the page\'s JS) equals the float model the .clm test vector was computed from', async () => {
-  const archive = await readKerasArchive(new Uint8Array(fs.readFileSync(path.join(demoDir, 'demo_dot_detector.keras'))));
+test("the demo .keras (read by the page's JS) equals the float model the .clm test vector was computed from", async () => {
+  const archive = await readKerasArchive(
+    new Uint8Array(fs.readFileSync(path.join(demoDir, 'demo_dot_detector.keras'))),
+  );
   const meta = cl.inspectModelFile(demoBytes);
   withModel(cl.loadKeras(archive.configText, archive.tensors, 'demo_dot_detector'), (model) => {
     assert.equal(model.info().params, 1985);
@@ -148,15 +160,18 @@ test('corrupt model files are refused with an Error, never a crash, and the modu
 test('the committed broken .clm files give the documented messages', () => {
   const expectations = {
     'bad_magic.clm': /header, offset 0: magic is 'XLENSMDL', expected 'CLENSMDL'/,
-    'truncated.clm': /section 10 of 12 'LAYR', offset \d+: length is \d+ bytes but only \d+ remain before the checksum \(file truncated\?\)/,
-    'checksum_mismatch.clm': /checksum, offset \d+: the file stores CRC-32 0x[0-9a-f]{8} but bytes 0\.\.\d+ have CRC-32 0x[0-9a-f]{8} \(the file is corrupt\)/,
-    'test_vector_mismatch.clm': /test vector: output 0 \('output0'\) is -?[\d.]+, file expects [\d.]+ \(tolerance [\d.]+\)/,
+    'truncated.clm':
+      /section 10 of 12 'LAYR', offset \d+: length is \d+ bytes but only \d+ remain before the checksum \(file truncated\?\)/,
+    'checksum_mismatch.clm':
+      /checksum, offset \d+: the file stores CRC-32 0x[0-9a-f]{8} but bytes 0\.\.\d+ have CRC-32 0x[0-9a-f]{8} \(the file is corrupt\)/,
+    'test_vector_mismatch.clm':
+      /test vector: output 0 \('output0'\) is -?[\d.]+, file expects [\d.]+ \(tolerance [\d.]+\)/,
   };
   for (const [file, pattern] of Object.entries(expectations))
     assert.throws(() => cl.loadModelFile(new Uint8Array(fs.readFileSync(path.join(badDir, file)))), pattern, file);
 });
 
-test('the committed broken .keras files are refused by the page\'s reader or the importer, with the reason', async () => {
+test("the committed broken .keras files are refused by the page's reader or the importer, with the reason", async () => {
   const expectations = {
     'truncated_zip.keras': /cannot read the \.keras zip archive|not a \.keras file/,
     'not_a_zip.keras': /not a \.keras file: expected a zip archive/,
@@ -168,9 +183,13 @@ test('the committed broken .keras files are refused by the page\'s reader or the
   };
   for (const [file, pattern] of Object.entries(expectations)) {
     const bytes = new Uint8Array(fs.readFileSync(path.join(badDir, file)));
-    await assert.rejects(async () => {
-      const archive = await readKerasArchive(bytes);
-      cl.loadKeras(archive.configText, archive.tensors, file.replace(/\.keras$/, '')).delete();
-    }, pattern, file);
+    await assert.rejects(
+      async () => {
+        const archive = await readKerasArchive(bytes);
+        cl.loadKeras(archive.configText, archive.tensors, file.replace(/\.keras$/, '')).delete();
+      },
+      pattern,
+      file,
+    );
   }
 });

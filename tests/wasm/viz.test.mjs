@@ -33,13 +33,17 @@ function withModel(key, fn) {
 const neuron0 = 'compact_model_190923_neuron0';
 
 for (const recipe of ['authors', 'fourier']) {
-  test(`${recipe} synthesis gives the native CLI's image for the same seed`,
+  test(
+    `${recipe} synthesis gives the native CLI's image for the same seed`,
     { skip: (!hasData && noDataReason) || (!hasCli && `native CLI not found at ${cliPath} (set CORTEXLENS_CLI)`) },
     withModel(neuron0, async (model) => {
       const steps = recipe === 'authors' ? 100 : 60;
       const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cl-synth-')), 'synth.png');
-      const printed = execFileSync(cliPath, ['synth', modelPath(neuron0), '--steps', String(steps), '--seed', '7',
-        '--recipe', recipe, '-o', out], { encoding: 'utf8' });
+      const printed = execFileSync(
+        cliPath,
+        ['synth', modelPath(neuron0), '--steps', String(steps), '--seed', '7', '--recipe', recipe, '-o', out],
+        { encoding: 'utf8' },
+      );
       const nativeResponse = Number(/^response: (\S+)/m.exec(printed)[1]);
       const native = cl.decodeImage(new Uint8Array(fs.readFileSync(out)));
 
@@ -50,19 +54,26 @@ for (const recipe of ['authors', 'fourier']) {
       const pixels = synth.bestImage();
       const response = synth.bestResponse();
       synth.delete();
-      console.log(`# wasm ${recipe}: ${steps} steps in ${(ms / 1000).toFixed(2)} s (${(ms / steps).toFixed(1)} ms per step); ` +
-        `response ${response.toPrecision(7)}, native ${nativeResponse}`);
+      console.log(
+        `# wasm ${recipe}: ${steps} steps in ${(ms / 1000).toFixed(2)} s (${(ms / steps).toFixed(1)} ms per step); ` +
+          `response ${response.toPrecision(7)}, native ${nativeResponse}`,
+      );
       assert.equal(native.width, 112);
       assert.equal(pixels.length, native.pixels.length);
       let differing = 0;
       for (let i = 0; i < pixels.length; ++i) differing += pixels[i] !== native.pixels[i];
       assert.equal(differing, 0, `${differing} of ${pixels.length} pixel values differ from the native CLI's PNG`);
-      assert.ok(Math.abs(response - nativeResponse) <= 1e-6 * Math.max(1, Math.abs(nativeResponse)),
-        `wasm response ${response} vs native ${nativeResponse}`);
-    }));
+      assert.ok(
+        Math.abs(response - nativeResponse) <= 1e-6 * Math.max(1, Math.abs(nativeResponse)),
+        `wasm response ${response} vs native ${nativeResponse}`,
+      );
+    }),
+  );
 }
 
-test('synthesis in chunks equals one run, raises the response, and minimizing lowers it', { skip: !hasData && noDataReason },
+test(
+  'synthesis in chunks equals one run, raises the response, and minimizing lowers it',
+  { skip: !hasData && noDataReason },
   withModel(neuron0, async (model) => {
     const base = model.predict(goldenPattern())[0];
     const chunked = new cl.Synthesis(model, { steps: 30, seed: 3 });
@@ -84,9 +95,12 @@ test('synthesis in chunks equals one run, raises the response, and minimizing lo
     assert.ok(down.bestResponse() < chunked.bestResponse());
     assert.ok(down.bestResponse() < base);
     for (const s of [chunked, whole, down]) s.delete();
-  }));
+  }),
+);
 
-test('gradient, saliency and readout maps agree with predictions', { skip: !hasData && noDataReason },
+test(
+  'gradient, saliency and readout maps agree with predictions',
+  { skip: !hasData && noDataReason },
   withModel(neuron0, async (model) => {
     const x = goldenPattern();
     const out = model.predict(x)[0];
@@ -103,7 +117,8 @@ test('gradient, saliency and readout maps agree with predictions', { skip: !hasD
 
     const sal = cl.saliency(model, x, { channel: 0 });
     assert.deepEqual(sal.shape, [112, 112, 1]);
-    let expected = 0, got = 0;
+    let expected = 0,
+      got = 0;
     for (let p = 0; p < 112 * 112; ++p) {
       for (let c = 0; c < 3; ++c) expected += g.gradient[p * 3 + c] * x[p * 3 + c];
       got += sal.data[p];
@@ -119,9 +134,12 @@ test('gradient, saliency and readout maps agree with predictions', { skip: !hasD
     assert.equal(occ.rows, 4);
     assert.equal(occ.drops.length, 16);
     assert.ok(Math.abs(occ.baseline - out) < 1e-5);
-  }));
+  }),
+);
 
-test('ablation switches channels off in a copy; weights are exposed per layer', { skip: !hasData && noDataReason },
+test(
+  'ablation switches channels off in a copy; weights are exposed per layer',
+  { skip: !hasData && noDataReason },
   withModel(neuron0, async (model) => {
     const x = goldenPattern();
     const out = model.predict(x)[0];
@@ -143,12 +161,15 @@ test('ablation switches channels off in a copy; weights are exposed per layer', 
     const acts = one.activations(x)[0];
     for (let p = 0; p < 112 * 112; p += 97) assert.equal(acts.data[p * 48 + 5], 0);
     one.delete();
-    assert.equal(model.predict(x)[0], out);  // the original is untouched
+    assert.equal(model.predict(x)[0], out); // the original is untouched
     assert.throws(() => cl.ablate(model, [{ layer: 0, channel: 48, scale: 0 }]), /channel 48 .* out of range/);
     assert.throws(() => cl.layerWeights(model, 99), /layer 99 out of range/);
-  }));
+  }),
+);
 
-test('block images add blocks that raise the response', { skip: !hasData && noDataReason },
+test(
+  'block images add blocks that raise the response',
+  { skip: !hasData && noDataReason },
   withModel(neuron0, async (model) => {
     const blocks = new cl.BlockImage(model, { blocks: 3, candidates: 4 });
     let previous = blocks.startResponse();
@@ -162,9 +183,12 @@ test('block images add blocks that raise the response', { skip: !hasData && noDa
     assert.ok(Math.abs(model.predict(blocks.input())[0] - blocks.response()) < 1e-4);
     assert.equal(blocks.image().length, 112 * 112 * 3);
     blocks.delete();
-  }));
+  }),
+);
 
-test('bad visualization requests become JS Errors with the core\'s message', { skip: !hasData && noDataReason },
+test(
+  "bad visualization requests become JS Errors with the core's message",
+  { skip: !hasData && noDataReason },
   withModel(neuron0, async (model) => {
     assert.throws(() => new cl.Synthesis(model, { recipe: 'dream' }), /recipe 'dream', expected authors or fourier/);
     assert.throws(() => new cl.Synthesis(model, { steps: 0 }), /steps 0 out of range/);
@@ -173,4 +197,5 @@ test('bad visualization requests become JS Errors with the core\'s message', { s
     assert.throws(() => cl.inputGradient(model, goldenPattern(), { channel: 1.5 }), /channel must be an integer/);
     // The module keeps working.
     assert.equal(cl.inputGradient(model, goldenPattern(), {}).gradient.length, 112 * 112 * 3);
-  }));
+  }),
+);

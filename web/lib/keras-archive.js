@@ -51,7 +51,11 @@ export async function readKerasArchive(bytes, options = {}) {
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const configText = decodeText(decoder, entries['config.json'], 'config.json');
   const metadataText = entries['metadata.json'] ? decodeText(decoder, entries['metadata.json'], 'metadata.json') : null;
-  const tensors = readTensorsFromH5(entries['model.weights.h5'], 'model.weights.h5 (inside the .keras archive)', maxBytes);
+  const tensors = readTensorsFromH5(
+    entries['model.weights.h5'],
+    'model.weights.h5 (inside the .keras archive)',
+    maxBytes,
+  );
   return { configText, metadataText, tensors };
 }
 
@@ -100,7 +104,9 @@ function unzipKerasEntries(bytes, maxBytes) {
     const hint = startsWith(bytes, HDF5_SIGNATURE)
       ? ' (this is an HDF5 file: a bare .weights.h5 or legacy .h5 model; a Keras 3 .keras file is a zip)'
       : '';
-    throw new Error(`not a .keras file: expected a zip archive starting with 50 4b 03 04 ("PK"), found ${hexPrefix(bytes)}${hint}`);
+    throw new Error(
+      `not a .keras file: expected a zip archive starting with 50 4b 03 04 ("PK"), found ${hexPrefix(bytes)}${hint}`,
+    );
   }
   const wanted = new Set(['config.json', 'metadata.json', 'model.weights.h5']);
   const names = [];
@@ -117,8 +123,10 @@ function unzipKerasEntries(bytes, maxBytes) {
         // fflate allocates the declared uncompressed size up front, so this check bounds the allocation.
         declaredTotal += file.originalSize;
         if (file.originalSize > maxBytes || declaredTotal > maxBytes) {
-          throw new Error(`zip entry ${file.name} declares ${formatMB(file.originalSize)} uncompressed ` +
-            `(${formatMB(declaredTotal)} in total), more than the ${formatMB(maxBytes)} limit`);
+          throw new Error(
+            `zip entry ${file.name} declares ${formatMB(file.originalSize)} uncompressed ` +
+              `(${formatMB(declaredTotal)} in total), more than the ${formatMB(maxBytes)} limit`,
+          );
         }
         return true;
       },
@@ -129,8 +137,10 @@ function unzipKerasEntries(bytes, maxBytes) {
   const missing = ['config.json', 'model.weights.h5'].filter((n) => !entries[n]);
   if (missing.length > 0) {
     const found = names.length > 0 ? names.slice(0, 20).join(', ') + (names.length > 20 ? ', ...' : '') : 'no entries';
-    throw new Error(`zip archive is not a Keras 3 .keras file: missing ${missing.join(' and ')}; ` +
-      `found ${found}; expected config.json, metadata.json and model.weights.h5`);
+    throw new Error(
+      `zip archive is not a Keras 3 .keras file: missing ${missing.join(' and ')}; ` +
+        `found ${found}; expected config.json, metadata.json and model.weights.h5`,
+    );
   }
   return entries;
 }
@@ -157,12 +167,13 @@ function readTensorsFromH5(bytes, what, maxBytes) {
   }
   if (!startsWith(bytes, HDF5_SIGNATURE)) {
     const hint = startsWith(bytes, ZIP_LOCAL_HEADER) ? ' (this is a zip: read it with readKerasArchive)' : '';
-    throw new Error(`${what} is not HDF5: expected the signature 89 48 44 46 0d 0a 1a 0a, found ${hexPrefix(bytes)}${hint}`);
+    throw new Error(
+      `${what} is not HDF5: expected the signature 89 48 44 46 0d 0a 1a 0a, found ${hexPrefix(bytes)}${hint}`,
+    );
   }
   // jsfive keeps the ArrayBuffer and reads from offset 0, so hand it exactly this file's bytes.
-  const buffer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-    ? bytes.buffer
-    : bytes.slice().buffer;
+  const buffer =
+    bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
   let file;
   try {
     file = new hdf5.File(buffer, 'model.weights.h5');
@@ -171,8 +182,10 @@ function readTensorsFromH5(bytes, what, maxBytes) {
   }
   const topLevel = safeKeys(file, '/', what);
   if (!topLevel.includes('layers')) {
-    throw new Error(`${what} has no 'layers' group; found top-level entries ${JSON.stringify(topLevel.slice(0, 20))}; ` +
-      `expected 'layers' (Keras 3 weights layout)`);
+    throw new Error(
+      `${what} has no 'layers' group; found top-level entries ${JSON.stringify(topLevel.slice(0, 20))}; ` +
+        `expected 'layers' (Keras 3 weights layout)`,
+    );
   }
   const tensors = [];
   const budget = { elements: Math.floor(maxBytes / 4), datasets: 0 };
@@ -220,7 +233,9 @@ function getChild(group, key, path, what) {
 
 function collectDatasets(group, path, depth, out, budget, what) {
   if (depth > MAX_GROUP_DEPTH) {
-    throw new Error(`${what}: groups nest deeper than ${MAX_GROUP_DEPTH} levels at '${path}'; expected layers/<name>/vars/<j>`);
+    throw new Error(
+      `${what}: groups nest deeper than ${MAX_GROUP_DEPTH} levels at '${path}'; expected layers/<name>/vars/<j>`,
+    );
   }
   for (const key of safeKeys(group, path, what)) {
     const childPath = `${path}/${key}`;
@@ -250,7 +265,9 @@ function readFloatDataset(dataset, name, budget, what) {
   // Keras stores float32 variables; float64 (a model saved with that dtype policy) converts exactly enough for
   // inference. Anything else (int, float16, strings, compound) is not a weight this engine can use.
   if (typeof dtype !== 'string' || !/^[<>=|]?f[48]$/.test(dtype)) {
-    throw new Error(`${what}: dataset '${name}' has type ${JSON.stringify(dtype)}; expected float32 ('<f4') or float64`);
+    throw new Error(
+      `${what}: dataset '${name}' has type ${JSON.stringify(dtype)}; expected float32 ('<f4') or float64`,
+    );
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     throw new Error(`${what}: dataset '${name}' has an invalid shape ${JSON.stringify(shape)}`);
@@ -258,20 +275,26 @@ function readFloatDataset(dataset, name, budget, what) {
   // Checked before jsfive allocates the values: the declared shape is untrusted.
   const count = shape.reduce((a, d) => a * d, 1);
   if (count > budget.elements) {
-    throw new Error(`${what}: dataset '${name}' declares shape ${JSON.stringify(shape)} (${count} values); together with ` +
-      `the datasets before it that exceeds the limit of ${budget.elements} float values`);
+    throw new Error(
+      `${what}: dataset '${name}' declares shape ${JSON.stringify(shape)} (${count} values); together with ` +
+        `the datasets before it that exceeds the limit of ${budget.elements} float values`,
+    );
   }
   budget.elements -= count;
   let values;
   try {
     values = dataset.value;
   } catch (e) {
-    throw new Error(`${what}: cannot read the values of dataset '${name}' (shape ${JSON.stringify(shape)}): ` +
-      `${libraryMessage(e)} (truncated or damaged file?)`);
+    throw new Error(
+      `${what}: cannot read the values of dataset '${name}' (shape ${JSON.stringify(shape)}): ` +
+        `${libraryMessage(e)} (truncated or damaged file?)`,
+    );
   }
   if (values == null || values.length !== count) {
-    throw new Error(`${what}: dataset '${name}' yielded ${values == null ? 'no' : values.length} values; ` +
-      `expected ${count} for shape ${JSON.stringify(shape)}`);
+    throw new Error(
+      `${what}: dataset '${name}' yielded ${values == null ? 'no' : values.length} values; ` +
+        `expected ${count} for shape ${JSON.stringify(shape)}`,
+    );
   }
   return { name, shape: shape.slice(), data: Float32Array.from(values) };
 }

@@ -13,7 +13,11 @@ export function linkOf(store) {
 // hash ('#a=1&b=2' or 'a=1&b=2') -> {patch: {key: value}, ignored: ['param=value' that did not decode]}.
 export function readLink(schema, hash) {
   const params = new URLSearchParams(hash.replace(/^#/, ''));
-  const byParam = new Map(Object.entries(schema).filter(([, s]) => s.link).map(([key, s]) => [s.link.param, key]));
+  const byParam = new Map(
+    Object.entries(schema)
+      .filter(([, s]) => s.link)
+      .map(([key, s]) => [s.link.param, key]),
+  );
   const patch = {};
   const ignored = [];
   for (const [param, text] of params) {
@@ -27,7 +31,9 @@ export function readLink(schema, hash) {
 
 // Keeps the address bar in step with the store (replaceState: moving around the page does not flood the history).
 export function keepLinkInStep(store, { delayMs = 150 } = {}) {
-  const keys = Object.entries(store.schema).filter(([, s]) => s.link).map(([k]) => k);
+  const keys = Object.entries(store.schema)
+    .filter(([, s]) => s.link)
+    .map(([k]) => k);
   let timer = 0;
   const write = () => {
     clearTimeout(timer);

@@ -9,7 +9,10 @@ const int = (min, max) => (text) => {
   const n = Number(text);
   return Number.isInteger(n) && n >= min && n <= max ? n : undefined;
 };
-const oneOf = (...choices) => (text) => (choices.includes(text) ? text : undefined);
+const oneOf =
+  (...choices) =>
+  (text) =>
+    choices.includes(text) ? text : undefined;
 const plain = (fallback) => (value) => (value === fallback ? null : String(value));
 const flag = { encode: (v) => (v ? '1' : null), decode: (t) => (t === '1' ? true : t === '0' ? false : undefined) };
 const ID = /^[\w.:-]{1,80}$/;
@@ -19,9 +22,19 @@ export const VIEW_IDS = ['neuron', 'population', 'card', 'evidence', 'inside', '
 export const schema = {
   // ---- what the user chose ----
   // The tab shown: the id of a registered view (web/src/views/index.js).
-  view: { initial: 'neuron', link: { param: 'view', encode: plain('neuron'), decode: (t) => (ID.test(t) ? t : undefined) } },
+  view: {
+    initial: 'neuron',
+    link: { param: 'view', encode: plain('neuron'), decode: (t) => (ID.test(t) ? t : undefined) },
+  },
   // Manifest id of the selected model ('190923_n0', 'demo_dot_detector', 'own-1' for a loaded file), or null.
-  neuronId: { initial: null, link: { param: 'neuron', encode: (v) => (v && !v.startsWith('own-') ? v : null), decode: (t) => (ID.test(t) ? t : undefined) } },
+  neuronId: {
+    initial: null,
+    link: {
+      param: 'neuron',
+      encode: (v) => (v && !v.startsWith('own-') ? v : null),
+      decode: (t) => (ID.test(t) ? t : undefined),
+    },
+  },
   // Arithmetic shown in front: 'int8' | 'float'.
   precision: { initial: 'int8', link: { param: 'precision', encode: plain('int8'), decode: oneOf('int8', 'float') } },
   // The image: {source: 'gallery' | 'local' | 'camera', key, title, imageId, width, height} or null.
@@ -32,8 +45,12 @@ export const schema = {
     link: {
       param: 'image',
       encode: (v) => (!v ? null : v.source === 'gallery' ? v.key : `${v.source}:${v.title || ''}`.slice(0, 120)),
-      decode: (t) => (/^(local|camera):/.test(t) ? { source: t.split(':')[0], key: null, title: t.slice(t.indexOf(':') + 1), missing: true }
-        : /^[\w./-]{1,80}$/.test(t) ? { source: 'gallery', key: t } : undefined),
+      decode: (t) =>
+        /^(local|camera):/.test(t)
+          ? { source: t.split(':')[0], key: null, title: t.slice(t.indexOf(':') + 1), missing: true }
+          : /^[\w./-]{1,80}$/.test(t)
+            ? { source: 'gallery', key: t }
+            : undefined,
     },
   },
   // Square crop in upright pixels of the full image: {x, y, side}, or null for the centred square.
@@ -44,15 +61,23 @@ export const schema = {
       encode: (v) => (v ? `${v.x},${v.y},${v.side}` : null),
       decode: (t) => {
         const [x, y, side] = t.split(',').map(Number);
-        return t.split(',').length === 3 && [x, y, side].every(Number.isInteger) && x >= 0 && y >= 0 && side >= 1 ? { x, y, side } : undefined;
+        return t.split(',').length === 3 && [x, y, side].every(Number.isInteger) && x >= 0 && y >= 0 && side >= 1
+          ? { x, y, side }
+          : undefined;
       },
     },
   },
   // The neuron picker: free-text query, session filter, minimum model-vs-recording r ('' = any), sort order.
   pickerQuery: { initial: '', link: { param: 'q', encode: plain(''), decode: (t) => t.slice(0, 80) } },
-  pickerSession: { initial: '', link: { param: 'session', encode: plain(''), decode: (t) => (/^\d{6}$/.test(t) ? t : undefined) } },
+  pickerSession: {
+    initial: '',
+    link: { param: 'session', encode: plain(''), decode: (t) => (/^\d{6}$/.test(t) ? t : undefined) },
+  },
   pickerMinR: { initial: '', link: { param: 'minr', encode: plain(''), decode: oneOf('0.3', '0.5', '0.7') } },
-  pickerSort: { initial: 'id', link: { param: 'sort', encode: plain('id'), decode: oneOf('id', 'fidelity', 'params', 'response') } },
+  pickerSort: {
+    initial: 'id',
+    link: { param: 'sort', encode: plain('id'), decode: oneOf('id', 'fidelity', 'params', 'response') },
+  },
   // Output of a loaded multi-output model shown in "One neuron" (index into its outputs).
   ownOutput: { initial: 0 },
 
@@ -66,7 +91,10 @@ export const schema = {
       decode: (t) => (t === '-' ? [] : t.split('.').every((s) => /^[a-z]{1,20}$/.test(s)) ? t.split('.') : undefined),
     },
   },
-  synthRecipe: { initial: 'authors', link: { param: 'recipe', encode: plain('authors'), decode: oneOf('authors', 'fourier') } },
+  synthRecipe: {
+    initial: 'authors',
+    link: { param: 'recipe', encode: plain('authors'), decode: oneOf('authors', 'fourier') },
+  },
   synthGoal: { initial: 'max', link: { param: 'goal', encode: plain('max'), decode: oneOf('max', 'min') } },
   synthSteps: { initial: 1000, link: { param: 'steps', encode: plain(1000), decode: int(1, 5000) } },
   synthSeed: { initial: 1, link: { param: 'seed', encode: plain(1), decode: int(0, 2 ** 31 - 1) } },
@@ -75,7 +103,10 @@ export const schema = {
   // channel mean; channel = output index or channel.
   targetLayer: { initial: -1, link: { param: 'layer', encode: plain(-1), decode: int(-1, 63) } },
   targetChannel: { initial: 0, link: { param: 'channel', encode: plain(0), decode: int(0, 4095) } },
-  overlayKind: { initial: 'saliency', link: { param: 'map', encode: plain('saliency'), decode: oneOf('saliency', 'occlusion', 'readout') } },
+  overlayKind: {
+    initial: 'saliency',
+    link: { param: 'map', encode: plain('saliency'), decode: oneOf('saliency', 'occlusion', 'readout') },
+  },
   overlayOpacity: { initial: 60, link: { param: 'opacity', encode: plain(60), decode: int(0, 100) } },
   activationLayer: { initial: 0, link: { param: 'act', encode: plain(0), decode: int(0, 63) } },
   // Channels switched off or scaled: [{layer, channel, scale}], scale 0 = off, 1 = unchanged.
@@ -86,7 +117,19 @@ export const schema = {
       encode: (v) => (v.length ? v.map((a) => `${a.layer}:${a.channel}:${a.scale}`).join('.') : null),
       decode: (t) => {
         const list = t.split('.').map((s) => s.split(':').map(Number));
-        const ok = list.length <= 64 && list.every((a) => a.length === 3 && Number.isInteger(a[0]) && a[0] >= 0 && Number.isInteger(a[1]) && a[1] >= 0 && Number.isFinite(a[2]) && a[2] >= 0 && a[2] <= 2);
+        const ok =
+          list.length <= 64 &&
+          list.every(
+            (a) =>
+              a.length === 3 &&
+              Number.isInteger(a[0]) &&
+              a[0] >= 0 &&
+              Number.isInteger(a[1]) &&
+              a[1] >= 0 &&
+              Number.isFinite(a[2]) &&
+              a[2] >= 0 &&
+              a[2] <= 2,
+          );
         return ok ? list.map(([layer, channel, scale]) => ({ layer, channel, scale })) : undefined;
       },
     },

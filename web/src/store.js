@@ -16,7 +16,7 @@ export function createStore(schema) {
   let pending = null; // changed keys queued while subscribers run: delivered after, in one batch
 
   function check(key) {
-    if (!Object.prototype.hasOwnProperty.call(schema, key)) throw new Error(`unknown state key '${key}'`);
+    if (!Object.hasOwn(schema, key)) throw new Error(`unknown state key '${key}'`);
   }
 
   function deliver(changed) {

@@ -33,7 +33,7 @@ export const vizHandlers = {
   // {key, url?, kind: 'synth' | 'blocks', options} -> {runId, steps}
   //   synth options: {recipe: 'authors' | 'fourier', minimize, steps, seed, grayscale, selector: {layer, channel, y, x}}
   //   blocks options: {blocks, candidates, sizes, minimize, selector}
-  async vizRunStart({ key, url, kind, options }, progress, context) {
+  async vizRunStart({ key, url, kind, options }, _progress, context) {
     const cl = await context.cortexLens();
     const { model } = await context.ensureModel({ key, url });
     let handle;
@@ -96,7 +96,7 @@ export const vizHandlers = {
   },
 
   // {key, url?, input, selector} -> {shape: [112, 112, 1], data: Float32Array, value}
-  async vizSaliency({ key, url, input, selector }, progress, context) {
+  async vizSaliency({ key, url, input, selector }, _progress, context) {
     const cl = await context.cortexLens();
     const { model } = await context.ensureModel({ key, url });
     const map = cl.saliency(model, context.requireInput(input), selector || {});
@@ -104,7 +104,7 @@ export const vizHandlers = {
   },
 
   // {key, url?, input, selector, patch?, stride?} -> {baseline, rows, cols, patch, stride, drops, perPixel}
-  async vizOcclusion({ key, url, input, selector, patch = 16, stride = 8 }, progress, context) {
+  async vizOcclusion({ key, url, input, selector, patch = 16, stride = 8 }, _progress, context) {
     const cl = await context.cortexLens();
     const { model } = await context.ensureModel({ key, url });
     const map = cl.occlusion(model, context.requireInput(input), selector || {}, { patch, stride });
@@ -112,7 +112,7 @@ export const vizHandlers = {
   },
 
   // {key, url?, input, output} -> {shape: [28, 28, 1], data, bias}
-  async vizReadout({ key, url, input, output = 0 }, progress, context) {
+  async vizReadout({ key, url, input, output = 0 }, _progress, context) {
     const cl = await context.cortexLens();
     const { model } = await context.ensureModel({ key, url });
     const map = cl.readoutMap(model, context.requireInput(input), output);
@@ -120,7 +120,7 @@ export const vizHandlers = {
   },
 
   // {key, url?} -> [{name, kind, activation, shape, input, output, weights, bias}] per executable layer
-  async vizWeights({ key, url }, progress, context) {
+  async vizWeights({ key, url }, _progress, context) {
     const cl = await context.cortexLens();
     const { model, info } = await context.ensureModel({ key, url });
     const layers = info.layers.map((_, i) => cl.layerWeights(model, i));
@@ -129,7 +129,7 @@ export const vizHandlers = {
 
   // {key, url?, input, ablations: [{layer, channel, scale}], inputs?: Float32Array[]}
   //   -> {outputs: Float32Array (for input), each?: number[] (output 0 for each of inputs)}
-  async vizAblate({ key, url, input, ablations, inputs }, progress, context) {
+  async vizAblate({ key, url, input, ablations, inputs }, _progress, context) {
     const cl = await context.cortexLens();
     const { model } = await context.ensureModel({ key, url });
     const ablated = cl.ablate(model, ablations || []);

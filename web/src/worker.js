@@ -38,7 +38,7 @@ function cortexLens() {
       mainScriptUrlOrBlob: new URL(script, self.location.href).href,
     }).catch((e) => {
       modulePromise = null;
-      throw new Error(`the engine could not start: ${e && e.message ? e.message : e}`);
+      throw new Error(`the engine could not start: ${e?.message ? e.message : e}`);
     });
   }
   return modulePromise;
@@ -347,7 +347,7 @@ self.onmessage = (event) => {
       if (wrapped) self.postMessage({ id, result: value.result }, value.transfer || []);
       else self.postMessage({ id, result: value });
     } catch (e) {
-      let message = e && e.message ? e.message : String(e);
+      let message = e?.message ? e.message : String(e);
       // A trap inside wasm (e.g. out of memory) leaves the module unusable: drop it and everything that lived in
       // it, so the next request starts a fresh instance instead of failing forever.
       if (e instanceof WebAssembly.RuntimeError || /^Aborted\(/.test(message)) {

@@ -7,7 +7,7 @@ export class WorkerClient {
     this.pending = new Map();
     this.nextId = 1;
     this.busy = 0;
-    this.loadedKeys = new Set();  // models this worker is known to hold (the pool prefers them)
+    this.loadedKeys = new Set(); // models this worker is known to hold (the pool prefers them)
     this.start();
   }
 
@@ -31,7 +31,10 @@ export class WorkerClient {
   receive({ id, result, error, progress }) {
     const request = this.pending.get(id);
     if (!request) return;
-    if (progress !== undefined) { request.onProgress?.(progress); return; }
+    if (progress !== undefined) {
+      request.onProgress?.(progress);
+      return;
+    }
     this.pending.delete(id);
     this.busy -= 1;
     if (error !== undefined) request.reject(new Error(error));
@@ -46,8 +49,12 @@ export class WorkerClient {
       this.worker.postMessage({ id, type, payload }, transfer);
     });
     // Every request naming a model leaves it loaded in the worker (or unloaded, for forgetModel).
-    const key = payload && payload.key;
-    if (key !== undefined) promise.then(() => (type === 'forgetModel' ? this.loadedKeys.delete(key) : this.loadedKeys.add(key)), () => {});
+    const key = payload?.key;
+    if (key !== undefined)
+      promise.then(
+        () => (type === 'forgetModel' ? this.loadedKeys.delete(key) : this.loadedKeys.add(key)),
+        () => {},
+      );
     return promise;
   }
 
@@ -64,7 +71,7 @@ export class WorkerPool {
   constructor(first, size) {
     this.workers = [first];
     this.size = Math.max(1, size);
-    this.preloadToken = 0;  // bumped by every run and preload: a preload stops when it no longer holds the latest
+    this.preloadToken = 0; // bumped by every run and preload: a preload stops when it no longer holds the latest
   }
 
   grow() {
@@ -86,19 +93,31 @@ export class WorkerPool {
   preloadTails(items, { count = 16, delayMs = 1000 } = {}) {
     const token = ++this.preloadToken;
     const workers = this.workers;
-    const wanted = workers.map((_, w) => workers.flatMap((__, v) => (v === w ? [] : this.share(items, v).slice(-count))));
+    const wanted = workers.map((_, w) =>
+      workers.flatMap((__, v) => (v === w ? [] : this.share(items, v).slice(-count))),
+    );
     this.preloadWanted = wanted;
-    this.preloading = new Promise((resolve) => setTimeout(resolve, delayMs)).then(() => Promise.all(workers.map(async (worker, w) => {
-      for (const { key, url } of wanted[w]) {
-        if (token !== this.preloadToken) return;
-        if (worker.loadedKeys.has(key)) continue;
-        try { await worker.request('loadModel', { key, url }); } catch { return; }
-      }
-    })));
+    this.preloading = new Promise((resolve) => setTimeout(resolve, delayMs)).then(() =>
+      Promise.all(
+        workers.map(async (worker, w) => {
+          for (const { key, url } of wanted[w]) {
+            if (token !== this.preloadToken) return;
+            if (worker.loadedKeys.has(key)) continue;
+            try {
+              await worker.request('loadModel', { key, url });
+            } catch {
+              return;
+            }
+          }
+        }),
+      ),
+    );
     return this.preloading;
   }
 
-  stopPreload() { this.preloadToken += 1; }
+  stopPreload() {
+    this.preloadToken += 1;
+  }
 
   // Runs every model of `items` on one input over the pool and resolves with per-worker figures
   // [{models, requests, computeMs, wallMs, spans: [[start, end] of each chunk in the worker, ms from the start]}].
@@ -135,13 +154,20 @@ export class WorkerPool {
     const send = (w) => {
       const part = take(w);
       if (!part.length) return null;
-      return workers[w].request('predictEach', { items: part, input }).then(({ results, computeMs, startedAt, endedAt }) => {
-        for (const { key } of results) workers[w].loadedKeys.add(key);  // predictEach names its models in items
-        const s = stats[w];
-        s.spans.push([startedAt - origin, endedAt - origin]);
-        Object.assign(s, { models: s.models + results.length, requests: s.requests + 1, computeMs: s.computeMs + computeMs, wallMs: performance.now() - t0 });
-        if (!signal?.aborted) onResults?.(results);
-      });
+      return workers[w]
+        .request('predictEach', { items: part, input })
+        .then(({ results, computeMs, startedAt, endedAt }) => {
+          for (const { key } of results) workers[w].loadedKeys.add(key); // predictEach names its models in items
+          const s = stats[w];
+          s.spans.push([startedAt - origin, endedAt - origin]);
+          Object.assign(s, {
+            models: s.models + results.length,
+            requests: s.requests + 1,
+            computeMs: s.computeMs + computeMs,
+            wallMs: performance.now() - t0,
+          });
+          if (!signal?.aborted) onResults?.(results);
+        });
     };
     const run = async (w) => {
       let current = send(w);
@@ -150,7 +176,7 @@ export class WorkerPool {
         try {
           await current;
         } catch (e) {
-          next?.catch(() => {});  // the first failure is the one reported
+          next?.catch(() => {}); // the first failure is the one reported
           throw e;
         }
         current = next;

@@ -15,15 +15,15 @@ Result<Tensor> saliency_gradient_x_input(const Model& model, const Tensor& input
                                          float* value = nullptr);
 
 struct OcclusionOptions {
-  int patch = 16;   // side of the square grey patch (zero after recentring), pixels
-  int stride = 8;   // step between patch positions, pixels
+  int patch = 16;  // side of the square grey patch (zero after recentring), pixels
+  int stride = 8;  // step between patch positions, pixels
 };
 
 struct OcclusionMap {
-  float baseline = 0.0f;  // the selected value for the unoccluded image
-  int rows = 0, cols = 0; // patch positions: top-left (r * stride, c * stride), clipped to the image
-  Tensor drops;           // (rows, cols, 1): baseline - value with the patch there (positive: the patch hurt)
-  Tensor per_pixel;       // (H, W, 1): mean drop over the patches covering each pixel, for overlays
+  float baseline = 0.0f;   // the selected value for the unoccluded image
+  int rows = 0, cols = 0;  // patch positions: top-left (r * stride, c * stride), clipped to the image
+  Tensor drops;            // (rows, cols, 1): baseline - value with the patch there (positive: the patch hurt)
+  Tensor per_pixel;        // (H, W, 1): mean drop over the patches covering each pixel, for overlays
 };
 
 // Slides the patch over the image; `progress(done, total)` after each row of positions may return false to stop

@@ -82,7 +82,7 @@ Result<GradientResult> input_gradient(const Model& model, const Tensor& input, c
 
 // The same without any checks or allocation beyond the workspace: for loops that already validated the model,
 // input shape and selector once. `input` holds model.input.size() floats, `gradient` has room for as many.
-float input_gradient_unchecked(const Model& model, const float* input, const OutputSelector& selector,
-                               float* gradient, GradientWorkspace& workspace, bool use_reference_kernels = false);
+float input_gradient_unchecked(const Model& model, const float* input, const OutputSelector& selector, float* gradient,
+                               GradientWorkspace& workspace, bool use_reference_kernels = false);
 
 }  // namespace cortexlens

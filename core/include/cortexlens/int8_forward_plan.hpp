@@ -105,7 +105,7 @@ class Int8ForwardPlan {
   std::vector<Buffer> buffers_;  // buffers_[i]: layer i's quantized input
   Shape3 output_shape_;
   int output_cs_ = 0;
-  std::vector<float> output_;  // (H, W, output_cs_) the last layer's floats
+  std::vector<float> output_;                        // (H, W, output_cs_) the last layer's floats
   std::vector<std::vector<float>> activation_maps_;  // per layer (H, W, round_up(C, 8)), only when asked for
 };
 

@@ -15,9 +15,9 @@
 namespace cortexlens {
 
 struct NamedTensor {
-  std::string name;                  // HDF5 path, e.g. "layers/separable_conv2d_1/vars/0"
-  std::vector<std::int64_t> shape;   // as stored, e.g. (5, 5, 48, 1)
-  std::vector<float> data;           // row-major
+  std::string name;                 // HDF5 path, e.g. "layers/separable_conv2d_1/vars/0"
+  std::vector<std::int64_t> shape;  // as stored, e.g. (5, 5, 48, 1)
+  std::vector<float> data;          // row-major
 };
 
 // Supported: Functional or Sequential models that form a single chain from one InputLayer of shape (H, W, C):

@@ -61,18 +61,18 @@ struct Layer {
 
 // One layer of the original (Keras) model, for the layer table a reviewer compares with the authors' summary.
 struct SourceLayer {
-  std::string name;        // "layer0_conv"
-  std::string class_name;  // "Conv2D"
-  Shape3 output;           // (H, W, C); Dense/Flatten outputs are (1, 1, N)
-  std::int64_t params = 0; // every variable, BatchNormalization's moving statistics included (as Keras counts)
+  std::string name;         // "layer0_conv"
+  std::string class_name;   // "Conv2D"
+  Shape3 output;            // (H, W, C); Dense/Flatten outputs are (1, 1, N)
+  std::int64_t params = 0;  // every variable, BatchNormalization's moving statistics included (as Keras counts)
 };
 
 struct Model {
-  std::string name;                       // e.g. "compact_model_190923_neuron0"
-  Shape3 input{112, 112, 3};              // what the first layer expects: recentred RGB
-  std::vector<std::string> output_names;  // one per output value
-  std::vector<SourceLayer> source_layers; // the original model's layers, for `info`
-  std::vector<Layer> layers;              // executable chain
+  std::string name;                        // e.g. "compact_model_190923_neuron0"
+  Shape3 input{112, 112, 3};               // what the first layer expects: recentred RGB
+  std::vector<std::string> output_names;   // one per output value
+  std::vector<SourceLayer> source_layers;  // the original model's layers, for `info`
+  std::vector<Layer> layers;               // executable chain
 
   std::int64_t source_params() const;
   std::int64_t multiply_adds() const;
@@ -94,9 +94,9 @@ Status validate_model(const Model& model);
 // Bounds applied to every model, whatever its source, so a hostile file cannot make us allocate without limit.
 struct ModelLimits {
   static constexpr int max_layers = 256;
-  static constexpr int max_dim = 4096;          // any H, W or C
+  static constexpr int max_dim = 4096;  // any H, W or C
   static constexpr int max_kernel = 256;
-  static constexpr std::int64_t max_tensor_elements = 64ll << 20;   // one activation or weight tensor
+  static constexpr std::int64_t max_tensor_elements = 64ll << 20;  // one activation or weight tensor
   static constexpr std::int64_t max_total_weights = 256ll << 20;
 };
 

@@ -36,8 +36,8 @@ struct ModelFileLimits {
 // What the file says about where the model came from; the Model itself carries name, input shape, output names
 // and the original layer table.
 struct ModelFileMetadata {
-  std::string source;                // e.g. "cowleygroup/V4_compact_models: compact_models/compact_model_190923_neuron0.keras"
-  std::string citation;              // the paper to credit
+  std::string source;    // e.g. "cowleygroup/V4_compact_models: compact_models/compact_model_190923_neuron0.keras"
+  std::string citation;  // the paper to credit
   std::vector<float> channel_means;  // (input.c): what was subtracted from 0..255 pixels to make the input
 };
 
@@ -45,9 +45,9 @@ struct ModelFileMetadata {
 // the formula), so the file carries only the expected outputs of the ORIGINAL float model and a tolerance per
 // output. Loading runs the file's own precision on that input and refuses any output further than its tolerance.
 struct TestVector {
-  std::uint32_t seed = 1;           // nonzero
-  std::vector<float> expected;      // (outputs) the source float model's outputs
-  std::vector<float> tolerance;     // (outputs) absolute, > 0
+  std::uint32_t seed = 1;        // nonzero
+  std::vector<float> expected;   // (outputs) the source float model's outputs
+  std::vector<float> tolerance;  // (outputs) absolute, > 0
 };
 
 // Uniform pseudo-random pixels 0..255 from xorshift32(seed), minus channel_means: shape (H, W, C) of `input`.
@@ -55,7 +55,7 @@ struct TestVector {
 Tensor test_vector_input(const Shape3& input, const std::vector<float>& channel_means, std::uint32_t seed);
 
 struct LoadedModel {
-  Model model;                   // validated; int8 files also carry Layer::int8 (and dequantized Layer::weights)
+  Model model;  // validated; int8 files also carry Layer::int8 (and dequantized Layer::weights)
   ModelFileMetadata metadata;
   TestVector test_vector;
   Precision precision = Precision::float32;  // what the file stores; also what the test vector was run with

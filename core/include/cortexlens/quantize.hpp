@@ -79,9 +79,9 @@ class ActivationCalibrator {
 
  private:
   const Model* model_;
-  std::vector<std::vector<std::uint64_t>> histograms_;  // (layers, bins)
-  std::vector<std::uint64_t> zeros_;                    // (layers)
-  std::vector<float> max_abs_;                          // (layers)
+  std::vector<std::vector<std::uint64_t>> histograms_;          // (layers, bins)
+  std::vector<std::uint64_t> zeros_;                            // (layers)
+  std::vector<float> max_abs_;                                  // (layers)
   std::vector<std::vector<std::uint32_t>> channel_histograms_;  // (layers, channels * coarse bins), zeros included
   std::size_t images_ = 0;
   std::vector<std::vector<float>> outputs_;

@@ -23,9 +23,7 @@ class Status {
     return message_ ? *message_ : empty;
   }
   // Prefixes context ("loading 'x.keras': ") onto an error; an ok status stays ok.
-  Status with_context(const std::string& context) const {
-    return is_ok() ? *this : Status(context + message_.value());
-  }
+  Status with_context(const std::string& context) const { return is_ok() ? *this : Status(context + message_.value()); }
 
  private:
   Status() = default;
@@ -38,7 +36,7 @@ template <typename T>
 class Result {
  public:
   Result(T value) : value_(std::move(value)), status_(Status::ok()) {}  // NOLINT: implicit by design
-  Result(Status error)  // NOLINT: implicit by design
+  Result(Status error)                                                  // NOLINT: implicit by design
       : status_(error.is_ok() ? Status::error("internal error: a Result was built from an ok Status without a value")
                               : std::move(error)) {}
 
@@ -62,8 +60,8 @@ class Result {
 }  // namespace cortexlens
 
 // Early return of a failed Status from a function returning Status or Result<T>.
-#define CL_RETURN_IF_ERROR(expr)                  \
-  do {                                            \
-    ::cortexlens::Status cl_status_ = (expr);     \
-    if (!cl_status_.is_ok()) return cl_status_;   \
+#define CL_RETURN_IF_ERROR(expr)                \
+  do {                                          \
+    ::cortexlens::Status cl_status_ = (expr);   \
+    if (!cl_status_.is_ok()) return cl_status_; \
   } while (0)

@@ -38,9 +38,9 @@ class Pcg32 {
  public:
   explicit Pcg32(std::uint64_t seed, std::uint64_t stream = 54);
   std::uint32_t next_u32();
-  float uniform();            // [0, 1), 24 random bits
-  float normal();             // approximately N(0, 1): the sum of 12 uniforms minus 6 (Irwin-Hall), no libm
-  int below(int n);           // uniform integer in [0, n), n > 0
+  float uniform();   // [0, 1), 24 random bits
+  float normal();    // approximately N(0, 1): the sum of 12 uniforms minus 6 (Irwin-Hall), no libm
+  int below(int n);  // uniform integer in [0, n), n > 0
 
  private:
   std::uint64_t state_ = 0, inc_ = 0;
@@ -114,8 +114,8 @@ struct SynthProgress {
 using SynthCallback = std::function<bool(const SynthProgress&)>;
 
 struct SynthResult {
-  Tensor image;          // the best image, recentred (H, W, 3)
-  float response = 0.0f; // the selected output's response to it
+  Tensor image;           // the best image, recentred (H, W, 3)
+  float response = 0.0f;  // the selected output's response to it
   int steps_done = 0;
   bool cancelled = false;
   std::vector<float> trace;
@@ -134,9 +134,9 @@ Result<SynthResult> synthesize(const Model& model, const OutputSelector& selecto
 // summed-area tables) and evaluates only the best `candidates` of them exactly. Stops early when no evaluated
 // block improves the response.
 struct BlockOptions {
-  int blocks = 20;                        // at most this many blocks, 1..1000
-  std::vector<int> sizes = {28, 14, 7};   // square block sides in pixels; positions step by half a side
-  int candidates = 16;                    // exact evaluations per block, 1..4096
+  int blocks = 20;                       // at most this many blocks, 1..1000
+  std::vector<int> sizes = {28, 14, 7};  // square block sides in pixels; positions step by half a side
+  int candidates = 16;                   // exact evaluations per block, 1..4096
   bool minimize = false;
 };
 
@@ -158,7 +158,7 @@ class BlockSearch {
   bool done() const { return done_; }
   const Tensor& image() const { return image_; }   // recentred (H, W, 3)
   float response() const { return response_; }     // of image()
-  float start_response() const { return start_; } // of the grey image
+  float start_response() const { return start_; }  // of the grey image
   const std::vector<Block>& blocks() const { return blocks_; }
   const BlockOptions& options() const { return options_; }
 

@@ -111,8 +111,8 @@ Result<Tensor> readout_map(const Model& model, const Tensor& input, int output, 
       float acc = 0.0f;
       if (dense) {
         for (int c = 0; c < in.c; ++c)
-          acc += a.at(y, x, c) *
-                 last.weights[((static_cast<std::size_t>(y) * in.w + x) * in.c + c) * last.out.c + output];
+          acc +=
+              a.at(y, x, c) * last.weights[((static_cast<std::size_t>(y) * in.w + x) * in.c + c) * last.out.c + output];
       } else {
         acc = a.at(y, x, output) * last.weights[(static_cast<std::size_t>(y) * in.w + x) * in.c + output];
       }

@@ -11,13 +11,13 @@
 
 namespace cortexlens {
 
-const std::uint8_t kBlockPalette[kBlockPaletteSize][3] = {{0, 0, 0},     {255, 255, 255}, {255, 0, 0},
-                                                          {0, 255, 0},   {0, 0, 255},     {255, 255, 0},
-                                                          {0, 255, 255}, {255, 0, 255}};
+const std::uint8_t kBlockPalette[kBlockPaletteSize][3] = {{0, 0, 0},   {255, 255, 255}, {255, 0, 0},   {0, 255, 0},
+                                                          {0, 0, 255}, {255, 255, 0},   {0, 255, 255}, {255, 0, 255}};
 
 BlockSearch::BlockSearch(const Model& model, const OutputSelector& selector, const BlockOptions& options)
     : model_(model), selector_(selector), options_(options), image_(model.input), gradient_(model.input) {
-  start_ = response_ = input_gradient_unchecked(model_, image_.data.data(), selector_, gradient_.data.data(), workspace_);
+  start_ = response_ =
+      input_gradient_unchecked(model_, image_.data.data(), selector_, gradient_.data.data(), workspace_);
 }
 
 Result<std::unique_ptr<BlockSearch>> BlockSearch::create(const Model& model, const OutputSelector& selector,
@@ -76,7 +76,8 @@ int BlockSearch::advance(int count) {
         for (int k = 0; k < 4; ++k)
           sums[((y + 1) * static_cast<std::size_t>(w1) + x + 1) * 4 + k] =
               own[k] + sums[(y * static_cast<std::size_t>(w1) + x + 1) * 4 + k] +
-              sums[((y + 1) * static_cast<std::size_t>(w1) + x) * 4 + k] - sums[(y * static_cast<std::size_t>(w1) + x) * 4 + k];
+              sums[((y + 1) * static_cast<std::size_t>(w1) + x) * 4 + k] -
+              sums[(y * static_cast<std::size_t>(w1) + x) * 4 + k];
       }
     auto box = [&](int y0, int x0, int y1, int x1, int k) {
       auto at = [&](int y, int x) { return sums[(static_cast<std::size_t>(y) * w1 + x) * 4 + k]; };
@@ -92,7 +93,8 @@ int BlockSearch::advance(int count) {
           for (int colour = 0; colour < kBlockPaletteSize; ++colour) {
             double estimate = -gx;
             for (int c = 0; c < 3; ++c)
-              estimate += (kBlockPalette[colour][c] - static_cast<double>(kChannelMeans[c])) * box(y, x, y + size, x + size, c);
+              estimate +=
+                  (kBlockPalette[colour][c] - static_cast<double>(kChannelMeans[c])) * box(y, x, y + size, x + size, c);
             candidates.push_back({direction * static_cast<float>(estimate), y, x, size, colour});
           }
         }

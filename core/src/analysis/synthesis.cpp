@@ -5,8 +5,8 @@
 #include <limits>
 #include <string>
 
-#include "cortexlens/image.hpp"
 #include "analysis/synthesis_steps.hpp"
+#include "cortexlens/image.hpp"
 #include "kernels/simd_f32x4.hpp"
 
 namespace cortexlens {
@@ -65,10 +65,22 @@ void sincos_deterministic(double x, double& s, double& c) {
   }
   const int quadrant = static_cast<int>(q - 4.0 * std::floor(q / 4.0));
   switch (quadrant) {
-    case 0: s = sr; c = cr; break;
-    case 1: s = cr; c = -sr; break;
-    case 2: s = -sr; c = -cr; break;
-    default: s = -cr; c = sr; break;
+    case 0:
+      s = sr;
+      c = cr;
+      break;
+    case 1:
+      s = cr;
+      c = -sr;
+      break;
+    case 2:
+      s = -sr;
+      c = -cr;
+      break;
+    default:
+      s = -cr;
+      c = sr;
+      break;
   }
 }
 
@@ -110,8 +122,8 @@ void gaussian_blur_hw_ref(Tensor& map, float sigma) {
     const std::size_t stride = axis == 0 ? static_cast<std::size_t>(s.w) * s.c : s.c;
     for (int l = 0; l < lines; ++l)
       for (int c = 0; c < s.c; ++c) {
-        float* first = map.data.data() + (axis == 0 ? static_cast<std::size_t>(l) * s.c
-                                                    : static_cast<std::size_t>(l) * s.w * s.c) + c;
+        float* first = map.data.data() +
+                       (axis == 0 ? static_cast<std::size_t>(l) * s.c : static_cast<std::size_t>(l) * s.w * s.c) + c;
         for (int i = -radius; i < n + radius; ++i) line[i + radius] = first[reflect(i, n) * stride];
         for (int i = 0; i < n; ++i) {
           float acc = 0.0f;
@@ -197,7 +209,8 @@ void make_grayscale(Tensor& image) {
   if (image.shape.c != 3) return;
   for (std::size_t p = 0; p < image.data.size(); p += 3) {
     const float grey = ((image.data[p] + kChannelMeans[0]) + (image.data[p + 1] + kChannelMeans[1]) +
-                        (image.data[p + 2] + kChannelMeans[2])) / 3.0f;
+                        (image.data[p + 2] + kChannelMeans[2])) /
+                       3.0f;
     for (int c = 0; c < 3; ++c) image.data[p + c] = grey - kChannelMeans[c];
   }
 }
@@ -205,12 +218,15 @@ void make_grayscale(Tensor& image) {
 // ---- the common part ----
 
 Synthesizer::Synthesizer(const Model& model, const OutputSelector& selector, const SynthOptions& options)
-    : model_(model), selector_(selector), options_(options), rng_(options.seed),
+    : model_(model),
+      selector_(selector),
+      options_(options),
+      rng_(options.seed),
       best_response_(std::numeric_limits<float>::quiet_NaN()) {}
 
 void Synthesizer::offer(const Tensor& image, float response) {
-  const bool better = std::isnan(best_response_) ||
-                      (options_.minimize ? response < best_response_ : response > best_response_);
+  const bool better =
+      std::isnan(best_response_) || (options_.minimize ? response < best_response_ : response > best_response_);
   if (better && !std::isnan(response)) {
     best_response_ = response;
     best_image_ = image;
@@ -335,7 +351,8 @@ class Fft {
 
   // Rows then columns of an (n, n) plane.
   void run_2d(float* re, float* im, int sign) const {
-    for (int r = 0; r < n_; ++r) run(re + static_cast<std::size_t>(r) * n_, im + static_cast<std::size_t>(r) * n_, 1, sign);
+    for (int r = 0; r < n_; ++r)
+      run(re + static_cast<std::size_t>(r) * n_, im + static_cast<std::size_t>(r) * n_, 1, sign);
     for (int c = 0; c < n_; ++c) run(re + c, im + c, n_, sign);
   }
 
@@ -347,7 +364,9 @@ class Fft {
 class FourierSynthesizer final : public Synthesizer {
  public:
   FourierSynthesizer(const Model& model, const OutputSelector& selector, const SynthOptions& options)
-      : Synthesizer(model, selector, options), side_(canvas_side(model.input)), fft_(side_),
+      : Synthesizer(model, selector, options),
+        side_(canvas_side(model.input)),
+        fft_(side_),
         channels_(options.grayscale ? 1 : 3) {
     const std::size_t plane = static_cast<std::size_t>(side_) * side_;
     params_.resize(2 * channels_ * plane);  // (channel, re|im, y, x)
@@ -477,7 +496,8 @@ class FourierSynthesizer final : public Synthesizer {
     const float* c = canvas_.data.data();
     for_each_tap(scale, jy, jx, [&](std::size_t out, std::size_t base, float a, float b, float d, float e) {
       for (int ch = 0; ch < 3; ++ch)
-        view.data[out + ch] = a * c[base + ch] + b * c[base + 3 + ch] + d * c[base + row + ch] + e * c[base + row + 3 + ch];
+        view.data[out + ch] =
+            a * c[base + ch] + b * c[base + 3 + ch] + d * c[base + row + ch] + e * c[base + row + 3 + ch];
     });
   }
 

@@ -114,8 +114,8 @@ void conv_backward_row(const float* dy_row, int dy_step, int out_w, int out_c, c
   int ox = 0, t = 0;
   for (; ox + kTile <= out_w; ox += kTile, ++t)
     if (counts[t])
-      conv_backward_tile<kTile, NV>(dy_row + ox * dy_step, dy_step, active + t * out_c, counts[t], w,
-                                    dx + ox * dx_step, dx_step);
+      conv_backward_tile<kTile, NV>(dy_row + ox * dy_step, dy_step, active + t * out_c, counts[t], w, dx + ox * dx_step,
+                                    dx_step);
   if (ox < out_w && counts[t])
     conv_backward_tile<1, NV>(dy_row + ox * dy_step, dy_step, active + t * out_c, counts[t], w, dx + ox * dx_step,
                               dx_step);
@@ -124,10 +124,14 @@ void conv_backward_row(const float* dy_row, int dy_step, int out_w, int out_c, c
 void conv_backward_row_width(int vectors, const float* dy_row, int dy_step, int out_w, int out_c, const int* active,
                              const int* counts, const float* w, float* dx, int dx_step) {
   switch (vectors) {
-    case 4: return conv_backward_row<4>(dy_row, dy_step, out_w, out_c, active, counts, w, dx, dx_step);
-    case 3: return conv_backward_row<3>(dy_row, dy_step, out_w, out_c, active, counts, w, dx, dx_step);
-    case 2: return conv_backward_row<2>(dy_row, dy_step, out_w, out_c, active, counts, w, dx, dx_step);
-    default: return conv_backward_row<1>(dy_row, dy_step, out_w, out_c, active, counts, w, dx, dx_step);
+    case 4:
+      return conv_backward_row<4>(dy_row, dy_step, out_w, out_c, active, counts, w, dx, dx_step);
+    case 3:
+      return conv_backward_row<3>(dy_row, dy_step, out_w, out_c, active, counts, w, dx, dx_step);
+    case 2:
+      return conv_backward_row<2>(dy_row, dy_step, out_w, out_c, active, counts, w, dx, dx_step);
+    default:
+      return conv_backward_row<1>(dy_row, dy_step, out_w, out_c, active, counts, w, dx, dx_step);
   }
 }
 
@@ -170,8 +174,8 @@ void conv2d_backward_packed(BackwardPlan::Step& step, const ForwardPlan::Buffer&
       for (int c0 = 0; c0 < step.run_stride; c0 += kBlock) {
         const int width = std::min(kBlock, step.run_stride - c0);
         const float* w = step.weights.data() + (static_cast<std::size_t>(ky) * step.run_stride + c0) * os.c;
-        conv_backward_row_width(width / kLanes, dy_row, dy.channel_stride, os.w, os.c, active, counts, w,
-                                dx_row + c0, dx_step);
+        conv_backward_row_width(width / kLanes, dy_row, dy.channel_stride, os.w, os.c, active, counts, w, dx_row + c0,
+                                dx_step);
       }
     }
   }
@@ -202,8 +206,8 @@ inline void depthwise_backward_tile(const BackwardPlan::Step::Tap* taps, int cou
   }
   for (int p = 0; p < MR; ++p)
     for (int v = 0; v < NV; ++v) {
-      const f32x4 value = mask ? simd::where_positive(simd::load(mask + p * mask_step + c0 + v * kLanes), acc[p][v])
-                               : acc[p][v];
+      const f32x4 value =
+          mask ? simd::where_positive(simd::load(mask + p * mask_step + c0 + v * kLanes), acc[p][v]) : acc[p][v];
       simd::store(dx + p * dx_step + c0 + v * kLanes, value);
     }
 }
@@ -328,11 +332,13 @@ BackwardPlan::Step prepare_backward_step(const Layer& layer) {
 
 void run_backward_step(BackwardPlan::Step& step) {
   switch (step.layer->kind) {
-    case LayerKind::conv2d: return conv2d_backward_packed(step, step.dy, step.dx);
+    case LayerKind::conv2d:
+      return conv2d_backward_packed(step, step.dy, step.dx);
     case LayerKind::depthwise_conv2d:
-      return depthwise_backward_packed(
-          step, step.dy, {step.dx.at(0, 0), step.dx.row_stride(), step.dx.channel_stride, nullptr, 0, 0});
-    case LayerKind::dense: return dense_backward(*step.layer, step.dy.at(0, 0), step.dx.at(0, 0));
+      return depthwise_backward_packed(step, step.dy,
+                                       {step.dx.at(0, 0), step.dx.row_stride(), step.dx.channel_stride, nullptr, 0, 0});
+    case LayerKind::dense:
+      return dense_backward(*step.layer, step.dy.at(0, 0), step.dx.at(0, 0));
   }
 }
 
@@ -493,8 +499,8 @@ float input_gradient_reference(const Model& model, const float* input, const Out
 
 }  // namespace
 
-float input_gradient_unchecked(const Model& model, const float* input, const OutputSelector& selector,
-                               float* gradient, GradientWorkspace& ws, bool use_reference) {
+float input_gradient_unchecked(const Model& model, const float* input, const OutputSelector& selector, float* gradient,
+                               GradientWorkspace& ws, bool use_reference) {
   const int last = selector.layer < 0 ? static_cast<int>(model.layers.size()) - 1 : selector.layer;
   if (use_reference) return input_gradient_reference(model, input, selector, last, gradient, ws);
 

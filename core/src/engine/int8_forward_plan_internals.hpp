@@ -40,12 +40,12 @@ struct Int8ForwardPlan::Buffer {
 // Int8ForwardPlan::prepare_step.
 struct Int8ForwardPlan::Step {
   const Layer* layer = nullptr;
-  int in_cs = 0;                           // channel stride of the input buffer
-  int pairs = 0;                           // conv2d: int16 pairs per window row, ceil(kw * in_cs / 2)
-  std::vector<std::int16_t> weights;       // conv2d, depthwise, dense with one unit
+  int in_cs = 0;                            // channel stride of the input buffer
+  int pairs = 0;                            // conv2d: int16 pairs per window row, ceil(kw * in_cs / 2)
+  std::vector<std::int16_t> weights;        // conv2d, depthwise, dense with one unit
   std::vector<std::ptrdiff_t> tap_offsets;  // depthwise: per tap pair, the two taps' input offsets
-  std::vector<std::int8_t> dense_weights;  // dense with several units
-  std::vector<float> scale, bias;          // (padded channels) input_scale * weight_scales[oc]; bias; 0 beyond out.c
+  std::vector<std::int8_t> dense_weights;   // dense with several units
+  std::vector<float> scale, bias;           // (padded channels) input_scale * weight_scales[oc]; bias; 0 beyond out.c
 };
 
 // Where a step's finished values go: quantized into the next layer's buffer, as floats, or both.
@@ -54,8 +54,8 @@ struct Int8ForwardPlan::Sink {
   int q_pixel = 0;            // channel stride (a multiple of 4)
   std::ptrdiff_t q_row = 0;
   float q_scale = 1.0f, q_low = 0.0f, q_high = 0.0f;  // consumer's input scale and quantized range
-  float* f = nullptr;  // pixel (0, 0) of a float (H, W, f_pixel) map
-  int f_pixel = 0;     // a multiple of 4
+  float* f = nullptr;                                 // pixel (0, 0) of a float (H, W, f_pixel) map
+  int f_pixel = 0;                                    // a multiple of 4
   std::ptrdiff_t f_row = 0;
 };
 // Int8ForwardPlan::run_step runs one step on its bordered input: the one-layer kernels (conv2d_int8_tiled & co) run

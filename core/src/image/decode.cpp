@@ -217,14 +217,22 @@ struct OrientationMap {
 
 OrientationMap orientation_map(int orientation) {
   switch (orientation) {
-    case 2: return {1, 0, -1, 0, /**/ 0, 0, 0, 1};   // mirrored left-right: ux = W-1-sx, uy = sy
-    case 3: return {1, 0, -1, 0, /**/ 0, 1, 0, -1};  // rotated 180:         ux = W-1-sx, uy = H-1-sy
-    case 4: return {0, 0, 1, 0, /**/ 0, 1, 0, -1};   // mirrored top-bottom:  ux = sx,     uy = H-1-sy
-    case 5: return {0, 0, 0, 1, /**/ 0, 0, 1, 0};    // transposed:           ux = sy,     uy = sx
-    case 6: return {0, 1, 0, -1, /**/ 0, 0, 1, 0};   // turn 90 clockwise:    ux = H-1-sy, uy = sx
-    case 7: return {0, 1, 0, -1, /**/ 1, 0, -1, 0};  // transverse:           ux = H-1-sy, uy = W-1-sx
-    case 8: return {0, 0, 0, 1, /**/ 1, 0, -1, 0};   // turn 90 anticlockwise: ux = sy,    uy = W-1-sx
-    default: return {0, 0, 1, 0, /**/ 0, 0, 0, 1};   // 1: already upright
+    case 2:
+      return {1, 0, -1, 0, /**/ 0, 0, 0, 1};  // mirrored left-right: ux = W-1-sx, uy = sy
+    case 3:
+      return {1, 0, -1, 0, /**/ 0, 1, 0, -1};  // rotated 180:         ux = W-1-sx, uy = H-1-sy
+    case 4:
+      return {0, 0, 1, 0, /**/ 0, 1, 0, -1};  // mirrored top-bottom:  ux = sx,     uy = H-1-sy
+    case 5:
+      return {0, 0, 0, 1, /**/ 0, 0, 1, 0};  // transposed:           ux = sy,     uy = sx
+    case 6:
+      return {0, 1, 0, -1, /**/ 0, 0, 1, 0};  // turn 90 clockwise:    ux = H-1-sy, uy = sx
+    case 7:
+      return {0, 1, 0, -1, /**/ 1, 0, -1, 0};  // transverse:           ux = H-1-sy, uy = W-1-sx
+    case 8:
+      return {0, 0, 0, 1, /**/ 1, 0, -1, 0};  // turn 90 anticlockwise: ux = sy,    uy = W-1-sx
+    default:
+      return {0, 0, 1, 0, /**/ 0, 0, 0, 1};  // 1: already upright
   }
 }
 

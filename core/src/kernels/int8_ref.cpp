@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/kernels.hpp"
 #include "cortexlens/quantize.hpp"
+#include "kernels/kernels.hpp"
 
 namespace cortexlens {
 
@@ -33,7 +33,8 @@ void conv2d_int8_ref(const Layer& layer, const std::int16_t* in, float* out) {
             if (ix < 0 || ix >= is.w) continue;
             for (int ic = 0; ic < is.c; ++ic)
               acc += std::int32_t{in[(static_cast<std::size_t>(iy) * is.w + ix) * is.c + ic]} *
-                     std::int32_t{q.weights[((static_cast<std::size_t>(ky) * layer.kernel_w + kx) * is.c + ic) * os.c + oc]};
+                     std::int32_t{
+                         q.weights[((static_cast<std::size_t>(ky) * layer.kernel_w + kx) * is.c + ic) * os.c + oc]};
           }
         }
         out[(static_cast<std::size_t>(oy) * os.w + ox) * os.c + oc] =

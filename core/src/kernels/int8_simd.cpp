@@ -77,7 +77,7 @@ struct Quantizer {
       : inverse(wasm_f32x4_splat(quantizer_inverse(s))), low(wasm_f32x4_splat(l)), high(wasm_f32x4_splat(h)) {}
   i32x4 codes(f32x4 v) const {
     v128_t x = wasm_f32x4_pmin(wasm_f32x4_mul(v, inverse), high);  // high < x ? high : x
-    x = wasm_f32x4_pmax(x, low);                                  // x < low ? low : x
+    x = wasm_f32x4_pmax(x, low);                                   // x < low ? low : x
     // f32x4.trunc is one instruction on x86 (roundps), i32x4.trunc_sat_f32x4_s about eight in V8 (NaN and overflow
     // handling this clamped value never needs). The integer whole in -127..255 plus 1.5 * 2^23 lands exactly in
     // the low mantissa bits, so one add and one integer subtract convert it.
@@ -100,7 +100,9 @@ struct Quantizer {
 };
 // Codes are within -127..255, so the saturating narrowing is exact.
 inline void store_codes(std::int16_t* out, i32x4 q) { wasm_v128_store64_lane(out, wasm_i16x8_narrow_i32x4(q, q), 0); }
-inline void store_codes(std::int16_t* out, i32x4 q0, i32x4 q1) { wasm_v128_store(out, wasm_i16x8_narrow_i32x4(q0, q1)); }
+inline void store_codes(std::int16_t* out, i32x4 q0, i32x4 q1) {
+  wasm_v128_store(out, wasm_i16x8_narrow_i32x4(q0, q1));
+}
 #elif defined(__SSE2__)
 using i32x4 = __m128i;
 using i16x8 = __m128i;
@@ -188,7 +190,8 @@ inline i16x8 interleave_high(i16x8 a, i16x8 b) {
 }
 inline f32x4 epilogue(i32x4 acc, const float* scale, const float* bias, bool relu) {
   f32x4 r;
-  for (int i = 0; i < 4; ++i) r.v[i] = int8_epilogue(acc.v[i], scale[i], bias[i], relu ? Activation::relu : Activation::linear);
+  for (int i = 0; i < 4; ++i)
+    r.v[i] = int8_epilogue(acc.v[i], scale[i], bias[i], relu ? Activation::relu : Activation::linear);
   return r;
 }
 inline void store_f32(float* out, f32x4 v) { std::memcpy(out, v.v, sizeof v.v); }
@@ -247,8 +250,14 @@ struct Finisher {
   Quantizer quantizer;
   bool relu;
   Finisher(const Int8ForwardPlan::Sink& s, bool relu_)
-      : q(s.q), q_pixel(s.q_pixel), q_row(s.q_row), f(s.f), f_pixel(s.f_pixel), f_row(s.f_row),
-        quantizer(s.q_scale, s.q_low, s.q_high), relu(relu_) {}
+      : q(s.q),
+        q_pixel(s.q_pixel),
+        q_row(s.q_row),
+        f(s.f),
+        f_pixel(s.f_pixel),
+        f_row(s.f_row),
+        quantizer(s.q_scale, s.q_low, s.q_high),
+        relu(relu_) {}
   inline void operator()(int y, int x, int c, i32x4 acc, const float* scale, const float* bias) const {
     if constexpr ((MODE & kReluCodes) != 0) {
       store_codes(q + y * q_row + x * q_pixel + c, quantizer.relu_codes(epilogue(acc, scale + c, bias + c, false)));
@@ -256,14 +265,12 @@ struct Finisher {
     }
     const f32x4 v = epilogue(acc, scale + c, bias + c, relu);
     if constexpr ((MODE & kFloat) != 0) store_f32(f + y * f_row + x * f_pixel + c, v);
-    if constexpr ((MODE & kQuantized) != 0)
-      store_codes(q + y * q_row + x * q_pixel + c, quantizer.codes(v));
+    if constexpr ((MODE & kQuantized) != 0) store_codes(q + y * q_row + x * q_pixel + c, quantizer.codes(v));
   }
   // Eight channels at once: one narrowing and one store for both halves.
   inline void operator()(int y, int x, int c, i32x4 acc0, i32x4 acc1, const float* scale, const float* bias) const {
     if constexpr ((MODE & kReluCodes) != 0) {
-      store_codes(q + y * q_row + x * q_pixel + c,
-                  quantizer.relu_codes(epilogue(acc0, scale + c, bias + c, false)),
+      store_codes(q + y * q_row + x * q_pixel + c, quantizer.relu_codes(epilogue(acc0, scale + c, bias + c, false)),
                   quantizer.relu_codes(epilogue(acc1, scale + c + 4, bias + c + 4, false)));
       return;
     }
@@ -274,14 +281,11 @@ struct Finisher {
       store_f32(f + y * f_row + x * f_pixel + c + 4, v1);
     }
     if constexpr ((MODE & kQuantized) != 0)
-      store_codes(q + y * q_row + x * q_pixel + c, quantizer.codes(v0),
-                  quantizer.codes(v1));
+      store_codes(q + y * q_row + x * q_pixel + c, quantizer.codes(v0), quantizer.codes(v1));
   }
   // Whether channels [c, c + 4) exist in every destination: a depthwise block of 8 may end past a stride that is a
   // multiple of 4 only, and its padding lanes would land in the next pixel.
-  bool holds(int c) const {
-    return ((MODE & kFloat) == 0 || c < f_pixel) && ((MODE & kQuantized) == 0 || c < q_pixel);
-  }
+  bool holds(int c) const { return ((MODE & kFloat) == 0 || c < f_pixel) && ((MODE & kQuantized) == 0 || c < q_pixel); }
 };
 
 // --- conv2d ---------------------------------------------------------------------------------------------------
@@ -364,12 +368,14 @@ void conv_block_row_narrowing(const ConvGeometry& g, const Finish& finish, int o
 // Binaryen): V8 allocates registers per function, and one function holding every kernel variant spilled the inner
 // loops' accumulators.
 template <class Finish>
-[[gnu::noinline]] void conv2d_step(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in, const Finish& finish) {
+[[gnu::noinline]] void conv2d_step(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in,
+                                   const Finish& finish) {
   const Layer& layer = *step.layer;
   const int acc_c = static_cast<int>(step.scale.size());
-  const ConvGeometry g{layer.kernel_h, layer.stride_h, layer.stride_w, layer.out.w, step.pairs,
-                       in.at(-layer.pad.top, -layer.pad.left), in.row_stride(), in.channel_stride,
-                       step.scale.data(), step.bias.data()};
+  const ConvGeometry g{layer.kernel_h,  layer.stride_h,    layer.stride_w,
+                       layer.out.w,     step.pairs,        in.at(-layer.pad.top, -layer.pad.left),
+                       in.row_stride(), in.channel_stride, step.scale.data(),
+                       step.bias.data()};
   // Rows outer, channel blocks inner: the input rows of one output row stay in L1 across the blocks.
   for (int oy = 0; oy < layer.out.h; ++oy)
     for (int c0 = 0; c0 < acc_c; c0 += kBlock)
@@ -414,7 +420,8 @@ inline void dw_tile(const Int8ForwardPlan::Step& step, const Finish& finish, con
 }
 
 template <class Finish>
-[[gnu::noinline]] void depthwise_step(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in, const Finish& finish) {
+[[gnu::noinline]] void depthwise_step(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in,
+                                      const Finish& finish) {
   const Layer& layer = *step.layer;
   const int cs = step.in_cs, in_row = in.row_stride();
   const std::int16_t* origin = in.at(-layer.pad.top, -layer.pad.left);
@@ -478,9 +485,9 @@ void dense_step(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in, 
     }
   }
   for (int o = 0; o < units; ++o) {
-    const float value = int8_epilogue(sums[static_cast<std::size_t>(o)], step.scale[static_cast<std::size_t>(o)],
-                                      step.bias[static_cast<std::size_t>(o)],
-                                      relu ? Activation::relu : Activation::linear);
+    const float value =
+        int8_epilogue(sums[static_cast<std::size_t>(o)], step.scale[static_cast<std::size_t>(o)],
+                      step.bias[static_cast<std::size_t>(o)], relu ? Activation::relu : Activation::linear);
     if (sink.f) sink.f[o] = value;
     if (sink.q) sink.q[o] = quantize_scalar(value, sink);
   }
@@ -680,7 +687,6 @@ void run_step_to(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in,
   if (step.layer->kind == LayerKind::conv2d) return conv2d_step(step, in, finish);
   depthwise_step(step, in, finish);
 }
-
 
 }  // namespace
 

@@ -29,9 +29,7 @@ inline f32x4 add(f32x4 a, f32x4 b) { return wasm_f32x4_add(a, b); }
 inline f32x4 relu(f32x4 v) { return wasm_f32x4_pmax(v, wasm_f32x4_splat(0.0f)); }
 // v where a > 0, else +0 (a NaN counts as not positive): the ReLU derivative applied to a gradient, bit for bit
 // what `a > 0 ? v : 0.0f` gives.
-inline f32x4 where_positive(f32x4 a, f32x4 v) {
-  return wasm_v128_and(v, wasm_f32x4_gt(a, wasm_f32x4_splat(0.0f)));
-}
+inline f32x4 where_positive(f32x4 a, f32x4 v) { return wasm_v128_and(v, wasm_f32x4_gt(a, wasm_f32x4_splat(0.0f))); }
 // Bit i set when lane i is not zero (a NaN is not zero).
 inline int nonzero_lanes(f32x4 v) { return wasm_i32x4_bitmask(wasm_f32x4_ne(v, wasm_f32x4_splat(0.0f))); }
 inline float sum_lanes(f32x4 v) {

@@ -126,8 +126,7 @@ class TensorIndex {
     for (auto d : tensor.shape) count = (d < 0 || d > (1ll << 31)) ? -1 : count * d;
     if (tensor.shape != expected || count != static_cast<std::int64_t>(tensor.data.size()))
       return Status::error(where + "weight '" + name + "' (" + what + ") has shape " + shape_text(tensor.shape) +
-                           " with " + std::to_string(tensor.data.size()) + " values, expected " +
-                           shape_text(expected));
+                           " with " + std::to_string(tensor.data.size()) + " values, expected " + shape_text(expected));
     for (std::size_t i = 0; i < tensor.data.size(); ++i)
       if (!std::isfinite(tensor.data[i]))
         return Status::error(where + "weight '" + name + "' (" + what + ") holds " + std::to_string(tensor.data[i]) +
@@ -319,8 +318,8 @@ class Importer {
     return Status::ok();
   }
 
-  Status add_depthwise(const json& config, const std::string& group, const std::string& name,
-                       const std::string& where, bool separable) {
+  Status add_depthwise(const json& config, const std::string& group, const std::string& name, const std::string& where,
+                       bool separable) {
     CL_RETURN_IF_ERROR(require_spatial(where));
     CL_RETURN_IF_ERROR(check_conv_options(config, where));
     auto kernel = pair_field(config, "kernel_size", where, {0, 0});
@@ -403,9 +402,11 @@ class Importer {
   }
 
   Status add_batch_norm(const json& config, const std::string& group, const std::string& where) {
-    if (model_.layers.empty() || last_is_activated_ || (state_.flattened && model_.layers.back().kind != LayerKind::dense))
-      return Status::error(where + "must directly follow a Conv2D, DepthwiseConv2D, SeparableConv2D or Dense "
-                                   "without an activation in between (it is folded into that layer)");
+    if (model_.layers.empty() || last_is_activated_ ||
+        (state_.flattened && model_.layers.back().kind != LayerKind::dense))
+      return Status::error(where +
+                           "must directly follow a Conv2D, DepthwiseConv2D, SeparableConv2D or Dense "
+                           "without an activation in between (it is folded into that layer)");
     if (const json* axis = member(config, "axis"); axis) {
       const bool last_axis = (axis->is_number_integer() && (*axis == -1 || *axis == 3)) ||
                              (axis->is_array() && axis->size() == 1 && (*axis)[0].is_number_integer() &&
@@ -453,7 +454,8 @@ class Importer {
     for (std::size_t i = 0; i < target.weights.size(); ++i)
       target.weights[i] = static_cast<float>(target.weights[i] * factor[i % channels]);
     for (std::int64_t c = 0; c < channels; ++c)
-      target.bias[c] = static_cast<float>((static_cast<double>(target.bias[c]) - mean.value()[c]) * factor[c] + beta[c]);
+      target.bias[c] =
+          static_cast<float>((static_cast<double>(target.bias[c]) - mean.value()[c]) * factor[c] + beta[c]);
     return Status::ok();
   }
 
@@ -469,8 +471,7 @@ class Importer {
 
   Status apply_activation(Activation activation, const std::string& where) {
     if (activation == Activation::linear) return Status::ok();
-    if (model_.layers.empty())
-      return Status::error(where + "an activation directly on the input is not supported");
+    if (model_.layers.empty()) return Status::error(where + "an activation directly on the input is not supported");
     if (last_is_activated_)
       return Status::error(where + "a second activation after layer '" + model_.layers.back().name +
                            "' is not supported");
@@ -542,8 +543,9 @@ Result<std::vector<const json*>> chain_layers(const json& root) {
       }
       const bool connects = is_first ? (!inbound || inbound->empty()) : source == previous;
       if (!connects)
-        return Status::error("layer '" + this_name + "': its input is " + (source.empty() ? "not a single tensor" : "'" + source + "'") +
-                             ", expected " + (is_first ? "none (the InputLayer)" : "the output of '" + previous + "'") +
+        return Status::error("layer '" + this_name + "': its input is " +
+                             (source.empty() ? "not a single tensor" : "'" + source + "'") + ", expected " +
+                             (is_first ? "none (the InputLayer)" : "the output of '" + previous + "'") +
                              " (only single-chain models are supported)");
     }
     chain.push_back(&layer);

@@ -7,23 +7,27 @@ namespace cortexlens {
 
 const char* layer_kind_name(LayerKind kind) {
   switch (kind) {
-    case LayerKind::conv2d: return "conv2d";
-    case LayerKind::depthwise_conv2d: return "depthwise_conv2d";
-    case LayerKind::dense: return "dense";
+    case LayerKind::conv2d:
+      return "conv2d";
+    case LayerKind::depthwise_conv2d:
+      return "depthwise_conv2d";
+    case LayerKind::dense:
+      return "dense";
   }
   return "unknown";
 }
 
-const char* activation_name(Activation activation) {
-  return activation == Activation::relu ? "relu" : "linear";
-}
+const char* activation_name(Activation activation) { return activation == Activation::relu ? "relu" : "linear"; }
 
 std::int64_t Layer::multiply_adds() const {
   const std::int64_t positions = static_cast<std::int64_t>(out.h) * out.w;
   switch (kind) {
-    case LayerKind::conv2d: return positions * out.c * kernel_h * kernel_w * in.c;
-    case LayerKind::depthwise_conv2d: return positions * out.c * kernel_h * kernel_w;
-    case LayerKind::dense: return static_cast<std::int64_t>(in.size()) * out.c;
+    case LayerKind::conv2d:
+      return positions * out.c * kernel_h * kernel_w * in.c;
+    case LayerKind::depthwise_conv2d:
+      return positions * out.c * kernel_h * kernel_w;
+    case LayerKind::dense:
+      return static_cast<std::int64_t>(in.size()) * out.c;
   }
   return 0;
 }
@@ -71,8 +75,8 @@ Status validate_layer(const Layer& layer, const Shape3& expected_in) {
                          shape_text(expected_in));
   if (!dims_ok(layer.in) || !dims_ok(layer.out))
     return Status::error(where + "shape " + shape_text(layer.in) + " -> " + shape_text(layer.out) +
-                         " is empty or exceeds the limits (each dimension 1.." +
-                         std::to_string(ModelLimits::max_dim) + ")");
+                         " is empty or exceeds the limits (each dimension 1.." + std::to_string(ModelLimits::max_dim) +
+                         ")");
 
   std::size_t expected_weights = 0;
   if (layer.kind == LayerKind::dense) {

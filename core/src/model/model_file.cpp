@@ -219,9 +219,8 @@ class ByteReader {
     s.w = static_cast<int>(bounded(field, 1, ModelLimits::max_dim));
     s.c = static_cast<int>(bounded(field, 1, ModelLimits::max_dim));
     if (ok() && static_cast<std::int64_t>(s.size()) > ModelLimits::max_tensor_elements)
-      fail(at, std::string(field) + " (" + std::to_string(s.h) + "," + std::to_string(s.w) + "," +
-                   std::to_string(s.c) + ") has more than " + std::to_string(ModelLimits::max_tensor_elements) +
-                   " elements");
+      fail(at, std::string(field) + " (" + std::to_string(s.h) + "," + std::to_string(s.w) + "," + std::to_string(s.c) +
+                   ") has more than " + std::to_string(ModelLimits::max_tensor_elements) + " elements");
     return s;
   }
   // Every byte of a section must be used: trailing bytes mean the writer and reader disagree on the layout.
@@ -260,7 +259,7 @@ std::string printable(const std::uint8_t* bytes, std::size_t size) {
 std::string tag_text(const char tag[4]) { return std::string(tag, 4); }
 
 struct SectionSpan {
-  std::size_t header = 0;  // offset of the tag
+  std::size_t header = 0;          // offset of the tag
   std::size_t begin = 0, end = 0;  // payload
 };
 
@@ -272,9 +271,12 @@ const char* expected_tag(std::uint32_t k, std::uint32_t n) {
 std::int64_t weight_count(LayerKind kind, const Shape3& in, const Shape3& out, int kh, int kw) {
   const std::int64_t taps = static_cast<std::int64_t>(kh) * kw;
   switch (kind) {
-    case LayerKind::conv2d: return taps * in.c * out.c;
-    case LayerKind::depthwise_conv2d: return taps * in.c;
-    case LayerKind::dense: return static_cast<std::int64_t>(in.size()) * out.c;
+    case LayerKind::conv2d:
+      return taps * in.c * out.c;
+    case LayerKind::depthwise_conv2d:
+      return taps * in.c;
+    case LayerKind::dense:
+      return static_cast<std::int64_t>(in.size()) * out.c;
   }
   return 0;
 }
@@ -379,7 +381,8 @@ Result<std::vector<std::uint8_t>> write_model_file(const Model& model, const Mod
   for (const auto& name : model.output_names) CL_RETURN_IF_ERROR(check_string(name, "output name").with_context(where));
   if (model.source_layers.size() > ModelFileLimits::max_source_layers)
     return Status::error(where + std::to_string(model.source_layers.size()) +
-                         " source layers, more than the limit of " + std::to_string(ModelFileLimits::max_source_layers));
+                         " source layers, more than the limit of " +
+                         std::to_string(ModelFileLimits::max_source_layers));
   for (const auto& row : model.source_layers) {
     CL_RETURN_IF_ERROR(check_string(row.name, "source layer name").with_context(where));
     CL_RETURN_IF_ERROR(check_string(row.class_name, "source layer class").with_context(where));
@@ -434,7 +437,8 @@ Result<std::vector<std::uint8_t>> write_model_file(const Model& model, const Mod
     bool has_bias = false;
     for (float b : layer.bias) has_bias = has_bias || b != 0.0f;
     const bool unsigned_input = int8 && layer.int8->unsigned_input;
-    record.u8(static_cast<std::uint8_t>((has_bias ? kLayerFlagBias : 0) | (unsigned_input ? kLayerFlagUnsignedInput : 0)));
+    record.u8(
+        static_cast<std::uint8_t>((has_bias ? kLayerFlagBias : 0) | (unsigned_input ? kLayerFlagUnsignedInput : 0)));
     for (int v : {layer.kernel_h, layer.kernel_w, layer.stride_h, layer.stride_w, layer.pad.top, layer.pad.bottom,
                   layer.pad.left, layer.pad.right})
       record.varint(static_cast<std::uint32_t>(v));
@@ -558,9 +562,8 @@ Result<LoadedModel> read_model_file(const std::uint8_t* bytes, std::size_t size)
     const std::uint32_t outputs = r.bounded("output count", 1, ModelFileLimits::max_outputs);
     // Each name is at least its 1-byte length: bound the count by the bytes left before reserving.
     if (r.ok() && std::size_t{outputs} > r.remaining())
-      r.fail(outputs_at, "output count " + std::to_string(outputs) + " needs at least " +
-                             std::to_string(outputs) + " bytes of names but the section has " +
-                             std::to_string(r.remaining()) + " left");
+      r.fail(outputs_at, "output count " + std::to_string(outputs) + " needs at least " + std::to_string(outputs) +
+                             " bytes of names but the section has " + std::to_string(r.remaining()) + " left");
     if (!r.ok()) return r.status();
     model.output_names.reserve(outputs);
     for (std::uint32_t i = 0; i < outputs && r.ok(); ++i) model.output_names.push_back(r.string("output name"));
@@ -598,15 +601,17 @@ Result<LoadedModel> read_model_file(const std::uint8_t* bytes, std::size_t size)
   Shape3 previous = model.input;
   std::int64_t total_weights = 0;
   for (std::uint32_t k = 1; k <= layer_count; ++k) {
-    ByteReader r(bytes, spans[k].begin, spans[k].end, "section " + std::to_string(k) + " 'LAYR' (layer " +
-                                                          std::to_string(k - 1) + ")");
+    ByteReader r(bytes, spans[k].begin, spans[k].end,
+                 "section " + std::to_string(k) + " 'LAYR' (layer " + std::to_string(k - 1) + ")");
     Layer layer;
     layer.name = r.string("layer name");
     if (r.ok())
-      r.set_where("section " + std::to_string(k) + " 'LAYR' (layer " + std::to_string(k - 1) + " '" + layer.name + "')");
+      r.set_where("section " + std::to_string(k) + " 'LAYR' (layer " + std::to_string(k - 1) + " '" + layer.name +
+                  "')");
     const std::size_t kind_at = r.offset();
     const std::uint8_t kind = r.u8("kind");
-    if (r.ok() && kind > 2) r.fail(kind_at, "kind is " + std::to_string(kind) + ", expected 0 (conv2d), 1 (depthwise_conv2d) or 2 (dense)");
+    if (r.ok() && kind > 2)
+      r.fail(kind_at, "kind is " + std::to_string(kind) + ", expected 0 (conv2d), 1 (depthwise_conv2d) or 2 (dense)");
     const std::size_t activation_at = r.offset();
     const std::uint8_t activation = r.u8("activation");
     if (r.ok() && activation > 1)
@@ -614,8 +619,8 @@ Result<LoadedModel> read_model_file(const std::uint8_t* bytes, std::size_t size)
     const std::size_t precision_at = r.offset();
     const std::uint8_t precision = r.u8("precision");
     if (r.ok() && precision != (int8 ? 1 : 0))
-      r.fail(precision_at, "precision is " + std::to_string(precision) + ", expected " + (int8 ? "1 (int8)" : "0 (float32)") +
-                               " as the header flags say");
+      r.fail(precision_at, "precision is " + std::to_string(precision) + ", expected " +
+                               (int8 ? "1 (int8)" : "0 (float32)") + " as the header flags say");
     const std::size_t flags_at = r.offset();
     const std::uint8_t layer_flags = r.u8("layer flags");
     if (r.ok() && (layer_flags & ~(kLayerFlagBias | kLayerFlagUnsignedInput)) != 0)
@@ -670,13 +675,14 @@ Result<LoadedModel> read_model_file(const std::uint8_t* bytes, std::size_t size)
         const std::uint16_t half = r.u16("weight scales");
         q.weight_scales[c] = half_to_float(half);
         if (r.ok() && !(q.weight_scales[c] > 0.0f && std::isfinite(q.weight_scales[c])))
-          r.fail(at, "weight scale " + std::to_string(c) + " is " + std::to_string(q.weight_scales[c]) +
-                         " (float16 " + hex32(half) + "), expected a positive finite number");
+          r.fail(at, "weight scale " + std::to_string(c) + " is " + std::to_string(q.weight_scales[c]) + " (float16 " +
+                         hex32(half) + "), expected a positive finite number");
       }
       const std::size_t q_at = r.offset();
       q.weights = r.i8s(n, "int8 weights");
       for (std::size_t i = 0; r.ok() && i < n; ++i)
-        if (q.weights[i] < -kInt8Max) r.fail(q_at + i, "int8 weight " + std::to_string(i) + " is -128, expected -127..127");
+        if (q.weights[i] < -kInt8Max)
+          r.fail(q_at + i, "int8 weight " + std::to_string(i) + " is -128, expected -127..127");
       if (r.ok()) {
         layer.weights.resize(n);
         for (std::size_t i = 0; i < n; ++i) layer.weights[i] = q.weights[i] * q.weight_scales[i % channels];
@@ -702,7 +708,8 @@ Result<LoadedModel> read_model_file(const std::uint8_t* bytes, std::size_t size)
     const std::size_t kind_at = r.offset();
     const std::uint32_t input_kind = r.bounded("test input kind", 0, 255);
     if (r.ok() && input_kind != kTestInputUniformPixels)
-      r.fail(kind_at, "test input kind is " + std::to_string(input_kind) + ", expected 1 (uniform pixels from xorshift32)");
+      r.fail(kind_at,
+             "test input kind is " + std::to_string(input_kind) + ", expected 1 (uniform pixels from xorshift32)");
     const std::size_t seed_at = r.offset();
     loaded.test_vector.seed = r.u32("seed");
     if (r.ok() && loaded.test_vector.seed == 0) r.fail(seed_at, "seed is 0, expected nonzero");
@@ -735,8 +742,8 @@ Result<LoadedModel> read_model_file(const std::uint8_t* bytes, std::size_t size)
     const float tolerance = loaded.test_vector.tolerance[i];
     if (!(std::fabs(got - want) <= tolerance)) {
       char text[256];
-      std::snprintf(text, sizeof text, "test vector: output %zu ('%s') is %.9g, file expects %.9g (tolerance %.3g)",
-                    i, model.output_names[i].c_str(), got, want, tolerance);
+      std::snprintf(text, sizeof text, "test vector: output %zu ('%s') is %.9g, file expects %.9g (tolerance %.3g)", i,
+                    model.output_names[i].c_str(), got, want, tolerance);
       return Status::error(std::string(text) + "; the " + precision_name(loaded.precision) +
                            " layers in this file do not compute what the converter computed");
     }

@@ -17,7 +17,8 @@ float half_to_float(std::uint16_t half) {
   const int exponent = (half >> 10) & 0x1f;
   const int mantissa = half & 0x3ff;
   if (exponent == 0) return sign * std::ldexp(static_cast<float>(mantissa), -24);  // zero and subnormals
-  if (exponent == 31) return mantissa ? std::numeric_limits<float>::quiet_NaN() : sign * std::numeric_limits<float>::infinity();
+  if (exponent == 31)
+    return mantissa ? std::numeric_limits<float>::quiet_NaN() : sign * std::numeric_limits<float>::infinity();
   return sign * std::ldexp(static_cast<float>(mantissa + 1024), exponent - 25);
 }
 
@@ -73,9 +74,12 @@ namespace {
 
 std::int64_t reduction_length(const Layer& layer) {
   switch (layer.kind) {
-    case LayerKind::conv2d: return static_cast<std::int64_t>(layer.kernel_h) * layer.kernel_w * layer.in.c;
-    case LayerKind::depthwise_conv2d: return static_cast<std::int64_t>(layer.kernel_h) * layer.kernel_w;
-    case LayerKind::dense: return static_cast<std::int64_t>(layer.in.size());
+    case LayerKind::conv2d:
+      return static_cast<std::int64_t>(layer.kernel_h) * layer.kernel_w * layer.in.c;
+    case LayerKind::depthwise_conv2d:
+      return static_cast<std::int64_t>(layer.kernel_h) * layer.kernel_w;
+    case LayerKind::dense:
+      return static_cast<std::int64_t>(layer.in.size());
   }
   return 0;
 }
@@ -99,8 +103,8 @@ Status check_int8_layers(const Model& model) {
     for (std::size_t c = 0; c < q.weight_scales.size(); ++c)
       if (!positive_finite(q.weight_scales[c]) || q.weight_scales[c] > kMaxHalf ||
           half_to_float(half_at_least(q.weight_scales[c])) != q.weight_scales[c])
-        return Status::error(where + "weight scale " + std::to_string(c) + " is " +
-                             std::to_string(q.weight_scales[c]) + ", expected a positive finite float16 value");
+        return Status::error(where + "weight scale " + std::to_string(c) + " is " + std::to_string(q.weight_scales[c]) +
+                             ", expected a positive finite float16 value");
     if (!positive_finite(q.input_scale))
       return Status::error(where + "input scale is " + std::to_string(q.input_scale) +
                            ", expected a positive finite number");
@@ -170,7 +174,8 @@ int bin_of(float magnitude) {
 }
 double bin_lower_edge(double bin) {
   const int b = static_cast<int>(bin);
-  return std::ldexp(1.0 + (bin - (b / kBinsPerOctave) * kBinsPerOctave) / kBinsPerOctave, b / kBinsPerOctave + kMinExponent);
+  return std::ldexp(1.0 + (bin - (b / kBinsPerOctave) * kBinsPerOctave) / kBinsPerOctave,
+                    b / kBinsPerOctave + kMinExponent);
 }
 float bin_upper_edge(int bin) { return static_cast<float>(bin_lower_edge(bin + 1)); }
 
@@ -184,8 +189,9 @@ int coarse_bin_of(float magnitude) {
   return std::clamp(bin, 0, kCoarseBins - 1);
 }
 float coarse_bin_upper_edge(int bin) {
-  return static_cast<float>(std::ldexp(1.0 + static_cast<double>((bin + 1) % kCoarseBinsPerOctave) / kCoarseBinsPerOctave,
-                                       (bin + 1) / kCoarseBinsPerOctave + kMinExponent));
+  return static_cast<float>(
+      std::ldexp(1.0 + static_cast<double>((bin + 1) % kCoarseBinsPerOctave) / kCoarseBinsPerOctave,
+                 (bin + 1) / kCoarseBinsPerOctave + kMinExponent));
 }
 }  // namespace
 
@@ -284,7 +290,8 @@ std::vector<float> ActivationCalibrator::input_ranges_min_mse() const {
     const std::vector<std::uint64_t>& h = histograms_[l];
     const int last = bin_of(max_abs_[l]);
     // Suffix sums of counts, of |x| and of |x|^2 (at bin centres) give the clipping error for every c at once.
-    std::vector<double> count_above(static_cast<std::size_t>(last) + 2, 0.0), sum_above(count_above), sq_above(count_above);
+    std::vector<double> count_above(static_cast<std::size_t>(last) + 2, 0.0), sum_above(count_above),
+        sq_above(count_above);
     for (int b = last; b >= 0; --b) {
       const double centre = bin_lower_edge(b + 0.5);
       const double n = static_cast<double>(h[static_cast<std::size_t>(b)]);
@@ -320,8 +327,8 @@ Status equalize_channel_ranges(Model& model, const std::vector<std::vector<float
                          " layers of channel ranges, expected " + std::to_string(model.layers.size()));
   for (std::size_t l = 0; l < model.layers.size(); ++l)
     if (input_channel_ranges[l].size() != static_cast<std::size_t>(model.layers[l].in.c))
-      return Status::error("equalizing layer '" + model.layers[l].name + "': " +
-                           std::to_string(input_channel_ranges[l].size()) + " channel ranges, expected " +
+      return Status::error("equalizing layer '" + model.layers[l].name +
+                           "': " + std::to_string(input_channel_ranges[l].size()) + " channel ranges, expected " +
                            std::to_string(model.layers[l].in.c));
   constexpr float kMinFactor = 1.0f / 1024.0f;
   for (std::size_t l = 1; l < model.layers.size(); ++l) {
@@ -344,9 +351,15 @@ Status equalize_channel_ranges(Model& model, const std::vector<std::vector<float
     for (std::size_t i = 0; i < consumer.weights.size(); ++i) {
       std::size_t c = 0;
       switch (consumer.kind) {
-        case LayerKind::conv2d: c = (i / out_c) % channels; break;          // (kh, kw, in_c, out_c)
-        case LayerKind::depthwise_conv2d: c = i % channels; break;          // (kh, kw, C)
-        case LayerKind::dense: c = (i / out_c) % channels; break;           // (H * W * C, units)
+        case LayerKind::conv2d:
+          c = (i / out_c) % channels;
+          break;  // (kh, kw, in_c, out_c)
+        case LayerKind::depthwise_conv2d:
+          c = i % channels;
+          break;  // (kh, kw, C)
+        case LayerKind::dense:
+          c = (i / out_c) % channels;
+          break;  // (H * W * C, units)
       }
       consumer.weights[i] *= factor[c];
     }
@@ -362,8 +375,8 @@ Result<Model> quantize_calibrated(const Model& float_model, const ActivationCali
   CL_RETURN_IF_ERROR(equalize_channel_ranges(model, float_calibration.input_channel_ranges(channel_percentile)));
   ActivationCalibrator calibrator(model);
   for (const Tensor& image : images) CL_RETURN_IF_ERROR(calibrator.add(image));
-  CL_RETURN_IF_ERROR(quantize_model(model, percentile > 0.0 ? calibrator.input_ranges(percentile)
-                                                            : calibrator.input_ranges_min_mse()));
+  CL_RETURN_IF_ERROR(quantize_model(
+      model, percentile > 0.0 ? calibrator.input_ranges(percentile) : calibrator.input_ranges_min_mse()));
   return model;
 }
 

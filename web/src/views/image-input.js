@@ -427,13 +427,11 @@ function galleryPanel(store, gal) {
     const order = [];
     for (let n = 601; n <= s.numbers[1]; ++n) order.push(n);
     for (let n = s.numbers[0]; n <= Math.min(600, s.numbers[1]); ++n) order.push(n);
-    const list = order
-      .slice(shownCount, shownCount + GALLERY_PAGE)
-      .map((n) => ({
-        key: `${source}/${n}`,
-        url: `gallery/${source}/image${String(n).padStart(4, '0')}.jpg`,
-        title: `session ${source}, image ${n}`,
-      }));
+    const list = order.slice(shownCount, shownCount + GALLERY_PAGE).map((n) => ({
+      key: `${source}/${n}`,
+      url: `gallery/${source}/image${String(n).padStart(4, '0')}.jpg`,
+      title: `session ${source}, image ${n}`,
+    }));
     return { list, total: order.length };
   }
   function showMore() {
