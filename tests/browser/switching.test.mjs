@@ -35,25 +35,31 @@ before(async () => {
   browser = await launch();
   ({ page, context, requests, errors } = await openPage(browser, server.origin, { width: 1280, height: 900 }));
   await page.waitForFunction(() => window.cortexLens.state.predictions > 0, null, { polling: 50, timeout: 30000 });
-  // A worker answers its messages in order, and so would hide a missing latest-request check. Here every reply is
-  // held back by a random 0-250 ms before the page sees it, so replies reach the page out of order (as replies from
-  // different workers, or a slow request overtaken by a fast one, do): a stale reply then often lands after the
-  // newest one, and a view that does not drop it shows the wrong numbers.
+  // A worker answers its messages in order, and so would hide a missing latest-request check. During each burst of
+  // changes the page's replies are reordered: a request made t ms into the burst is answered no earlier than
+  // 2000 - 2t ms into it, so a request made later is answered sooner, and the replies for selections the user has
+  // moved past land after those for the final one (as a slow request overtaken by a fast one, or replies from
+  // different workers, would). A view that does not drop a stale reply then shows the wrong numbers.
   await page.evaluate(() => {
     const client = Object.getPrototypeOf(window.cortexLens.worker);
     const request = client.request;
-    let s = 12345;
-    const jitter = () => {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      return (s / 2 ** 32) * 250;
-    };
-    client.request = function delayed(...args) {
+    let burstStart = null;
+    const wait = (until) => new Promise((resolve) => setTimeout(resolve, Math.max(0, until - performance.now())));
+    client.request = function reordered(...args) {
       const reply = request.apply(this, args);
-      const hold = (settle) => (value) => new Promise((resolve) => setTimeout(() => resolve(settle(value)), jitter()));
+      if (burstStart === null) return reply;
+      const asked = performance.now();
+      const answerAt = burstStart + Math.max(asked - burstStart, 2000 - 2 * (asked - burstStart));
       return reply.then(
-        hold((v) => v),
-        hold((e) => Promise.reject(e)),
+        (value) => wait(answerAt).then(() => value),
+        (error) => wait(answerAt).then(() => Promise.reject(error)),
       );
+    };
+    window.__reorderReplies = () => {
+      burstStart = performance.now();
+      setTimeout(() => {
+        burstStart = null;
+      }, 1000);
     };
   });
 });
@@ -130,13 +136,14 @@ async function switchRapidly(rand, vias) {
       new Promise((resolve, reject) => {
         const t0 = performance.now();
         const at = [];
+        window.__reorderReplies();
         steps.forEach((step, i) => {
           setTimeout(() => {
             try {
               at.push(performance.now() - t0);
               if (step.click) document.querySelector(step.click).click();
               else window.cortexLens.store.set(step.set);
-              if (at.length === steps.length) resolve(at);
+              if (at.length === steps.length) resolve({ at });
             } catch (e) {
               reject(e);
             }
@@ -145,7 +152,7 @@ async function switchRapidly(rand, vias) {
       }),
     plan,
   );
-  const lastAt = Math.round(times.at(-1));
+  const lastAt = Math.round(times.at.at(-1));
   assert.ok(lastAt < 1000, `the tenth change came ${lastAt} ms after the first`);
   return { neuronId, image, ms: lastAt };
 }
