@@ -16,7 +16,7 @@ import {
   cliAvailable,
   repoRoot,
 } from './harness.mjs';
-import { percentileOf } from '../../web/src/charts.js';
+import { percentileOf } from '../../web/src/reference.js';
 
 // Every test here needs at least one model (the demo model is committed; a build without it has nothing to run).
 const noModel = manifest.models.length === 0 && 'the build has no model at all';

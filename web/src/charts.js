@@ -11,9 +11,6 @@ const COLORS = {
   shared: '#8aa6c1',
 };
 
-// Percentiles live in reference.js; re-exported for tests/browser/models.test.mjs, which imports it from here.
-export { percentileOf } from './reference.js';
-
 function setup(canvas, aspect) {
   const dpr = window.devicePixelRatio || 1;
   const width = Math.max(200, canvas.clientWidth || canvas.width);

@@ -17,8 +17,6 @@ const plain = (fallback) => (value) => (value === fallback ? null : String(value
 const flag = { encode: (v) => (v ? '1' : null), decode: (t) => (t === '1' ? true : t === '0' ? false : undefined) };
 const ID = /^[\w.:-]{1,80}$/;
 
-export const VIEW_IDS = ['neuron', 'population', 'card', 'evidence', 'inside', 'own'];
-
 export const schema = {
   // ---- what the user chose ----
   // The tab shown: the id of a registered view (web/src/views/index.js).
