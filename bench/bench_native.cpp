@@ -69,6 +69,7 @@ std::vector<double> time_runs(int warmup, int runs, F&& f) {
 
 }  // namespace
 
+// Long by design: the benchmark's script, one measurement after another in the order they are printed.
 int main(int argc, char** argv) {
   int runs = 30;
   std::string data_dir = CORTEXLENS_DATA_DIR;

@@ -128,6 +128,7 @@ void batch_norm_identity(ConfigBuilder& config, DemoKeras& keras, const std::str
 
 }  // namespace
 
+// Long by design: the demo model's hand-set weights, layer by layer in the model's order.
 DemoKeras build_demo_keras() {
   DemoKeras keras;
   ConfigBuilder config;

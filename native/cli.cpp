@@ -129,6 +129,8 @@ struct SessionInputs {
   ResponseTable responses;
 };
 
+// Long by design: arguments, the session's images and responses loaded once, each model evaluated, the table
+// printed, in that order.
 cli::Outcome run_evaluate(const cli::Args& args) {
   std::vector<std::string> model_paths;
   std::string config, data_dir = default_data_dir();

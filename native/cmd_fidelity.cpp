@@ -45,6 +45,7 @@ struct Summary {
 
 }  // namespace
 
+// Long by design: the fidelity report in the order it prints; its parts share the loaded images and responses.
 Outcome run_fidelity(const Args& args) {
   std::string data_dir = configured_data_dir();
   int threads = 2;

@@ -123,6 +123,8 @@ Outcome run_synth(const Args& args) {
   return Status::ok();
 }
 
+// Long by design: one check in the order it prints (arguments, models, the natural images' responses, synthesis,
+// the comparison); its parts share the loaded models and images.
 Outcome run_synth_check(const Args& args) {
   std::string data_dir = data_dir_default();
   std::vector<std::string> models;

@@ -54,6 +54,7 @@ struct Entry {
 
 }  // namespace
 
+// Long by design: a flat list of fixtures, one block per bad file (tests/bad_inputs/README.md says what each is).
 int main(int argc, char** argv) {
   const std::string directory = argc > 1 ? argv[1] : "tests/bad_inputs";
   std::vector<Entry> entries;

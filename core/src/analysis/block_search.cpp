@@ -48,6 +48,8 @@ Result<std::unique_ptr<BlockSearch>> BlockSearch::create(const Model& model, con
   return std::unique_ptr<BlockSearch>(new BlockSearch(model, selector, options));
 }
 
+// Long by design: one greedy step per block (rank every candidate by the gradient, evaluate the best exactly, keep
+// the winner); the phases share the candidate list and the scratch images.
 int BlockSearch::advance(int count) {
   const Shape3 s = model_.input;
   const int w1 = s.w + 1;

@@ -356,6 +356,8 @@ Result<TestVector> make_test_vector(const Model& source_model, const Model& file
   return vector;
 }
 
+// Long by design: the mirror of read_model_file, refusing first what the reader would refuse, then writing the
+// parts in the order models/FORMAT.md gives them.
 Result<std::vector<std::uint8_t>> write_model_file(const Model& model, const ModelFileMetadata& metadata,
                                                    const TestVector& test_vector) {
   const std::string where = "writing model '" + model.name + "': ";
@@ -473,6 +475,9 @@ static_assert(static_cast<int>(LayerKind::conv2d) == 0 && static_cast<int>(Layer
 static_assert(static_cast<int>(Activation::linear) == 0 && static_cast<int>(Activation::relu) == 1,
               "activation codes are part of the file format (FORMAT.md)");
 
+// Long by design: one pass over the file in the order models/FORMAT.md gives its parts (header, section table,
+// checksum, META, LAYR, TEST, whole-model checks), each count and offset checked where it is read. Split, the cursor
+// and the half-built model would travel between functions and the order of the checks would be harder to follow.
 Result<LoadedModel> read_model_file(const std::uint8_t* bytes, std::size_t size) {
   // --- header ---
   const std::size_t magic_size = sizeof kModelFileMagic;
