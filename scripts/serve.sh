@@ -9,7 +9,8 @@ if [ -z "${SKIP_BUILD:-}" ]; then
   bash scripts/build_site.sh
 fi
 site=${CORTEXLENS_SITE_DIR:-build/site}
-isolated=$([ "${CORTEXLENS_ISOLATE:-0}" = 1 ] && echo ', cross-origin isolated (threaded module)')
+isolated=''
+[ "${CORTEXLENS_ISOLATE:-0}" = 1 ] && isolated=', cross-origin isolated (threaded module)'
 echo "serving $site at http://127.0.0.1:${PORT:-8080}/$isolated (Ctrl+C stops)"
 # Python's static server. CORTEXLENS_ISOLATE=1 adds the two headers that make the page cross-origin isolated, so
 # its worker runs the threaded module (SharedArrayBuffer; every file is same-origin, so require-corp blocks
