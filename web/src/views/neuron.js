@@ -188,24 +188,7 @@ function linkNoteText(problems) {
   return parts.join(' ');
 }
 
-const KEYS = [
-  'entries',
-  'neuronId',
-  'precision',
-  'results',
-  'resultsOf',
-  'resultsError',
-  'manifest',
-  'manifestError',
-  'linkProblems',
-  'ownOutput',
-  'pickerQuery',
-  'pickerSession',
-  'pickerMinR',
-  'pickerSort',
-  'population',
-];
-
+// The keys the result panel draws from; the view hears these and the picker's.
 const RESULT_KEYS = [
   'entries',
   'neuronId',
@@ -217,6 +200,7 @@ const RESULT_KEYS = [
   'manifestError',
   'ownOutput',
 ];
+const KEYS = [...RESULT_KEYS, 'linkProblems', 'pickerQuery', 'pickerSession', 'pickerMinR', 'pickerSort', 'population'];
 
 export default {
   id: 'neuron',
