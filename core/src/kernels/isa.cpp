@@ -1,0 +1,87 @@
+#include "cortexlens/isa.hpp"
+
+#include <atomic>
+
+namespace cortexlens {
+
+namespace {
+
+bool cpu_has_avx2() {
+#if defined(__x86_64__) && !defined(__EMSCRIPTEN__)
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
+bool cpu_has_avx512() {
+#if defined(__x86_64__) && !defined(__EMSCRIPTEN__)
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#else
+  return false;
+#endif
+}
+
+std::atomic<int>& chosen() {
+  static std::atomic<int> isa{-1};  // -1: not chosen, use best_isa()
+  return isa;
+}
+
+}  // namespace
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::scalar: return "scalar";
+    case Isa::sse: return "sse";
+    case Isa::avx2: return "avx2";
+    case Isa::avx512: return "avx512";
+  }
+  return "unknown";
+}
+
+Result<Isa> parse_isa(const std::string& name) {
+  for (Isa isa : {Isa::scalar, Isa::sse, Isa::avx2, Isa::avx512})
+    if (name == isa_name(isa)) return isa;
+  return Status::error("unknown instruction set '" + name + "', expected scalar, sse, avx2 or avx512");
+}
+
+std::vector<Isa> supported_isas() {
+  std::vector<Isa> isas = {Isa::scalar, Isa::sse};
+  if (cpu_has_avx2()) isas.push_back(Isa::avx2);
+  if (cpu_has_avx512()) isas.push_back(Isa::avx512);
+  return isas;
+}
+
+Isa best_isa() { return supported_isas().back(); }
+
+Isa active_isa() {
+  const int isa = chosen().load(std::memory_order_relaxed);
+  if (isa >= 0) return static_cast<Isa>(isa);
+  static const Isa best = best_isa();
+  return best;
+}
+
+Status set_isa(Isa isa) {
+  std::string available;
+  for (Isa s : supported_isas()) {
+    if (s == isa) {
+      chosen().store(static_cast<int>(isa), std::memory_order_relaxed);
+      return Status::ok();
+    }
+    available += (available.empty() ? "" : ", ") + std::string(isa_name(s));
+  }
+  return Status::error(std::string("this CPU (or this build) cannot run ") + isa_name(isa) + ": it supports " +
+                       available);
+}
+
+bool has_vnni(Isa isa) {
+#if defined(__x86_64__) && !defined(__EMSCRIPTEN__)
+  if (isa == Isa::avx512) return cpu_has_avx512() && __builtin_cpu_supports("avx512vnni");
+  if (isa == Isa::avx2) return cpu_has_avx2() && __builtin_cpu_supports("avxvnni");
+#endif
+  (void)isa;
+  return false;
+}
+
+}  // namespace cortexlens
