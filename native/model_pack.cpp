@@ -89,7 +89,7 @@ Result<ConvertedModel> convert_model(const Model& float_model, const ConvertOpti
     if (calibration.empty())
       return Status::error("int8 conversion of '" + float_model.name +
                            "' needs calibration images (the published data folder, --data DIR)");
-    ActivationCalibrator calibrator(float_model);
+    ActivationCalibrator calibrator(float_model, {/*per_layer=*/false, /*per_channel=*/true});
     for (const Tensor& input : calibration) CL_RETURN_IF_ERROR(calibrator.add(input));
     auto quantized = quantize_calibrated(float_model, calibrator, calibration, options.percentile);
     if (!quantized) return quantized.status();
@@ -179,13 +179,23 @@ Result<std::vector<std::vector<float>>> run_all(const Model& model, const std::v
                                                 Precision precision) {
   std::vector<std::vector<float>> out;
   out.reserve(inputs.size());
-  // One int8 plan for all the inputs: forward_int8 would pack the weights again for every image.
-  std::unique_ptr<Int8ForwardPlan> plan;
-  if (precision == Precision::int8 && is_int8_model(model)) plan = std::make_unique<Int8ForwardPlan>(model);
+  // One plan for all the inputs: forward() and forward_int8() would pack the weights and allocate the buffers
+  // again for every image.
+  if (precision == Precision::int8) {
+    if (!is_int8_model(model)) return Status::error("model '" + model.name + "' has no int8 weights");
+    Int8ForwardPlan plan(model);
+    for (const Tensor& input : inputs) {
+      auto result = forward_int8_planned(model, plan, input);
+      if (!result) return result.status();
+      out.push_back(std::move(result.value().outputs));
+    }
+    return out;
+  }
+  ForwardRunner runner(model);
   for (const Tensor& input : inputs) {
-    auto result = plan ? forward_int8_planned(model, *plan, input) : forward_with_precision(model, input, precision);
+    auto result = runner.run(input);
     if (!result) return result.status();
-    out.push_back(std::move(result.value().outputs));
+    out.push_back(std::move(result).value());
   }
   return out;
 }
@@ -292,7 +302,7 @@ Result<PackedModel> pack_model(const Model& float_model, const std::string& sour
   if (!float_file) return float_file.status();
   packed.float32 = std::move(float_file).value();
   // One float pass over the reference images both calibrates int8 and gives the response distribution.
-  ActivationCalibrator calibrator(float_model);
+  ActivationCalibrator calibrator(float_model, {/*per_layer=*/false, /*per_channel=*/true});
   for (const Tensor& input : reference.inputs) CL_RETURN_IF_ERROR(calibrator.add(input));
   options.precision = Precision::int8;
   auto quantized = quantize_calibrated(float_model, calibrator, reference.inputs, percentile);

@@ -26,6 +26,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "cortexlens/forward.hpp"
@@ -57,9 +58,17 @@ bool is_int8_model(const Model& model);
 // (2^-40 to 2^40, so a percentile is known to within 0.4% without storing the activations), then gives each
 // layer's input range as the requested percentile of |x|. Exact zeros (ReLU outputs) are counted in the
 // distribution, as they are values the quantizer must represent.
+// Which histograms a calibrator keeps. The int8 recipe (quantize_calibrated) needs the per-channel ones on the
+// float model and the per-layer ones on the equalized model, so each of its two passes keeps only one: binning
+// every activation is as costly as computing it. A query of a histogram not kept answers as for no images.
+struct CalibrationHistograms {
+  bool per_layer = true;    // input_ranges, input_ranges_min_mse
+  bool per_channel = true;  // input_channel_ranges
+};
+
 class ActivationCalibrator {
  public:
-  explicit ActivationCalibrator(const Model& model);
+  explicit ActivationCalibrator(const Model& model, CalibrationHistograms kept = {});
   // Runs the float model on one input and records every layer's input. Refuses a wrong input shape.
   Status add(const Tensor& input);
   std::size_t images() const { return images_; }
@@ -78,7 +87,12 @@ class ActivationCalibrator {
   const std::vector<std::vector<float>>& outputs() const { return outputs_; }
 
  private:
+  // Bins layer l's input (values of shape `view.shape`; channel k of the layer is flat index % in.c).
+  void record(std::size_t l, const ForwardRunner::LayerOutput& view);
+
   const Model* model_;
+  CalibrationHistograms kept_;
+  std::unique_ptr<ForwardRunner> runner_;  // one plan for every image: building one per image dominated the time
   std::vector<std::vector<std::uint64_t>> histograms_;          // (layers, bins)
   std::vector<std::uint64_t> zeros_;                            // (layers)
   std::vector<float> max_abs_;                                  // (layers)
@@ -104,8 +118,9 @@ inline constexpr double kDefaultCalibrationPercentile = 99.99;
 Status equalize_channel_ranges(Model& model, const std::vector<std::vector<float>>& input_channel_ranges);
 
 // The whole int8 recipe on calibration images: equalize channel ranges (from `float_calibration`, a calibrator of
-// float_model fed with the images), calibrate each layer's input range on the equalized model (the percentile of
-// |x|, or the min-MSE clip when percentile <= 0), quantize. The result computes float_model's function.
+// float_model fed with the images, keeping at least the per-channel histograms), calibrate each layer's input range on
+// the equalized model (the percentile of |x|, or the min-MSE clip when percentile <= 0), quantize. The result computes
+// float_model's function.
 Result<Model> quantize_calibrated(const Model& float_model, const ActivationCalibrator& float_calibration,
                                   const std::vector<Tensor>& images, double percentile);
 
