@@ -28,6 +28,7 @@ using json = nlohmann::json;
 constexpr int kPackFormatVersion = 2;  // bump when the cached entries' meaning or the file format changes
 constexpr const char* kPackUsage =
     "usage: cortexlens pack --out DIR [--data DIR] [--threads N] [--percentile P|mse] [--eval-step K]\n"
+    "  --threads: default, every core.\n"
     "  Without the published data only the demo model is packed. --eval-step K measures fidelity on every K-th\n"
     "  held-out image only (quicker; the manifest says how many images each figure used).\n";
 
@@ -105,7 +106,7 @@ Status write_text(const std::string& path, const std::string& text) {
 // What `pack` was asked for.
 struct PackSettings {
   std::string data_dir = configured_data_dir(), out_dir;
-  int threads = 2, eval_step = 1;
+  int threads = default_thread_count(), eval_step = 1;
   double percentile = kDefaultCalibrationPercentile;
   std::string cache_dir() const { return out_dir + "/.cache"; }
 };
@@ -232,7 +233,13 @@ Result<Entry> pack_published_model(const PublishedModel& source, const PackSetti
 Status pack_stale_models(const std::vector<PublishedModel>& models, const PackSettings& settings,
                          const MeasurementImages& images, std::vector<Entry>& entries) {
   std::mutex hdf5_mutex;  // Debian's libhdf5 is not built thread-safe
-  return run_parallel(models.size(), settings.threads, [&](std::size_t i) -> Status {
+  // Largest first: a shared model costs as much as dozens of per-neuron ones, and started last it would leave the
+  // other threads idle at the end.
+  std::vector<std::size_t> order(models.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_partition(order.begin(), order.end(), [&](std::size_t i) { return models[i].kind != "neuron"; });
+  return run_parallel(models.size(), settings.threads, [&](std::size_t k) -> Status {
+    const std::size_t i = order[k];
     if (entries[i].up_to_date) return Status::ok();
     auto entry = pack_published_model(models[i], settings, images, hdf5_mutex);
     if (!entry) return entry.status();

@@ -157,6 +157,13 @@ Result<EvaluationData> load_evaluation_data(const std::string& data_dir, int ste
 
 namespace {
 
+// "2nd", "3rd", "11th", "21st".
+std::string ordinal(int n) {
+  const int tens = n % 100, ones = n % 10;
+  const char* suffix = tens >= 11 && tens <= 13 ? "th" : ones == 1 ? "st" : ones == 2 ? "nd" : ones == 3 ? "rd" : "th";
+  return std::to_string(n) + suffix;
+}
+
 std::vector<double> as_double(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
 
 // Linear interpolation between order statistics (NumPy's default percentile).
@@ -267,7 +274,7 @@ Status measure_fidelity(const Model& float_model, const Model& int8_model, const
       report.int8_vs_recorded_r = pearson_r(qo, recorded);
       report.images =
           s.session + " 601-1200" +
-          (s.images.size() < 600 ? " (every " + std::to_string(s.images[1] - s.images[0]) + "th)" : std::string());
+          (s.images.size() < 600 ? " (every " + ordinal(s.images[1] - s.images[0]) + " image)" : std::string());
       report.image_count = recorded.size();
     }
   }
@@ -363,6 +370,8 @@ std::vector<PublishedModel> list_published_models(const std::string& data_dir, b
   }
   return models;
 }
+
+int default_thread_count() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
 Status run_parallel(std::size_t count, int threads, const std::function<Status(std::size_t)>& job) {
   std::vector<Status> results(count, Status::ok());

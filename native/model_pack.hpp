@@ -131,6 +131,9 @@ struct PublishedModel {
 };
 std::vector<PublishedModel> list_published_models(const std::string& data_dir, bool shared_100_only = true);
 
+// Every core the machine reports (at least 1): the default of --threads.
+int default_thread_count();
+
 // Runs job(i) for i in [0, count) on `threads` threads; returns the first error (by index), or ok.
 Status run_parallel(std::size_t count, int threads, const std::function<Status(std::size_t)>& job);
 
