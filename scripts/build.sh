@@ -9,13 +9,20 @@ jobs=$(nproc)
 data_arg=()
 [ -n "${CORTEXLENS_DATA_DIR:-}" ] && data_arg=(-DCORTEXLENS_DATA_DIR="$CORTEXLENS_DATA_DIR")
 
-if [ "${1:-all}" != wasm ]; then
+# `site`: only what the page needs (the CLI that packs the models, the two wasm modules), not the tests and
+# benchmarks: what serve.sh builds, so a fresh clone reaches a served page sooner.
+mode=${1:-all}
+case "$mode" in all | native | wasm | site) ;; *) echo "usage: scripts/build.sh [all|native|wasm|site]" >&2; exit 2 ;; esac
+native_targets=() wasm_targets=()
+[ "$mode" = site ] && native_targets=(--target cortexlens) && wasm_targets=(--target cortexlens_wasm)
+
+if [ "$mode" != wasm ]; then
   cmake --preset release "${data_arg[@]}" >/dev/null
-  cmake --build --preset release -j "$jobs"
+  cmake --build --preset release -j "$jobs" "${native_targets[@]}"
 fi
-if [ "${1:-all}" != native ]; then
+if [ "$mode" != native ]; then
   emcmake cmake --preset wasm "${data_arg[@]}" >/dev/null
-  cmake --build --preset wasm -j "$jobs"
+  cmake --build --preset wasm -j "$jobs" "${wasm_targets[@]}"
   # The threaded module for cross-origin-isolated pages (the module target only).
   emcmake cmake --preset wasm-mt >/dev/null
   cmake --build --preset wasm-mt -j "$jobs"

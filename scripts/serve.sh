@@ -4,9 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${SKIP_BUILD:-}" ]; then
+  source scripts/stage_timer.sh
+  stage "setup (Debian packages, npm ci)"
   bash scripts/setup.sh
-  bash scripts/build.sh
+  stage "build: what the page needs (the CLI, the wasm modules)"
+  bash scripts/build.sh site
+  stage "the site: the page and the model packs"
   bash scripts/build_site.sh
+  stage ""
 fi
 site=${CORTEXLENS_SITE_DIR:-build/site}
 isolated=''

@@ -5,17 +5,7 @@
 # Chromium. Prints each stage's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-started=$SECONDS
-stage_started=$SECONDS
-stage() {
-  local now=$SECONDS
-  [ -n "${stage_name:-}" ] &&
-    printf '== %s: %d s (total %d s) ==\n' "$stage_name" $((now - stage_started)) $((now - started))
-  stage_name=$1
-  stage_started=$now
-  [ -n "$stage_name" ] && echo "== $stage_name =="
-  return 0
-}
+source scripts/stage_timer.sh
 
 stage "setup (Debian packages, npm ci)"
 bash scripts/setup.sh
