@@ -12,7 +12,10 @@ data_arg=()
 # `site`: only what the page needs (the CLI that packs the models, the two wasm modules), not the tests and
 # benchmarks: what serve.sh builds, so a fresh clone reaches a served page sooner.
 mode=${1:-all}
-case "$mode" in all | native | wasm | site) ;; *) echo "usage: scripts/build.sh [all|native|wasm|site]" >&2; exit 2 ;; esac
+case "$mode" in
+  all | native | wasm | site) ;;
+  *) echo "usage: scripts/build.sh [all|native|wasm|site]" >&2; exit 2 ;;
+esac
 native_targets=() wasm_targets=()
 [ "$mode" = site ] && native_targets=(--target cortexlens) && wasm_targets=(--target cortexlens_wasm)
 
