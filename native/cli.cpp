@@ -245,6 +245,10 @@ const cli::Command kCommands[] = {
     {"fidelity", "[--data DIR]: int8 vs float agreement and prediction of recorded responses (images 601-1200)",
      cli::run_fidelity},
     {"pack", "--out DIR [--data DIR]: int8 + float model files and manifest.json for the page", cli::run_pack},
+    {"screen",
+     "IMAGES... --models DIR|MODEL[,...] [--top K] [--threads N] [--precision float|int8] [--out FILE.csv|FILE.json]\n"
+     "      [--resume]: every model over every image (files, folders, zip, tar): top/bottom K and quantiles per output",
+     cli::run_screen},
     {"synth", "MODEL -o OUT.png [--minimize] [--steps N] [--seed S] [--recipe authors|fourier]: preferred image",
      cli::run_synth},
     {"synth-check", "[MODEL...] [--count N] [--steps N]: synthesized vs natural images' responses",
