@@ -3,7 +3,7 @@
 // reporting per model output its strongest and weakest images and the quantiles of its responses.
 //
 // Images are the outer loop, in chunks: a chunk is read (one thread: archives are streams), decoded once (every
-// core), then every model runs over it (every core: one ForwardRunner per worker, reused over a slice of images),
+// core), then every model runs over it (every core: one ModelRunner per worker, reused over a slice of images),
 // then the checkpoint is written. Where a response lands depends only on its image and output, never on which
 // thread computed it, so the result is the same for any --threads and --chunk, and a resumed run continues
 // exactly where the checkpoint left off.
@@ -23,8 +23,8 @@
 #include <thread>
 
 #include "commands.hpp"
-#include "cortexlens/forward_runner.hpp"
 #include "cortexlens/image.hpp"
+#include "cortexlens/model_runner.hpp"
 #include "image_sources.hpp"
 #include "model_pack.hpp"
 #include "model_source.hpp"
@@ -222,7 +222,7 @@ bool ends_with_json(const std::string& path) {
 
 struct WorkerSlot {
   std::size_t model = std::numeric_limits<std::size_t>::max();
-  std::unique_ptr<ForwardRunner> runner;
+  std::unique_ptr<ModelRunner> runner;
 };
 
 }  // namespace
@@ -376,7 +376,7 @@ Outcome run_screen(const Args& args) {
       WorkerSlot& slot = slots[static_cast<std::size_t>(worker)];
       if (slot.model != m) {
         slot.runner.reset();
-        auto runner = ForwardRunner::create(models[m].model, models[m].precision);
+        auto runner = ModelRunner::create(models[m].model, models[m].precision);
         if (!runner) return runner.status().with_context("'" + models[m].path + "': ");
         slot.runner = std::move(runner).value();
         slot.model = m;

@@ -1,5 +1,5 @@
 // Work spread over the machine's cores, for the commands that run many images or many models. Each call starts
-// its threads and joins them before returning; what a thread keeps between items (a ForwardRunner: plans are not
+// its threads and joins them before returning; what a thread keeps between items (a ModelRunner: plans are not
 // thread-safe) lives in the caller's per-worker slots, indexed by the worker number the job receives.
 #pragma once
 

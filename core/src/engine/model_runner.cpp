@@ -1,4 +1,4 @@
-#include "cortexlens/forward_runner.hpp"
+#include "cortexlens/model_runner.hpp"
 
 #include "cortexlens/int8_forward_plan.hpp"
 #include "engine/forward_plan.hpp"
@@ -18,13 +18,13 @@ Status check_float_input(const Model& model, const Tensor& input) {
 
 }  // namespace
 
-ForwardRunner::ForwardRunner(const Model& model, Precision precision) : model_(&model), precision_(precision) {}
+ModelRunner::ModelRunner(const Model& model, Precision precision) : model_(&model), precision_(precision) {}
 
-ForwardRunner::~ForwardRunner() = default;
+ModelRunner::~ModelRunner() = default;
 
-Result<std::unique_ptr<ForwardRunner>> ForwardRunner::create(const Model& model, Precision precision) {
+Result<std::unique_ptr<ModelRunner>> ModelRunner::create(const Model& model, Precision precision) {
   if (model.layers.empty()) return Status::error("model '" + model.name + "' has no layers");
-  std::unique_ptr<ForwardRunner> runner(new ForwardRunner(model, precision));
+  std::unique_ptr<ModelRunner> runner(new ModelRunner(model, precision));
   if (precision == Precision::int8) {
     for (const auto& layer : model.layers)
       if (!layer.int8)
@@ -39,7 +39,7 @@ Result<std::unique_ptr<ForwardRunner>> ForwardRunner::create(const Model& model,
   return runner;
 }
 
-Status ForwardRunner::run(const Tensor& input, float* outputs) {
+Status ModelRunner::run(const Tensor& input, float* outputs) {
   if (int8_plan_) {
     CL_RETURN_IF_ERROR(check_int8_forward(*model_, input));
     int8_plan_->run(input.data.data(), outputs);

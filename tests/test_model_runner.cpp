@@ -1,4 +1,4 @@
-// ForwardRunner: one prepared model reused over many images gives forward_with_precision's numbers bit for bit, at
+// ModelRunner: one prepared model reused over many images gives forward_with_precision's numbers bit for bit, at
 // both precisions, whatever it ran before; and it refuses what forward would refuse.
 #include <catch2/catch.hpp>
 
@@ -6,8 +6,8 @@
 #include <random>
 
 #include "cortexlens/forward.hpp"
-#include "cortexlens/forward_runner.hpp"
 #include "cortexlens/model_file.hpp"
+#include "cortexlens/model_runner.hpp"
 #include "cortexlens/quantize.hpp"
 #include "demo_model.hpp"
 #include "image_fixtures.hpp"
@@ -38,12 +38,12 @@ std::vector<Tensor> varied_inputs(const Model& model) {
 
 }  // namespace
 
-TEST_CASE("a ForwardRunner reused over many inputs gives forward's outputs bit for bit", "[forward][runner]") {
+TEST_CASE("a ModelRunner reused over many inputs gives forward's outputs bit for bit", "[forward][runner]") {
   const Model model = committed_demo_model();
   REQUIRE(is_int8_model(model));
   for (Precision precision : {Precision::float32, Precision::int8}) {
     INFO(precision_name(precision));
-    auto runner = ForwardRunner::create(model, precision);
+    auto runner = ModelRunner::create(model, precision);
     REQUIRE(runner);
     REQUIRE(runner.value()->output_size() == model.output_count());
     for (const Tensor& input : varied_inputs(model)) {
@@ -56,15 +56,15 @@ TEST_CASE("a ForwardRunner reused over many inputs gives forward's outputs bit f
   }
 }
 
-TEST_CASE("a ForwardRunner refuses what forward refuses, with the same messages", "[forward][runner]") {
+TEST_CASE("a ModelRunner refuses what forward refuses, with the same messages", "[forward][runner]") {
   const demo::DemoKeras keras = demo::build_demo_keras();
   auto float_model = import_keras(keras.config_json, keras.tensors, demo::kDemoModelName);
   REQUIRE(float_model);
-  auto int8_runner = ForwardRunner::create(float_model.value(), Precision::int8);
+  auto int8_runner = ModelRunner::create(float_model.value(), Precision::int8);
   REQUIRE_FALSE(int8_runner);
   CHECK(int8_runner.message().find("has no int8 weights for layer") != std::string::npos);
 
-  auto runner = ForwardRunner::create(float_model.value(), Precision::float32);
+  auto runner = ModelRunner::create(float_model.value(), Precision::float32);
   REQUIRE(runner);
   const Tensor wrong(Shape3{10, 10, 3});
   std::vector<float> outputs(runner.value()->output_size());
@@ -73,7 +73,7 @@ TEST_CASE("a ForwardRunner refuses what forward refuses, with the same messages"
   CHECK(refused.message() == forward(float_model.value(), wrong).message());
 
   const Model model = committed_demo_model();
-  auto int8 = ForwardRunner::create(model, Precision::int8);
+  auto int8 = ModelRunner::create(model, Precision::int8);
   REQUIRE(int8);
   Tensor not_finite(model.input);
   not_finite.data[5] = std::nanf("");

@@ -18,15 +18,15 @@ namespace cortexlens {
 class ForwardPlan;
 class Int8ForwardPlan;
 
-class ForwardRunner {
+class ModelRunner {
  public:
   // The model must have passed validate_model, and must outlive the runner unchanged. int8 needs int8 weights on
   // every layer (an int8 model file); refused otherwise, naming the first layer without them. float runs any
   // model (an int8 file's float path uses its dequantized weights).
-  static Result<std::unique_ptr<ForwardRunner>> create(const Model& model, Precision precision);
-  ~ForwardRunner();
-  ForwardRunner(const ForwardRunner&) = delete;
-  ForwardRunner& operator=(const ForwardRunner&) = delete;
+  static Result<std::unique_ptr<ModelRunner>> create(const Model& model, Precision precision);
+  ~ModelRunner();
+  ModelRunner(const ModelRunner&) = delete;
+  ModelRunner& operator=(const ModelRunner&) = delete;
 
   const Model& model() const { return *model_; }
   Precision precision() const { return precision_; }
@@ -37,7 +37,7 @@ class ForwardRunner {
   Status run(const Tensor& input, float* outputs);
 
  private:
-  ForwardRunner(const Model& model, Precision precision);
+  ModelRunner(const Model& model, Precision precision);
   const Model* model_;
   Precision precision_;
   std::size_t output_size_ = 0;
