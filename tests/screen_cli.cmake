@@ -1,5 +1,5 @@
-# `cortexlens screen` end to end, on images this test writes and the committed demo model:
-#   - 1 thread and 2 threads, with different chunk sizes, give byte-identical CSV;
+# `cortexlens screen` and `predict` end to end, on images this test writes and the committed demo model:
+#   - 1 thread and 2 threads, with different chunk sizes, give byte-identical CSV (and predict byte-identical rows);
 #   - a run stopped after some chunks (--stop-after) and resumed gives the same bytes as a clean run (CSV and JSON);
 #   - a checkpoint is never silently overwritten, nor resumed into a different run;
 #   - folders, zip and tar.gz archives are read; an image that does not decode is reported and skipped.
@@ -97,4 +97,19 @@ expect_contains("${last_stderr}" "--resume needs --out FILE" "--resume without -
 run(2 ${CORTEXLENS} screen ${images})
 expect_contains("${last_stderr}" "--models DIR|MODEL,... is required" "--models is required")
 
-message(STATUS "screen: identical across threads and chunk sizes; stopped + resumed = clean run")
+# predict: 1 and 2 threads print the same bytes.
+file(GLOB pngs ${WORK}/images/dot*.png)
+list(SORT pngs)
+run(0 ${CORTEXLENS} predict ${MODELS_DIR}/demo/demo_dot_detector.clm ${pngs} --threads 1)
+set(predict_one "${last_stdout}")
+run(0 ${CORTEXLENS} predict ${MODELS_DIR}/demo/demo_dot_detector.clm ${pngs} --threads 2)
+if(NOT predict_one STREQUAL last_stdout)
+  message(FATAL_ERROR "predict differs between 1 and 2 threads:\n${predict_one}\n---\n${last_stdout}")
+endif()
+run(0 ${CORTEXLENS} predict ${MODELS_DIR}/demo/demo_dot_detector.keras ${pngs} --threads 1)
+set(predict_one "${last_stdout}")
+run(0 ${CORTEXLENS} predict ${MODELS_DIR}/demo/demo_dot_detector.keras ${pngs} --threads 2)
+if(NOT predict_one STREQUAL last_stdout)
+  message(FATAL_ERROR "predict (float) differs between 1 and 2 threads:\n${predict_one}\n---\n${last_stdout}")
+endif()
+message(STATUS "screen and predict: identical across threads and chunk sizes; stopped + resumed = clean run")
