@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "model_pack.hpp"
 #include "model_source.hpp"
+#include "thread_pool.hpp"
 
 namespace cortexlens::cli {
 
@@ -21,7 +22,8 @@ constexpr const char* kFidelityUsage =
     "  Converts every published model to int8 (calibrated on images 1-600, every 6th, of the test sessions) and\n"
     "  prints per output: r(int8, float), r(float, recorded), r(int8, recorded) on images 601-1200 of its own\n"
     "  session, then medians. --limit N takes only the first N per-neuron models and no shared model\n"
-    "  (quick checks); --only takes the listed models (e.g. 211022_n40,shared_100).\n";
+    "  (quick checks); --only takes the listed models (e.g. 211022_n40,shared_100). --threads N: models run in\n"
+    "  parallel (default: the number of cores); the output is the same for any N.\n";
 
 struct Summary {
   std::vector<double> int8_vs_float, float_rec, int8_rec;
@@ -48,13 +50,13 @@ struct Summary {
 // Long by design: the fidelity report in the order it prints; its parts share the loaded images and responses.
 Outcome run_fidelity(const Args& args) {
   std::string data_dir = configured_data_dir();
-  int threads = 2;
+  int threads = default_thread_count();
   double percentile = kDefaultCalibrationPercentile;
   std::size_t limit = SIZE_MAX;
   std::vector<std::string> only;
   ArgParser parser("fidelity", kFidelityUsage);
   parser.text("--data", "DIR", data_dir)
-      .integer("--threads", "N", 1, 64, threads)
+      .integer("--threads", "N", 1, 1024, threads)
       .custom("--percentile", "P", "a number in (50, 100] or mse",
               [&percentile](const std::string& text) { return parse_percentile(text, percentile); })
       .integer("--limit", "N", 1, LLONG_MAX, limit)
@@ -90,6 +92,8 @@ Outcome run_fidelity(const Args& args) {
   std::vector<std::vector<OutputReport>> reports(models.size());
   std::mutex hdf5_mutex;  // Debian's libhdf5 is not built thread-safe
   std::mutex print_mutex;
+  std::vector<bool> done(models.size(), false);  // guarded by print_mutex, as is next_to_print
+  std::size_t next_to_print = 0;
   std::printf("model,output,r_int8_float,r_float_recorded,r_int8_recorded,images\n");
   auto status = run_parallel(models.size(), threads, [&](std::size_t i) -> Status {
     Result<Model> model = Status::error("not loaded");
@@ -101,11 +105,15 @@ Outcome run_fidelity(const Args& args) {
     auto packed =
         pack_model(model.value(), model_source_text(models[i].path), reference.value(), evaluation.value(), percentile);
     if (!packed) return packed.status().with_context("'" + models[i].path + "': ");
-    reports[i] = std::move(packed.value().outputs);
+    // Rows are printed in model order as soon as every earlier model is done, so the table is the same for
+    // any number of threads.
     std::lock_guard<std::mutex> lock(print_mutex);
-    for (const auto& r : reports[i])
-      std::printf("%s,%s,%.6f,%.6f,%.6f,%s\n", models[i].id.c_str(), r.name.c_str(), r.int8_vs_float_r,
-                  r.float_vs_recorded_r, r.int8_vs_recorded_r, r.images.c_str());
+    reports[i] = std::move(packed.value().outputs);
+    done[i] = true;
+    for (; next_to_print < models.size() && done[next_to_print]; ++next_to_print)
+      for (const auto& r : reports[next_to_print])
+        std::printf("%s,%s,%.6f,%.6f,%.6f,%s\n", models[next_to_print].id.c_str(), r.name.c_str(), r.int8_vs_float_r,
+                    r.float_vs_recorded_r, r.int8_vs_recorded_r, r.images.c_str());
     std::fflush(stdout);
     return Status::ok();
   });

@@ -21,6 +21,9 @@ Outcome run_convert(const Args& args);
 Outcome run_fidelity(const Args& args);
 Outcome run_pack(const Args& args);
 
+// Every model over every image: extremes and quantiles per output, resumable (native/cmd_screen.cpp).
+Outcome run_screen(const Args& args);
+
 // Preferred-image synthesis (native/cmd_synth.cpp).
 Outcome run_synth(const Args& args);
 Outcome run_synth_check(const Args& args);

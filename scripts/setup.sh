@@ -9,6 +9,7 @@ packages=(
   clang-format                           # C++ formatting (scripts/lint.sh)
   libstb-dev nlohmann-json3-dev catch2   # header-only libraries, native and wasm
   libzip-dev libhdf5-dev                 # .keras containers, native only (the page uses fflate + jsfive)
+  libarchive-dev                         # tar archives of images for `cortexlens screen`, native only
   zlib1g-dev                             # gzip sizes printed by `cortexlens pack`
   emscripten node-acorn                  # WebAssembly (Emscripten 3.1.6 with the system clang)
   chromium                               # headless browser tests (driven by playwright-core)
