@@ -9,6 +9,8 @@
 
 #include "cortexlens/image.hpp"
 #include "cortexlens/int8_forward_plan.hpp"
+#include "cortexlens/model_runner.hpp"
+#include "thread_pool.hpp"
 #include "v4_data.hpp"
 
 namespace cortexlens {
@@ -188,21 +190,12 @@ Result<std::vector<std::vector<float>>> run_all(const Model& model, const std::v
   out.reserve(inputs.size());
   // One plan for all the inputs: forward() and forward_int8() would pack the weights and allocate the buffers
   // again for every image.
-  if (precision == Precision::int8) {
-    if (!is_int8_model(model)) return Status::error("model '" + model.name + "' has no int8 weights");
-    Int8ForwardPlan plan(model);
-    for (const Tensor& input : inputs) {
-      auto result = forward_int8_planned(model, plan, input);
-      if (!result) return result.status();
-      out.push_back(std::move(result.value().outputs));
-    }
-    return out;
-  }
-  ForwardRunner runner(model);
+  auto runner = ModelRunner::create(model, precision);
+  if (!runner) return runner.status();
   for (const Tensor& input : inputs) {
-    auto result = runner.run(input);
-    if (!result) return result.status();
-    out.push_back(std::move(result).value());
+    std::vector<float> outputs(runner.value()->output_size());
+    CL_RETURN_IF_ERROR(runner.value()->run(input, outputs.data()));
+    out.push_back(std::move(outputs));
   }
   return out;
 }
@@ -326,8 +319,6 @@ Result<PackedModel> pack_model(const Model& float_model, const std::string& sour
 }  // namespace cortexlens
 
 #include <dirent.h>
-#include <atomic>
-#include <thread>
 
 namespace cortexlens {
 
@@ -371,25 +362,8 @@ std::vector<PublishedModel> list_published_models(const std::string& data_dir, b
   return models;
 }
 
-int default_thread_count() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
-
 Status run_parallel(std::size_t count, int threads, const std::function<Status(std::size_t)>& job) {
-  std::vector<Status> results(count, Status::ok());
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> failed{false};
-  auto worker = [&] {
-    for (std::size_t i = next++; i < count && !failed; i = next++) {
-      results[i] = job(i);
-      if (!results[i].is_ok()) failed = true;
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < std::max(1, threads); ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& thread : pool) thread.join();
-  for (const auto& status : results)
-    if (!status.is_ok()) return status;
-  return Status::ok();
+  return parallel_for(count, threads, [&job](int, std::size_t i) { return job(i); });
 }
 
 double median_of(std::vector<double> values) {

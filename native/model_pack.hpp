@@ -9,6 +9,7 @@
 
 #include "cortexlens/model_file.hpp"
 #include "cortexlens/quantize.hpp"
+#include "thread_pool.hpp"
 #include "v4_data.hpp"
 
 namespace cortexlens {
@@ -131,10 +132,7 @@ struct PublishedModel {
 };
 std::vector<PublishedModel> list_published_models(const std::string& data_dir, bool shared_100_only = true);
 
-// Every core the machine reports (at least 1): the default of --threads.
-int default_thread_count();
-
-// Runs job(i) for i in [0, count) on `threads` threads; returns the first error (by index), or ok.
+// parallel_for (thread_pool.hpp) for jobs that keep nothing per worker.
 Status run_parallel(std::size_t count, int threads, const std::function<Status(std::size_t)>& job);
 
 double median_of(std::vector<double> values);
