@@ -222,7 +222,7 @@ async function benchModel(key, opts, tmpDir) {
           ms.ort.push(...(await timeOrt(session, feeds, opts.runs)));
           continue;
         }
-        record = runBenchNative(benchNative, modelPath(key), opts, nativeMode);
+        record = runBenchNative(opts.binary, modelPath(key), opts, nativeMode);
         if (record.hasOutputs) {
           agreement = compareOutputs(record.float.output, ortOutput);
           if (!(agreement.relative <= MAX_RELATIVE_DIFF)) {
@@ -314,9 +314,13 @@ async function main() {
 
   const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cortexlens-onnx-'));
   try {
+    // A copy, so that every round times one build even when its tree is rebuilt meanwhile (other engineers' trees).
+    opts.binary = path.join(tmpDir, 'bench_native');
+    fs.copyFileSync(benchNative, opts.binary);
+    fs.chmodSync(opts.binary, 0o755);
     const overhead = await ortCallOverhead();
     // A short first run tells whether this bench_native has --json (other branches' builds may not).
-    runBenchNative(benchNative, modelPath(opts.models[0]), { runs: 1, int8Dir: null }, nativeMode);
+    runBenchNative(opts.binary, modelPath(opts.models[0]), { runs: 1, int8Dir: null }, nativeMode);
     const report = nativeMode.json ? '--json' : 'text report (no --json in this build: outputs not compared)';
     console.log(`# ours: ${benchNative} ${report}; plan reused, batch 1, 1 thread`);
     console.log(
