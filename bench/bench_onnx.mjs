@@ -302,8 +302,8 @@ function printLayers({ key, layers }) {
         `${q ? fmt(m / q.minMs, 2).padStart(6) : ''}`,
     );
   }
-  // Each layer lasts well under a scheduler time slice, so its min escapes preemption even on a loaded machine where
-  // no whole pass of several ms does: the sum estimates the unloaded pass (less the plan's input and output copies).
+  // Each layer lasts well under a scheduler time slice, so its min escapes preemption even on a loaded machine where a
+  // whole pass of several ms rarely does: the sum estimates the unloaded pass (less the plan's input and output copies).
   const sum = (ls) => ls.reduce((t, l) => t + l.minMs, 0);
   const int8Sum = layers.int8 ? `, int8 ${fmt(sum(layers.int8))} ms` : '';
   console.log(`  sum of the layers' mins: float ${fmt(sum(layers.float))} ms${int8Sum}`);
