@@ -1,7 +1,7 @@
 // Benchmark: our native engine (bench_native, float and int8) against ONNX Runtime's native CPU build (npm
 // onnxruntime-node) on the same models and the same input, in one run. See bench/README.md.
 //
-//   node bench/bench_onnx.mjs [--runs N] [--rounds R] [--models a,b,c] [--int8-dir DIR] [--no-int8]
+//   node bench/bench_onnx.mjs [--runs N] [--rounds R] [--models a,b,c] [--int8-dir DIR] [--no-int8] [--ort-profile]
 //   env: CORTEXLENS_BENCH_NATIVE (default build/release/bench/bench_native), CORTEXLENS_CLI (default
 //   build/release/native/cortexlens, makes the int8 files), CORTEXLENS_DATA_DIR (default ../shared/data/v4);
 //   CORTEXLENS_ISA passes through to bench_native where it reads it.
@@ -61,9 +61,10 @@ function parseArgs(argv) {
     else if (a === '--models') opts.models = next().split(',');
     else if (a === '--int8-dir') opts.int8Dir = path.resolve(next());
     else if (a === '--no-int8') opts.int8Dir = null;
+    else if (a === '--ort-profile') opts.ortProfile = true;
     else {
       throw new Error(
-        `unknown argument ${a}; expected --runs N (>= 50), --rounds R, --models a,b, --int8-dir DIR or --no-int8`,
+        `unknown argument ${a}; expected --runs N (>= 50), --rounds R, --models a,b, --int8-dir DIR, --no-int8 or --ort-profile`,
       );
     }
   }
@@ -152,6 +153,28 @@ async function optimizedOps(bytes, tmpDir) {
     counts.set(op, (counts.get(op) ?? 0) + 1);
   }
   return [...counts].map(([op, n]) => `${op} x${n}`).join(', ');
+}
+
+// ONNX Runtime's own per-node times (its profiler, min over `runs` runs), to say which of its kernels limits it; the
+// profiler's overhead stays out of the timed runs, which use another session.
+async function ortNodeTimes(bytes, feeds, runs, tmpDir) {
+  const prefix = path.join(tmpDir, `profile-${Date.now()}`);
+  const session = await ort.InferenceSession.create(bytes, {
+    ...sessionOptions,
+    enableProfiling: true,
+    profileFilePrefix: prefix,
+  });
+  for (let i = 0; i < runs; ++i) await session.run(feeds);
+  session.endProfiling();
+  await session.release();
+  const file = fs.readdirSync(tmpDir).find((f) => path.join(tmpDir, f).startsWith(prefix));
+  const nodes = new Map();
+  for (const e of JSON.parse(fs.readFileSync(path.join(tmpDir, file), 'utf8'))) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    const name = `${e.name.replace(/_kernel_time$/, '')} (${e.args.op_name})`;
+    nodes.set(name, Math.min(nodes.get(name) ?? Number.POSITIVE_INFINITY, e.dur / 1000));
+  }
+  return [...nodes];
 }
 
 // The cost of one session.run() call from node on a graph that does nothing: the part of ONNX Runtime's figures
@@ -284,13 +307,14 @@ async function benchModel(key, opts, tmpDir) {
     console.log(`${''.padEnd(WIDTHS[0])} (${note})`);
     console.log(`${''.padEnd(WIDTHS[0])} (ORT ran: ${graph})`);
     if (record.int8Error) console.log(`${''.padEnd(WIDTHS[0])} (no int8 row: ${record.int8Error})`);
-    return { key, layers };
+    const ortNodes = opts.ortProfile ? await ortNodeTimes(exported.bytes, feeds, opts.runs, tmpDir) : null;
+    return { key, layers, ortNodes };
   } finally {
     await session.release();
   }
 }
 
-function printLayers({ key, layers }) {
+function printLayers({ key, layers, ortNodes }) {
   console.log(`\n${key}: our kernels, per layer alone (min ms over all runs; G multiply-adds/s from the min)`);
   console.log('  layer                    kind              M m-adds  float ms    G/s   int8 ms    G/s');
   for (const [i, l] of layers.float.entries()) {
@@ -307,6 +331,11 @@ function printLayers({ key, layers }) {
   const sum = (ls) => ls.reduce((t, l) => t + l.minMs, 0);
   const int8Sum = layers.int8 ? `, int8 ${fmt(sum(layers.int8))} ms` : '';
   console.log(`  sum of the layers' mins: float ${fmt(sum(layers.float))} ms${int8Sum}`);
+  if (!ortNodes) return;
+  console.log(
+    `  ONNX Runtime's nodes (its profiler, min ms): sum ${fmt(ortNodes.reduce((t, [, ms]) => t + ms, 0))} ms`,
+  );
+  for (const [name, ms] of ortNodes) console.log(`    ${name.padEnd(44)} ${fmt(ms).padStart(8)}`);
 }
 
 async function main() {

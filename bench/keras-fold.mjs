@@ -31,13 +31,15 @@ function tensorsOf(byName, group, count) {
  * @param {Array<{name: string, shape: number[], data: Float32Array}>} tensors  from readKerasArchive
  * @returns {{input: number[]|null, ops: Array<object>}}  input: (H, W, C) of one image from the InputLayer (null
  *   without one); each op one of
- *   {kind: 'conv'|'depthwise', strides: [sh, sw], pad: 'same'|'valid', filter: {shape, data}, bias, activation}
+ *   {name, kind: 'conv'|'depthwise', strides: [sh, sw], pad: 'same'|'valid', filter: {shape, data}, bias, activation}
  *     (filter in the Keras layout: conv (kh, kw, in, out), depthwise (kh, kw, C, multiplier); bias a Float32Array
  *     of the output channels, or null),
- *   {kind: 'dense', filter: {shape: [in, out], data}, bias, activation} (its input flattened in (H, W, C) order),
- *   {kind: 'flatten'}.
- *   activation is 'linear' or 'relu'.
+ *   {name, kind: 'dense', filter: {shape: [in, out], data}, bias, activation} (its input flattened in (H, W, C) order),
+ *   {name, kind: 'flatten'}.
+ *   activation is 'linear' or 'relu'; name is the Keras layer's (SeparableConv2D's halves: '<name>/depthwise' and
+ *   '<name>/pointwise', as our engine names them).
  */
+// biome-ignore lint/complexity/noExcessiveLinesPerFunction: one pass over the Keras layers that folds BatchNorm and attaches activations; split, that pass's state would travel between functions
 export function foldKerasLayers(configText, tensors) {
   const layers = JSON.parse(configText).config.layers;
   const byName = new Map(tensors.map((t) => [t.name, t]));
@@ -63,7 +65,12 @@ export function foldKerasLayers(configText, tensors) {
     }
     if (cls === 'Conv2D' || cls === 'SeparableConv2D' || cls === 'DepthwiseConv2D') {
       if (pair(c.dilation_rate ?? 1).some((d) => d !== 1)) throw new Error(`${c.name}: dilation is not supported`);
-      const common = { strides: pair(c.strides ?? 1), pad: c.padding, activation: c.activation ?? 'linear' };
+      const common = {
+        name: c.name,
+        strides: pair(c.strides ?? 1),
+        pad: c.padding,
+        activation: c.activation ?? 'linear',
+      };
       const useBias = c.use_bias ?? true;
       const group = groupOf(cls);
       if (cls === 'Conv2D') {
@@ -75,6 +82,7 @@ export function foldKerasLayers(configText, tensors) {
       } else {
         const [dk, pk, b] = tensorsOf(byName, group, useBias ? 3 : 2);
         ops.push({
+          name: `${c.name}/depthwise`,
           strides: common.strides,
           pad: c.padding,
           activation: 'linear',
@@ -83,6 +91,7 @@ export function foldKerasLayers(configText, tensors) {
           bias: null,
         });
         ops.push({
+          name: `${c.name}/pointwise`,
           strides: [1, 1],
           pad: 'valid',
           activation: common.activation,
@@ -117,10 +126,11 @@ export function foldKerasLayers(configText, tensors) {
       if (last?.activation !== 'linear') throw new Error(`${c.name}: cannot attach to the previous op`);
       last.activation = c.activation;
     } else if (cls === 'Flatten') {
-      ops.push({ kind: 'flatten' });
+      ops.push({ name: c.name, kind: 'flatten' });
     } else if (cls === 'Dense') {
       const [k, b] = tensorsOf(byName, groupOf(cls), (c.use_bias ?? true) ? 2 : 1);
       ops.push({
+        name: c.name,
         kind: 'dense',
         filter: k,
         bias: b?.data ?? new Float32Array(k.shape[1]),

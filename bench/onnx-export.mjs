@@ -109,8 +109,9 @@ export function kerasToOnnx(configText, tensors, name = 'compact_model') {
   let shape = { h: input[0], w: input[1], c: input[2] }; // the current (N, C, H, W) map, or {features} once flat
   let current = 'input';
   let flattenedFrom = null; // the (H, W, C) map a pending Flatten came from, for the Dense that reads it
-  const add = (opType, inputs, attribute = []) => {
-    const out = `${nodes.length}_${opType.toLowerCase()}`;
+  // Node names are the Keras layers' (as in our per-layer table), so ONNX Runtime's profile reads beside ours.
+  const add = (opType, inputs, attribute = [], layer = null) => {
+    const out = layer ?? `${nodes.at(-1)?.name ?? 'input'}/${opType.toLowerCase()}`;
     nodes.push(onnx.NodeProto.create({ name: out, opType, input: inputs, output: [out], attribute }));
     current = out;
     return out;
@@ -135,7 +136,7 @@ export function kerasToOnnx(configText, tensors, name = 'compact_model') {
         ints('pads', [rows.before, cols.before, rows.after, cols.after]),
       ];
       if (op.kind === 'depthwise') attributes.push(int('group', shape.c));
-      add('Conv', inputs, attributes);
+      add('Conv', inputs, attributes, op.name);
       shape = { h: rows.out, w: cols.out, c: dims[0] };
     } else if (op.kind === 'flatten') {
       flattenedFrom = shape;
@@ -144,14 +145,14 @@ export function kerasToOnnx(configText, tensors, name = 'compact_model') {
       if (ops[index + 1]?.kind !== 'dense' && shape.h * shape.w > 1) {
         add('Transpose', [current], [ints('perm', [0, 2, 3, 1])]);
       }
-      add('Flatten', [current], [int('axis', 1)]);
+      add('Flatten', [current], [int('axis', 1)], op.name);
       shape = { features: shape.h * shape.w * shape.c };
     } else if (op.kind === 'dense') {
       if (shape.features === undefined) throw new Error('Dense on a feature map: expected a Flatten before it');
       const { dims, data } = flattenedFrom
         ? denseWeightsFromNhwc(op.filter, flattenedFrom)
         : { dims: op.filter.shape, data: op.filter.data };
-      add('Gemm', [current, weight('dense', dims, data), weight('bias', [dims[1]], op.bias)]);
+      add('Gemm', [current, weight('dense', dims, data), weight('bias', [dims[1]], op.bias)], [], op.name);
       shape = { features: dims[1] };
       flattenedFrom = null;
     }
