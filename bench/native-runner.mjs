@@ -69,7 +69,8 @@ function fromText(stdout) {
     });
   }
   const pass = (m, l) => ({ runs: [], median: Number(m[1]), min: Number(m[2]), output: null, layers: l });
-  const isa = stdout.match(/^# bench_native:.*\bisa (\w+)/m);
+  // 'isa NAME' in the first line, or a line '# instruction set: NAME', as the kernels' branches print it.
+  const isa = stdout.match(/^# (?:bench_native:.*\bisa|instruction set:) (\w+)/m);
   return {
     isa: isa ? isa[1] : null,
     multiplyAdds: Number(header[1]) * 1e6,
