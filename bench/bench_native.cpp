@@ -2,7 +2,11 @@
 // per-layer breakdown (time, share, G multiply-adds/s) that says which kernel limits the total; with --int8-dir, the
 // same for the int8 pass (Int8ForwardPlan) of DIR/<model>.clm.
 //
-//   build/<dir>/bench/bench_native [--runs N] [--data DIR] [--int8-dir DIR] [MODEL_NAME_OR_PATH...]
+//   build/<dir>/bench/bench_native [--runs N] [--data DIR] [--int8-dir DIR] [--json] [MODEL_NAME_OR_PATH...]
+//
+// --json: instead of the text report, one JSON object per model and line (plan reused, float and int8: every run's
+// ms, per-layer medians and minimums, the outputs on the pattern) for scripts such as bench/bench_onnx.mjs, which
+// check the outputs against another engine and so must not parse a report meant for people.
 //
 // Default models: compact_model_190923_neuron0, compact_model_190923_neuron21 (the per-neuron model with the most
 // multiply-adds, 73.1 M) and shared_compact_model_100filters. Input: the golden "pattern" image, so no licensed
@@ -18,6 +22,7 @@
 
 #include "cortexlens/forward.hpp"
 #include "cortexlens/int8_forward_plan.hpp"
+#include "cortexlens/isa.hpp"
 #include "cortexlens/quantize.hpp"
 #include "engine/forward_plan.hpp"
 #include "model_source.hpp"
@@ -67,6 +72,66 @@ std::vector<double> time_runs(int warmup, int runs, F&& f) {
   return ms;
 }
 
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (const char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    if (static_cast<unsigned char>(ch) < 0x20) continue;  // model names and messages carry no control characters
+    out += ch;
+  }
+  return out + "\"";
+}
+
+template <typename T>
+std::string json_numbers(const std::vector<T>& values) {
+  std::string out = "[";
+  char number[32];
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    std::snprintf(number, sizeof number, "%s%.9g", i ? "," : "", static_cast<double>(values[i]));
+    out += number;
+  }
+  return out + "]";
+}
+
+// One pass kind (float ForwardPlan or Int8ForwardPlan) as a JSON object: every run's ms, the output on `input`, and
+// each layer's median and minimum ms over `runs` runs of that layer alone.
+template <typename Plan>
+std::string json_pass(Plan& plan, const Model& model, const Tensor& input, int runs) {
+  std::vector<float> out(plan.output_size());
+  const auto ms = time_runs(5, runs, [&] { plan.run(input.data.data(), out.data()); });
+  std::string json = "{\"ms\":" + json_numbers(ms) + ",\"output\":" + json_numbers(out) + ",\"layers\":[";
+  for (std::size_t i = 0; i < plan.layer_count(); ++i) {
+    const Layer& layer = model.layers[i];
+    const auto layer_ms = time_runs(2, runs, [&] { plan.run_layer(i); });
+    char fields[160];
+    std::snprintf(fields, sizeof fields, ",\"kind\":\"%s\",\"multiply_adds\":%lld,\"median_ms\":%.6g,\"min_ms\":%.6g}",
+                  layer_kind_name(layer.kind), static_cast<long long>(layer.multiply_adds()), median(layer_ms),
+                  *std::min_element(layer_ms.begin(), layer_ms.end()));
+    json += (i ? ",{\"name\":" : "{\"name\":") + json_string(layer.name) + fields;
+  }
+  return json + "]}";
+}
+
+// The --json record of one model: float pass, and the int8 pass of int8_dir/<model>.clm when int8_dir is set.
+void print_json(const Model& model, const Tensor& input, int runs, const std::string& int8_dir) {
+  ForwardPlan plan(model);
+  std::string json =
+      "{\"model\":" + json_string(model.name) + ",\"multiply_adds\":" + std::to_string(model.multiply_adds()) +
+      ",\"isa\":" + json_string(isa_name(active_isa())) + ",\"float\":" + json_pass(plan, model, input, runs);
+  if (!int8_dir.empty()) {
+    const std::string file = int8_dir + "/" + model.name + ".clm";
+    auto loaded8 = load_model_file(file);
+    if (loaded8 && is_int8_model(loaded8.value())) {
+      Int8ForwardPlan plan8(loaded8.value());
+      json += ",\"int8\":" + json_pass(plan8, loaded8.value(), input, runs);
+    } else {
+      json += ",\"int8_error\":" + json_string(file + ": " + (loaded8 ? "not an int8 model" : loaded8.message()));
+    }
+  }
+  std::printf("%s}\n", json.c_str());
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 // Long by design: the benchmark's script, one measurement after another in the order they are printed.
@@ -75,6 +140,7 @@ int main(int argc, char** argv) {
   std::string data_dir = CORTEXLENS_DATA_DIR;
   if (const char* env = std::getenv("CORTEXLENS_DATA_DIR"); env && *env) data_dir = env;
   std::string int8_dir;
+  bool json = false;
   std::vector<std::string> names;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--runs") && i + 1 < argc)
@@ -83,6 +149,8 @@ int main(int argc, char** argv) {
       data_dir = argv[++i];
     else if (!std::strcmp(argv[i], "--int8-dir") && i + 1 < argc)
       int8_dir = argv[++i];
+    else if (!std::strcmp(argv[i], "--json"))
+      json = true;
     else
       names.push_back(argv[i]);
   }
@@ -101,6 +169,10 @@ int main(int argc, char** argv) {
     }
     const Model& model = loaded.value();
     const Tensor input = pattern(model.input);
+    if (json) {
+      print_json(model, input, runs, int8_dir);
+      continue;
+    }
     const double mmacs = static_cast<double>(model.multiply_adds()) / 1e6;
 
     ForwardPlan plan(model);

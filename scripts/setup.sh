@@ -32,5 +32,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # onnxruntime-node (bench only) ships its Linux x64 CPU library in the package; its postinstall would fetch CUDA
+  # libraries from NuGet, which this network cannot reach: skip it (package.json's allowScripts denies it too, for
+  # npm 11; the variable covers older npm).
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
 fi
