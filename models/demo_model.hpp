@@ -32,10 +32,34 @@ DemoKeras build_demo_keras();
 Tensor grey_image();                                                             // all zeros: the mean grey
 Tensor dot_image(float centre_x, float centre_y, float radius, float contrast);  // bright (contrast > 0) disc
 Tensor ring_image(float centre_x, float centre_y, float radius, float width, float contrast);
-std::vector<Tensor> demo_calibration_images();
 
-// The committed model file: build_demo_keras -> import_keras -> int8 (calibrated on demo_calibration_images)
-// -> write_model_file with a test vector from the float model.
+// The demo's calibration and held-out sets: deterministic images made by code (no data), from one family of
+// stimuli (gratings of every orientation, frequency, phase and colour, square waves, checkerboards, dot fields,
+// single dots and rings of both polarities, concentric rings, white and 1/f noise, and blends of two of these),
+// drawn as 8-bit pixels and recentred. The calibration set and the generated part of the held-out set come from
+// different seeds, so no held-out image was seen by the calibration; the held-out set also holds the page's
+// drawn gallery patterns (scripts/site/assets.mjs), which the calibration never sees either. The random
+// numbers are made from std::mt19937's raw output only, so native and wasm builds draw the same images.
+std::vector<Tensor> demo_calibration_images();
+std::vector<Tensor> demo_held_out_images();
+std::vector<Tensor> demo_gallery_patterns();  // the 8 drawn gallery images at 112 x 112 (part of the held-out set)
+const char* demo_held_out_description();
+
+// How faithful an int8 demo model is to the float one on demo_held_out_images(): Pearson r of the two responses,
+// and the largest |int8 - float| as a fraction of the float responses' spread (max - min over the same images).
+struct DemoFidelity {
+  double int8_vs_float_r = 0;
+  double max_abs_difference = 0;  // response units
+  double float_spread = 0;        // max - min of the float responses
+  std::size_t image_count = 0;
+  double max_difference_of_spread() const { return float_spread > 0 ? max_abs_difference / float_spread : 0; }
+};
+Result<DemoFidelity> measure_demo_fidelity(const Model& float_model, const Model& int8_model);
+
+// The committed model file: build_demo_keras -> import_keras -> int8 (quantize_calibrated on
+// demo_calibration_images) -> write_model_file with a test vector from the float model.
 Result<std::vector<std::uint8_t>> build_demo_model_file();
+// The float model build_demo_model_file starts from.
+Result<Model> build_demo_float_model();
 
 }  // namespace cortexlens::demo

@@ -148,6 +148,21 @@ int main(int argc, char** argv) {
   auto model_file = demo::build_demo_model_file();
   if (!model_file) die(model_file.message());
   write_file(demo_dir + "/demo_dot_detector.clm", model_file.value());
+  {
+    // What the int8 file costs in fidelity, on the held-out images (the same figure `cortexlens pack` puts in the
+    // manifest and tests/test_model_file.cpp holds to r >= 0.999 and 2% of the spread).
+    auto loaded = read_model_file(model_file.value().data(), model_file.value().size());
+    if (!loaded) die(loaded.message());
+    auto float_model = demo::build_demo_float_model();
+    if (!float_model) die(float_model.message());
+    auto fidelity = demo::measure_demo_fidelity(float_model.value(), loaded.value().model);
+    if (!fidelity) die(fidelity.message());
+    const demo::DemoFidelity& f = fidelity.value();
+    std::printf(
+        "  int8 vs float on %zu held-out images: r %.6f, largest |difference| %.4f = %.2f%% of the float "
+        "spread %.3f\n",
+        f.image_count, f.int8_vs_float_r, f.max_abs_difference, 100 * f.max_difference_of_spread(), f.float_spread);
+  }
   const demo::DemoKeras keras = demo::build_demo_keras();
   const std::vector<std::uint8_t> keras_bytes = keras_file(keras);
   write_file(demo_dir + "/demo_dot_detector.keras", keras_bytes);

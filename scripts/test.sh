@@ -2,7 +2,8 @@
 # Sets up the machine, builds everything, and runs every test: formatting and lint, native Catch2 (core + published
 # models), the same core tests compiled to wasm under node, the wasm module's node tests, the TensorFlow.js
 # independent check (float models, and the int8 packs the site build makes), and the browser tests in headless
-# Chromium. Prints each stage's time.
+# Chromium; then, when the published data is present, the page built without it and its browser tests. Prints each
+# stage's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/stage_timer.sh
@@ -23,4 +24,17 @@ stage "node tests: wasm module, Keras reader, TensorFlow.js reference (float and
 node --test tests/wasm/ tests/reference/
 stage "the page: end-to-end tests in headless Chromium"
 node --test --test-concurrency=1 tests/browser/
+# The page as a new user builds it, without the published data (the demo model and dropped files only; what the
+# "demo" CI job runs): its own site folder, and the browser tests that apply to it (they read the site's manifest).
+# Skipped when the pass above already had no data.
+data=${CORTEXLENS_DATA_DIR:-../shared/data/v4}
+if [ -d "$data/compact_models" ]; then
+  stage "without the published data: the site and its browser tests"
+  nodata=(env CORTEXLENS_DATA_DIR=/nonexistent CORTEXLENS_SITE_DIR=build/site-nodata)
+  "${nodata[@]}" bash scripts/build_site.sh
+  "${nodata[@]}" CORTEXLENS_SCREENSHOT_DIR=build/site-test-screenshots/nodata \
+    node --test --test-concurrency=1 tests/browser/
+else
+  echo "== without the published data: the passes above had none =="
+fi
 stage ""

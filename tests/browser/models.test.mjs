@@ -247,6 +247,12 @@ test('model card: architecture, parameters, provenance, citation', { skip: noMod
     assert.match(card, /doi:10\.1038\/s41586-026-10150-1/);
     assert.match(card, /60 million/);
   }
+  if (entry.kind === 'demo') {
+    // No recorded neuron: the card shows int8 against float on the held-out images the manifest names.
+    assert.ok(entry.fidelity?.int8VsFloatR >= 0.999, JSON.stringify(entry.fidelity));
+    assert.match(card, new RegExp(`r = ${entry.fidelity.int8VsFloatR.toFixed(5)}`));
+    assert.match(card, new RegExp(`${entry.fidelity.imageCount} images held out from calibration`));
+  }
   assert.ok(text.length > 100);
   assert.ok((await page.$$eval('#card svg.arch rect', (r) => r.length)) >= 6);
   await screenshot(page, 'desktop-model-card');

@@ -126,6 +126,40 @@ export function layerTable(info) {
 
 const r3 = (v) => (Number.isFinite(v) ? v.toFixed(3) : '—');
 
+// The card's fidelity rows: against the recorded responses for the published models, int8 against float on
+// held-out synthetic images for the demo (it models no recorded neuron).
+function fidelityRows(entry, fid) {
+  const fidelity = [];
+  if (fid && entry.kind === 'demo') {
+    fidelity.push(['int8 vs float predictions', `r = ${fid.int8VsFloatR != null ? fid.int8VsFloatR.toFixed(5) : '—'}`]);
+    if (fid.maxDifferenceOfSpread != null)
+      fidelity.push([
+        'largest |int8 − float|',
+        `${(100 * fid.maxDifferenceOfSpread).toFixed(2)}% of the float responses’ range`,
+      ]);
+    fidelity.push(['on images', `${fid.images} (${fid.imageCount} images held out from calibration)`]);
+  } else if (fid) {
+    fidelity.push([
+      'model vs recorded (float)',
+      `r = ${r3(fid.floatVsRecordedR)}, r² = ${r3(fid.floatVsRecordedR ** 2)}`,
+    ]);
+    fidelity.push(['model vs recorded (int8)', `r = ${r3(fid.int8VsRecordedR)}`]);
+    fidelity.push(['int8 vs float predictions', `r = ${fid.int8VsFloatR != null ? fid.int8VsFloatR.toFixed(5) : '—'}`]);
+    fidelity.push([
+      'on images',
+      `${fid.images || `${entry.session} 601-1200`} (${fid.imageCount || 600} images held out from fitting)`,
+    ]);
+  } else {
+    fidelity.push([
+      'fidelity',
+      entry.kind === 'neuron'
+        ? 'not computed in this build (needs the model-pack step); the Evidence tab computes it live'
+        : 'not applicable',
+    ]);
+  }
+  return fidelity;
+}
+
 export function renderModelCard(entry, info, manifest) {
   const fid = Array.isArray(entry.fidelity) ? null : entry.fidelity;
   const files = entry.files || {};
@@ -168,26 +202,7 @@ export function renderModelCard(entry, info, manifest) {
       manifest?.citation || 'Cowley, Stan, Pillow & Smith, Nature 2026, doi:10.1038/s41586-026-10150-1',
     ]);
   }
-  const fidelity = [];
-  if (fid) {
-    fidelity.push([
-      'model vs recorded (float)',
-      `r = ${r3(fid.floatVsRecordedR)}, r² = ${r3(fid.floatVsRecordedR ** 2)}`,
-    ]);
-    fidelity.push(['model vs recorded (int8)', `r = ${r3(fid.int8VsRecordedR)}`]);
-    fidelity.push(['int8 vs float predictions', `r = ${fid.int8VsFloatR != null ? fid.int8VsFloatR.toFixed(5) : '—'}`]);
-    fidelity.push([
-      'on images',
-      `${fid.images || `${entry.session} 601-1200`} (${fid.imageCount || 600} images held out from fitting)`,
-    ]);
-  } else {
-    fidelity.push([
-      'fidelity',
-      entry.kind === 'neuron'
-        ? 'not computed in this build (needs the model-pack step); the Evidence tab computes it live'
-        : 'not applicable',
-    ]);
-  }
+  const fidelity = fidelityRows(entry, fid);
   const dl = (rows) => h('dl', {}, ...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
   return h(
     'div',
