@@ -23,7 +23,9 @@
 #include <cstring>
 #include <vector>
 
+#include "cortexlens/isa.hpp"
 #include "engine/int8_forward_plan_internals.hpp"
+#include "kernels/int8_wide.hpp"
 #include "kernels/kernels.hpp"
 
 #if defined(__wasm_simd128__)
@@ -588,6 +590,11 @@ void quantize_values(const float* values, std::size_t count, float scale, bool u
 }
 
 void plan_relu_codes(const float* values, std::size_t count, float scale, float high, std::int16_t* out) {
+#if defined(CORTEXLENS_WIDE_INT8)
+  const Isa isa = active_isa();
+  if (isa == Isa::avx512) return plan_relu_codes_avx512(values, count, scale, high, out);
+  if (isa == Isa::avx2) return plan_relu_codes_avx2(values, count, scale, high, out);
+#endif
   const Quantizer quantizer(scale, 0.0f, high);
   for (std::size_t i = 0; i < count; i += 4) {
     float block[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -652,6 +659,10 @@ Int8ForwardPlan::Step Int8ForwardPlan::prepare_step(const Layer& layer, int in_c
           step.weights[(static_cast<std::size_t>(slot / 2) * in_cs + c) * 2 + slot % 2] =
               q.weights[static_cast<std::size_t>(t) * in_c + c];
       }
+      step.tap_weights.assign(static_cast<std::size_t>(taps) * in_cs, 0);
+      for (int t = 0; t < taps; ++t)
+        for (int c = 0; c < in_c; ++c)
+          step.tap_weights[static_cast<std::size_t>(t) * in_cs + c] = q.weights[static_cast<std::size_t>(t) * in_c + c];
       break;
     }
     case LayerKind::dense: {
@@ -690,7 +701,55 @@ void run_step_to(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in,
 
 }  // namespace
 
+namespace {
+
+std::atomic<bool>& vnni_allowed() {
+  static std::atomic<bool> allowed{true};
+  return allowed;
+}
+
+// Isa::scalar: the `_ref` kernels on a dense copy of the bordered input, finished into the sink with
+// quantize_values (what the 4-lane quantizers equal bit for bit), so a whole plan can run on the reference code.
+void run_step_scalar(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in,
+                     const Int8ForwardPlan::Sink& sink) {
+  const Layer& layer = *step.layer;
+  const Shape3 is = layer.in, os = layer.out;
+  std::vector<std::int16_t> dense(is.size());  // (H, W, C)
+  for (int y = 0; y < is.h; ++y)
+    for (int x = 0; x < is.w; ++x)
+      std::copy_n(in.at(y, x), is.c, dense.data() + (static_cast<std::size_t>(y) * is.w + x) * is.c);
+  std::vector<float> out(os.size());  // (H, W, C)
+  run_layer_int8(layer, dense.data(), out.data(), /*use_reference=*/true);
+  for (int y = 0; y < os.h; ++y)
+    for (int x = 0; x < os.w; ++x) {
+      const float* v = out.data() + (static_cast<std::size_t>(y) * os.w + x) * os.c;
+      if (sink.f) std::copy_n(v, os.c, sink.f + y * sink.f_row + x * sink.f_pixel);
+      if (sink.q)
+        quantize_values_ref(v, static_cast<std::size_t>(os.c), sink.q_scale, sink.q_low >= 0.0f,
+                            sink.q + y * sink.q_row + x * sink.q_pixel);
+    }
+}
+
+}  // namespace
+
+void set_int8_vnni_allowed(bool allowed) { vnni_allowed().store(allowed, std::memory_order_relaxed); }
+bool int8_vnni_allowed() { return vnni_allowed().load(std::memory_order_relaxed); }
+
 void Int8ForwardPlan::run_step(const Step& step, Buffer& in, const Sink& sink) {
+  switch (active_isa()) {
+    case Isa::scalar:
+      return run_step_scalar(step, in, sink);
+#if defined(CORTEXLENS_WIDE_INT8)
+    case Isa::avx512:
+      if (run_int8_step_avx512(step, in, sink, int8_vnni_allowed() && has_vnni(Isa::avx512))) return;
+      break;
+    case Isa::avx2:
+      if (run_int8_step_avx2(step, in, sink, int8_vnni_allowed() && has_vnni(Isa::avx2))) return;
+      break;
+#endif
+    default:
+      break;
+  }
   if (step.layer->kind == LayerKind::dense) return dense_step(step, in, sink);
   if (sink.q && sink.f) return run_step_to<kQuantized | kFloat>(step, in, sink);
   if (sink.q && step.layer->activation == Activation::relu && sink.q_low <= 0.0f)
