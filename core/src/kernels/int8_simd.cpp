@@ -322,7 +322,7 @@ inline void conv_tile(const ConvGeometry& g, const Finish& finish, const std::in
   for (int ky = 0; ky < g.kh; ++ky) {
     const std::int16_t* x = in + static_cast<std::ptrdiff_t>(ky) * g.in_row;
     const std::int16_t* const x_end = x + 2 * g.pairs;
-    for (; x != x_end; x += 2, w += NV * 8) {
+    for (; x != x_end; x += 2, w += 2 * kBlock) {
       i16x8 xv[MR];
       for (int p = 0; p < MR; ++p) xv[p] = splat_pair(x + p * pixel_step);
       for (int v = 0; v < NV; ++v) {
@@ -625,13 +625,14 @@ Int8ForwardPlan::Step Int8ForwardPlan::prepare_step(const Layer& layer, int in_c
   }
   switch (layer.kind) {
     case LayerKind::conv2d: {
-      // Per block of kBlock output channels (the last one narrower): (kh, pairs, width, 2); zeros past the run,
-      // for padding input channels and past out_c.
+      // Per block of kBlock output channels: (kh, pairs, kBlock, 2); zeros past the run, for padding input channels
+      // and past out_c. The last block is as wide as the others, so that the wider paths (int8_wide.hpp) find every
+      // vector of weights at one distance from the block's first.
       const int run = kw * in_cs;
       step.pairs = (run + 1) / 2;
-      step.weights.assign(static_cast<std::size_t>(kh) * step.pairs * 2 * padded_c, 0);
+      step.weights.assign(static_cast<std::size_t>(kh) * step.pairs * 2 * round_up(padded_c, kBlock), 0);
       for (int c0 = 0; c0 < padded_c; c0 += kBlock) {
-        const int width = std::min(kBlock, padded_c - c0);
+        const int width = kBlock;
         std::int16_t* block = step.weights.data() + static_cast<std::size_t>(c0) * kh * step.pairs * 2;
         for (int ky = 0; ky < kh; ++ky)
           for (int kx = 0; kx < kw; ++kx)

@@ -8,9 +8,9 @@
 // convert, multiply, add in that order, each rounded once (the per-path files are compiled with -ffp-contract=off,
 // or GCC would fuse the multiply and the add of the intrinsics into one FMA), and the plan's quantizer.
 //
-// The conv2d weights keep the 4-lane steps' packing (blocks of 16 output channels as (kh, pairs, width, 2), the
-// last block narrower): a block is one AVX-512 vector or two AVX2 vectors of 32-bit pairs, so no second packing is
-// kept. A tile is up to G vectors of channels (a few blocks read side by side) times MR output pixels.
+// The conv2d weights keep the 4-lane steps' packing (blocks of 16 output channels as (kh, pairs, 16, 2)): a block
+// is one AVX-512 vector or two AVX2 vectors of 32-bit pairs, so no second packing is kept. A tile is up to G
+// vectors of channels (a few blocks read side by side) times MR output pixels.
 //
 // Everything V-specific has internal linkage (each file defines V in an unnamed namespace), so no function
 // compiled with AVX instructions can be picked by the linker for a caller on the baseline path.
@@ -110,34 +110,24 @@ struct ConvGeometry {
   int in_row, in_cs;
 };
 
-// MR output pixels x NV vectors of channels. Vector j reads block j / VPB at offset (j % VPB) * L pairs; the blocks'
-// weight rows advance by their own widths (only the layer's last block is narrower). PARTIAL: the last vector holds
-// only the lanes of m.
+// MR output pixels x NV vectors of channels. Vector j reads block j / VPB at offset (j % VPB) * L pairs; blocks
+// lie block_distance values apart and are all 16 channels wide (zeros past the layer's channels). PARTIAL: the
+// last vector's outputs exist only in the lanes of m.
 template <class V, bool VNNI, int MR, int NV, bool PARTIAL, class Finish>
-inline void conv_tile(const ConvGeometry& g, const Finish& fin, const std::int16_t* const* block_w,
-                      const int* block_step, const std::int16_t* in, int oy, int ox, int c0, typename V::M m) {
+inline void conv_tile(const ConvGeometry& g, const Finish& fin, const std::int16_t* w, std::ptrdiff_t block_distance,
+                      const std::int16_t* in, int oy, int ox, int c0, typename V::M m) {
   using I = typename V::I;
-  constexpr int L = V::L, VPB = kConvBlock / L, NB = (NV + VPB - 1) / VPB;
+  constexpr int L = V::L, VPB = kConvBlock / L;
   I a[MR][NV];
   for (int p = 0; p < MR; ++p)
     for (int j = 0; j < NV; ++j) a[p][j] = V::zero();
-  const std::int16_t* w[NB];
-  int step[NB];
-  for (int b = 0; b < NB; ++b) {
-    w[b] = block_w[b];
-    step[b] = block_step[b];
-  }
   const int pixel_step = g.sw * g.in_cs;
   for (int ky = 0; ky < g.kh; ++ky) {
     const std::int16_t* x = in + static_cast<std::ptrdiff_t>(ky) * g.in_row;
     const std::int16_t* const x_end = x + 2 * g.pairs;
-    for (; x != x_end; x += 2) {
+    for (; x != x_end; x += 2, w += 2 * kConvBlock) {
       I wv[NV];
-      for (int j = 0; j < NV; ++j) {
-        const std::int16_t* p = w[j / VPB] + (j % VPB) * 2 * L;
-        wv[j] = (PARTIAL && j == NV - 1) ? V::load_w(p, m) : V::load_w(p);
-      }
-      for (int b = 0; b < NB; ++b) w[b] += step[b];
+      for (int j = 0; j < NV; ++j) wv[j] = V::load_w(w + (j / VPB) * block_distance + (j % VPB) * 2 * L);
       for (int p = 0; p < MR; ++p) {
         const I xv = V::splat_pair(x + p * pixel_step);
         for (int j = 0; j < NV; ++j) a[p][j] = V::template dot_add<VNNI>(a[p][j], xv, wv[j]);
@@ -156,60 +146,52 @@ inline void conv_tile(const ConvGeometry& g, const Finish& fin, const std::int16
 // One output row of one group of channels. A row whose width is not a multiple of MR ends with a tile that
 // overlaps the one before it: it writes some pixels twice, with the same values, instead of running narrower tiles.
 template <class V, bool VNNI, int NV, bool PARTIAL, class Finish>
-void conv_row(const ConvGeometry& g, const Finish& fin, const std::int16_t* const* block_w, const int* block_step,
-              int oy, int c0, typename V::M m) {
+void conv_row(const ConvGeometry& g, const Finish& fin, const std::int16_t* w, std::ptrdiff_t block_distance, int oy,
+              int c0, typename V::M m) {
   constexpr int MR = V::template tile_pixels<NV>();
   const std::int16_t* in = g.in + static_cast<std::ptrdiff_t>(oy) * g.sh * g.in_row;
   const std::ptrdiff_t pixel = static_cast<std::ptrdiff_t>(g.sw) * g.in_cs;
   if (g.out_w < MR) {
     for (int ox = 0; ox < g.out_w; ++ox)
-      conv_tile<V, VNNI, 1, NV, PARTIAL>(g, fin, block_w, block_step, in + ox * pixel, oy, ox, c0, m);
+      conv_tile<V, VNNI, 1, NV, PARTIAL>(g, fin, w, block_distance, in + ox * pixel, oy, ox, c0, m);
     return;
   }
   int ox = 0;
   for (; ox + MR <= g.out_w; ox += MR)
-    conv_tile<V, VNNI, MR, NV, PARTIAL>(g, fin, block_w, block_step, in + ox * pixel, oy, ox, c0, m);
+    conv_tile<V, VNNI, MR, NV, PARTIAL>(g, fin, w, block_distance, in + ox * pixel, oy, ox, c0, m);
   if (ox < g.out_w) {
     ox = g.out_w - MR;
-    conv_tile<V, VNNI, MR, NV, PARTIAL>(g, fin, block_w, block_step, in + ox * pixel, oy, ox, c0, m);
+    conv_tile<V, VNNI, MR, NV, PARTIAL>(g, fin, w, block_distance, in + ox * pixel, oy, ox, c0, m);
   }
 }
 
 template <class V, bool VNNI, int NV, class Finish>
-void conv_row_dispatch(const ConvGeometry& g, const Finish& fin, const std::int16_t* const* block_w,
-                       const int* block_step, int oy, int c0, int vectors, bool partial, typename V::M m) {
+void conv_row_dispatch(const ConvGeometry& g, const Finish& fin, const std::int16_t* w, std::ptrdiff_t block_distance,
+                       int oy, int c0, int vectors, bool partial, typename V::M m) {
   if constexpr (NV > 1) {
-    if (vectors < NV)
-      return conv_row_dispatch<V, VNNI, NV - 1>(g, fin, block_w, block_step, oy, c0, vectors, partial, m);
+    if (vectors < NV) return conv_row_dispatch<V, VNNI, NV - 1>(g, fin, w, block_distance, oy, c0, vectors, partial, m);
   }
-  if (partial) return conv_row<V, VNNI, NV, true>(g, fin, block_w, block_step, oy, c0, m);
-  conv_row<V, VNNI, NV, false>(g, fin, block_w, block_step, oy, c0, m);
+  if (partial) return conv_row<V, VNNI, NV, true>(g, fin, w, block_distance, oy, c0, m);
+  conv_row<V, VNNI, NV, false>(g, fin, w, block_distance, oy, c0, m);
 }
 
 template <class V, bool VNNI, class Finish>
 [[gnu::noinline]] void conv2d_step(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in, const Finish& fin) {
-  constexpr int L = V::L, G = V::kGroupVectors, VPB = kConvBlock / L;
-  constexpr int kGroupBlocks = (G + VPB - 1) / VPB;
+  constexpr int L = V::L, G = V::kGroupVectors;
   const Layer& layer = *step.layer;
   const int acc_c = static_cast<int>(step.scale.size());  // output channels rounded up to 4
   const ConvGeometry g{layer.kernel_h,  layer.stride_h,   layer.stride_w,
                        layer.out.w,     step.pairs,       in.at(-layer.pad.top, -layer.pad.left),
                        in.row_stride(), in.channel_stride};
-  const std::size_t block_size = static_cast<std::size_t>(g.kh) * g.pairs * 2;  // per output channel
+  const std::ptrdiff_t block_distance = static_cast<std::ptrdiff_t>(kConvBlock) * g.kh * g.pairs * 2;
   // Rows outer, channel groups inner: the input rows of one output row stay in L1 across the groups.
   for (int oy = 0; oy < layer.out.h; ++oy)
     for (int c0 = 0; c0 < acc_c; c0 += G * L) {
       const int width = std::min(G * L, acc_c - c0);
-      const std::int16_t* block_w[kGroupBlocks];
-      int block_step[kGroupBlocks];
-      for (int b = 0; b < kGroupBlocks; ++b) {
-        const int cb = std::min(c0 + b * kConvBlock, acc_c - 1) / kConvBlock * kConvBlock;
-        block_w[b] = step.weights.data() + static_cast<std::size_t>(cb) * block_size;
-        block_step[b] = 2 * std::min(kConvBlock, acc_c - cb);
-      }
       const int vectors = (width + L - 1) / L;
       const int last = width - (vectors - 1) * L;
-      conv_row_dispatch<V, VNNI, G>(g, fin, block_w, block_step, oy, c0, vectors, last < L, V::mask(last));
+      conv_row_dispatch<V, VNNI, G>(g, fin, step.weights.data() + static_cast<std::ptrdiff_t>(c0) * g.kh * g.pairs * 2,
+                                    block_distance, oy, c0, vectors, last < L, V::mask(last));
     }
 }
 
