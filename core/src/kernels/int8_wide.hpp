@@ -292,6 +292,10 @@ void steps_to(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in, co
 template <class V, bool VNNI>
 bool run_step(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in, const Int8ForwardPlan::Sink& sink) {
   if (step.layer->kind == LayerKind::dense) return false;
+  // Layers narrower than one vector (the per-neuron models' 3-channel tail) run faster on the 4-lane code: most of
+  // a wide vector would be masked, and AVX-512's masked stores cost more than the work (28x28x3 layers: 2-3x).
+  const int channels = step.layer->kind == LayerKind::conv2d ? static_cast<int>(step.scale.size()) : step.in_cs / 2;
+  if (channels < V::L) return false;
   // The modes of int8_simd.cpp's run_step, chosen the same way.
   if (sink.q && sink.f)
     steps_to<V, VNNI, kQuantized | kFloat>(step, in, sink);
