@@ -3,6 +3,7 @@
 // without the VNNI dot products. In wasm the paths are scalar and sse (wasm SIMD128), and the same cases run.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -156,6 +157,38 @@ TEST_CASE("the plan's ReLU quantizer equals quantize_values_ref on every instruc
           INFO("path " << isa_name(isa) << ", scale " << scale << ", count " << count);
           CHECK(std::equal(ref.begin(), ref.end(), fast.begin()));
           CHECK(fast[count] == 12345);  // nothing written past the end
+        }
+  }
+}
+
+TEST_CASE("quantize_values equals quantize_values_ref on every instruction-set path", "[int8][isa]") {
+  // Either side of every half-integer of both signs (the rounding goes away from zero), the clamps, zeros.
+  std::vector<float> values;
+  for (int n = -256; n <= 256; ++n) {
+    float up = n + 0.5f, down = n + 0.5f;
+    values.push_back(up);
+    for (int i = 0; i < 16; ++i) {
+      up = std::nextafter(up, 1e9f);
+      down = std::nextafter(down, -1e9f);
+      values.push_back(up);
+      values.push_back(down);
+    }
+  }
+  for (const float x : {0.0f, -0.0f, 1e-30f, -1e-30f, 0.49999997f, -0.49999997f, -1e30f, 1e30f}) values.push_back(x);
+  IsaGuard guard;
+  for (const Isa isa : supported_isas()) {
+    REQUIRE(set_isa(isa));
+    for (const float scale : {1.0f, 0.0371f, 3.0f})
+      for (const bool unsigned_range : {true, false})
+        for (const std::size_t count : {values.size(), std::size_t{1}, std::size_t{15}, std::size_t{16},
+                                        std::size_t{17}, std::size_t{336}, std::size_t{47}}) {
+          std::vector<std::int16_t> ref(count), fast(count + 1, 12345);
+          quantize_values_ref(values.data(), count, scale, unsigned_range, ref.data());
+          quantize_values(values.data(), count, scale, unsigned_range, fast.data());
+          INFO("path " << isa_name(isa) << ", scale " << scale << ", unsigned " << unsigned_range << ", count "
+                       << count);
+          CHECK(std::equal(ref.begin(), ref.end(), fast.begin()));
+          CHECK(fast[count] == 12345);
         }
   }
 }

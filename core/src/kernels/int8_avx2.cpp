@@ -108,4 +108,8 @@ void plan_relu_codes_avx2(const float* values, std::size_t count, float scale, f
   wide_int8::relu_codes<Avx2>(values, count, scale, high, out);
 }
 
+void quantize_values_avx2(const float* values, std::size_t count, float scale, bool unsigned_range, std::int16_t* out) {
+  wide_int8::quantize<Avx2>(values, count, scale, unsigned_range, out);
+}
+
 }  // namespace cortexlens

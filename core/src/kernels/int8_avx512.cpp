@@ -94,4 +94,9 @@ void plan_relu_codes_avx512(const float* values, std::size_t count, float scale,
   wide_int8::relu_codes<Avx512>(values, count, scale, high, out);
 }
 
+void quantize_values_avx512(const float* values, std::size_t count, float scale, bool unsigned_range,
+                            std::int16_t* out) {
+  wide_int8::quantize<Avx512>(values, count, scale, unsigned_range, out);
+}
+
 }  // namespace cortexlens

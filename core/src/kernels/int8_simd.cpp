@@ -575,6 +575,14 @@ Int8ForwardPlan::Buffer Int8ForwardPlan::make_buffer(Shape3 shape, const Padding
 }
 
 void quantize_values(const float* values, std::size_t count, float scale, bool unsigned_range, std::int16_t* out) {
+#if defined(CORTEXLENS_WIDE_INT8)
+  // The model input (a row of 112 x 3 values at a time): 7% of a per-neuron model's pass on AVX-512 at 4 lanes.
+  if (count >= 16) {
+    const Isa isa = active_isa();
+    if (isa == Isa::avx512) return quantize_values_avx512(values, count, scale, unsigned_range, out);
+    if (isa == Isa::avx2) return quantize_values_avx2(values, count, scale, unsigned_range, out);
+  }
+#endif
   // Branch-free so it vectorizes, yet equal to lround (half away from zero): x - trunc(x) is exact in float,
   // whereas the common trunc(x + 0.5) rounds 0.49999997 up to 1.
   const float low = unsigned_range ? 0.0f : -static_cast<float>(kInt8Max);

@@ -34,6 +34,10 @@ bool run_int8_step_avx512(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Bu
 // plan_relu_codes at the path's width (kernels.hpp states it).
 void plan_relu_codes_avx2(const float* values, std::size_t count, float scale, float high, std::int16_t* out);
 void plan_relu_codes_avx512(const float* values, std::size_t count, float scale, float high, std::int16_t* out);
+// quantize_values at the path's width.
+void quantize_values_avx2(const float* values, std::size_t count, float scale, bool unsigned_range, std::int16_t* out);
+void quantize_values_avx512(const float* values, std::size_t count, float scale, bool unsigned_range,
+                            std::int16_t* out);
 
 // For tests: run the wide paths with the plain multiply-add pair even where the CPU has VNNI, so both sequences
 // are checked on a machine that has it. Set before running, like set_isa.
@@ -322,6 +326,23 @@ void relu_codes(const float* values, std::size_t count, float scale, float high,
   std::int16_t result[V::L];
   std::copy_n(values + i, count - i, block);
   V::store_codes(result, codes(V::load_f(block)));
+  std::copy_n(result, count - i, out + i);
+}
+
+// quantize_values (the model input into layer 0's buffer): V::codes is its arithmetic.
+template <class V>
+void quantize(const float* values, std::size_t count, float scale, bool unsigned_range, std::int16_t* out) {
+  using F = typename V::F;
+  const F inverse = V::set1(quantizer_inverse(scale));
+  const F low = V::set1(unsigned_range ? 0.0f : -static_cast<float>(kInt8Max));
+  const F high = V::set1(static_cast<float>(unsigned_range ? kUint8Max : kInt8Max));
+  std::size_t i = 0;
+  for (; i + V::L <= count; i += V::L) V::store_codes(out + i, V::codes(V::load_f(values + i), inverse, low, high));
+  if (i == count) return;
+  float block[V::L] = {};
+  std::int16_t result[V::L];
+  std::copy_n(values + i, count - i, block);
+  V::store_codes(result, V::codes(V::load_f(block), inverse, low, high));
   std::copy_n(result, count - i, out + i);
 }
 
