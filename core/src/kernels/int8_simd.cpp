@@ -6,6 +6,9 @@
 // quantize_values's, so everything equals the `_ref` kernels and forward_int8 with the reference kernels bit for bit
 // (tests/test_quantize.cpp).
 //
+// On x86-64, run_step hands conv2d and depthwise steps to the AVX2 / AVX-512 code when active_isa() says so
+// (int8_wide.hpp: same packing, same arithmetic, same bits); Isa::scalar runs the `_ref` twins.
+//
 // Layout, as in the float kernel (f32_simd.cpp): the input sits in a zero-bordered int16 buffer, so one output
 // pixel's window row is kw * cs contiguous values and the kernel tests no bounds. The reduction along a window row
 // is taken in pairs (k, k + 1): a 32-bit splat of the input pair times weights packed as (pairs, 4 output channels,
