@@ -19,7 +19,8 @@ struct Avx512 {
   static constexpr int tile_pixels() {
     return NV >= 4 ? 6 : NV == 3 ? 8 : NV == 2 ? 12 : 16;
   }
-  static constexpr int kDwPixels = 8;  // depthwise: 8 pixels x (even, odd) accumulators
+  static constexpr bool kDwReuse = true;  // 5-wide depthwise kernels: a row's inputs loaded once per tile
+  static constexpr int kDwPixels = 8;     // depthwise: 8 pixels x (even, odd) accumulators
   using I = __m512i;
   using F = __m512;
   using M = __mmask16;    // int32 lanes

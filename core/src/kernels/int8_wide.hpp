@@ -245,6 +245,68 @@ inline void dw_tile(const Int8ForwardPlan::Step& step, const Finish& fin, const 
   }
 }
 
+// The same tile for a kernel KW wide at stride SW, on paths with registers to spare (V::kDwReuse): one kernel
+// row's inputs, (MR - 1) * SW + KW vectors, are loaded once and serve every tap of the row, where dw_tile loads
+// MR * KW (vector loads of codes that straddle cache lines were what limited it).
+template <class V, bool VNNI, int MR, bool PARTIAL, int KW, int SW, class Finish>
+inline void dw_tile_reuse(const Int8ForwardPlan::Step& step, const Finish& fin, const std::int16_t* in,
+                          std::ptrdiff_t in_row, int oy, int ox, int c0, int limit, typename V::M16 in_mask) {
+  using I = typename V::I;
+  constexpr int L = V::L, N = (MR - 1) * SW + KW;
+  const int cs = step.in_cs;
+  const int kh = step.layer->kernel_h;
+  const std::int16_t* w = step.tap_weights.data() + c0;
+  I even[MR], odd[MR];
+  for (int p = 0; p < MR; ++p) even[p] = odd[p] = V::zero();
+  const I low_half = V::set1_i32(0x0000FFFF), high_half = V::set1_i32(static_cast<std::int32_t>(0xFFFF0000u));
+  for (int ky = 0; ky < kh; ++ky) {
+    const std::int16_t* x = in + ky * in_row;
+    I xv[N];
+    for (int j = 0; j < N; ++j) xv[j] = PARTIAL ? V::load_i16(x + j * cs, in_mask) : V::load_w(x + j * cs);
+    for (int kx = 0; kx < KW; ++kx, w += cs) {
+      const I wt = PARTIAL ? V::load_i16(w, in_mask) : V::load_w(w);
+      const I we = V::and_i(wt, low_half), wo = V::and_i(wt, high_half);
+      for (int p = 0; p < MR; ++p) {
+        even[p] = V::template dot_add<VNNI>(even[p], xv[p * SW + kx], we);
+        odd[p] = V::template dot_add<VNNI>(odd[p], xv[p * SW + kx], wo);
+      }
+    }
+  }
+  const int n0 = std::min(L, limit - c0), n1 = std::min(L, limit - c0 - L);
+  for (int p = 0; p < MR; ++p) {
+    I first, second;
+    V::interleave(even[p], odd[p], first, second);
+    if (n0 == L)
+      fin.template finish<false>(oy, ox + p, c0, first, V::mask(L));
+    else
+      fin.template finish<true>(oy, ox + p, c0, first, V::mask(n0));
+    if (n1 == L)
+      fin.template finish<false>(oy, ox + p, c0 + L, second, V::mask(L));
+    else if (n1 > 0)
+      fin.template finish<true>(oy, ox + p, c0 + L, second, V::mask(n1));
+  }
+}
+
+template <class V, bool VNNI, bool PARTIAL, int KW, int SW, class Finish>
+void dw_row_reuse(const Int8ForwardPlan::Step& step, const Finish& fin, const std::int16_t* row, std::ptrdiff_t in_row,
+                  int oy, int c0, int limit, typename V::M16 in_mask) {
+  constexpr int MR = SW == 1 ? 6 : 4;
+  const int out_w = step.layer->out.w;
+  const std::ptrdiff_t pixel = static_cast<std::ptrdiff_t>(SW) * step.in_cs;
+  if (out_w < MR) {
+    for (int ox = 0; ox < out_w; ++ox)
+      dw_tile<V, VNNI, 1, PARTIAL>(step, fin, row + ox * pixel + c0, oy, ox, c0, limit, in_mask);
+    return;
+  }
+  int ox = 0;
+  for (; ox + MR <= out_w; ox += MR)
+    dw_tile_reuse<V, VNNI, MR, PARTIAL, KW, SW>(step, fin, row + ox * pixel + c0, in_row, oy, ox, c0, limit, in_mask);
+  if (ox < out_w) {
+    ox = out_w - MR;  // overlaps the tile before: same values written twice
+    dw_tile_reuse<V, VNNI, MR, PARTIAL, KW, SW>(step, fin, row + ox * pixel + c0, in_row, oy, ox, c0, limit, in_mask);
+  }
+}
+
 template <class V, bool VNNI, bool PARTIAL, class Finish>
 void dw_row(const Int8ForwardPlan::Step& step, const Finish& fin, const std::int16_t* row, int oy, int c0, int limit,
             typename V::M16 in_mask) {
@@ -278,6 +340,24 @@ template <class V, bool VNNI, class Finish>
     const std::int16_t* row = origin + static_cast<std::ptrdiff_t>(oy) * layer.stride_h * in_row;
     for (int c0 = 0; c0 < limit; c0 += kGroup) {
       const int n = std::min(kGroup, cs - c0);  // a multiple of 8: cs is
+      if constexpr (V::kDwReuse) {
+        if (layer.kernel_w == 5 && layer.stride_w == 1) {
+          if (n == kGroup) {
+            dw_row_reuse<V, VNNI, false, 5, 1>(step, fin, row, in_row, oy, c0, limit, V::mask16(n));
+          } else {
+            dw_row_reuse<V, VNNI, true, 5, 1>(step, fin, row, in_row, oy, c0, limit, V::mask16(n));
+          }
+          continue;
+        }
+        if (layer.kernel_w == 5 && layer.stride_w == 2) {
+          if (n == kGroup) {
+            dw_row_reuse<V, VNNI, false, 5, 2>(step, fin, row, in_row, oy, c0, limit, V::mask16(n));
+          } else {
+            dw_row_reuse<V, VNNI, true, 5, 2>(step, fin, row, in_row, oy, c0, limit, V::mask16(n));
+          }
+          continue;
+        }
+      }
       if (n == kGroup)
         dw_row<V, VNNI, false>(step, fin, row, oy, c0, limit, V::mask16(n));
       else
