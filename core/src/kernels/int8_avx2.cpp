@@ -19,8 +19,13 @@ struct Avx2 {
   static constexpr int tile_pixels() {
     return NV >= 2 ? 6 : 12;
   }
-  static constexpr bool kDwReuse = false;  // 5-wide depthwise kernels: a row's inputs loaded once per tile
-  static constexpr int kDwPixels = 4;      // depthwise: 4 pixels x (even, odd) accumulators
+  // 5-wide depthwise kernels, pixels per tile that loads a kernel row's inputs once: stride 1 only (at stride 2,
+  // the 2 pixels that fit gain nothing).
+  template <int SW>
+  static constexpr int dw_reuse_pixels() {
+    return SW == 1 ? 4 : 0;
+  }
+  static constexpr int kDwPixels = 4;  // depthwise: 4 pixels x (even, odd) accumulators
   using I = __m256i;
   using F = __m256;
   // A partial vector of int16 codes: always 8 of 16 (channel strides are multiples of 8).

@@ -19,8 +19,13 @@ struct Avx512 {
   static constexpr int tile_pixels() {
     return NV >= 4 ? 6 : NV == 3 ? 8 : NV == 2 ? 12 : 16;
   }
-  static constexpr bool kDwReuse = true;  // 5-wide depthwise kernels: a row's inputs loaded once per tile
-  static constexpr int kDwPixels = 8;     // depthwise: 8 pixels x (even, odd) accumulators
+  // 5-wide depthwise kernels, pixels per tile that loads a kernel row's inputs once: 2 x 6 or 2 x 4 accumulators
+  // beside 10 or 11 input vectors.
+  template <int SW>
+  static constexpr int dw_reuse_pixels() {
+    return SW == 1 ? 6 : 4;
+  }
+  static constexpr int kDwPixels = 8;  // depthwise: 8 pixels x (even, odd) accumulators
   using I = __m512i;
   using F = __m512;
   using M = __mmask16;    // int32 lanes

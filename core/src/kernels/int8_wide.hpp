@@ -245,7 +245,8 @@ inline void dw_tile(const Int8ForwardPlan::Step& step, const Finish& fin, const 
   }
 }
 
-// The same tile for a kernel KW wide at stride SW, on paths with registers to spare (V::kDwReuse): one kernel
+// The same tile for a kernel KW wide at stride SW, where the path has the registers (V::dw_reuse_pixels, 0: not
+// used): one kernel
 // row's inputs, (MR - 1) * SW + KW vectors, are loaded once and serve every tap of the row, where dw_tile loads
 // MR * KW (vector loads of codes that straddle cache lines were what limited it).
 template <class V, bool VNNI, int MR, bool PARTIAL, int KW, int SW, class Finish>
@@ -290,7 +291,7 @@ inline void dw_tile_reuse(const Int8ForwardPlan::Step& step, const Finish& fin, 
 template <class V, bool VNNI, bool PARTIAL, int KW, int SW, class Finish>
 void dw_row_reuse(const Int8ForwardPlan::Step& step, const Finish& fin, const std::int16_t* row, std::ptrdiff_t in_row,
                   int oy, int c0, int limit, typename V::M16 in_mask) {
-  constexpr int MR = SW == 1 ? 6 : 4;
+  constexpr int MR = V::template dw_reuse_pixels<SW>();
   const int out_w = step.layer->out.w;
   const std::ptrdiff_t pixel = static_cast<std::ptrdiff_t>(SW) * step.in_cs;
   if (out_w < MR) {
@@ -340,7 +341,7 @@ template <class V, bool VNNI, class Finish>
     const std::int16_t* row = origin + static_cast<std::ptrdiff_t>(oy) * layer.stride_h * in_row;
     for (int c0 = 0; c0 < limit; c0 += kGroup) {
       const int n = std::min(kGroup, cs - c0);  // a multiple of 8: cs is
-      if constexpr (V::kDwReuse) {
+      if constexpr (V::template dw_reuse_pixels<1>() > 0) {
         if (layer.kernel_w == 5 && layer.stride_w == 1) {
           if (n == kGroup) {
             dw_row_reuse<V, VNNI, false, 5, 1>(step, fin, row, in_row, oy, c0, limit, V::mask16(n));
@@ -349,6 +350,8 @@ template <class V, bool VNNI, class Finish>
           }
           continue;
         }
+      }
+      if constexpr (V::template dw_reuse_pixels<2>() > 0) {
         if (layer.kernel_w == 5 && layer.stride_w == 2) {
           if (n == kGroup) {
             dw_row_reuse<V, VNNI, false, 5, 2>(step, fin, row, in_row, oy, c0, limit, V::mask16(n));
