@@ -154,13 +154,22 @@ int main(int argc, char** argv) {
     else
       names.push_back(argv[i]);
   }
+  // The instruction-set path of the kernels (isa.hpp); CORTEXLENS_ISA=sse|avx2|avx512|scalar, else the widest.
+  if (const char* env = std::getenv("CORTEXLENS_ISA"); env && *env) {
+    const auto isa = parse_isa(env);
+    const Status chosen = isa ? set_isa(isa.value()) : isa.status();
+    if (!chosen) {
+      std::fprintf(stderr, "bench_native: CORTEXLENS_ISA: %s\n", chosen.message().c_str());
+      return 1;
+    }
+  }
   if (names.empty())
     names = {"compact_model_190923_neuron0", "compact_model_190923_neuron21", "shared_compact_model_100filters"};
 
   std::printf(
       "# bench_native: float32 (and int8 with --int8-dir), 1 thread, median of %d runs after 5 warm-up runs, golden "
-      "pattern input\n",
-      runs);
+      "pattern input, isa %s\n",
+      runs, isa_name(active_isa()));
   for (const auto& name : names) {
     auto loaded = load_model_file(model_path(data_dir, name));
     if (!loaded) {

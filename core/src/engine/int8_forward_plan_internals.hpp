@@ -44,6 +44,7 @@ struct Int8ForwardPlan::Step {
   int pairs = 0;                            // conv2d: int16 pairs per window row, ceil(kw * in_cs / 2)
   std::vector<std::int16_t> weights;        // conv2d, depthwise, dense with one unit
   std::vector<std::ptrdiff_t> tap_offsets;  // depthwise: per tap pair, the two taps' input offsets
+  std::vector<std::int16_t> tap_weights;    // depthwise, for the AVX2/AVX-512 steps (kernels/int8_wide.hpp): (taps, cs)
   std::vector<std::int8_t> dense_weights;   // dense with several units
   std::vector<float> scale, bias;           // (padded channels) input_scale * weight_scales[oc]; bias; 0 beyond out.c
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "cortexlens/isa.hpp"
 #include "cortexlens/quantize.hpp"
 #include "kernels/kernels.hpp"
 
@@ -76,6 +77,7 @@ void dense_int8_ref(const Layer& layer, const std::int16_t* in, float* out) {
 }
 
 void run_layer_int8(const Layer& layer, const std::int16_t* in, float* out, bool use_reference) {
+  use_reference = use_reference || active_isa() == Isa::scalar;
   switch (layer.kind) {
     case LayerKind::conv2d:
       // The register-tiled kernels (int8_simd.cpp, declared in kernels.hpp), bit-identical to the twins.

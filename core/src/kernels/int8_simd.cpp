@@ -6,6 +6,9 @@
 // quantize_values's, so everything equals the `_ref` kernels and forward_int8 with the reference kernels bit for bit
 // (tests/test_quantize.cpp).
 //
+// On x86-64, run_step hands conv2d and depthwise steps to the AVX2 / AVX-512 code when active_isa() says so
+// (int8_wide.hpp: same packing, same arithmetic, same bits); Isa::scalar runs the `_ref` twins.
+//
 // Layout, as in the float kernel (f32_simd.cpp): the input sits in a zero-bordered int16 buffer, so one output
 // pixel's window row is kw * cs contiguous values and the kernel tests no bounds. The reduction along a window row
 // is taken in pairs (k, k + 1): a 32-bit splat of the input pair times weights packed as (pairs, 4 output channels,
@@ -23,7 +26,9 @@
 #include <cstring>
 #include <vector>
 
+#include "cortexlens/isa.hpp"
 #include "engine/int8_forward_plan_internals.hpp"
+#include "kernels/int8_wide.hpp"
 #include "kernels/kernels.hpp"
 
 #if defined(__wasm_simd128__)
@@ -320,7 +325,7 @@ inline void conv_tile(const ConvGeometry& g, const Finish& finish, const std::in
   for (int ky = 0; ky < g.kh; ++ky) {
     const std::int16_t* x = in + static_cast<std::ptrdiff_t>(ky) * g.in_row;
     const std::int16_t* const x_end = x + 2 * g.pairs;
-    for (; x != x_end; x += 2, w += NV * 8) {
+    for (; x != x_end; x += 2, w += 2 * kBlock) {
       i16x8 xv[MR];
       for (int p = 0; p < MR; ++p) xv[p] = splat_pair(x + p * pixel_step);
       for (int v = 0; v < NV; ++v) {
@@ -573,6 +578,14 @@ Int8ForwardPlan::Buffer Int8ForwardPlan::make_buffer(Shape3 shape, const Padding
 }
 
 void quantize_values(const float* values, std::size_t count, float scale, bool unsigned_range, std::int16_t* out) {
+#if defined(CORTEXLENS_WIDE_INT8)
+  // The model input (a row of 112 x 3 values at a time): 7% of a per-neuron model's pass on AVX-512 at 4 lanes.
+  if (count >= 16) {
+    const Isa isa = active_isa();
+    if (isa == Isa::avx512) return quantize_values_avx512(values, count, scale, unsigned_range, out);
+    if (isa == Isa::avx2) return quantize_values_avx2(values, count, scale, unsigned_range, out);
+  }
+#endif
   // Branch-free so it vectorizes, yet equal to lround (half away from zero): x - trunc(x) is exact in float,
   // whereas the common trunc(x + 0.5) rounds 0.49999997 up to 1.
   const float low = unsigned_range ? 0.0f : -static_cast<float>(kInt8Max);
@@ -588,6 +601,11 @@ void quantize_values(const float* values, std::size_t count, float scale, bool u
 }
 
 void plan_relu_codes(const float* values, std::size_t count, float scale, float high, std::int16_t* out) {
+#if defined(CORTEXLENS_WIDE_INT8)
+  const Isa isa = active_isa();
+  if (isa == Isa::avx512) return plan_relu_codes_avx512(values, count, scale, high, out);
+  if (isa == Isa::avx2) return plan_relu_codes_avx2(values, count, scale, high, out);
+#endif
   const Quantizer quantizer(scale, 0.0f, high);
   for (std::size_t i = 0; i < count; i += 4) {
     float block[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -618,13 +636,14 @@ Int8ForwardPlan::Step Int8ForwardPlan::prepare_step(const Layer& layer, int in_c
   }
   switch (layer.kind) {
     case LayerKind::conv2d: {
-      // Per block of kBlock output channels (the last one narrower): (kh, pairs, width, 2); zeros past the run,
-      // for padding input channels and past out_c.
+      // Per block of kBlock output channels: (kh, pairs, kBlock, 2); zeros past the run, for padding input channels
+      // and past out_c. The last block is as wide as the others, so that the wider paths (int8_wide.hpp) find every
+      // vector of weights at one distance from the block's first.
       const int run = kw * in_cs;
       step.pairs = (run + 1) / 2;
-      step.weights.assign(static_cast<std::size_t>(kh) * step.pairs * 2 * padded_c, 0);
+      step.weights.assign(static_cast<std::size_t>(kh) * step.pairs * 2 * round_up(padded_c, kBlock), 0);
       for (int c0 = 0; c0 < padded_c; c0 += kBlock) {
-        const int width = std::min(kBlock, padded_c - c0);
+        const int width = kBlock;
         std::int16_t* block = step.weights.data() + static_cast<std::size_t>(c0) * kh * step.pairs * 2;
         for (int ky = 0; ky < kh; ++ky)
           for (int kx = 0; kx < kw; ++kx)
@@ -652,6 +671,10 @@ Int8ForwardPlan::Step Int8ForwardPlan::prepare_step(const Layer& layer, int in_c
           step.weights[(static_cast<std::size_t>(slot / 2) * in_cs + c) * 2 + slot % 2] =
               q.weights[static_cast<std::size_t>(t) * in_c + c];
       }
+      step.tap_weights.assign(static_cast<std::size_t>(taps) * in_cs, 0);
+      for (int t = 0; t < taps; ++t)
+        for (int c = 0; c < in_c; ++c)
+          step.tap_weights[static_cast<std::size_t>(t) * in_cs + c] = q.weights[static_cast<std::size_t>(t) * in_c + c];
       break;
     }
     case LayerKind::dense: {
@@ -690,7 +713,55 @@ void run_step_to(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in,
 
 }  // namespace
 
+namespace {
+
+std::atomic<bool>& vnni_allowed() {
+  static std::atomic<bool> allowed{true};
+  return allowed;
+}
+
+// Isa::scalar: the `_ref` kernels on a dense copy of the bordered input, finished into the sink with
+// quantize_values (what the 4-lane quantizers equal bit for bit), so a whole plan can run on the reference code.
+void run_step_scalar(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in,
+                     const Int8ForwardPlan::Sink& sink) {
+  const Layer& layer = *step.layer;
+  const Shape3 is = layer.in, os = layer.out;
+  std::vector<std::int16_t> dense(is.size());  // (H, W, C)
+  for (int y = 0; y < is.h; ++y)
+    for (int x = 0; x < is.w; ++x)
+      std::copy_n(in.at(y, x), is.c, dense.data() + (static_cast<std::size_t>(y) * is.w + x) * is.c);
+  std::vector<float> out(os.size());  // (H, W, C)
+  run_layer_int8(layer, dense.data(), out.data(), /*use_reference=*/true);
+  for (int y = 0; y < os.h; ++y)
+    for (int x = 0; x < os.w; ++x) {
+      const float* v = out.data() + (static_cast<std::size_t>(y) * os.w + x) * os.c;
+      if (sink.f) std::copy_n(v, os.c, sink.f + y * sink.f_row + x * sink.f_pixel);
+      if (sink.q)
+        quantize_values_ref(v, static_cast<std::size_t>(os.c), sink.q_scale, sink.q_low >= 0.0f,
+                            sink.q + y * sink.q_row + x * sink.q_pixel);
+    }
+}
+
+}  // namespace
+
+void set_int8_vnni_allowed(bool allowed) { vnni_allowed().store(allowed, std::memory_order_relaxed); }
+bool int8_vnni_allowed() { return vnni_allowed().load(std::memory_order_relaxed); }
+
 void Int8ForwardPlan::run_step(const Step& step, Buffer& in, const Sink& sink) {
+  switch (active_isa()) {
+    case Isa::scalar:
+      return run_step_scalar(step, in, sink);
+#if defined(CORTEXLENS_WIDE_INT8)
+    case Isa::avx512:
+      if (run_int8_step_avx512(step, in, sink, int8_vnni_allowed() && has_vnni(Isa::avx512))) return;
+      break;
+    case Isa::avx2:
+      if (run_int8_step_avx2(step, in, sink, int8_vnni_allowed() && has_vnni(Isa::avx2))) return;
+      break;
+#endif
+    default:
+      break;
+  }
   if (step.layer->kind == LayerKind::dense) return dense_step(step, in, sink);
   if (sink.q && sink.f) return run_step_to<kQuantized | kFloat>(step, in, sink);
   if (sink.q && step.layer->activation == Activation::relu && sink.q_low <= 0.0f)

@@ -44,7 +44,9 @@ void depthwise_conv2d_int8_tiled(const Layer& layer, const std::int16_t* in, flo
 // (int8_forward_plan.hpp) on one layer.
 void dense_int8_tiled(const Layer& layer, const std::int16_t* in, float* out);
 
-// Dispatches on layer.kind: the _ref twins, or the tiled kernels.
+// Dispatches on layer.kind: the _ref twins, or the tiled kernels. The int8 steps run on active_isa() (isa.hpp):
+// scalar runs the _ref twins, sse the 4-lane code here (wasm SIMD128 in the browser), avx2 and avx512 conv2d and
+// depthwise at 8 and 16 lanes (kernels/int8_wide.hpp), the rest on the 4-lane code; every path gives the same bits.
 void run_layer_int8(const Layer& layer, const std::int16_t* in, float* out, bool use_reference = false);
 
 // The plan's quantizer for a ReLU layer's outputs (ReLU, scale, clamp to [0, high], round half away from zero),
