@@ -33,9 +33,9 @@ constexpr const char* kUsage =
     "      Pearson r between each output and the recorded responses of its neuron on the session images\n"
     "      (default 601-1200, the held-out half), with the median per session\n"
     "MODEL: a Keras 3 .keras file, a .weights.h5 file with its config.json, or a Cortex Lens .clm file.\n"
+    "IMAGE: JPEG, PNG, BMP or GIF; the centred square (or --crop, in upright pixels) is resized to 112x112.\n"
     "--isa scalar|sse|avx2|avx512, accepted by every command: the instruction set the kernels run on (default: the\n"
-    "widest this CPU has; sse gives the page's float results bit for bit, scalar runs the reference kernels).\n"
-    "IMAGE: JPEG, PNG, BMP or GIF; the centred square (or --crop, in upright pixels) is resized to 112x112.\n";
+    "widest this CPU has; sse gives the page's float results bit for bit, scalar runs the reference kernels).\n";
 
 std::string shape_text(const Shape3& s) {
   if (s.h == 1 && s.w == 1) return "(" + std::to_string(s.c) + ")";
