@@ -2,11 +2,18 @@
 // per-layer breakdown (time, share, G multiply-adds/s) that says which kernel limits the total; with --int8-dir, the
 // same for the int8 pass (Int8ForwardPlan) of DIR/<model>.clm.
 //
-//   build/<dir>/bench/bench_native [--runs N] [--data DIR] [--int8-dir DIR] [MODEL_NAME_OR_PATH...]
+//   build/<dir>/bench/bench_native [--runs N] [--data DIR] [--int8-dir DIR] [--isa NAME] [--compare-isas]
+//                                  [MODEL_NAME_OR_PATH...]
+//
+// --isa forces the instruction set (as for the `cortexlens` commands); --compare-isas first prints, per model, the
+// plan's min and median time on every path this CPU has except scalar, beside this CPU's multiply-add peak on each
+// (one core, as many independent accumulators as the registers allow: the yardstick for "share of peak").
 //
 // Default models: compact_model_190923_neuron0, compact_model_190923_neuron21 (the per-neuron model with the most
 // multiply-adds, 73.1 M) and shared_compact_model_100filters. Input: the golden "pattern" image, so no licensed
 // image is needed and timings do not depend on a JPEG decoder. Not a test: it prints figures and asserts nothing.
+#include <immintrin.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -16,8 +23,10 @@
 #include <string>
 #include <vector>
 
+#include "args.hpp"
 #include "cortexlens/forward.hpp"
 #include "cortexlens/int8_forward_plan.hpp"
+#include "cortexlens/isa.hpp"
 #include "cortexlens/quantize.hpp"
 #include "engine/forward_plan.hpp"
 #include "model_source.hpp"
@@ -55,6 +64,64 @@ std::string model_path(const std::string& data_dir, const std::string& name) {
   return data_dir + "/compact_models/" + name + ".keras";
 }
 
+// Multiply-adds per second of one core on each path's vectors: 12 (sse, avx2) or 24 (avx512) independent
+// accumulators, separate mul + add on sse as the 4-lane kernels do, fused on the wider paths.
+constexpr long kPeakIterations = 1'000'000;
+
+double peak_sse() {
+  __m128 acc[12];
+  for (int a = 0; a < 12; ++a) acc[a] = _mm_set1_ps(0.001f * a);
+  const __m128 m = _mm_set1_ps(0.999999f), x = _mm_set1_ps(0.001f);
+  const auto start = Clock::now();
+  for (long i = 0; i < kPeakIterations; ++i)
+    for (int a = 0; a < 12; ++a) acc[a] = _mm_add_ps(_mm_mul_ps(acc[a], m), x);
+  const double seconds = ms_since(start) / 1e3;
+  __m128 sum = acc[0];
+  for (int a = 1; a < 12; ++a) sum = _mm_add_ps(sum, acc[a]);
+  volatile float sink = _mm_cvtss_f32(sum);
+  (void)sink;
+  return kPeakIterations * 12.0 * 4 / seconds;
+}
+
+__attribute__((target("avx2,fma"))) double peak_avx2() {
+  __m256 acc[12];
+  for (int a = 0; a < 12; ++a) acc[a] = _mm256_set1_ps(0.001f * a);
+  const __m256 m = _mm256_set1_ps(0.999999f), x = _mm256_set1_ps(0.001f);
+  const auto start = Clock::now();
+  for (long i = 0; i < kPeakIterations; ++i)
+    for (int a = 0; a < 12; ++a) acc[a] = _mm256_fmadd_ps(acc[a], m, x);
+  const double seconds = ms_since(start) / 1e3;
+  __m256 sum = acc[0];
+  for (int a = 1; a < 12; ++a) sum = _mm256_add_ps(sum, acc[a]);
+  volatile float sink = _mm256_cvtss_f32(sum);
+  (void)sink;
+  return kPeakIterations * 12.0 * 8 / seconds;
+}
+
+__attribute__((target("avx512f,fma"))) double peak_avx512() {
+  __m512 acc[24];
+  for (int a = 0; a < 24; ++a) acc[a] = _mm512_set1_ps(0.001f * a);
+  const __m512 m = _mm512_set1_ps(0.999999f), x = _mm512_set1_ps(0.001f);
+  const auto start = Clock::now();
+  for (long i = 0; i < kPeakIterations; ++i)
+    for (int a = 0; a < 24; ++a) acc[a] = _mm512_fmadd_ps(acc[a], m, x);
+  const double seconds = ms_since(start) / 1e3;
+  __m512 sum = acc[0];
+  for (int a = 1; a < 24; ++a) sum = _mm512_add_ps(sum, acc[a]);
+  volatile float sink = _mm512_cvtss_f32(sum);
+  (void)sink;
+  return kPeakIterations * 24.0 * 16 / seconds;
+}
+
+// The best of many short tries (a few ms each): other processes only ever slow it down, and a short try is likelier
+// to run undisturbed on a shared machine.
+double peak_multiply_adds_per_second(Isa isa) {
+  double best = 0.0;
+  for (int t = 0; t < 50; ++t)
+    best = std::max(best, isa == Isa::avx512 ? peak_avx512() : isa == Isa::avx2 ? peak_avx2() : peak_sse());
+  return best;
+}
+
 template <typename F>
 std::vector<double> time_runs(int warmup, int runs, F&& f) {
   for (int i = 0; i < warmup; ++i) f();
@@ -76,8 +143,18 @@ int main(int argc, char** argv) {
   if (const char* env = std::getenv("CORTEXLENS_DATA_DIR"); env && *env) data_dir = env;
   std::string int8_dir;
   std::vector<std::string> names;
+  bool compare_isas = false;
+  cli::Args args(argv, argv + argc);
+  if (cli::Outcome isa = cli::apply_isa_option(args, ""); !isa.is_ok()) {
+    std::fprintf(stderr, "bench_native: %s\n", isa.message().c_str());
+    return isa.exit_code();
+  }
+  argc = static_cast<int>(args.size());
+  for (int i = 1; i < argc; ++i) argv[i] = const_cast<char*>(args[i].c_str());
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--runs") && i + 1 < argc)
+    if (!std::strcmp(argv[i], "--compare-isas"))
+      compare_isas = true;
+    else if (!std::strcmp(argv[i], "--runs") && i + 1 < argc)
       runs = std::max(1, std::atoi(argv[++i]));
     else if (!std::strcmp(argv[i], "--data") && i + 1 < argc)
       data_dir = argv[++i];
@@ -93,6 +170,19 @@ int main(int argc, char** argv) {
       "# bench_native: float32 (and int8 with --int8-dir), 1 thread, median of %d runs after 5 warm-up runs, golden "
       "pattern input\n",
       runs);
+  std::string supported;
+  for (Isa isa : supported_isas()) supported += (supported.empty() ? "" : ", ") + std::string(isa_name(isa));
+  std::printf("# instruction set: %s (this CPU and build support %s; --isa NAME to force one)\n",
+              isa_name(active_isa()), supported.c_str());
+  std::vector<double> peaks;  // G multiply-adds/s per supported ISA, when comparing
+  if (compare_isas) {
+    std::printf("# one-core multiply-add peak (G/s):");
+    for (Isa isa : supported_isas()) {
+      peaks.push_back(isa == Isa::scalar ? 0.0 : peak_multiply_adds_per_second(isa) / 1e9);
+      if (isa != Isa::scalar) std::printf(" %s %.1f", isa_name(isa), peaks.back());
+    }
+    std::printf("\n");
+  }
   for (const auto& name : names) {
     auto loaded = load_model_file(model_path(data_dir, name));
     if (!loaded) {
@@ -103,6 +193,22 @@ int main(int argc, char** argv) {
     const Tensor input = pattern(model.input);
     const double mmacs = static_cast<double>(model.multiply_adds()) / 1e6;
 
+    std::printf("\n%s: %.1f M multiply-adds\n", model.name.c_str(), mmacs);
+    if (compare_isas) {
+      const Isa chosen = active_isa();
+      std::printf("  %-8s %9s %9s %8s %7s\n", "isa", "min ms", "median ms", "G/s(min)", "of peak");
+      const std::vector<Isa> isas = supported_isas();
+      for (std::size_t k = 1; k < isas.size(); ++k) {
+        (void)set_isa(isas[k]);
+        ForwardPlan isa_plan(model);
+        std::vector<float> isa_out(isa_plan.output_size());
+        const auto t = time_runs(5, runs, [&] { isa_plan.run(input.data.data(), isa_out.data()); });
+        const double lo = *std::min_element(t.begin(), t.end());
+        std::printf("  %-8s %9.3f %9.3f %8.1f %6.0f%%\n", isa_name(isas[k]), lo, median(t), mmacs / lo,
+                    100.0 * mmacs / lo / peaks[k]);
+      }
+      (void)set_isa(chosen);
+    }
     ForwardPlan plan(model);
     std::vector<float> out(plan.output_size());
     const auto plan_runs = time_runs(5, runs, [&] { plan.run(input.data.data(), out.data()); });
@@ -115,12 +221,12 @@ int main(int argc, char** argv) {
     }));
     const double ref_ms = median(time_runs(1, 3, [&] { (void)forward(model, input, {false, true}); }));
 
-    std::printf("\n%s: %.1f M multiply-adds\n", model.name.c_str(), mmacs);
     std::printf("  plan reused (batch 1)     %8.3f ms  %7.1f images/s  %6.2f G multiply-adds/s  (min %.3f ms)\n",
                 plan_ms, 1e3 / plan_ms, mmacs / plan_ms, plan_min);
     std::printf("  forward() (plan per call) %8.3f ms\n", forward_ms);
     std::printf("  batch 32 (loop)           %8.3f ms  %7.1f images/s\n", batch_ms, 32e3 / batch_ms);
     std::printf("  scalar reference kernels  %8.3f ms  (%.1fx slower)\n", ref_ms, ref_ms / plan_ms);
+    std::printf("  per layer on %s:\n", isa_name(plan.isa()));
     std::printf("  %-24s %-16s %14s %9s %7s %8s %7s\n", "layer", "kind", "output", "M m-adds", "ms", "G/s", "min ms");
     for (std::size_t i = 0; i < plan.layer_count(); ++i) {
       const Layer& layer = model.layers[i];
