@@ -6,12 +6,34 @@
 #pragma once
 
 #include <cstddef>
+#include <new>
 #include <vector>
 
 #include "cortexlens/isa.hpp"
 #include "cortexlens/model.hpp"
 
 namespace cortexlens {
+
+// Storage on 64-byte boundaries: with channel strides that are multiples of 16 floats, a 16-float (AVX-512) load of
+// a pixel's channels then never spans two cache lines.
+template <typename T>
+struct CacheLineAllocator {
+  using value_type = T;
+  CacheLineAllocator() = default;
+  template <typename U>
+  CacheLineAllocator(const CacheLineAllocator<U>&) {}  // NOLINT: allocators convert implicitly
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{64})); }
+  void deallocate(T* p, std::size_t) { ::operator delete (p, std::align_val_t{64}); }
+  template <typename U>
+  bool operator==(const CacheLineAllocator<U>&) const {
+    return true;
+  }
+  template <typename U>
+  bool operator!=(const CacheLineAllocator<U>&) const {
+    return false;
+  }
+};
+using AlignedFloats = std::vector<float, CacheLineAllocator<float>>;
 
 // A model prepared once for many fast float32 forward passes (what forward() uses; hold one yourself in hot loops
 // such as benchmarks, evaluation over many images or synthesis, to skip the per-call packing and allocation).
@@ -55,8 +77,8 @@ class ForwardPlan {
   struct Buffer {
     Shape3 shape;  // (H, W, C) of the activation itself
     int pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
-    int channel_stride = 0;   // >= shape.c
-    std::vector<float> data;  // (pad_top + H + pad_bottom, pad_left + W + pad_right, channel_stride), zero border
+    int channel_stride = 0;  // >= shape.c
+    AlignedFloats data;      // (pad_top + H + pad_bottom, pad_left + W + pad_right, channel_stride), zero border
 
     int row_stride() const { return (pad_left + shape.w + pad_right) * channel_stride; }
     // Pixel (y, x) of the activation; y and x may reach into the border (negative or >= H, W).
@@ -72,10 +94,11 @@ class ForwardPlan {
   // One layer with its weights in the kernels' layout.
   struct Step {
     const Layer* layer = nullptr;  // geometry and activation; only valid while the source model lives
-    std::vector<float> weights;    // packed, see above
+    AlignedFloats weights;         // packed, see above
     std::vector<float> bias;       // (round_up(out.c, 16)) zero-padded; dense with 1 unit: (1)
     int units_stride = 0;          // dense only: floats per packed weight row
     Isa isa = Isa::sse;            // the kernels run_step calls, and the layout `weights` is packed in for them
+                                   // (narrower than the plan's for depthwise layers of <= 8 channels: f32_simd.cpp)
   };
   static Step prepare_step(const Layer& layer, int in_channel_stride, Isa isa);
   static Buffer make_buffer(Shape3 shape, const Padding& border, int channel_stride);
