@@ -223,15 +223,16 @@ int main(int argc, char** argv) {
     std::printf("\n%s: %.1f M multiply-adds\n", model.name.c_str(), mmacs);
     if (compare_isas) {
       const Isa chosen = active_isa();
-      std::printf("  %-8s %9s %9s %9s %9s %8s %7s\n", "isa", "min ms", "median ms", "cpu min", "cpu med",
-                  "G/s(cpu)", "of peak");
+      std::printf("  %-8s %9s %9s %9s %9s %8s %7s\n", "isa", "min ms", "median ms", "cpu min", "cpu med", "G/s(cpu)",
+                  "of peak");
       const std::vector<Isa> isas = supported_isas();
       for (std::size_t k = 1; k < isas.size(); ++k) {
         (void)set_isa(isas[k]);
         ForwardPlan isa_plan(model);
         std::vector<float> isa_out(isa_plan.output_size());
         std::vector<double> wall, cpu;
-        time_runs_both(5, runs, [&] { isa_plan.run(input.data.data(), isa_out.data()); }, wall, cpu);
+        const auto pass = [&] { isa_plan.run(input.data.data(), isa_out.data()); };
+        time_runs_both(5, runs, pass, wall, cpu);
         const double lo = *std::min_element(wall.begin(), wall.end());
         const double cpu_lo = *std::min_element(cpu.begin(), cpu.end());
         std::printf("  %-8s %9.3f %9.3f %9.3f %9.3f %8.1f %6.0f%%\n", isa_name(isas[k]), lo, median(wall), cpu_lo,

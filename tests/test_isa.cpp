@@ -101,8 +101,7 @@ TEST_CASE("conv2d on every ISA matches the scalar reference", "[isa][kernels]") 
   const bool same = GENERATE(true, false);
   for (int size : {1, 6, 13}) {
     if (!same && k > size) continue;
-    auto layer =
-        random_layer(LayerKind::conv2d, {size, size + 3, in_c}, out_c, k, stride, same, Activation::relu, rng);
+    auto layer = random_layer(LayerKind::conv2d, {size, size + 3, in_c}, out_c, k, stride, same, Activation::relu, rng);
     check_layer_on_every_isa(layer, rng);
   }
 }

@@ -145,8 +145,8 @@ void depthwise_block(const F32Geometry& g, int c0, const float* weights, const f
     float* out = g.out + static_cast<std::ptrdiff_t>(oy) * g.out_row + c0;
     int ox = 0;
     for (; ox + kTile <= g.out_w; ox += kTile)
-      depthwise_tile<V, kTile, NV, SW, TAIL>(g, weights + c0, bias + c0, in + ox * g.sw * g.in_cs,
-                                             out + ox * g.out_cs, tail);
+      depthwise_tile<V, kTile, NV, SW, TAIL>(g, weights + c0, bias + c0, in + ox * g.sw * g.in_cs, out + ox * g.out_cs,
+                                             tail);
     for (; ox < g.out_w; ++ox)
       depthwise_tile<V, 1, NV, SW, TAIL>(g, weights + c0, bias + c0, in + ox * g.sw * g.in_cs, out + ox * g.out_cs,
                                          tail);
@@ -174,8 +174,7 @@ void depthwise_blocks(const F32Geometry& g, const float* weights, const float* b
     const int width = g.out_cs - c0 < kBlock ? g.out_cs - c0 : kBlock;
     const int vectors = (width + V::lanes - 1) / V::lanes;
     const int last = width - (vectors - 1) * V::lanes;
-    depthwise_block_narrowing<V, V::kDwVectors, SW>(g, c0, weights, bias, vectors, last < V::lanes,
-                                                    V::tail_mask(last));
+    depthwise_block_narrowing<V, V::kDwVectors, SW>(g, c0, weights, bias, vectors, last < V::lanes, V::tail_mask(last));
   }
 }
 
