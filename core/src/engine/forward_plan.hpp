@@ -49,7 +49,7 @@ using AlignedFloats = std::vector<float, CacheLineAllocator<float>>;
 //     partial vector, and no padding copy is made between layers.
 // run() reuses these buffers, so one plan must not run on two threads at once (give each worker its own).
 //
-// Instruction set: the weights are packed for active_isa() (the conv blocks are 16 channels wide on sse, 24 on
+// Instruction set: the weights are packed for active_isa() (the conv blocks are 16 channels wide on sse and
 // avx2, 64 on avx512; scalar packs nothing and runs the `_ref` twins) and each step remembers the ISA it was
 // packed for. run() compares active_isa() with the plan's ISA and repacks every step when it changed, so
 // set_isa() applies to the next pass of existing plans as well (one relaxed atomic load per pass). The buffers

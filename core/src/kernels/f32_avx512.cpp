@@ -35,7 +35,15 @@ struct V {
   // maxps returns its second operand when either is NaN: zero first keeps a NaN as NaN, like the reference. The
   // all-lanes maskz form is the same vmaxps; GCC 12's plain _mm512_max_ps warns about its undefined source operand.
   static type relu(type v) { return _mm512_maskz_max_ps(0xFFFF, _mm512_setzero_ps(), v); }
-  static float sum_lanes(type v) { return _mm512_reduce_add_ps(v); }
+  // Once per dense layer: plain adds in a fixed order (GCC 12's _mm512_reduce_add_ps warns about an undefined
+  // operand inside its own header).
+  static float sum_lanes(type v) {
+    alignas(64) float lanes[16];
+    _mm512_store_ps(lanes, v);
+    float sum = 0.0f;
+    for (float x : lanes) sum += x;
+    return sum;
+  }
   static mask tail_mask(int n) { return static_cast<mask>((1u << n) - 1u); }
 };
 

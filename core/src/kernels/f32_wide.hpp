@@ -51,7 +51,7 @@ struct F32Dense {
 };
 
 // Output channels per packed conv block (and its vector width) for each ISA.
-inline int conv_block(Isa isa) { return isa == Isa::avx512 ? 64 : isa == Isa::avx2 ? 24 : 16; }
+inline int conv_block(Isa isa) { return isa == Isa::avx512 ? 64 : 16; }
 inline int vector_floats(Isa isa) { return isa == Isa::avx512 ? 16 : isa == Isa::avx2 ? 8 : 4; }
 
 #if CORTEXLENS_HAVE_WIDE_F32

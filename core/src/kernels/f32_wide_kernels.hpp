@@ -13,7 +13,7 @@
 
 template <typename V, int MR, int NV>
 inline void conv_tile(const F32Geometry& g, const float* w, const float* bias, const float* in, float* out,
-                      typename V::mask tail, bool full) {
+                      int tail_lanes, bool full) {
   typename V::type acc[MR][NV];
   for (int v = 0; v < NV; ++v) {
     const typename V::type b = V::load(bias + v * V::lanes);
@@ -40,7 +40,7 @@ inline void conv_tile(const F32Geometry& g, const float* w, const float* bias, c
       if (v + 1 < NV || full)
         V::store(o + v * V::lanes, r);
       else
-        V::store_masked(o + v * V::lanes, tail, r);
+        V::store_masked(o + v * V::lanes, V::tail_mask(tail_lanes), r);
     }
   }
 }
@@ -48,12 +48,12 @@ inline void conv_tile(const F32Geometry& g, const float* w, const float* bias, c
 // The pixels left over after the full tiles of a row: one tile of exactly `count` (< MR) pixels.
 template <typename V, int MR, int NV>
 inline void conv_tile_rest(int count, const F32Geometry& g, const float* w, const float* bias, const float* in,
-                           float* out, typename V::mask tail, bool full) {
+                           float* out, int tail_lanes, bool full) {
   if constexpr (MR > 1) {
-    if (count == MR) return conv_tile<V, MR, NV>(g, w, bias, in, out, tail, full);
-    return conv_tile_rest<V, MR - 1, NV>(count, g, w, bias, in, out, tail, full);
+    if (count == MR) return conv_tile<V, MR, NV>(g, w, bias, in, out, tail_lanes, full);
+    return conv_tile_rest<V, MR - 1, NV>(count, g, w, bias, in, out, tail_lanes, full);
   } else {
-    conv_tile<V, 1, NV>(g, w, bias, in, out, tail, full);
+    conv_tile<V, 1, NV>(g, w, bias, in, out, tail_lanes, full);
   }
 }
 
@@ -62,16 +62,18 @@ void conv_block_rows(const F32Geometry& g, int c0, const float* w, const float* 
   constexpr int kTile = V::conv_tile_pixels(NV);
   const int width = g.out_cs - c0 < NV * V::lanes ? g.out_cs - c0 : NV * V::lanes;
   const bool full = width == NV * V::lanes;
-  const typename V::mask tail = V::tail_mask(width - (NV - 1) * V::lanes);
+  // A lane count, not a mask: on AVX2 a mask is a vector register, which the tile's loop needs for accumulators.
+  const int tail_lanes = width - (NV - 1) * V::lanes;
   const int in_pixel = g.sw * g.in_cs;
   for (int oy = 0; oy < g.out_h; ++oy) {
     const float* in = g.in + static_cast<std::ptrdiff_t>(oy) * g.sh * g.in_row;
     float* out = g.out + static_cast<std::ptrdiff_t>(oy) * g.out_row + c0;
     int ox = 0;
     for (; ox + kTile <= g.out_w; ox += kTile)
-      conv_tile<V, kTile, NV>(g, w, bias, in + ox * in_pixel, out + ox * g.out_cs, tail, full);
+      conv_tile<V, kTile, NV>(g, w, bias, in + ox * in_pixel, out + ox * g.out_cs, tail_lanes, full);
     if (ox < g.out_w)
-      conv_tile_rest<V, kTile - 1, NV>(g.out_w - ox, g, w, bias, in + ox * in_pixel, out + ox * g.out_cs, tail, full);
+      conv_tile_rest<V, kTile - 1, NV>(g.out_w - ox, g, w, bias, in + ox * in_pixel, out + ox * g.out_cs, tail_lanes,
+                                       full);
   }
 }
 
