@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "cortexlens/isa.hpp"
 #include "demo_model.hpp"
 
 using namespace cortexlens;
@@ -144,6 +145,12 @@ int main(int argc, char** argv) {
   }
   const std::string demo_dir = argv[1], bad_dir = argv[2];
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  // The committed files must not depend on the machine that writes them: the sse path's float arithmetic is the
+  // same on every x86-64 (and in wasm); avx2/avx512 fuse multiply-adds and would move the test vector's last bits.
+  if (Status isa = set_isa(Isa::sse); !isa) {
+    std::fprintf(stderr, "make_demo_model: %s\n", isa.message().c_str());
+    return 1;
+  }
 
   auto model_file = demo::build_demo_model_file();
   if (!model_file) die(model_file.message());

@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "cortexlens/isa.hpp"
+
 namespace cortexlens::cli {
 
 Outcome::Outcome(const Status& status) : kind_(status.is_ok() ? Kind::ok : Kind::failure), message_(status.message()) {}
@@ -244,6 +246,39 @@ Outcome ArgParser::parse(const Args& args) {
     if (option.required && !option.given)
       return usage_error(option.names[0] + " " + option.value_name + " is required, found no " + option.names[0]);
   return Outcome::ok();
+}
+
+Outcome apply_isa_option(Args& args, const char* usage) {
+  std::string name;
+  bool given = false;
+  for (std::size_t i = 0; i < args.size();) {
+    const bool separate = args[i] == "--isa";
+    if (!separate && args[i].rfind("--isa=", 0) != 0) {
+      ++i;
+      continue;
+    }
+    std::string value;
+    if (separate) {
+      if (i + 1 >= args.size() || args[i + 1].rfind("-", 0) == 0)
+        return Outcome::usage_error(
+            "--isa: expected scalar, sse, avx2 or avx512, found " +
+                (i + 1 >= args.size() ? std::string("nothing after it") : "'" + args[i + 1] + "'"),
+            usage);
+      value = args[i + 1];
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+    } else {
+      value = args[i].substr(6);
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+    if (given)
+      return Outcome::usage_error("--isa: given twice ('" + name + "', then '" + value + "'), expected once", usage);
+    given = true;
+    name = value;
+  }
+  if (!given) return Outcome::ok();
+  auto isa = parse_isa(name);
+  if (!isa) return Outcome::usage_error("--isa: " + isa.message(), usage);
+  return set_isa(isa.value()).with_context("--isa: ");
 }
 
 }  // namespace cortexlens::cli

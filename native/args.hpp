@@ -127,6 +127,13 @@ class ArgParser {
   std::vector<Positional> positionals_;
 };
 
+// The option every command accepts, wherever it stands on the command line: --isa scalar|sse|avx2|avx512 (or
+// --isa=NAME) forces the instruction set the kernels run on (cortexlens/isa.hpp). Removes it from `args` and
+// applies it with set_isa before the command parses the rest. An unknown name or a missing value is a usage error
+// (with `usage`); a path this CPU cannot run is a failure naming the ones it can ("this CPU (or this build) cannot
+// run avx512: it supports scalar, sse, avx2").
+Outcome apply_isa_option(Args& args, const char* usage);
+
 // Parsing helpers, exposed for the tests and for commands' own value types.
 // A whole decimal integer (optional sign, no spaces or trailing characters) in [low, high].
 bool parse_integer(const std::string& text, long long low, long long high, long long& out);

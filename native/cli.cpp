@@ -38,7 +38,9 @@ constexpr const char* kUsage =
     "      (default 601-1200, the held-out half), with the median per session\n"
     "--threads N: worker threads (default: the number of cores); the output is the same for any N.\n"
     "MODEL: a Keras 3 .keras file, a .weights.h5 file with its config.json, or a Cortex Lens .clm file.\n"
-    "IMAGE: JPEG, PNG, BMP or GIF; the centred square (or --crop, in upright pixels) is resized to 112x112.\n";
+    "IMAGE: JPEG, PNG, BMP or GIF; the centred square (or --crop, in upright pixels) is resized to 112x112.\n"
+    "--isa scalar|sse|avx2|avx512, accepted by every command: the instruction set the kernels run on (default: the\n"
+    "widest this CPU has; sse gives the page's float results bit for bit, scalar runs the reference kernels).\n";
 
 std::string shape_text(const Shape3& s) {
   if (s.h == 1 && s.w == 1) return "(" + std::to_string(s.c) + ")";
@@ -351,16 +353,18 @@ const cli::Command kCommands[] = {
 };
 
 int main(int argc, char** argv) {
-  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
-    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+  cli::Args args(argv + 1, argv + argc);
+  if (cli::Outcome isa = cli::apply_isa_option(args, kUsage); !isa.is_ok()) return finish("", isa);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::FILE* to = args.empty() ? stderr : stdout;
+    std::fputs(kUsage, to);
     for (const auto& command : kCommands)
-      if (command.summary)
-        std::fprintf(argc < 2 ? stderr : stdout, "  cortexlens %s\n      %s\n", command.name, command.summary);
-    return argc < 2 ? 2 : 0;
+      if (command.summary) std::fprintf(to, "  cortexlens %s\n      %s\n", command.name, command.summary);
+    return args.empty() ? 2 : 0;
   }
-  const std::string command = argv[1];
+  const std::string command = args[0];
   for (const auto& entry : kCommands)
-    if (entry.name && command == entry.name) return finish(command, entry.run(cli::Args(argv + 2, argv + argc)));
+    if (entry.name && command == entry.name) return finish(command, entry.run(cli::Args(args.begin() + 1, args.end())));
   std::string names;
   for (const auto& entry : kCommands)
     if (entry.name) names += (names.empty() ? "" : ", ") + std::string(entry.name);

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "args.hpp"
+#include "cortexlens/isa.hpp"
 
 using namespace cortexlens::cli;
 
@@ -207,4 +208,50 @@ TEST_CASE("a failed Status becomes a failure outcome (exit 1), an ok one an ok o
   CHECK(ok.is_ok());
   CHECK(ok.exit_code() == 0);
   CHECK(ArgParser("x", "U").usage_error("--layer and --channel go together").exit_code() == 2);
+}
+
+TEST_CASE("--isa is taken out of any command's arguments and applied before the command parses them", "[args][isa]") {
+  const cortexlens::Isa saved = cortexlens::active_isa();
+  const char* usage = "usage: cortexlens ...\n";
+  Args args = {"predict", "m.keras", "--isa", "sse", "a.png"};
+  REQUIRE(apply_isa_option(args, usage).is_ok());
+  CHECK(args == Args{"predict", "m.keras", "a.png"});
+  CHECK(cortexlens::active_isa() == cortexlens::Isa::sse);
+
+  args = {"--isa=scalar", "info", "m.keras"};
+  REQUIRE(apply_isa_option(args, usage).is_ok());
+  CHECK(args == Args{"info", "m.keras"});
+  CHECK(cortexlens::active_isa() == cortexlens::Isa::scalar);
+
+  args = {"info", "m.keras"};
+  REQUIRE(apply_isa_option(args, usage).is_ok());  // absent: nothing changes
+  CHECK(cortexlens::active_isa() == cortexlens::Isa::scalar);
+
+  args = {"info", "--isa", "avx3"};
+  Outcome unknown = apply_isa_option(args, usage);
+  CHECK(unknown.kind() == Outcome::Kind::usage_error);
+  CHECK(unknown.message() == "--isa: unknown instruction set 'avx3', expected scalar, sse, avx2 or avx512");
+
+  args = {"info", "m.keras", "--isa"};
+  CHECK(apply_isa_option(args, usage).message() ==
+        "--isa: expected scalar, sse, avx2 or avx512, found nothing after it");
+  args = {"info", "--isa", "--help"};
+  CHECK(apply_isa_option(args, usage).message() == "--isa: expected scalar, sse, avx2 or avx512, found '--help'");
+  args = {"info", "--isa", "sse", "--isa=scalar"};
+  CHECK(apply_isa_option(args, usage).message() == "--isa: given twice ('sse', then 'scalar'), expected once");
+
+  // A path this CPU lacks is a failure (exit 1) that names what it supports.
+  const std::vector<cortexlens::Isa> supported = cortexlens::supported_isas();
+  if (supported.back() != cortexlens::Isa::avx512) {
+    args = {"info", "--isa", "avx512"};
+    Outcome refused = apply_isa_option(args, usage);
+    CHECK(refused.kind() == Outcome::Kind::failure);
+    CHECK_THAT(refused.message(), Catch::StartsWith("--isa: this CPU (or this build) cannot run avx512: it supports "));
+  }
+  for (cortexlens::Isa isa : supported) {
+    args = {"info", std::string("--isa=") + cortexlens::isa_name(isa)};
+    CHECK(apply_isa_option(args, usage).is_ok());
+    CHECK(cortexlens::active_isa() == isa);
+  }
+  REQUIRE(cortexlens::set_isa(saved));
 }

@@ -1,6 +1,8 @@
 // Fast kernels against their scalar twins on awkward shapes: odd sizes, channel counts around SIMD widths,
 // strides, asymmetric "same" pads, kernels larger than the input.
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstring>
 #include <random>
 
@@ -140,10 +142,16 @@ TEST_CASE("a ForwardPlan chain matches the reference forward pass, buffers reuse
     REQUIRE(activations.size() == layers.size());
     for (std::size_t l = 0; l < layers.size(); ++l) {
       const auto& want = ref.value().activations[l];
+      INFO("run " << run << ", layer " << l << " (" << layer_kind_name(layers[l].kind) << ")");
       REQUIRE(activations[l].shape == want.shape);
-      const double terms = static_cast<double>(layers[l].multiply_adds()) / want.data.size() + 1;
+      // The default path (avx2/avx512 natively) fuses multiply-adds: each layer's rounding differences reach the
+      // next as input noise, and a value that cancels to near zero keeps an absolute error of the size of the
+      // layer's largest values times the rounding. Hence a margin relative to the layer's largest value (the
+      // tolerance of tests/test_isa.cpp), not to each value.
+      double largest = 0.0;
+      for (float v : want.data) largest = std::max(largest, std::fabs(static_cast<double>(v)));
       for (std::size_t i = 0; i < want.data.size(); ++i)
-        REQUIRE(activations[l].data[i] == Approx(want.data[i]).margin(1e-5 * terms).epsilon(1e-4));
+        REQUIRE(activations[l].data[i] == Approx(want.data[i]).margin(1e-5 * (largest + 1.0)).epsilon(1e-4));
     }
     for (std::size_t i = 0; i < out.size(); ++i)
       REQUIRE(out[i] == Approx(ref.value().outputs[i]).margin(1e-4).epsilon(1e-4));

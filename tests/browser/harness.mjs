@@ -138,9 +138,13 @@ export function foreignRequests(requests, origin) {
   return requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('blob:') && !u.startsWith('data:'));
 }
 
+// The page runs the 4-lane float kernels (wasm SIMD128); the CLI runs the same arithmetic bit for bit only on its
+// sse path (its default, avx2/avx512, fuses multiply-adds): every comparison with the page forces it.
+export const cliIsa = ['--isa', 'sse'];
+
 // `cortexlens predict` -> the outputs for one image, as printed (%.9g: exact float32).
 export function cliPredict(model, image, crop, precision) {
-  const args = ['predict', model, image];
+  const args = ['predict', ...cliIsa, model, image];
   if (crop) args.push('--crop', `${crop.x},${crop.y},${crop.side}`);
   if (precision) args.push('--precision', precision);
   const out = execFileSync(cliPath, args, { encoding: 'utf8' }).trim().split('\n');
@@ -148,7 +152,7 @@ export function cliPredict(model, image, crop, precision) {
 }
 
 export function cliEvaluate(model) {
-  const out = execFileSync(cliPath, ['evaluate', model], { encoding: 'utf8', env: { ...process.env } });
+  const out = execFileSync(cliPath, ['evaluate', ...cliIsa, model], { encoding: 'utf8', env: { ...process.env } });
   const row = out.split('\n').find((l) => l && !l.startsWith('#') && !l.startsWith('neuron,'));
   const [neuron, , r, r2] = row.split(',');
   return { neuron, r: Number(r), r2: Number(r2) };

@@ -17,6 +17,7 @@ import {
   manifest,
   cliAvailable,
   cliPath,
+  cliIsa,
 } from './harness.mjs';
 
 const neuron = manifest.models.find((m) => m.kind === 'neuron');
@@ -98,9 +99,13 @@ test('synthesis shows live images and progress, matches the CLI for the same see
   assert.equal(pageBytes.subarray(1, 4).toString(), 'PNG');
   if (cliAvailable) {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cl-viz-')), 'cli.png');
-    const printed = execFileSync(cliPath, ['synth', modelFile(), '--steps', '100', '--seed', '7', '-o', out], {
-      encoding: 'utf8',
-    });
+    const printed = execFileSync(
+      cliPath,
+      ['synth', ...cliIsa, modelFile(), '--steps', '100', '--seed', '7', '-o', out],
+      {
+        encoding: 'utf8',
+      },
+    );
     const cliResponse = Number(/^response: (\S+)/m.exec(printed)[1]);
     assert.ok(
       Math.abs(response - cliResponse) <= 1e-6 * Math.max(1, Math.abs(cliResponse)),

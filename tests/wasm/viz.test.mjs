@@ -41,7 +41,21 @@ for (const recipe of ['authors', 'fourier']) {
       const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cl-synth-')), 'synth.png');
       const printed = execFileSync(
         cliPath,
-        ['synth', modelPath(neuron0), '--steps', String(steps), '--seed', '7', '--recipe', recipe, '-o', out],
+        // sse: the native path whose float arithmetic is the wasm module's, bit for bit.
+        [
+          'synth',
+          '--isa',
+          'sse',
+          modelPath(neuron0),
+          '--steps',
+          String(steps),
+          '--seed',
+          '7',
+          '--recipe',
+          recipe,
+          '-o',
+          out,
+        ],
         { encoding: 'utf8' },
       );
       const nativeResponse = Number(/^response: (\S+)/m.exec(printed)[1]);

@@ -47,14 +47,21 @@ ForwardPlan::ForwardPlan(const Model& model) {
       !layers.empty() && layers[0].kind == LayerKind::conv2d ? model.input.c : round_up4(model.input.c);
   buffers_.reserve(layers.size() + 1);
   buffers_.push_back(make_buffer(model.input, border_for(0), input_cs));
-  steps_.reserve(layers.size());
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    steps_.push_back(prepare_step(layers[i], buffers_.back().channel_stride));
+  for (std::size_t i = 0; i < layers.size(); ++i)
     buffers_.push_back(make_buffer(layers[i].out, border_for(i + 1), round_up4(layers[i].out.c)));
-  }
+  steps_.resize(layers.size());
+  for (std::size_t i = 0; i < layers.size(); ++i) steps_[i].layer = &layers[i];
+  pack_steps(active_isa());
+}
+
+void ForwardPlan::pack_steps(Isa isa) {
+  isa_ = isa;
+  for (std::size_t i = 0; i < steps_.size(); ++i)
+    steps_[i] = prepare_step(*steps_[i].layer, buffers_[i].channel_stride, isa);
 }
 
 void ForwardPlan::run(const float* input, float* outputs, std::vector<Tensor>* activations) {
+  if (const Isa isa = active_isa(); isa != isa_) pack_steps(isa);
   copy_in(input, buffers_.front());
   if (activations) activations->clear();
   for (std::size_t i = 0; i < steps_.size(); ++i) {

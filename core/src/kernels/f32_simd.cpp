@@ -1,5 +1,7 @@
 // Fast float32 kernels (wasm SIMD128, SSE natively; see simd_f32x4.hpp) and the ForwardPlan steps that feed them
-// (their weight and buffer layouts; the chain of steps is engine/forward_plan.cpp).
+// (their weight and buffer layouts; the chain of steps is engine/forward_plan.cpp). run_step dispatches on the ISA
+// the step was packed for: these 4-lane kernels (sse: bit-identical natively and in wasm), the AVX2 and AVX-512
+// ones (f32_wide.hpp), or the `_ref` twins (scalar).
 //
 // Where the time goes (compact_model_190923_neuron0, 59.4 M multiply-adds): the 5x5 conv on the 112x112 RGB input
 // is 76% of the multiply-adds, the first pointwise conv 15%, the first depthwise conv 6%. So:
@@ -15,7 +17,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cortexlens/isa.hpp"
 #include "engine/forward_plan.hpp"
+#include "kernels/f32_wide.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/simd_f32x4.hpp"
 
@@ -48,18 +52,9 @@ constexpr int kDwBlock = kLanes * kDwVectors;
 constexpr int kDwTile = CORTEXLENS_DW_TILE;
 
 int round_up4(int c) { return (c + kLanes - 1) / kLanes * kLanes; }
+int round_up(int c, int multiple) { return (c + multiple - 1) / multiple * multiple; }
 
-// Strides of one kernel call, in floats. `in` points at the first tap of output pixel (0, 0), i.e. at input
-// position (-pad_top, -pad_left), which lies inside the zero border.
-struct Geometry {
-  int kh, kw, sh, sw;
-  int out_h, out_w;
-  const float* in;
-  int in_row, in_cs;
-  float* out;
-  int out_row, out_cs;
-  bool relu;
-};
+using Geometry = F32Geometry;
 
 template <int MR, int NV>
 inline void conv_tile(const Geometry& g, const float* w, const float* bias, const float* in, float* out) {
@@ -183,8 +178,14 @@ void depthwise_packed(const Geometry& g, const float* weights, const float* bias
 }
 
 // x: n floats; weights (n, units_stride); writes `units` outputs.
-void dense_packed(const float* x, std::size_t n, const float* weights, int units, int units_stride, const float* bias,
-                  bool relu, float* out) {
+void dense_packed(const F32Dense& d) {
+  const float* x = d.x;
+  const std::size_t n = d.n;
+  const float* weights = d.weights;
+  const float* bias = d.bias;
+  const int units = d.units, units_stride = d.units_stride;
+  const bool relu = d.relu;
+  float* out = d.out;
   if (units == 1) {
     // Four independent accumulators hide the add latency of one long dot product.
     f32x4 acc[4] = {simd::splat(0.0f), simd::splat(0.0f), simd::splat(0.0f), simd::splat(0.0f)};
@@ -214,7 +215,7 @@ void dense_packed(const float* x, std::size_t n, const float* weights, int units
 // against the `_ref` twins cover what forward() runs.
 void run_single_layer(const Layer& layer, const float* in, float* out) {
   const int in_cs = layer.kind == LayerKind::conv2d ? layer.in.c : round_up4(layer.in.c);
-  ForwardPlan::Step step = ForwardPlan::prepare_step(layer, in_cs);
+  ForwardPlan::Step step = ForwardPlan::prepare_step(layer, in_cs, active_isa());
   const Padding border = layer.kind == LayerKind::dense ? Padding{} : layer.pad;
   ForwardPlan::Buffer in_buffer = ForwardPlan::make_buffer(layer.in, border, in_cs);
   ForwardPlan::Buffer out_buffer = ForwardPlan::make_buffer(layer.out, Padding{}, round_up4(layer.out.c));
@@ -243,28 +244,55 @@ ForwardPlan::Buffer ForwardPlan::make_buffer(Shape3 shape, const Padding& border
   return b;
 }
 
-ForwardPlan::Step ForwardPlan::prepare_step(const Layer& layer, int in_cs) {
+namespace {
+
+// A depthwise layer with few channels would leave most lanes of a wide vector idle (the published models end in
+// 28x28x3 stages): it runs on a narrower path, never a wider one. (Convs keep their path: the wide tiles' extra
+// pixels pay for the idle lanes; the 60 -> 3 pointwise conv measured slower on the narrower paths.)
+Isa kernel_isa(const Layer& layer, Isa isa) {
+  if (layer.kind != LayerKind::depthwise_conv2d) return isa;
+  const int cs = round_up4(layer.out.c);
+  if (isa == Isa::avx512 && cs <= 8) {
+    const std::vector<Isa> supported = supported_isas();
+    isa = std::find(supported.begin(), supported.end(), Isa::avx2) != supported.end() ? Isa::avx2 : Isa::sse;
+  }
+  if (isa == Isa::avx2 && cs <= 4) isa = Isa::sse;
+  return isa;
+}
+
+}  // namespace
+
+ForwardPlan::Step ForwardPlan::prepare_step(const Layer& layer, int in_cs, Isa isa) {
   Step step;
   step.layer = &layer;
+  isa = kernel_isa(layer, isa);
+  step.isa = isa;
+  // The scalar path runs the `_ref` twins on the layer's own weights.
+  if (isa == Isa::scalar) return step;
   const int out_cs = round_up4(layer.out.c);
   if (layer.kind == LayerKind::dense && layer.out.c == 1) {
     step.bias = layer.bias;
   } else {
-    step.bias.assign(out_cs, 0.0f);
+    // Padded to 16 floats so that no kernel needs a mask to load a bias vector (f32_wide.hpp).
+    step.bias.assign(round_up(out_cs, 16), 0.0f);
     std::copy(layer.bias.begin(), layer.bias.end(), step.bias.begin());
   }
   const int kh = layer.kernel_h, kw = layer.kernel_w, in_c = layer.in.c, out_c = layer.out.c;
   switch (layer.kind) {
     case LayerKind::conv2d: {
-      step.weights.assign(static_cast<std::size_t>(kh) * kw * in_cs * out_cs, 0.0f);
-      for (int c0 = 0; c0 < out_cs; c0 += kBlock) {
-        const int width = std::min(kBlock, out_cs - c0);
-        float* block = step.weights.data() + static_cast<std::size_t>(c0) * kh * kw * in_cs;
+      const int block = conv_block(isa), lanes = vector_floats(isa);
+      const std::size_t per_channel = static_cast<std::size_t>(kh) * kw * in_cs;
+      // Only the last block is narrower, so its padding to whole vectors goes at the end of the array.
+      const int last_width = out_cs - (out_cs - 1) / block * block;
+      step.weights.assign(per_channel * (out_cs - last_width + round_up(last_width, lanes)), 0.0f);
+      for (int c0 = 0; c0 < out_cs; c0 += block) {
+        const int width = round_up(std::min(block, out_cs - c0), lanes);
+        float* packed = step.weights.data() + c0 * per_channel;
         for (int ky = 0; ky < kh; ++ky)
           for (int kx = 0; kx < kw; ++kx)
             for (int ic = 0; ic < in_c; ++ic)
               for (int o = 0; o < width && c0 + o < out_c; ++o)
-                block[((static_cast<std::size_t>(ky) * kw + kx) * in_cs + ic) * width + o] =
+                packed[((static_cast<std::size_t>(ky) * kw + kx) * in_cs + ic) * width + o] =
                     layer.weights[((static_cast<std::size_t>(ky) * kw + kx) * in_c + ic) * out_c + c0 + o];
       }
       break;
@@ -290,28 +318,60 @@ ForwardPlan::Step ForwardPlan::prepare_step(const Layer& layer, int in_cs) {
   return step;
 }
 
+namespace {
+
+// The scalar path: the `_ref` twin on dense copies of the buffers' interiors (slow, for checking the others).
+void run_step_reference(const Layer& layer, ForwardPlan::Buffer& in, ForwardPlan::Buffer& out) {
+  std::vector<float> dense_in(layer.in.size()), dense_out(layer.out.size());
+  ForwardPlan::copy_out(in, dense_in.data());
+  run_layer_f32(layer, dense_in.data(), dense_out.data(), /*use_reference=*/true);
+  ForwardPlan::copy_in(dense_out.data(), out);
+}
+
+}  // namespace
+
 void ForwardPlan::run_step(const Step& step, Buffer& in, Buffer& out) {
   const Layer& layer = *step.layer;
+  if (step.isa == Isa::scalar) return run_step_reference(layer, in, out);
   if (layer.kind == LayerKind::dense) {
     // The input buffer of a dense layer has no border: its data is the flattened (H, W, cs) map.
-    dense_packed(in.at(0, 0), in.shape.size() / in.shape.c * in.channel_stride, step.weights.data(), layer.out.c,
-                 step.units_stride, step.bias.data(), layer.activation == Activation::relu, out.at(0, 0));
-    return;
+    const F32Dense d{in.at(0, 0),
+                     in.shape.size() / in.shape.c * in.channel_stride,
+                     step.weights.data(),
+                     layer.out.c,
+                     step.units_stride,
+                     step.bias.data(),
+                     layer.activation == Activation::relu,
+                     out.at(0, 0)};
+#if CORTEXLENS_HAVE_WIDE_F32
+    if (step.isa == Isa::avx512) return f32_avx512::dense(d);
+    if (step.isa == Isa::avx2) return f32_avx2::dense(d);
+#endif
+    return dense_packed(d);
   }
-  Geometry g{layer.kernel_h,
-             layer.kernel_w,
-             layer.stride_h,
-             layer.stride_w,
-             layer.out.h,
-             layer.out.w,
-             in.at(-layer.pad.top, -layer.pad.left),
-             in.row_stride(),
-             in.channel_stride,
-             out.at(0, 0),
-             out.row_stride(),
-             out.channel_stride,
-             layer.activation == Activation::relu};
-  if (layer.kind == LayerKind::conv2d)
+  const Geometry g{layer.kernel_h,
+                   layer.kernel_w,
+                   layer.stride_h,
+                   layer.stride_w,
+                   layer.out.h,
+                   layer.out.w,
+                   in.at(-layer.pad.top, -layer.pad.left),
+                   in.row_stride(),
+                   in.channel_stride,
+                   out.at(0, 0),
+                   out.row_stride(),
+                   out.channel_stride,
+                   layer.activation == Activation::relu};
+  const bool conv = layer.kind == LayerKind::conv2d;
+#if CORTEXLENS_HAVE_WIDE_F32
+  if (step.isa == Isa::avx512)
+    return conv ? f32_avx512::conv2d(g, step.weights.data(), step.bias.data())
+                : f32_avx512::depthwise(g, step.weights.data(), step.bias.data());
+  if (step.isa == Isa::avx2)
+    return conv ? f32_avx2::conv2d(g, step.weights.data(), step.bias.data())
+                : f32_avx2::depthwise(g, step.weights.data(), step.bias.data());
+#endif
+  if (conv)
     conv2d_packed(g, step.weights.data(), step.bias.data());
   else
     depthwise_packed(g, step.weights.data(), step.bias.data());

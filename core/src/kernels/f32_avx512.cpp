@@ -1,0 +1,58 @@
+// The float32 ForwardPlan kernels on AVX-512 (16 floats per vector, 32 registers, fused multiply-add); compiled
+// with -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma (core/CMakeLists.txt) and called only when active_isa()
+// is avx512. The kernels themselves: f32_wide_kernels.hpp.
+//
+// Register tiles (32 zmm): conv 6 pixels x 4 vectors (64 channels: 24 accumulators, 4 weights, the broadcast is a
+// memory operand of the FMA), narrower blocks take more pixels (8 x 3, 12 x 2, 12 x 1); depthwise 4 pixels x 4
+// vectors. 24 accumulators cover the FMA latency on both FMA pipes with room to spare.
+#include <immintrin.h>
+
+#include <cstddef>
+
+#include "kernels/f32_wide.hpp"
+
+namespace cortexlens::f32_avx512 {
+
+namespace {
+
+struct V {
+  using type = __m512;
+  using mask = __mmask16;
+  static constexpr int lanes = 16;
+  static constexpr int kConvVectors = 4;
+  static constexpr int conv_tile_pixels(int vectors) { return vectors == 4 ? 6 : vectors == 3 ? 8 : 12; }
+  static constexpr int kDwVectors = 4;
+  static constexpr int kDwTile = 4;
+
+  static type load(const float* p) { return _mm512_loadu_ps(p); }
+  static type load_masked(const float* p, mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  static void store(float* p, type v) { _mm512_storeu_ps(p, v); }
+  static void store_masked(float* p, mask m, type v) { _mm512_mask_storeu_ps(p, m, v); }
+  static type broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  static type zero() { return _mm512_setzero_ps(); }
+  static type fma(type a, type b, type acc) { return _mm512_fmadd_ps(a, b, acc); }
+  static type add(type a, type b) { return _mm512_add_ps(a, b); }
+  // maxps returns its second operand when either is NaN: zero first keeps a NaN as NaN, like the reference. The
+  // all-lanes maskz form is the same vmaxps; GCC 12's plain _mm512_max_ps warns about its undefined source operand.
+  static type relu(type v) { return _mm512_maskz_max_ps(0xFFFF, _mm512_setzero_ps(), v); }
+  // Once per dense layer: plain adds in a fixed order (GCC 12's _mm512_reduce_add_ps warns about an undefined
+  // operand inside its own header).
+  static float sum_lanes(type v) {
+    alignas(64) float lanes[16];
+    _mm512_store_ps(lanes, v);
+    float sum = 0.0f;
+    for (float x : lanes) sum += x;
+    return sum;
+  }
+  static mask tail_mask(int n) { return static_cast<mask>((1u << n) - 1u); }
+};
+
+#include "kernels/f32_wide_kernels.hpp"
+
+}  // namespace
+
+void conv2d(const F32Geometry& g, const float* weights, const float* bias) { conv2d_wide<V>(g, weights, bias); }
+void depthwise(const F32Geometry& g, const float* weights, const float* bias) { depthwise_wide<V>(g, weights, bias); }
+void dense(const F32Dense& d) { dense_wide<V>(d); }
+
+}  // namespace cortexlens::f32_avx512

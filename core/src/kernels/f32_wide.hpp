@@ -1,0 +1,70 @@
+// Private to the kernels: what one ForwardPlan step hands a float32 kernel, and the kernels wider than the portable
+// 4-lane path (f32_simd.cpp), each in a translation unit of its own compiled for its instruction set:
+//   f32_avx2.cpp    AVX2 + FMA, 8 floats per vector
+//   f32_avx512.cpp  AVX-512 F/BW/DQ/VL + FMA, 16 floats per vector
+// Only those two files are compiled with wider flags (core/CMakeLists.txt), and only x86-64 builds that are not
+// Emscripten have them (CORTEXLENS_HAVE_WIDE_F32): the default binary runs on any x86-64 and calls them only after
+// active_isa() said the CPU can. They use no standard-library templates and keep everything but their entry points
+// in an anonymous namespace, so no inline function compiled with AVX-512 can be picked by the linker for the
+// portable code.
+//
+// Weight layouts, packed once by ForwardPlan::prepare_step for the step's ISA (biases: zero-padded to a multiple of
+// 16 floats, so a bias vector never needs a mask):
+//   conv2d: blocks of conv_block(isa) output channels (the last one narrower), block at c0 starting at
+//           c0 * kh * kw * in_cs, each (kh, kw * in_cs, width rounded up to the ISA's vector), zero beyond out.c;
+//   depthwise: (kh, kw, cs); dense: (pixels * in_cs, units_stride) (units_stride 1 for one unit, else out_cs).
+// Activations keep the portable layout (ForwardPlan::Buffer: channel stride a multiple of 4, zero borders), so the
+// backward pass reads the same buffers whichever ISA ran forward; the wide kernels mask the channel tail instead.
+#pragma once
+
+#include <cstddef>
+
+#include "cortexlens/isa.hpp"
+
+#if defined(__x86_64__) && !defined(__EMSCRIPTEN__)
+#define CORTEXLENS_HAVE_WIDE_F32 1
+#endif
+
+namespace cortexlens {
+
+// Strides of one conv or depthwise call, in floats. `in` points at the first tap of output pixel (0, 0), i.e. at
+// input position (-pad_top, -pad_left), which lies inside the zero border.
+struct F32Geometry {
+  int kh, kw, sh, sw;
+  int out_h, out_w;
+  const float* in;
+  int in_row, in_cs;
+  float* out;
+  int out_row, out_cs;  // every channel up to out_cs is written (the padding ones get zero weights and bias: 0)
+  bool relu;
+};
+
+// One dense call: x (n floats), weights (n, units_stride), `units` outputs.
+struct F32Dense {
+  const float* x;
+  std::size_t n;
+  const float* weights;
+  int units, units_stride;
+  const float* bias;
+  bool relu;
+  float* out;
+};
+
+// Output channels per packed conv block (and its vector width) for each ISA.
+inline int conv_block(Isa isa) { return isa == Isa::avx512 ? 64 : 16; }
+inline int vector_floats(Isa isa) { return isa == Isa::avx512 ? 16 : isa == Isa::avx2 ? 8 : 4; }
+
+#if CORTEXLENS_HAVE_WIDE_F32
+namespace f32_avx2 {
+void conv2d(const F32Geometry& g, const float* weights, const float* bias);
+void depthwise(const F32Geometry& g, const float* weights, const float* bias);
+void dense(const F32Dense& d);
+}  // namespace f32_avx2
+namespace f32_avx512 {
+void conv2d(const F32Geometry& g, const float* weights, const float* bias);
+void depthwise(const F32Geometry& g, const float* weights, const float* bias);
+void dense(const F32Dense& d);
+}  // namespace f32_avx512
+#endif
+
+}  // namespace cortexlens
