@@ -35,6 +35,6 @@ if [ -d "$data/compact_models" ]; then
   "${nodata[@]}" CORTEXLENS_SCREENSHOT_DIR=build/site-test-screenshots/nodata \
     node --test --test-concurrency=1 tests/browser/
 else
-  echo "== without the published data: the passes above had none =="
+  echo "(no second pass without the published data: the passes above had none)"
 fi
 stage ""
