@@ -21,6 +21,9 @@ struct ForwardResult {
 // The input must have shape model.input; anything else is refused with the shapes named.
 Result<ForwardResult> forward(const Model& model, const Tensor& input, const ForwardOptions& options = {});
 
+// forward()'s check of an input against the model's input shape (the same message wherever a float pass runs).
+Status check_forward_input(const Model& model, const Tensor& input);
+
 class ForwardPlan;  // engine/forward_plan.hpp (private to the core)
 
 // forward() over many inputs on one thread: the weights are packed and the activation buffers allocated once,

@@ -5,22 +5,19 @@
 
 namespace cortexlens {
 
-namespace {
-Status check_input(const Model& model, const Tensor& input) {
-  if (input.shape != model.input || input.data.size() != model.input.size())
-    return Status::error("input has shape (" + std::to_string(input.shape.h) + "," + std::to_string(input.shape.w) +
-                         "," + std::to_string(input.shape.c) + "), model '" + model.name + "' expects (" +
-                         std::to_string(model.input.h) + "," + std::to_string(model.input.w) + "," +
-                         std::to_string(model.input.c) + ")");
-  return Status::ok();
+Status check_forward_input(const Model& model, const Tensor& input) {
+  if (input.shape == model.input && input.data.size() == model.input.size()) return Status::ok();
+  return Status::error("input has shape (" + std::to_string(input.shape.h) + "," + std::to_string(input.shape.w) + "," +
+                       std::to_string(input.shape.c) + "), model '" + model.name + "' expects (" +
+                       std::to_string(model.input.h) + "," + std::to_string(model.input.w) + "," +
+                       std::to_string(model.input.c) + ")");
 }
-}  // namespace
 
 ForwardRunner::ForwardRunner(const Model& model) : model_(&model), plan_(std::make_unique<ForwardPlan>(model)) {}
 ForwardRunner::~ForwardRunner() = default;
 
 Result<std::vector<float>> ForwardRunner::run(const Tensor& input) {
-  CL_RETURN_IF_ERROR(check_input(*model_, input));
+  CL_RETURN_IF_ERROR(check_forward_input(*model_, input));
   std::vector<float> outputs(plan_->output_size());
   plan_->run(input.data.data(), outputs.data());
   return outputs;
@@ -32,7 +29,7 @@ ForwardRunner::LayerOutput ForwardRunner::layer_output(std::size_t i) const {
 }
 
 Result<ForwardResult> forward(const Model& model, const Tensor& input, const ForwardOptions& options) {
-  CL_RETURN_IF_ERROR(check_input(model, input));
+  CL_RETURN_IF_ERROR(check_forward_input(model, input));
   ForwardResult result;
   if (!options.use_reference_kernels) {
     // A plan per call repacks the weights and reallocates the buffers; hot loops keep their own ForwardPlan

@@ -1,22 +1,10 @@
 #include "cortexlens/model_runner.hpp"
 
+#include "cortexlens/forward.hpp"
 #include "cortexlens/int8_forward_plan.hpp"
 #include "engine/forward_plan.hpp"
 
 namespace cortexlens {
-
-namespace {
-
-// forward()'s shape check, with its message.
-Status check_float_input(const Model& model, const Tensor& input) {
-  if (input.shape == model.input && input.data.size() == model.input.size()) return Status::ok();
-  return Status::error("input has shape (" + std::to_string(input.shape.h) + "," + std::to_string(input.shape.w) + "," +
-                       std::to_string(input.shape.c) + "), model '" + model.name + "' expects (" +
-                       std::to_string(model.input.h) + "," + std::to_string(model.input.w) + "," +
-                       std::to_string(model.input.c) + ")");
-}
-
-}  // namespace
 
 ModelRunner::ModelRunner(const Model& model, Precision precision) : model_(&model), precision_(precision) {}
 
@@ -44,7 +32,7 @@ Status ModelRunner::run(const Tensor& input, float* outputs) {
     CL_RETURN_IF_ERROR(check_int8_forward(*model_, input));
     int8_plan_->run(input.data.data(), outputs);
   } else {
-    CL_RETURN_IF_ERROR(check_float_input(*model_, input));
+    CL_RETURN_IF_ERROR(check_forward_input(*model_, input));
     float_plan_->run(input.data.data(), outputs);
   }
   return Status::ok();

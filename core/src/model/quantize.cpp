@@ -166,11 +166,13 @@ constexpr int kBins = (kMaxExponent - kMinExponent) * kBinsPerOctave;
 // A float's exponent and top 8 mantissa bits are its bin: 256 equal steps per octave, found with a shift instead
 // of a logarithm (calibration bins every activation of hundreds of images, so this loop matters).
 static_assert(kBinsPerOctave == 256, "bin_of uses the top 8 mantissa bits");
+inline int fine_bin_of_bits(std::uint32_t bits) {
+  return std::clamp(static_cast<int>(bits >> 15) - ((127 + kMinExponent) << 8), 0, kBins - 1);
+}
 int bin_of(float magnitude) {
   std::uint32_t bits;
   std::memcpy(&bits, &magnitude, 4);
-  const int bin = static_cast<int>(bits >> 15) - ((127 + kMinExponent) << 8);
-  return std::clamp(bin, 0, kBins - 1);
+  return fine_bin_of_bits(bits);
 }
 double bin_lower_edge(double bin) {
   const int b = static_cast<int>(bin);
@@ -221,11 +223,8 @@ inline std::uint32_t magnitude_bits(const float* value) {
   std::memcpy(&bits, value, 4);
   return bits & 0x7fffffffu;
 }
-// bin_of and coarse_bin_of from the bits; the coarse bin is the fine bin over 8 (the fine offset
-// (127 + kMinExponent) << 8 is a multiple of 8).
-inline int fine_bin_of_bits(std::uint32_t bits) {
-  return std::clamp(static_cast<int>(bits >> 15) - ((127 + kMinExponent) << 8), 0, kBins - 1);
-}
+// The per-channel (coarse) bin from the bits: the fine bin over 8 (the fine offset (127 + kMinExponent) << 8 is a
+// multiple of 8).
 inline int coarse_bin_of_bits(std::uint32_t bits) {
   return std::clamp(static_cast<int>(bits >> 18) - ((127 + kMinExponent) << 5), 0, kCoarseBins - 1);
 }
