@@ -170,6 +170,12 @@ function startPredictions({ store, worker, catalog, timings }, usedModels) {
     predict();
   });
   store.subscribe(['input'], () => predict());
+  // A restarted engine failed the requests it had in flight: the user's image, neuron and view are in the store, so
+  // the current prediction simply runs again on the new instance (models are fetched or reloaded on demand).
+  worker.onReset(({ reason }) => {
+    store.set({ engineReset: { count: (store.get('engineReset')?.count || 0) + 1, reason } });
+    predict();
+  });
 }
 
 function handOverToServiceWorker({ store, catalog }, usedModels) {

@@ -161,6 +161,18 @@ function recentreInto(pixels, means, out) {
 }
 
 const handlers = {
+  // Held until this worker ends (closed, terminated, crashed, out of memory): the page queues for the same lock, and
+  // being granted it is how the page learns that this worker is gone (src/workers.js, WorkerClient.watch).
+  async holdLock({ name }) {
+    if (typeof name !== 'string' || !name) throw new Error('holdLock needs {name}: the name of the lock to hold');
+    await new Promise((held) =>
+      navigator.locks.request(name, () => {
+        held();
+        return new Promise(() => {}); // never released while the worker lives
+      }),
+    );
+    return { held: name };
+  },
   async init() {
     const cl = await cortexLens();
     return { channelMeans: cl.channelMeans(), threads: cl.threadCount() };
@@ -356,6 +368,8 @@ self.onmessage = (event) => {
         sessionCache.clear();
         modulePromise = null;
         message = `the engine stopped (${message}) and has been restarted; models and images will be reloaded`;
+        self.postMessage({ id, error: message, reset: true });
+        return;
       }
       self.postMessage({ id, error: message });
     }
