@@ -154,7 +154,7 @@ test("a user's own model survives the worker's restart without choosing the file
 test('a corrupted .wasm ends in a clear message, not a spinner', async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   try {
-    await context.route('**/cortexlens.wasm', (route) =>
+    await context.route(/\/cortexlens\.wasm(\?|$)/, (route) =>
       route.fulfill({ status: 200, contentType: 'application/wasm', body: Buffer.from('this is not WebAssembly') }),
     );
     const page = await context.newPage();

@@ -7,6 +7,7 @@
 // `crop` it did not ask for is cut. Either way the result lands in `input` and `seenPixels`.
 import { h, showError, clearError } from '../dom.js';
 import { galleryImage } from '../services.js';
+import { asset } from '../build.js';
 
 const MAX_FILE_BYTES = 100 * 1024 * 1024; // the core's ImageLimits::max_file_bytes
 const GALLERY_PAGE = 40;
@@ -439,7 +440,10 @@ function galleryPanel(store, gal) {
   function items(source) {
     const gallery = store.get('gallery');
     if (source === 'own')
-      return { list: gallery.own.map((o) => ({ key: o.id, url: o.url, title: o.title })), total: gallery.own.length };
+      return {
+        list: gallery.own.map((o) => ({ key: o.id, url: asset(o.url), title: o.title })),
+        total: gallery.own.length,
+      };
     const s = gallery.sessions.find((x) => x.session === source);
     // Held-out images first: those are the ones the evidence tab compares against.
     const order = [];
@@ -447,7 +451,7 @@ function galleryPanel(store, gal) {
     for (let n = s.numbers[0]; n <= Math.min(600, s.numbers[1]); ++n) order.push(n);
     const list = order.slice(shownCount, shownCount + GALLERY_PAGE).map((n) => ({
       key: `${source}/${n}`,
-      url: `gallery/${source}/image${String(n).padStart(4, '0')}.jpg`,
+      url: asset(`gallery/${source}/image${String(n).padStart(4, '0')}.jpg`),
       title: `session ${source}, image ${n}`,
     }));
     return { list, total: order.length };
