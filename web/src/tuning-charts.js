@@ -68,7 +68,11 @@ export function drawCurve(canvas, { axis, responses, stimuli, quantiles, unit })
   const xs = axis.values;
   const xmin = Math.min(...xs),
     xmax = Math.max(...xs);
-  const x = (v) => pad.l + (xmax > xmin ? (v - xmin) / (xmax - xmin) : 0.5) * (width - pad.l - pad.r);
+  // Evenly spaced values (0:165:15) on a linear axis; a list such as 2,3,4,6,8,...,48 one slot per value, so its
+  // stimuli do not pile up at the small end.
+  const even = xs.every((v, i) => i < 2 || Math.abs(v - xs[i - 1] - (xs[1] - xs[0])) <= 1e-9 * (xmax - xmin || 1));
+  const slot = (v) => (even ? (xmax > xmin ? (v - xmin) / (xmax - xmin) : 0.5) : n > 1 ? xs.indexOf(v) / (n - 1) : 0.5);
+  const x = (v) => pad.l + slot(v) * (width - pad.l - pad.r);
   let ymin = Math.min(...responses),
     ymax = Math.max(...responses);
   if (quantiles) {

@@ -215,7 +215,9 @@ function drawNeuron(view) {
   ui.status.textContent =
     `${entry.id}: ${result.points} stimuli in ${result.ms.toFixed(0)} ms (${result.precision}). ` +
     `Strongest response at ${bestText}: ${responses[best].toFixed(3)}` +
-    (Number.isNaN(p) ? '.' : `, the ${ordinal(p)} percentile of natural reference images.`);
+    (Number.isNaN(p)
+      ? '. (No reference distribution for this model in this build: no percentile scale; a heatmap spans its lowest to highest response.)'
+      : `, the ${ordinal(p)} percentile of natural reference images.`);
   ui.curve.dataset.points = String(result.points);
 }
 
