@@ -82,9 +82,11 @@ val sweep_stimulus_js(const std::string& family, const val& fixed, const val& ax
 }
 
 // Points [begin, end) of the sweep through `model` at `precision` ('int8' | 'float'); end < 0 means the last point.
-// -> {points (the sweep's total), begin, end, outputs, responses: Float32Array ((end - begin) x outputs)}.
+// -> {points (the sweep's total), begin, end, outputs, responses: Float32Array ((end - begin) x outputs)}, plus with
+// `with_stimuli` stimuli: Uint8Array ((end - begin) x 112 x 112 x 3) and values: Float64Array ((end - begin) x the
+// family's parameter count, in probe_parameters order).
 val probe_sweep_js(const WasmModel& model, const std::string& precision_text, const std::string& family,
-                   const val& fixed, const val& axes, double begin, double end) {
+                   const val& fixed, const val& axes, double begin, double end, bool with_stimuli) {
   Precision precision = Precision::float32;
   if (precision_text == "int8")
     precision = Precision::int8;
@@ -99,13 +101,24 @@ val probe_sweep_js(const WasmModel& model, const std::string& precision_text, co
   auto runner = take_or_throw(ModelRunner::create(model.model(), precision));
   const auto first = static_cast<std::size_t>(begin), last = static_cast<std::size_t>(end);
   std::vector<float> responses((last - first) * runner->output_size());
-  throw_if_error(run_probe_sweep(sweep, *runner, first, last, responses.data()));
+  std::vector<std::uint8_t> stimuli(with_stimuli ? (last - first) * kProbeBytes : 0);
+  throw_if_error(
+      run_probe_sweep(sweep, *runner, first, last, responses.data(), with_stimuli ? stimuli.data() : nullptr));
   val out = val::object();
   out.set("points", points);
   out.set("begin", begin);
   out.set("end", end);
   out.set("outputs", static_cast<double>(runner->output_size()));
   out.set("responses", float32_array(responses));
+  if (with_stimuli) {
+    out.set("stimuli", uint8_array(stimuli));
+    std::vector<double> values;
+    for (std::size_t k = first; k < last; ++k) {
+      const ProbeSettings settings = sweep_point(sweep, k);
+      values.insert(values.end(), settings.values.begin(), settings.values.end());
+    }
+    out.set("values", val::global("Float64Array").new_(emscripten::typed_memory_view(values.size(), values.data())));
+  }
   return out;
 }
 

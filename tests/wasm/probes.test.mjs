@@ -56,13 +56,20 @@ for (const sweep of SWEEPS) {
       for (const precision of ['int8', 'float']) {
         const csv = cliCsv(sweep, precision);
         const hashColumn = csv.header.indexOf('pixels_fnv1a');
-        const out = cl.probeSweep(model, precision, sweep.family, sweep.set, axes, 0, -1);
+        // The int8 call also returns the stimuli it ran, as the page's curve shows them.
+        const out = cl.probeSweep(model, precision, sweep.family, sweep.set, axes, 0, -1, precision === 'int8');
         assert.equal(out.points, csv.rows.length);
         for (let k = 0; k < out.points; ++k) {
           const stimulus = cl.sweepStimulus(sweep.family, sweep.set, axes, k);
           // Parameters, pixels (hash) and the response, as the CLI printed them.
           assert.deepEqual(Array.from(stimulus.values, formatValue), csv.rows[k].slice(1, hashColumn), `row ${k}`);
           assert.equal(fnv1aHex(stimulus.pixels), csv.rows[k][hashColumn], `${sweep.family} stimulus ${k} pixels`);
+          if (out.stimuli) {
+            const side = 112 * 112 * 3;
+            const n = stimulus.values.length;
+            assert.equal(fnv1aHex(out.stimuli.subarray(k * side, (k + 1) * side)), csv.rows[k][hashColumn]);
+            assert.deepEqual(Array.from(out.values.subarray(k * n, (k + 1) * n)), Array.from(stimulus.values));
+          }
           assert.equal(
             Math.fround(out.responses[k]),
             Math.fround(Number(csv.rows[k][hashColumn + 1])),
@@ -108,19 +115,19 @@ test('bad probe requests are JS Errors that say what was expected', () => {
   const model = cl.loadModelFile(new Uint8Array(fs.readFileSync(demoPath)));
   try {
     assert.throws(
-      () => cl.probeSweep(model, 'int4', 'dots', {}, [{ name: 'x', values: [0] }], 0, -1),
+      () => cl.probeSweep(model, 'int4', 'dots', {}, [{ name: 'x', values: [0] }], 0, -1, false),
       /expected 'int8' or 'float'/,
     );
     assert.throws(
-      () => cl.probeSweep(model, 'int8', 'dots', {}, [], 0, -1),
+      () => cl.probeSweep(model, 'int8', 'dots', {}, [], 0, -1, false),
       /a sweep varies 1 or 2 parameters, found 0/,
     );
     assert.throws(
-      () => cl.probeSweep(model, 'int8', 'dots', {}, [{ name: 'x', values: [0, 1] }], 1, 5),
+      () => cl.probeSweep(model, 'int8', 'dots', {}, [{ name: 'x', values: [0, 1] }], 1, 5, false),
       /expected a range in 0\.\.2/,
     );
     // The module keeps working after an error.
-    assert.equal(cl.probeSweep(model, 'int8', 'dots', {}, [{ name: 'x', values: [0, 1] }], 0, -1).points, 2);
+    assert.equal(cl.probeSweep(model, 'int8', 'dots', {}, [{ name: 'x', values: [0, 1] }], 0, -1, false).points, 2);
   } finally {
     model.delete();
   }

@@ -31,33 +31,26 @@ export const probeHandlers = {
     const precision = entry.precision === 'int8' ? 'int8' : 'float';
     const t0 = performance.now();
     // An empty first range reads the sweep's size (and checks the family, values and axes).
-    const { points, outputs } = cl.probeSweep(entry.model, precision, family, fixed || {}, axes, 0, 0);
+    const { points, outputs } = cl.probeSweep(entry.model, precision, family, fixed || {}, axes, 0, 0, false);
+    const side = 112 * 112 * 3;
     const responses = new Float32Array(points * outputs);
+    const all = stimuli ? new Uint8Array(points * side) : null;
+    const values = [];
     for (let begin = 0; begin < points; begin += CHUNK) {
       if (begin > 0) progress({ done: begin, total: points });
-      const chunk = cl.probeSweep(
-        entry.model,
-        precision,
-        family,
-        fixed || {},
-        axes,
-        begin,
-        Math.min(points, begin + CHUNK),
-      );
+      const end = Math.min(points, begin + CHUNK);
+      const chunk = cl.probeSweep(entry.model, precision, family, fixed || {}, axes, begin, end, stimuli);
       responses.set(chunk.responses, begin * outputs);
+      if (stimuli) {
+        all.set(chunk.stimuli, begin * side);
+        const count = chunk.values.length / (end - begin);
+        for (let k = 0; k < end - begin; ++k)
+          values.push(Array.from(chunk.values.subarray(k * count, (k + 1) * count)));
+      }
     }
-    const ms = performance.now() - t0;
-    const result = { points, outputs, responses, precision, ms };
+    const result = { points, outputs, responses, precision, ms: performance.now() - t0 };
     const transfer = [responses.buffer];
     if (stimuli) {
-      const side = 112 * 112 * 3;
-      const all = new Uint8Array(points * side);
-      const values = [];
-      for (let k = 0; k < points; ++k) {
-        const s = cl.sweepStimulus(family, fixed || {}, axes, k);
-        all.set(s.pixels, k * side);
-        values.push(Array.from(s.values));
-      }
       result.stimuli = all;
       result.values = values;
       transfer.push(all.buffer);

@@ -110,10 +110,15 @@ Result<ProbeSweep> make_probe_sweep(const ProbeSettings& fixed, std::vector<Swee
 // The settings of point k (k < point_count()).
 ProbeSettings sweep_point(const ProbeSweep& sweep, std::size_t k);
 
+// Bytes of one stimulus: 112 x 112 x 3.
+constexpr std::size_t kProbeBytes = static_cast<std::size_t>(kModelInputSide) * kModelInputSide * 3;
+
 // Runs points [begin, end) of the sweep through the runner: responses[(k - begin) * outputs + o] for output o.
 // Each stimulus is drawn, recentred (image.hpp) and run exactly as a decoded PNG of it would be, so a saved
-// stimulus predicted later gives the same number. responses must hold (end - begin) * runner.output_size() floats.
+// stimulus predicted later gives the same number. responses must hold (end - begin) * runner.output_size() floats;
+// stimuli, when not null, receives the drawn pixels ((end - begin) x kProbeBytes), so a caller that shows them
+// does not draw them twice.
 Status run_probe_sweep(const ProbeSweep& sweep, ModelRunner& runner, std::size_t begin, std::size_t end,
-                       float* responses);
+                       float* responses, std::uint8_t* stimuli = nullptr);
 
 }  // namespace cortexlens
