@@ -63,7 +63,7 @@ export function drawCurve(canvas, { axis, responses, stimuli, quantiles, unit })
   const thumbsShown = Math.min(n, 16);
   const { ctx, width, height } = setup(canvas, (w) => Math.round(Math.min(420, w * 0.42)) + Math.min(64, w / 12) + 34);
   const thumb = Math.min(64, width / 12);
-  const pad = { l: 52, r: 44, t: 14, b: thumb + 34 };
+  const pad = { l: 62, r: 44, t: 14, b: thumb + 34 };
   const plotH = height - pad.t - pad.b;
   const xs = axis.values;
   const xmin = Math.min(...xs),
