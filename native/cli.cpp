@@ -347,6 +347,10 @@ const cli::Command kCommands[] = {
      cli::run_screen},
     {"synth", "MODEL -o OUT.png [--minimize] [--steps N] [--seed S] [--recipe authors|fourier]: preferred image",
      cli::run_synth},
+    {"probe",
+     "MODEL --family grating|dots|bar|uniform --vary NAME=FIRST:LAST:STEP [--vary ...] [--set NAME=VALUE ...]\n"
+     "      [--precision int8|float] [--save-stimuli DIR]: tuning curve or heatmap over parametric stimuli (CSV)",
+     cli::run_probe},
     {"synth-check", "[MODEL...] [--count N] [--steps N]: synthesized vs natural images' responses",
      cli::run_synth_check},
     {nullptr, nullptr, nullptr},  // keeps the array non-empty; entries are added above this line

@@ -6,7 +6,10 @@
 // native/CMakeLists.txt.
 #pragma once
 
+#include <string>
+
 #include "args.hpp"
+#include "cortexlens/image.hpp"
 
 namespace cortexlens::cli {
 
@@ -27,5 +30,10 @@ Outcome run_screen(const Args& args);
 // Preferred-image synthesis (native/cmd_synth.cpp).
 Outcome run_synth(const Args& args);
 Outcome run_synth_check(const Args& args);
+// Writes a 112x112 (any size) RGB image as PNG (stb_image_write, compiled in cmd_synth.cpp).
+Status write_png(const std::string& path, const RgbImage& image);
+
+// Parametric probes and their tuning curves (native/cmd_probe.cpp).
+Outcome run_probe(const Args& args);
 
 }  // namespace cortexlens::cli

@@ -16,6 +16,8 @@ const oneOf =
 const plain = (fallback) => (value) => (value === fallback ? null : String(value));
 const flag = { encode: (v) => (v ? '1' : null), decode: (t) => (t === '1' ? true : t === '0' ? false : undefined) };
 const ID = /^[\w.:-]{1,80}$/;
+const VARY = /^[a-z0-9]{1,20}=[-+0-9.e:,]{1,400}$/i;
+const SET = /^([a-z0-9]{1,20}=[-+0-9.e#a-f]{1,20},?){0,12}$/i;
 
 export const schema = {
   // ---- what the user chose ----
@@ -138,6 +140,22 @@ export const schema = {
   ablationChannel: { initial: 0 },
   ablationScale: { initial: 0 },
 
+  // ---- Tuning (parametric probes, web/src/views/tuning.js) ----
+  // The stimulus family; the swept parameter(s) in the CLI's --vary syntax ('' = the family's default sweep,
+  // web/src/probes.js; probeVary2 '' = a tuning curve, else a heatmap); fixed values in --set syntax ('a=1,b=2').
+  probeFamily: {
+    initial: 'grating',
+    link: { param: 'probe', encode: plain('grating'), decode: oneOf('grating', 'dots', 'bar', 'uniform') },
+  },
+  probeVary: { initial: '', link: { param: 'vary', encode: plain(''), decode: (t) => (VARY.test(t) ? t : undefined) } },
+  probeVary2: {
+    initial: '',
+    link: { param: 'vary2', encode: plain(''), decode: (t) => (VARY.test(t) ? t : undefined) },
+  },
+  probeSet: { initial: '', link: { param: 'set', encode: plain(''), decode: (t) => (SET.test(t) ? t : undefined) } },
+  // Whether all neurons run through the shared model beside the current neuron (a user's click; kept in links).
+  probeAll: { initial: false, link: { param: 'all', ...flag } },
+
   // ---- what the page loaded or computed (not in links: a link recomputes them) ----
   // models/manifest.json as read ({models: [], referenceImages, ...}); entries = its models plus loaded files.
   manifest: { initial: null },
@@ -163,6 +181,10 @@ export const schema = {
   manifestError: { initial: null },
   // Why the image asked for (a file, a gallery key of a link) could not be loaded, or null: the previous one stays.
   imageError: { initial: null },
+  // The current neuron's last sweep: {neuronId, request (the payload it answered), points, outputs, responses,
+  // stimuli, values, ms} or {neuronId, error}; probePopulation the same for the shared model (all neurons).
+  probeResult: { initial: null },
+  probePopulation: { initial: null },
   // What `results` belong to: {neuronId, input} (the input object itself); a view shows results only for its neuron.
   resultsOf: { initial: null },
   // A prediction of the current neuron that failed: {neuronId, message}, or null.

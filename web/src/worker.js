@@ -8,6 +8,8 @@
 // The handlers of "Inside the neuron" (synthesis runs, maps, weights, ablation): (payload, progress, context).
 import { vizHandlers } from './worker-viz.js';
 import { asset } from './build.js';
+// The handlers of the "Tuning" view (parametric probes and sweeps): (payload, progress, context).
+import { probeHandlers } from './worker-probes.js';
 
 // Loaded models kept per worker: all 219 fit (measured: 20 published models and a prediction each stay inside the
 // initial 16 MB wasm heap), so a second image in the population view needs no reloading.
@@ -312,12 +314,17 @@ const handlers = {
   },
 };
 
-// One registry by name. The viz handlers' names all start with 'viz', so none can shadow the page's.
+// One registry by name. The viz handlers' names all start with 'viz', the probes' with 'probe', so none can shadow
+// another's.
 const context = { cortexLens, ensureModel, requireInput, fetchBytes, runModel };
-for (const [type, handler] of Object.entries(vizHandlers)) {
-  if (handlers[type]) throw new Error(`worker-viz.js: '${type}' is already a handler of worker.js`);
-  handlers[type] = (payload, progress) => handler(payload, progress, context);
-}
+for (const [file, extra] of [
+  ['worker-viz.js', vizHandlers],
+  ['worker-probes.js', probeHandlers],
+])
+  for (const [type, handler] of Object.entries(extra)) {
+    if (handlers[type]) throw new Error(`${file}: '${type}' is already a handler`);
+    handlers[type] = (payload, progress) => handler(payload, progress, context);
+  }
 
 // Nearest-neighbour preview for drawing the crop frame; the model never sees it (cropToInput uses the full image).
 function downscale(image, maxSide) {

@@ -5,7 +5,8 @@ import population from './population.js';
 import modelCard from './model-card.js';
 import evidence from './evidence.js';
 import inside from './inside/index.js';
+import tuning from './tuning.js';
 import ownModel from './own-model.js';
 import engineStatus from './engine-status.js';
 
-export const views = [imageInput, neuron, population, modelCard, evidence, inside, ownModel, engineStatus];
+export const views = [imageInput, neuron, population, modelCard, evidence, inside, tuning, ownModel, engineStatus];
