@@ -6,7 +6,10 @@
 // native/CMakeLists.txt.
 #pragma once
 
+#include <string>
+
 #include "args.hpp"
+#include "cortexlens/image.hpp"
 
 namespace cortexlens::cli {
 
@@ -27,5 +30,11 @@ Outcome run_screen(const Args& args);
 // Preferred-image synthesis (native/cmd_synth.cpp).
 Outcome run_synth(const Args& args);
 Outcome run_synth_check(const Args& args);
+
+// Nearly identical images: a blend or a transform in N steps, the responses along it (native/cmd_path.cpp).
+Outcome run_path(const Args& args);
+
+// A 112x112 (or any) RGB image as a PNG file (stb_image_write, native/cmd_synth.cpp).
+Status write_png(const std::string& path, const RgbImage& image);
 
 }  // namespace cortexlens::cli
