@@ -6,5 +6,7 @@ import modelCard from './model-card.js';
 import evidence from './evidence.js';
 import inside from './inside/index.js';
 import ownModel from './own-model.js';
+import path from './path.js';
+import compression from './compression.js';
 
-export const views = [imageInput, neuron, population, modelCard, evidence, inside, ownModel];
+export const views = [imageInput, neuron, population, modelCard, evidence, inside, path, compression, ownModel];
