@@ -28,7 +28,8 @@ function median(values) {
 }
 
 // r with the recorded responses of one neuron (its output index k) or the median over all neurons with recordings.
-const rOf = (entry, k) => entry.fidelity?.[k]?.floatVsRecordedR ?? Number.NaN;
+const rOf = (entry, k) =>
+  (Array.isArray(entry.fidelity) ? entry.fidelity[k] : entry.fidelity)?.floatVsRecordedR ?? Number.NaN;
 const medianR = (entry) => median((entry.fidelity || []).map((f) => f?.floatVsRecordedR ?? Number.NaN));
 
 // The models compared for the current neuron: the shared sizes, then its own model: [{id, label, filters, entry,
