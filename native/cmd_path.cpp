@@ -61,14 +61,17 @@ Result<RgbImage> model_image(const std::string& path, const SquareCrop* crop) {
   return seen;
 }
 
-// The manifest entry (models/MANIFEST.md) whose outputs are the model's, and its reference quantiles per output.
+// The manifest entry (models/MANIFEST.md) of the model, found by its name and outputs (the eight shared models share
+// their outputs, so the outputs alone do not say which), and its reference quantiles per output.
 struct References {
   std::vector<std::vector<double>> quantiles;  // one list of 101 per output; empty when not in the manifest
 };
 Result<References> references_for(const json& manifest, const Model& model) {
   References refs;
   for (const auto& entry : manifest.value("models", json::array())) {
-    if (!entry.contains("outputs") || entry["outputs"] != json(model.output_names)) continue;
+    if (!entry.contains("outputs") || entry["outputs"] != json(model.output_names) ||
+        entry.value("name", std::string()) != model.name)
+      continue;
     const json& reference = entry["reference"];
     if (reference.is_null()) continue;
     const std::vector<json> per_output =
@@ -166,7 +169,8 @@ Outcome run_path(const Args& args) {
     auto prefs = references_for(manifest, *population);
     if (!prefs) return prefs.status();
     if (prefs->quantiles.empty())
-      return Status::error("'" + manifest_path + "' has no entry with the outputs of '" + population_path + "'");
+      return Status::error("'" + manifest_path + "' has no entry named '" + population->name +
+                           "' with its outputs (from '" + population_path + "')");
     std::vector<double> q25, q75;
     for (const auto& q : prefs->quantiles) {
       q25.push_back(q[25]);

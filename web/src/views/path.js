@@ -242,8 +242,8 @@ function buildDom(root) {
     mode: h(
       'select',
       { id: 'path-mode' },
-      option('transform', 'this image and a transformed copy'),
-      option('blend', 'this image and a second image (pixel blend)'),
+      option('transform', 'the image and a transformed copy'),
+      option('blend', 'the image and a second image (blend)'),
     ),
     transform: h('select', { id: 'path-transform' }, ...Object.keys(TRANSFORMS).map((k) => option(k, k))),
     amount: h('input', { id: 'path-amount', type: 'number', inputmode: 'decimal' }),
