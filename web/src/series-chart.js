@@ -31,7 +31,7 @@ export function drawSeries(canvas, xs, series, options = {}) {
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, width, height);
   ctx.font = '12px system-ui, sans-serif';
-  const pad = { l: 52, r: 14, t: 30, b: 40 };
+  const pad = { l: 52, r: 14, t: 44, b: 40 };
   const all = series.flatMap((s) => s.values).filter(Number.isFinite);
   let yMin = options.yMin ?? Math.min(...all, 0);
   let yMax = options.yMax ?? Math.max(...all, 0);
@@ -48,7 +48,7 @@ export function drawSeries(canvas, xs, series, options = {}) {
   for (const s of [...series].reverse()) {
     if (!s.name) continue;
     ctx.fillStyle = s.color;
-    ctx.fillText(s.name, legendX, 16);
+    ctx.fillText(s.name, legendX, 34);
     legendX -= ctx.measureText(s.name).width + 16;
   }
   for (const s of series) {

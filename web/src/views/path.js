@@ -305,7 +305,7 @@ function buildDom(root) {
     h(
       'p',
       { class: 'fineprint' },
-      'What you are looking at: the images are what the model sees (112 × 112 pixels after your crop); transforms act on those pixels, in integer arithmetic, so `cortexlens path` draws the same ones. Shifts repeat the edge column, rotations and zooms repeat the nearest edge pixel. The left chart is the neuron’s response as a percentile of its model’s responses to 300 natural images; the right chart is how far the 219 neurons of the 100-filter shared model moved from the first image: the root mean square of each neuron’s change in units of its own spread over natural images (interquartile range / 1.349), so 1 means the neurons moved, on average, by one typical natural-image spread. These are the models’ predictions, not recordings: the paper tested such changes on real neurons; this page does not.',
+      'What you are looking at: the images are what the model sees (112 × 112 pixels after your crop); transforms act on those pixels, in integer arithmetic, so `cortexlens path` draws the same ones. Shifts repeat the edge column, rotations and zooms repeat the nearest edge pixel; a fractional shift interpolates between neighbouring pixels, which also smooths the image slightly, so a half-pixel step can move some neurons more than a whole pixel. The left chart is the neuron’s response as a percentile of its model’s responses to 300 natural images; the right chart is how far the 219 neurons of the 100-filter shared model moved from the first image: the root mean square of each neuron’s change in units of its own spread over natural images (interquartile range / 1.349), so 1 means the neurons moved, on average, by one typical natural-image spread. These are the models’ predictions, not recordings: the paper tested such changes on real neurons; this page does not.',
     ),
     h('p', { class: 'fineprint' }, CITATION),
   );
@@ -361,7 +361,7 @@ function drawResult(ui, result, catalog) {
   if (result.distances) {
     drawSeries(ui.distance, xs, [{ values: result.distances, color: '#c2570c', name: '219 neurons' }], {
       title: 'Population: distance from the first image',
-      yLabel: 'RMS change (natural-image spreads)',
+      yLabel: 'RMS change (spreads)',
       xLabel: xLabel(result),
       yMin: 0,
     });
