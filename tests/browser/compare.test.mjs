@@ -3,7 +3,7 @@
 //   responses and percentiles, and the population distances equal `cortexlens path` on the same image;
 // - the compression explorer: the r it shows for a neuron is the pack's figure and `cortexlens evaluate`'s, and its
 //   float predictions for the current image are `cortexlens predict`'s.
-// Screenshots of both views at desktop and phone widths go to the screenshot folder.
+// Screenshots of both views at desktop and phone widths go to the screenshot folder (path-*, compression-*).
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -147,6 +147,13 @@ test('a 2-pixel shift: the page shows the numbers of `cortexlens path`', { skip 
   assert.ok(result.distances[4] > 0, 'a 2-pixel shift moves the population');
   assert.match(await page.textContent('#path-summary'), /percentile/);
   await screenshot(page, 'path-desktop');
+  // Phone width: the view stacks, fits and keeps its strip.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(300);
+  assert.equal(await page.locator('#path-strip canvas').count(), 5);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone screen`);
+  await screenshot(page, 'path-phone');
 });
 
 test('a blend to a second image: the same numbers as `cortexlens path IMAGE IMAGE2`', { skip }, async () => {
@@ -154,18 +161,6 @@ test('a blend to a second image: the same numbers as `cortexlens path IMAGE IMAG
   const result = await pathResult(page, 4);
   const cli = cliPathRun([imageFile(601), imageFile(602), '--steps', '4']);
   assertSamePath(result, cli);
-});
-
-test('phone width: the path view fits and draws its strip', { skip }, async () => {
-  const page = await open(`view=path&neuron=${neuron.id}&image=190923/601&ptf=rotate&pamt=3&psteps=6`, {
-    width: 390,
-    height: 844,
-  });
-  const result = await pathResult(page, 6);
-  assert.equal(result.strip, 6);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone screen`);
-  await screenshot(page, 'path-phone');
 });
 
 function cliEvaluateRow(modelFile, neuronId) {
