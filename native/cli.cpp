@@ -353,6 +353,11 @@ const cli::Command kCommands[] = {
      cli::run_probe},
     {"synth-check", "[MODEL...] [--count N] [--steps N]: synthesized vs natural images' responses",
      cli::run_synth_check},
+    {"path",
+     "MODEL IMAGE [IMAGE2] [--transform shift=2|scale=1.05|rotate=3|contrast=0.8|blur=1|noise=4] --steps N\n"
+     "      [--population SHARED_MODEL --manifest MANIFEST.json] [--save-images DIR]: responses along a path of\n"
+     "      nearly identical images (CSV)",
+     cli::run_path},
     {nullptr, nullptr, nullptr},  // keeps the array non-empty; entries are added above this line
 };
 

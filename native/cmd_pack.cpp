@@ -1,6 +1,8 @@
 // `cortexlens pack --out DIR [--data DIR] [--threads N] [--percentile P]`: the page's model pack.
 // Writes <id>.int8.clm and <id>.f32.clm for every published model found (per-neuron models and the 100-filter
-// shared model), the demo model, and manifest.json (models/MANIFEST.md). Models whose outputs are newer than their
+// shared model), <id>.f32.clm only for the shared models of other sizes (the compression explorer runs them in
+// float; packing them float-only keeps the site build ~40 s shorter), the demo model, and manifest.json
+// (models/MANIFEST.md). Models whose outputs are newer than their
 // source are not converted again (their manifest entries are kept in DIR/.cache/). Nothing is written into the
 // repository: DIR is a build output folder.
 #include <sys/stat.h>
@@ -134,9 +136,15 @@ json manifest_entry(const PublishedModel& source, const Model& model, const Pack
                 {"filters", filters_of(model)},
                 {"params", model.source_params()},
                 {"multiplyAdds", model.multiply_adds()},
-                {"files", {{"int8", files.int8_name}, {"float", files.float_name}}},
-                {"bytes", {{"int8", files.int8_bytes}, {"float", files.float_bytes}}},
                 {"outputs", model.output_names}};
+  // A float-only pack (the shared models of other sizes) has no int8 file.
+  if (files.int8_name.empty()) {
+    entry["files"] = {{"float", files.float_name}};
+    entry["bytes"] = {{"float", files.float_bytes}};
+  } else {
+    entry["files"] = {{"int8", files.int8_name}, {"float", files.float_name}};
+    entry["bytes"] = {{"int8", files.int8_bytes}, {"float", files.float_bytes}};
+  }
   if (reports.empty()) {
     entry["reference"] = nullptr;
     entry["fidelity"] = nullptr;
@@ -162,21 +170,23 @@ json manifest_entry(const PublishedModel& source, const Model& model, const Pack
 Status reuse_if_up_to_date(const PublishedModel& source, const PackSettings& settings, Entry& entry) {
   const std::string base = settings.out_dir + "/" + source.id;
   const std::string cache_path = settings.cache_dir() + "/" + source.id + ".json";
+  const bool float_only = source.kind == "shared-size";
   json cached;
-  if (!newer_or_same(base + ".int8.clm", source.path) || !newer_or_same(base + ".f32.clm", source.path) ||
-      !newer_or_same(cache_path, source.path) || !read_json_file(cache_path, cached).is_ok() ||
-      cached.value("packFormat", 0) != kPackFormatVersion || cached.value("percentile", 0.0) != settings.percentile ||
-      cached.value("evalStep", 0) != settings.eval_step)
+  if ((!float_only && !newer_or_same(base + ".int8.clm", source.path)) ||
+      !newer_or_same(base + ".f32.clm", source.path) || !newer_or_same(cache_path, source.path) ||
+      !read_json_file(cache_path, cached).is_ok() || cached.value("packFormat", 0) != kPackFormatVersion ||
+      cached.value("percentile", 0.0) != settings.percentile || cached.value("evalStep", 0) != settings.eval_step)
     return Status::ok();
+  entry.manifest = cached["entry"];
+  entry.float_bytes = cached["entry"]["bytes"].value("float", std::size_t{0});
+  entry.up_to_date = true;
+  if (float_only) return Status::ok();
   auto int8_bytes = read_file_bytes(base + ".int8.clm");
   if (!int8_bytes) return int8_bytes.status();
   auto gzip = gzip_size(int8_bytes.value());
   if (!gzip) return gzip.status();
-  entry.manifest = cached["entry"];
   entry.int8_bytes = int8_bytes.value().size();
   entry.int8_gzip = gzip.value();
-  entry.float_bytes = cached["entry"]["bytes"].value("float", std::size_t{0});
-  entry.up_to_date = true;
   return Status::ok();
 }
 
@@ -207,12 +217,16 @@ Result<Entry> pack_published_model(const PublishedModel& source, const PackSetti
     model = load_model_file(source.path);
   }
   if (!model) return model.status();
-  auto packed = pack_model(model.value(), model_source_text(source.path), images.reference, images.evaluation,
-                           settings.percentile);
+  const bool float_only = source.kind == "shared-size";
+  auto packed = float_only ? pack_model_float_only(model.value(), model_source_text(source.path), images.reference,
+                                                   images.evaluation)
+                           : pack_model(model.value(), model_source_text(source.path), images.reference,
+                                        images.evaluation, settings.percentile);
   if (!packed) return packed.status().with_context("'" + source.path + "': ");
   const PackedModel& p = packed.value();
-  const PackedFiles files{source.id + ".int8.clm", source.id + ".f32.clm", p.int8.bytes.size(), p.float32.bytes.size()};
-  CL_RETURN_IF_ERROR(write_file_bytes(settings.out_dir + "/" + files.int8_name, p.int8.bytes));
+  const PackedFiles files{float_only ? "" : source.id + ".int8.clm", source.id + ".f32.clm", p.int8.bytes.size(),
+                          p.float32.bytes.size()};
+  if (!float_only) CL_RETURN_IF_ERROR(write_file_bytes(settings.out_dir + "/" + files.int8_name, p.int8.bytes));
   CL_RETURN_IF_ERROR(write_file_bytes(settings.out_dir + "/" + files.float_name, p.float32.bytes));
   Entry entry;
   entry.manifest = manifest_entry(source, model.value(), files, p.outputs, images.reference.ids);
@@ -221,10 +235,14 @@ Result<Entry> pack_published_model(const PublishedModel& source, const PackSetti
                 {"evalStep", settings.eval_step},
                 {"entry", entry.manifest}};
   CL_RETURN_IF_ERROR(write_text(settings.cache_dir() + "/" + source.id + ".json", cache.dump()));
+  entry.float_bytes = files.float_bytes;
+  if (float_only) {
+    std::fprintf(stderr, "  %s: float %zu bytes (float only)\n", source.id.c_str(), files.float_bytes);
+    return entry;
+  }
   auto gz = gzip_size(p.int8.bytes);
   if (!gz) return gz.status();
   entry.int8_bytes = files.int8_bytes;
-  entry.float_bytes = files.float_bytes;
   entry.int8_gzip = gz.value();
   std::fprintf(stderr, "  %s: int8 %zu bytes, float %zu bytes, r(int8, float) %.5f\n", source.id.c_str(),
                files.int8_bytes, files.float_bytes, p.outputs[0].int8_vs_float_r);
@@ -336,6 +354,13 @@ void print_pack_summary(const std::string& out_dir, const std::vector<PublishedM
     const json& fidelity = entries[i].manifest["fidelity"];
     if (models[i].kind == "neuron") {
       neuron_fidelity.push_back(fidelity);
+    } else if (models[i].kind == "shared-size") {
+      std::vector<double> r;
+      for (const auto& f : fidelity)
+        if (f["floatVsRecordedR"].is_number()) r.push_back(f["floatVsRecordedR"].get<double>());
+      std::printf(
+          "shared model %s (float only): %zu outputs, %zu with recorded images: median r(float, recorded) %.4f\n",
+          models[i].id.c_str(), fidelity.size(), r.size(), median_of(r));
     } else {
       print_fidelity(("shared model " + models[i].id).c_str(), std::vector<json>(fidelity.begin(), fidelity.end()));
     }
@@ -369,7 +394,7 @@ Status write_pack(const PackSettings& settings) {
   std::filesystem::create_directories(settings.cache_dir(), error);
   if (error) return Status::error("cannot create '" + settings.cache_dir() + "': " + error.message());
 
-  const std::vector<PublishedModel> models = list_published_models(settings.data_dir);
+  const std::vector<PublishedModel> models = list_published_models(settings.data_dir, /*shared_100_only=*/false);
   if (models.empty())
     std::fprintf(stderr, "cortexlens pack: no published models under '%s': packing the demo model only\n",
                  settings.data_dir.c_str());

@@ -36,4 +36,7 @@ Status write_png(const std::string& path, const RgbImage& image);
 // Parametric probes and their tuning curves (native/cmd_probe.cpp).
 Outcome run_probe(const Args& args);
 
+// Nearly identical images: a blend or a transform in N steps, the responses along it (native/cmd_path.cpp).
+Outcome run_path(const Args& args);
+
 }  // namespace cortexlens::cli

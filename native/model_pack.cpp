@@ -289,7 +289,57 @@ Status measure_fidelity(const Model& float_model, const Model& int8_model, const
   return Status::ok();
 }
 
+// Float against recorded responses only, on each output's own session (the float-only packs).
+Status measure_float_fidelity(const Model& float_model, const EvaluationData& evaluation,
+                              std::vector<OutputReport>& reports) {
+  const double none = std::nan("");
+  for (OutputReport& report : reports) {
+    report.int8_vs_float_r = report.int8_vs_recorded_r = report.float_vs_recorded_r = none;
+    report.images = "none (no images of its own session)";
+    report.image_count = 0;
+  }
+  for (const auto& s : evaluation.sessions) {
+    std::vector<std::pair<std::size_t, int>> own;  // (output, neuron)
+    for (std::size_t o = 0; o < reports.size(); ++o) {
+      std::string session;
+      int n = 0;
+      if (parse_neuron_name(float_model.output_names[o], session, n) && session == s.session && n < s.responses.neurons)
+        own.push_back({o, n});
+    }
+    if (own.empty()) continue;
+    auto f = run_all(float_model, s.inputs, Precision::float32);
+    if (!f) return f.status();
+    for (const auto& [o, n] : own) {
+      std::vector<double> recorded;
+      for (int image : s.images) recorded.push_back(s.responses.at(n, image - 1));
+      OutputReport& report = reports[o];
+      report.float_vs_recorded_r = pearson_r(as_double(column(f.value(), o)), recorded);
+      report.images =
+          s.session + " 601-1200" +
+          (s.images.size() < 600 ? " (every " + ordinal(s.images[1] - s.images[0]) + " image)" : std::string());
+      report.image_count = recorded.size();
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
+
+Result<PackedModel> pack_model_float_only(const Model& float_model, const std::string& source,
+                                          const ReferenceImages& reference, const EvaluationData& evaluation) {
+  PackedModel packed;
+  ConvertOptions options;
+  options.source = source;
+  options.precision = Precision::float32;
+  auto float_file = convert_model(float_model, options, {});
+  if (!float_file) return float_file.status();
+  packed.float32 = std::move(float_file).value();
+  auto reference_out = run_all(float_model, reference.inputs, Precision::float32);
+  if (!reference_out) return reference_out.status();
+  packed.outputs = reference_distributions(float_model, reference_out.value());
+  CL_RETURN_IF_ERROR(measure_float_fidelity(float_model, evaluation, packed.outputs));
+  return packed;
+}
 
 Result<PackedModel> pack_model(const Model& float_model, const std::string& source, const ReferenceImages& reference,
                                const EvaluationData& evaluation, double percentile) {
@@ -350,7 +400,8 @@ std::vector<PublishedModel> list_published_models(const std::string& data_dir, b
       const std::string name = entry->d_name;
       if (std::sscanf(name.c_str(), "shared_compact_model_%dfilters.kera%c", &filters, &end) == 2 && end == 's' &&
           (!shared_100_only || filters == 100))
-        shared.push_back({shared_dir + "/" + name, "shared_" + std::to_string(filters), "shared", "", filters});
+        shared.push_back({shared_dir + "/" + name, "shared_" + std::to_string(filters),
+                          filters == 100 ? "shared" : "shared-size", "", filters});
     }
     closedir(dir);
   }

@@ -117,16 +117,25 @@ struct PackedModel {
 Result<PackedModel> pack_model(const Model& float_model, const std::string& source, const ReferenceImages& reference,
                                const EvaluationData& evaluation, double percentile);
 
+// Float only (no int8 file, int8 figures NaN): the float file, the reference distribution of every output, and
+// each output's r with its neuron's recorded responses on the held-out images of its own session (NaN for sessions
+// without images). What the compression explorer needs of the shared models of other sizes, at about a third of
+// pack_model's cost (no calibration, no int8 passes, no mixed-image pass).
+Result<PackedModel> pack_model_float_only(const Model& float_model, const std::string& source,
+                                          const ReferenceImages& reference, const EvaluationData& evaluation);
+
 }  // namespace cortexlens
 
 namespace cortexlens {
 
 // The published models found in a data folder, in a stable order: per-neuron models by session then neuron number,
-// then the shared models (the 100-filter one only when `shared_100_only`).
+// then the shared models by filter count (the 100-filter one only when `shared_100_only`). The 100-filter model is
+// kind "shared" (the page's population model); the others are "shared-size" (packed float only, for the
+// compression explorer).
 struct PublishedModel {
   std::string path;
-  std::string id;       // "190923_n0", "shared_100"
-  std::string kind;     // "neuron" or "shared"
+  std::string id;       // "190923_n0", "shared_100", "shared_5"
+  std::string kind;     // "neuron", "shared" or "shared-size"
   std::string session;  // per-neuron only
   int neuron = -1;
 };

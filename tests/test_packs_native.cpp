@@ -2,6 +2,9 @@
 // importer, and `convert` (convert_model) on the committed demo .keras, read back and compared.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
+
 #include "cortexlens/forward.hpp"
 #include "cortexlens/model_file.hpp"
 #include "demo_model.hpp"
@@ -85,4 +88,66 @@ TEST_CASE("convert: a .keras becomes a float file that computes the same and an 
   // Stated tolerance on one image: 10% (the committed file's fidelity over held-out images is held to 2% of the
   // range in test_model_file.cpp).
   CHECK(forward_int8(int8_loaded.value().model, dot).value().outputs[0] == Approx(want).epsilon(0.10));
+}
+
+TEST_CASE("pack_model_float_only: a float file, the reference percentiles and r with the recorded responses",
+          "[packs]") {
+  auto loaded = load_model_file(kDemo + "demo_dot_detector.keras");
+  REQUIRE(loaded);
+  Model model = std::move(loaded).value();
+  model.output_names = {"190923_n1"};
+  // Reference images: dots of growing contrast; held-out images 601..610 with made-up recorded responses.
+  ReferenceImages reference;
+  for (int i = 0; i < 21; ++i) {
+    reference.ids.push_back("190923/" + std::to_string(i + 1));
+    reference.inputs.push_back(demo::dot_image(40.0f + i, 56.0f, 2.0f + 0.2f * i, 5.0f * i));
+  }
+  EvaluationData evaluation;
+  EvaluationSession session;
+  session.session = "190923";
+  session.responses.neurons = 2;
+  session.responses.images = 1200;
+  session.responses.values.assign(2 * 1200, 0.0);
+  for (int k = 0; k < 10; ++k) {
+    session.images.push_back(601 + k);
+    session.inputs.push_back(demo::dot_image(50.0f + 2 * k, 50.0f, 3.0f, 20.0f + 10 * k));
+    session.responses.values[1200 + 600 + k] = (k * 7) % 10;  // neuron 1, image 601 + k
+  }
+  evaluation.sessions.push_back(session);
+
+  auto packed = pack_model_float_only(model, "test", reference, evaluation);
+  REQUIRE(packed);
+  CHECK(packed->int8.bytes.empty());
+  auto file = read_model_file(packed->float32.bytes.data(), packed->float32.bytes.size());
+  REQUIRE(file);
+  CHECK(file.value().precision == Precision::float32);
+
+  // The percentiles are those of the float responses to the reference images (21 images: the k-th percentile of
+  // 21 values at multiples of 5 is an order statistic).
+  std::vector<float> responses;
+  for (const Tensor& input : reference.inputs) responses.push_back(forward(model, input).value().outputs[0]);
+  std::sort(responses.begin(), responses.end());
+  const OutputReport& report = packed->outputs[0];
+  REQUIRE(report.quantiles.size() == 101);
+  CHECK(report.quantiles[0] == responses.front());
+  CHECK(report.quantiles[50] == responses[10]);
+  CHECK(report.quantiles[100] == responses.back());
+
+  std::vector<double> predicted, recorded;
+  for (int k = 0; k < 10; ++k) {
+    predicted.push_back(forward(model, session.inputs[static_cast<std::size_t>(k)]).value().outputs[0]);
+    recorded.push_back(session.responses.at(1, 600 + k));
+  }
+  CHECK(report.float_vs_recorded_r == Approx(pearson_r(predicted, recorded)).epsilon(1e-9));
+  CHECK(report.image_count == 10);
+  CHECK(report.images == "190923 601-1200 (every 1st image)");
+  CHECK(std::isnan(report.int8_vs_float_r));
+  CHECK(std::isnan(report.int8_vs_recorded_r));
+
+  // A neuron of a session without images has no recorded r.
+  model.output_names = {"211022_n0"};
+  auto other = pack_model_float_only(model, "test", reference, evaluation);
+  REQUIRE(other);
+  CHECK(std::isnan(other->outputs[0].float_vs_recorded_r));
+  CHECK(other->outputs[0].image_count == 0);
 }

@@ -156,6 +156,54 @@ export const schema = {
   // Whether all neurons run through the shared model beside the current neuron (a user's click; kept in links).
   probeAll: { initial: false, link: { param: 'all', ...flag } },
 
+  // ---- Nearly identical images (views/path.js) ----
+  // The path: 'transform' (the image and its transformed copy) or 'blend' (the image and a second one).
+  pathMode: {
+    initial: 'transform',
+    link: { param: 'pmode', encode: plain('transform'), decode: oneOf('transform', 'blend') },
+  },
+  // The transform (cortexlens/image_path.hpp) and its full amount; each kind's amount range is checked in the core.
+  pathTransform: {
+    initial: 'shift',
+    link: {
+      param: 'ptf',
+      encode: plain('shift'),
+      decode: oneOf('shift', 'scale', 'rotate', 'contrast', 'blur', 'noise'),
+    },
+  },
+  pathAmount: {
+    initial: 2,
+    link: {
+      param: 'pamt',
+      encode: plain(2),
+      decode: (t) => (/^-?\d{1,3}(\.\d{1,4})?$/.test(t) ? Number(t) : undefined),
+    },
+  },
+  pathSteps: { initial: 9, link: { param: 'psteps', encode: plain(9), decode: int(2, 64) } },
+  pathSeed: { initial: 1, link: { param: 'pseed', encode: plain(1), decode: int(0, 2 ** 31 - 1) } },
+  // The second image of a blend: a gallery key ('201025/0650', a pattern id), or null for the default.
+  pathSecond: {
+    initial: null,
+    link: { param: 'pimg2', encode: (v) => v || null, decode: (t) => (/^[\w./-]{1,80}$/.test(t) ? t : undefined) },
+  },
+  // The last path computed: {neuronId, input (the store's input it started from), settings, steps, pixels,
+  // amounts, responses, percentiles, distances, ms}, or null.
+  pathResult: { initial: null },
+
+  // ---- Compression explorer (views/compression.js) ----
+  // The shared model the slider points at, by filters in layers 0-2: 5, 10, 25, 35, 50, 75, 100 or 200.
+  compressionFilters: {
+    initial: 100,
+    link: {
+      param: 'filters',
+      encode: plain(100),
+      decode: (t) => ([5, 10, 25, 35, 50, 75, 100, 200].includes(Number(t)) ? Number(t) : undefined),
+    },
+  },
+  // Predictions of the current input by every shared size and the neuron's own model: {neuronId, input,
+  // rows: [{id, filters, precision, response, percentile}]}, or null.
+  compressionPredictions: { initial: null },
+
   // ---- what the page loaded or computed (not in links: a link recomputes them) ----
   // models/manifest.json as read ({models: [], referenceImages, ...}); entries = its models plus loaded files.
   manifest: { initial: null },

@@ -10,6 +10,8 @@ import { vizHandlers } from './worker-viz.js';
 import { asset } from './build.js';
 // The handlers of the "Tuning" view (parametric probes and sweeps): (payload, progress, context).
 import { probeHandlers } from './worker-probes.js';
+// The handlers of "Nearly identical images" (pathRun).
+import { pathHandlers } from './worker-path.js';
 
 // Loaded models kept per worker: all 219 fit (measured: 20 published models and a prediction each stay inside the
 // initial 16 MB wasm heap), so a second image in the population view needs no reloading.
@@ -320,6 +322,7 @@ const context = { cortexLens, ensureModel, requireInput, fetchBytes, runModel };
 for (const [file, extra] of [
   ['worker-viz.js', vizHandlers],
   ['worker-probes.js', probeHandlers],
+  ['worker-path.js', pathHandlers],
 ])
   for (const [type, handler] of Object.entries(extra)) {
     if (handlers[type]) throw new Error(`${file}: '${type}' is already a handler`);

@@ -8,5 +8,19 @@ import inside from './inside/index.js';
 import tuning from './tuning.js';
 import ownModel from './own-model.js';
 import engineStatus from './engine-status.js';
+import path from './path.js';
+import compression from './compression.js';
 
-export const views = [imageInput, neuron, population, modelCard, evidence, inside, tuning, ownModel, engineStatus];
+export const views = [
+  imageInput,
+  neuron,
+  population,
+  modelCard,
+  evidence,
+  inside,
+  tuning,
+  path,
+  compression,
+  ownModel,
+  engineStatus,
+];

@@ -145,7 +145,7 @@ function pickerEntries(store, catalog) {
   const sort = store.get('pickerSort');
   const population = store.get('population');
   const fid = (e) => catalog.fidelity(e)?.floatVsRecordedR ?? -Infinity;
-  let list = catalog.entries().filter((e) => e.kind !== 'shared');
+  let list = catalog.entries().filter((e) => e.kind !== 'shared' && e.kind !== 'shared-size');
   if (session) list = list.filter((e) => e.session === session);
   if (Number.isFinite(minR)) list = list.filter((e) => fid(e) >= minR);
   if (query.length)
