@@ -404,6 +404,23 @@ TEST_CASE("corrupt model files: every header byte and every truncation is refuse
   }
 }
 
+TEST_CASE("names are UTF-8: any language round-trips, damaged text is refused by the writer", "[model_file]") {
+  Model model = tiny_model();
+  model.name = "Zürich \u2603 \U0001D11E V4";  // 2-, 3- and 4-byte sequences
+  auto vector = make_test_vector(model, model, tiny_metadata().channel_means, 7);
+  REQUIRE(vector);
+  auto bytes = write_model_file(model, tiny_metadata(), vector.value());
+  REQUIRE(bytes);
+  auto loaded = read_model_file(bytes.value().data(), bytes.value().size());
+  REQUIRE(loaded);
+  CHECK(loaded.value().model.name == model.name);
+
+  model.name = std::string("caf\xC3", 4);  // a lead byte without its continuation
+  auto refused = write_model_file(model, tiny_metadata(), vector.value());
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.message(), Catch::Contains("is not UTF-8 text (byte 3)"));
+}
+
 TEST_CASE("corrupt model files: each field's error names what was found and what was expected", "[model_file]") {
   const bool int8 = GENERATE(false, true);
   const std::vector<std::uint8_t> good = tiny_file(int8);
@@ -427,6 +444,10 @@ TEST_CASE("corrupt model files: each field's error names what was found and what
       {"META.name.length", {0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, "model name is a varint longer than 5 bytes"},
       {"META.name.length", {0x84, 0x00}, "model name is an overlong varint"},
       {"META.name", {'t', 'i', 'n', 0}, "model name contains a NUL byte"},
+      {"META.name", {'t', 0xC3, 'n', 'y'}, "model name is not UTF-8 text (byte 1 of 4), expected UTF-8"},
+      {"META.name", {'t', 0xED, 0xA0, 0x80}, "model name is not UTF-8 text (byte 1 of 4)"},  // a surrogate
+      {"META.name", {0xC0, 0xAF, 'n', 'y'}, "model name is not UTF-8 text (byte 0 of 4)"},   // overlong '/'
+      {"META.name", {'t', 0xF4, 0x90, 0x80}, "model name is not UTF-8 text (byte 1 of 4)"},  // above U+10FFFF
       {"META.input_c", varint(0), "input shape is 0, expected 1..4096"},
       {"META.input_h", varint(5000), "input shape is 5000, expected 1..4096"},
       {"META.input_c", varint(4096), "channel means needs 16384 bytes"},

@@ -8,10 +8,15 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startServer, launch, openPage, foreignRequests, siteDir, manifest, screenshot } from './harness.mjs';
 
+// Needs only the demo model, so it runs once per CI run: in scripts/test.sh's pass without the published data (or in
+// the only pass, when there is none).
+const onceSkip = manifest.models.some((m) => m.kind === 'neuron') && 'runs in the pass without the published data';
+
 const demo = manifest.models.find((m) => m.kind === 'demo') || manifest.models[0];
 
 let server, browser;
 before(async () => {
+  if (onceSkip) return;
   server = await startServer();
   browser = await launch();
 });
@@ -49,7 +54,9 @@ async function killMainWorker(page, busyMs = 0) {
   }, busyMs);
 }
 
-test('a dead worker is noticed and replaced; the image, crop, neuron and view are kept', async () => {
+test('a dead worker is noticed and replaced; the image, crop, neuron and view are kept', {
+  skip: onceSkip,
+}, async () => {
   const { context, page, requests, errors } = await openPage(browser, server.origin, {
     hash: `neuron=${demo.id}&view=card`,
   });
@@ -124,7 +131,9 @@ test('a dead worker is noticed and replaced; the image, crop, neuron and view ar
   }
 });
 
-test("a user's own model survives the worker's restart without choosing the file again", async () => {
+test("a user's own model survives the worker's restart without choosing the file again", {
+  skip: onceSkip,
+}, async () => {
   const { context, page } = await openPage(browser, server.origin, { hash: 'view=own' });
   try {
     const file = path.join(siteDir, 'models', demo.files.int8);
@@ -151,7 +160,7 @@ test("a user's own model survives the worker's restart without choosing the file
   }
 });
 
-test('a corrupted .wasm ends in a clear message, not a spinner', async () => {
+test('a corrupted .wasm ends in a clear message, not a spinner', { skip: onceSkip }, async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   try {
     await context.route(/\/cortexlens\.wasm(\?|$)/, (route) =>

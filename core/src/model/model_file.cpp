@@ -81,11 +81,48 @@ void write_section(ByteWriter& file, const char tag[4], ByteWriter& payload) {
   file.bytes(payload.data().data(), payload.data().size());
 }
 
+// The offset of the first byte of `text` that is not part of well-formed UTF-8 (RFC 3629: no overlong forms, no
+// surrogates, nothing above U+10FFFF), or npos. Names in a file reach the page as JavaScript strings and the
+// terminal as text; a damaged byte would otherwise pass as replacement characters.
+std::size_t first_invalid_utf8(const std::string& text) {
+  const auto* b = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned c = b[i];
+    std::size_t length = 0;
+    unsigned low = 0x80, high = 0xBF;  // the allowed range of the second byte
+    if (c < 0x80)
+      length = 1;
+    else if (c >= 0xC2 && c <= 0xDF)
+      length = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+      length = 3;
+      if (c == 0xE0) low = 0xA0;   // overlong
+      if (c == 0xED) high = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+      if (c == 0xF0) low = 0x90;   // overlong
+      if (c == 0xF4) high = 0x8F;  // above U+10FFFF
+    } else
+      return i;
+    if (i + length > n) return i;
+    for (std::size_t k = 1; k < length; ++k) {
+      const unsigned next = b[i + k];
+      if (next < (k == 1 ? low : 0x80u) || next > (k == 1 ? high : 0xBFu)) return i;
+    }
+    i += length;
+  }
+  return std::string::npos;
+}
+
 Status check_string(const std::string& text, const char* what) {
   if (text.size() > ModelFileLimits::max_string_bytes)
     return Status::error(std::string(what) + " has " + std::to_string(text.size()) + " bytes, more than the limit of " +
                          std::to_string(ModelFileLimits::max_string_bytes));
   if (text.find('\0') != std::string::npos) return Status::error(std::string(what) + " contains a NUL byte");
+  if (const std::size_t bad = first_invalid_utf8(text); bad != std::string::npos)
+    return Status::error(std::string(what) + " is not UTF-8 text (byte " + std::to_string(bad) + ")");
   return Status::ok();
 }
 
@@ -183,6 +220,11 @@ class ByteReader {
     std::string text(reinterpret_cast<const char*>(file_ + pos_), size);
     if (text.find('\0') != std::string::npos) {
       fail(pos_, std::string(field) + " contains a NUL byte, expected text");
+      return {};
+    }
+    if (const std::size_t bad = first_invalid_utf8(text); bad != std::string::npos) {
+      fail(pos_ + bad, std::string(field) + " is not UTF-8 text (byte " + std::to_string(bad) + " of " +
+                           std::to_string(size) + "), expected UTF-8");
       return {};
     }
     pos_ += size;
