@@ -35,6 +35,8 @@ threaded=false
   "${common[@]}"
 cp web/index.html web/styles.css web/favicon.svg "$site/"
 cp "$wasm/wasm/cortexlens.js" "$wasm/wasm/cortexlens.wasm" "$site/"
+# Lessons (web/lessons/FORMAT.md): the built-in lesson files and their index, served as they are.
+if [ -d web/lessons ]; then cp -r web/lessons "$site/lessons"; fi
 if [ "$threaded" = true ]; then cp "$wasm_mt"/wasm/cortexlens-mt.{js,wasm,worker.js} "$site/"; fi
 
 if [ -d "$data/compact_models" ]; then data_args=(--data "$data"); else
@@ -52,10 +54,12 @@ node scripts/site/assets.mjs --out "$site" "${data_args[@]}"
 # The int8 models (~3 MB for all 219) are precached too, so the population view works offline after one visit.
 shell=$(cd "$site" && find . -maxdepth 3 -type f \( -name '*.js' -o -name '*.wasm' -o -name '*.css' -o -name '*.html' \
   -o -name '*.svg' -o -name 'manifest.json' -o -name 'index.json' -o -name '*.int8.clm' \
-  -o -path './gallery/own/*.png' \) \
+  -o -path './gallery/own/*.png' -o -path './lessons/*.md' \) \
   ! -name keras-reader.js ! -name sw.js ! -name 'cortexlens-mt*' | sed 's|^\./||' | sort)
 version=$(cd "$site" && cat $shell | sha256sum | cut -c1-16)
-shell_json=$(printf '%s\n' $shell |
+# The build id a lesson report names (the same as the service worker's cache version).
+printf '{"version": "%s"}\n' "$version" >"$site/version.json"
+shell_json=$(printf '%s\n' $shell version.json |
   node -e 'const l = require("fs").readFileSync(0, "utf8").trim().split("\n");
     process.stdout.write(JSON.stringify(["./", ...l]))')
 "$esbuild" web/src/sw.js --outfile="$site/sw.js" "${common[@]}" --define:__CACHE_VERSION__="\"$version\"" \
