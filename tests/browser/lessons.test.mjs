@@ -257,6 +257,7 @@ after(async () => {
   assert.deepEqual(foreignRequests(allRequests, server.origin), []);
 });
 
+// biome-ignore lint/complexity/noExcessiveLinesPerFunction: one student's whole session, in order, in one page.
 test('a teacher’s lesson from a dropped file: answers, reload resumes, PDF and JSON hand-in, class summary', async () => {
   const { page, context, errors } = await open();
   await openPanel(page);

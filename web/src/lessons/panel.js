@@ -31,6 +31,9 @@ const htmlOf = (html, tag = 'div', attrs = {}) => {
 };
 
 // root: the lesson slot; launch: the "Lessons" button player.js made -> {update(changed), show()}.
+// The panel's parts (loading, steps, questions, hand-in, summary, controls) share its closure state (the open
+// lesson, its load ticket, the files opened this visit); next: modules that take that state as an argument.
+// biome-ignore lint/complexity/noExcessiveLinesPerFunction: see above
 export function mountPanel(root, app, launch) {
   const { store, catalog } = app;
   const live = createLive(app);
@@ -379,6 +382,8 @@ export function mountPanel(root, app, launch) {
     refreshLive();
   }
 
+  // One question's form: its four kinds and their checks share the form's elements.
+  // biome-ignore lint/complexity/noExcessiveLinesPerFunction: see above
   function renderQuestion(q, stepNo) {
     const saved = store.get('lessonAnswers')[stepNo];
     const idBase = `lesson-q${stepNo}`;
@@ -787,6 +792,7 @@ function dropTarget(zone, onFiles) {
   });
 }
 
+// biome-ignore lint/complexity/noExcessiveLinesPerFunction: a flat list of the panel's elements, one per line.
 function buildDom(root) {
   const ui = {
     launch: h(

@@ -3,7 +3,7 @@
 // package's; an action's values are decoded by the link codecs of web/src/state.js, so a lesson holds exactly what a
 // link can hold and nothing else.
 import MarkdownIt from 'markdown-it';
-import { LineCounter, parseDocument, isMap, isScalar, isSeq } from 'yaml';
+import { LineCounter, parseDocument, isMap, isScalar } from 'yaml';
 
 export const MAX_LESSON_BYTES = 256 * 1024;
 
@@ -279,6 +279,7 @@ function checkAction(doc, fenceLine, context, runnable) {
   return { line: fenceLine, params, patch };
 }
 
+// biome-ignore lint/complexity/noExcessiveLinesPerFunction: the four kinds of question, each checked in a few lines
 function checkQuestion(doc, fenceLine) {
   const q = { line: fenceLine };
   const lines = {};

@@ -188,7 +188,7 @@ export function classSummary(reports) {
         date: r.date,
         cells: questions.map((q) => r.byStep.get(q.step) || { answer: null, correct: null, answered: false }),
       }));
-    const right = questions.map((q, i) => {
+    const right = questions.map((_, i) => {
       const graded = rows.map((r) => r.cells[i]).filter((c) => c.answered && c.correct !== null);
       return graded.length ? graded.filter((c) => c.correct).length / graded.length : null;
     });
@@ -254,7 +254,7 @@ export function summaryCsvRows(tables) {
   const rows = [];
   for (const t of tables)
     for (const r of t.rows)
-      r.cells.forEach((c, i) =>
+      for (const [i, c] of r.cells.entries())
         rows.push([
           t.lesson.id,
           r.student,
@@ -262,7 +262,6 @@ export function summaryCsvRows(tables) {
           t.questions[i].prompt,
           c.answer ?? '',
           c.answered ? RESULT_TEXT[String(c.correct)] : 'not answered',
-        ]),
-      );
+        ]);
   return rows;
 }
