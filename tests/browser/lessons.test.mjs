@@ -27,6 +27,7 @@ import {
   openPage,
   foreignRequests,
   screenshot,
+  screenshotDir,
   siteDir,
   manifest,
   galleryIndex,
@@ -367,11 +368,14 @@ test('a teacher’s lesson from a dropped file: answers, reload resumes, PDF and
   await screenshot(page, 'lessons-summary');
   await page.click('#lesson-summary-close');
 
-  // Clearing the answers leaves nothing of them in the browser.
-  const kept = await page.evaluate(() =>
-    Object.keys(localStorage).filter((k) => k.startsWith('cortexlens.lesson.file:')),
-  );
-  assert.deepEqual(kept, ['cortexlens.lesson.file:class-7b.md']);
+  // "Clear my answers": the lesson starts again at step 1 and no answer is left in the browser.
+  await dropFiles(page, '#lesson-drop', [{ name: 'class-7b.md', bytes: LESSON }]);
+  await page.waitForFunction(() => document.getElementById('lesson-step-title')?.textContent === 'Lesson finished');
+  await page.click('#lesson-clear');
+  await page.waitForFunction(() => document.getElementById('lesson-step-title').textContent === 'Meet the neuron');
+  assert.equal(await page.locator('#lesson-feedback').textContent(), '');
+  const kept = await page.evaluate(() => JSON.parse(localStorage.getItem('cortexlens.lesson.file:class-7b.md')));
+  assert.deepEqual([kept.step, kept.answers, kept.figures], [1, {}, {}]);
   assert.deepEqual(errors, []);
   await context.close();
 });
@@ -543,7 +547,8 @@ async function walkLesson(t, page, id, width) {
       else assert.deepEqual(now, value, `${id} step ${s}: ${key}`);
     }
     if (step.question) await answerBoth(page, step.question, `${id} step ${s}`);
-    await screenshot(page, `lesson-${id}-${width}-step${s}`);
+    // What the student sees (the viewport: on a phone the bottom sheet over the page).
+    await page.screenshot({ path: path.join(screenshotDir, `lesson-${id}-${width}-step${s}.png`) });
     await page.click('#lesson-next');
   }
   await page.waitForFunction(() => document.getElementById('lesson-step-title').textContent === 'Lesson finished');
