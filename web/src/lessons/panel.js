@@ -564,7 +564,7 @@ export function mountPanel(root, app, launch) {
       }
     });
     fieldset.append(h('div', { class: 'lesson-question-actions' }, submit, hintButton));
-    form.append(fieldset, hint, feedback, waiting, reveal);
+    form.append(...[fieldset, hint, feedback, waiting, reveal].filter(Boolean));
     showSaved(saved);
     return form;
   }
