@@ -482,6 +482,13 @@ test('ten broken lesson files each say which line and what was expected; the pag
   await dropFiles(page, '#lesson-drop', [{ name: 'no-neuron.md', bytes: BROKEN[2][1] }]);
   await page.waitForSelector('#lesson-error:not([hidden])');
   await screenshot(page, 'lessons-broken-phone');
+  // The sheet closes and the "Lessons" button opens it again, from the keyboard.
+  await page.click('#lesson-close');
+  assert.ok(await page.locator('#lesson-panel').isHidden());
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'lesson-launch');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#lesson-panel:not([hidden])');
+  assert.equal(await page.getAttribute('#lesson-launch', 'aria-expanded'), 'true');
   // The page still works: another image gives a new prediction.
   const before = await page.evaluate(() => window.cortexLens.state.predictions);
   await page.evaluate(

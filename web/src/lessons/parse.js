@@ -266,7 +266,7 @@ function checkAction(doc, fenceLine, context, runnable) {
     if (runnable && key === 'neuron' && !context.hasNeuron(value))
       throw new LessonError(
         line,
-        `there is no neuron "${text}" in this site's models: expected a model id such as 190923_n0 or demo_dot_detector.`,
+        `there is no neuron "${text}" in this site's models: expected a model id of its manifest, such as 190923_n0 or demo.`,
       );
     if (runnable && key === 'image' && !context.hasImage(value.key))
       throw new LessonError(
@@ -279,19 +279,20 @@ function checkAction(doc, fenceLine, context, runnable) {
   return { line: fenceLine, params, patch };
 }
 
-// biome-ignore lint/complexity/noExcessiveLinesPerFunction: the four kinds of question, each checked in a few lines
+// A question block -> {line, kind, prompt, hint?, feedback?, explain?, unit?, and per kind: choices | answer,
+// tolerance | reveal, choices or guess | minLength}.
 function checkQuestion(doc, fenceLine) {
-  const q = { line: fenceLine };
   const lines = {};
   const raw = {};
   for (const { key, node, line } of pairs(doc)) {
     lines[key] = line;
     raw[key] = node?.toJSON ? node.toJSON() : node;
   }
+  const at = { raw, lines, fenceLine };
   const kinds = ['choice', 'number', 'predict', 'text'];
   if (!kinds.includes(raw.kind))
     throw new LessonError(lines.kind ?? fenceLine, `expected "kind:" to be one of ${kinds.join(', ')}.`);
-  q.kind = raw.kind;
+  const q = { line: fenceLine, kind: raw.kind };
   const allowed = [...QUESTION_KEYS.common, ...QUESTION_KEYS[q.kind]];
   for (const key of Object.keys(raw))
     if (!allowed.includes(key))
@@ -299,87 +300,90 @@ function checkQuestion(doc, fenceLine) {
         lines[key],
         `"${key}" is not a key of a ${q.kind} question: expected ${allowed.join(', ')}.`,
       );
-  const textKey = (key, required) => {
-    if (raw[key] == null) {
-      if (required) throw new LessonError(fenceLine, `the question has no "${key}:": expected the text of it.`);
-      return;
+  if (raw.prompt == null) throw new LessonError(fenceLine, 'the question has no "prompt:": expected the text of it.');
+  for (const key of ['prompt', 'hint', 'feedback', 'explain', 'unit'])
+    if (raw[key] != null) {
+      if (typeof raw[key] !== 'string' || !raw[key].trim())
+        throw new LessonError(lines[key], `"${key}" must be a line of text.`);
+      q[key] = raw[key].trim();
     }
-    if (typeof raw[key] !== 'string' || !raw[key].trim())
-      throw new LessonError(lines[key], `"${key}" must be a line of text.`);
-    q[key] = raw[key].trim();
-  };
-  textKey('prompt', true);
-  for (const key of ['hint', 'feedback', 'explain', 'unit']) textKey(key, false);
-  const live = (key) => {
-    if (!Object.hasOwn(LIVE_VALUES, raw[key]))
-      throw new LessonError(
-        lines[key] ?? fenceLine,
-        `expected "${key}:" to name a live value: ${Object.keys(LIVE_VALUES).join(', ')}.`,
-      );
-    return raw[key];
-  };
-  const choices = (withCorrect) => {
-    const list = raw.choices;
-    if (!Array.isArray(list) || list.length < 2 || list.length > 8)
-      throw new LessonError(
-        lines.choices ?? fenceLine,
-        'expected "choices:" to be a list of 2 to 8 choices ("- text: ...").',
-      );
-    return list.map((c, i) => {
-      if (!c || typeof c !== 'object' || typeof c.text !== 'string' || !c.text.trim())
-        throw new LessonError(lines.choices, `choice ${i + 1} has no "text:".`);
-      const extra = Object.keys(c).filter((k) => !['text', 'correct', 'feedback'].includes(k));
-      if (extra.length)
-        throw new LessonError(
-          lines.choices,
-          `choice ${i + 1}: "${extra[0]}" is not a key of a choice: expected text, correct, feedback.`,
-        );
-      if (!withCorrect && 'correct' in c)
-        throw new LessonError(
-          lines.choices,
-          'a predict question keeps its answer for the reveal: expected no "correct:" in its choices.',
-        );
-      if ('correct' in c && typeof c.correct !== 'boolean')
-        throw new LessonError(lines.choices, `choice ${i + 1}: "correct:" must be true or false.`);
-      return {
-        text: c.text.trim(),
-        correct: c.correct === true,
-        feedback: typeof c.feedback === 'string' ? c.feedback.trim() : undefined,
-      };
-    });
-  };
-  if (q.kind === 'choice') {
-    q.choices = choices(true);
-    const right = q.choices.filter((c) => c.correct).length;
+  return { ...q, ...ANSWERS[q.kind](at) };
+}
+
+// What each kind of question is graded or revealed with; a question without it is refused.
+const ANSWERS = {
+  choice(at) {
+    const choices = checkChoices(at, true);
+    const right = choices.filter((c) => c.correct).length;
     if (right !== 1)
       throw new LessonError(
-        lines.choices,
+        at.lines.choices,
         `a question without an answer: expected exactly one choice with "correct: true" (found ${right}).`,
       );
-  } else if (q.kind === 'number') {
+    return { choices };
+  },
+  number({ raw, lines, fenceLine }) {
     if (raw.answer == null || raw.tolerance == null)
       throw new LessonError(
         lines.answer ?? lines.tolerance ?? fenceLine,
         'a question without an answer: a number question needs "answer:" (a number or a live value) and "tolerance:".',
       );
-    q.answer = typeof raw.answer === 'number' && Number.isFinite(raw.answer) ? raw.answer : live('answer');
     if (typeof raw.tolerance !== 'number' || !(raw.tolerance >= 0))
       throw new LessonError(lines.tolerance, '"tolerance:" must be a number >= 0 (the largest accepted difference).');
-    q.tolerance = raw.tolerance;
-  } else if (q.kind === 'predict') {
+    const fixed = typeof raw.answer === 'number' && Number.isFinite(raw.answer);
+    return { answer: fixed ? raw.answer : liveValue({ raw, lines, fenceLine }, 'answer'), tolerance: raw.tolerance };
+  },
+  predict(at) {
+    const { raw, lines, fenceLine } = at;
     if (raw.reveal == null)
       throw new LessonError(
         fenceLine,
         'a question without an answer: a predict question needs "reveal:" (a live value).',
       );
-    q.reveal = live('reveal');
-    if (raw.choices != null) q.choices = choices(false);
-    else if (raw.guess === 'number') q.guess = 'number';
-    else throw new LessonError(lines.guess ?? fenceLine, 'a predict question needs "choices:" or "guess: number".');
-  } else if (q.kind === 'text') {
+    const reveal = liveValue(at, 'reveal');
+    if (raw.choices != null) return { reveal, choices: checkChoices(at, false) };
+    if (raw.guess === 'number') return { reveal, guess: 'number' };
+    throw new LessonError(lines.guess ?? fenceLine, 'a predict question needs "choices:" or "guess: number".');
+  },
+  text({ raw, lines }) {
     if (raw.minLength != null && !(Number.isInteger(raw.minLength) && raw.minLength >= 0 && raw.minLength <= 5000))
       throw new LessonError(lines.minLength, '"minLength:" must be a whole number of characters (0-5000).');
-    q.minLength = raw.minLength ?? 0;
-  }
-  return q;
+    return { minLength: raw.minLength ?? 0 };
+  },
+};
+
+function liveValue({ raw, lines, fenceLine }, key) {
+  if (!Object.hasOwn(LIVE_VALUES, raw[key]))
+    throw new LessonError(
+      lines[key] ?? fenceLine,
+      `expected "${key}:" to name a live value: ${Object.keys(LIVE_VALUES).join(', ')}.`,
+    );
+  return raw[key];
+}
+
+// withCorrect: a choice question (one choice is right) or a predict question (no choice is graded).
+function checkChoices({ raw, lines, fenceLine }, withCorrect) {
+  const list = raw.choices;
+  const line = lines.choices ?? fenceLine;
+  if (!Array.isArray(list) || list.length < 2 || list.length > 8)
+    throw new LessonError(line, 'expected "choices:" to be a list of 2 to 8 choices ("- text: ...").');
+  return list.map((c, i) => {
+    if (!c || typeof c !== 'object' || typeof c.text !== 'string' || !c.text.trim())
+      throw new LessonError(line, `choice ${i + 1} has no "text:".`);
+    const extra = Object.keys(c).filter((k) => !['text', 'correct', 'feedback'].includes(k));
+    if (extra.length)
+      throw new LessonError(
+        line,
+        `choice ${i + 1}: "${extra[0]}" is not a key of a choice: expected text, correct, feedback.`,
+      );
+    if (!withCorrect && 'correct' in c)
+      throw new LessonError(
+        line,
+        'a predict question keeps its answer for the reveal: expected no "correct:" in its choices.',
+      );
+    if ('correct' in c && typeof c.correct !== 'boolean')
+      throw new LessonError(line, `choice ${i + 1}: "correct:" must be true or false.`);
+    const feedback = typeof c.feedback === 'string' ? c.feedback.trim() : undefined;
+    return { text: c.text.trim(), correct: c.correct === true, feedback };
+  });
 }
