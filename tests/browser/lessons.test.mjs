@@ -482,6 +482,15 @@ test('ten broken lesson files each say which line and what was expected; the pag
   await dropFiles(page, '#lesson-drop', [{ name: 'no-neuron.md', bytes: BROKEN[2][1] }]);
   await page.waitForSelector('#lesson-error:not([hidden])');
   await screenshot(page, 'lessons-broken-phone');
+  if (!published) {
+    // A lesson that needs the published models says so on its cover and does not start.
+    await dropFiles(page, '#lesson-drop', [
+      { name: 'needs.md', bytes: LESSON.replace('goals:', 'needs: [published]\ngoals:') },
+    ]);
+    await page.waitForSelector('#lesson-cannot-start');
+    assert.ok(await page.locator('#lesson-next').isDisabled());
+    await page.click('#lesson-to-menu');
+  }
   // The sheet closes and the "Lessons" button opens it again, from the keyboard.
   await page.click('#lesson-close');
   assert.ok(await page.locator('#lesson-panel').isHidden());
@@ -592,3 +601,41 @@ async function answerBoth(page, q, where) {
     await feedback(page, 'kept');
   }
 }
+
+// Tab until `selector` has the focus (as a keyboard user moves through the page), then return.
+async function tabTo(page, selector) {
+  for (let i = 0; i < 60; ++i) {
+    if (await page.evaluate((s) => document.activeElement?.matches(s), selector)) return;
+    await page.keyboard.press('Tab');
+  }
+  assert.fail(`${selector} is not reachable with the Tab key`);
+}
+
+test('keyboard only: a choice and a number question answered without a mouse; every control of the player named', async () => {
+  const { page, context, errors } = await open({ hash: 'lesson=url:lessons-test/class-7b.md' });
+  await page.waitForFunction(() => document.getElementById('lesson-step-title')?.textContent === 'Meet the neuron');
+  await page.focus('#lesson-step-title'); // where the player puts the focus when a step opens
+  await tabTo(page, '#lesson-q1-c0');
+  await page.keyboard.press('Space');
+  await tabTo(page, '#lesson-check');
+  await page.keyboard.press('Enter');
+  await feedback(page, 'right');
+  await tabTo(page, '#lesson-next');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.activeElement?.id === 'lesson-step-title');
+  const value = await liveValue(page, LIVE);
+  await tabTo(page, '#lesson-q2-n');
+  await page.keyboard.type(written(value));
+  await page.keyboard.press('Enter'); // submits the question's form
+  await feedback(page, 'right');
+  // Every control of the player has a name a screen reader reads out.
+  const unnamed = await page.$$eval('#lesson-panel button, #lesson-panel input, #lesson-panel textarea', (els) =>
+    els
+      .filter((e) => e.getClientRects().length)
+      .filter((e) => !(e.labels?.length || e.getAttribute('aria-label') || e.textContent.trim()))
+      .map((e) => e.id || e.outerHTML.slice(0, 60)),
+  );
+  assert.deepEqual(unnamed, []);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
