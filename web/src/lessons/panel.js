@@ -182,7 +182,8 @@ class LessonPanel {
       g.fillStyle = '#ffffff';
       g.fillRect(0, 0, out.width, out.height);
       g.drawImage(c, 0, 0, out.width, out.height);
-      return { name: c.getAttribute('aria-label') || c.id || 'figure', png: out.toDataURL('image/png') };
+      const name = c.getAttribute('aria-label') || (c.closest('#slot-image') ? 'The image and its crop' : c.id);
+      return { name: name || 'figure', png: out.toDataURL('image/png') };
     });
     if (!figures.length || !id) return;
     const record = loadProgress(id) || {};
