@@ -103,7 +103,7 @@ class LessonPanel {
     } catch (e) {
       if (this.loadTicket !== ticket) return;
       const message = e instanceof LessonError ? e.message : `The lesson could not be opened: ${e.message}`;
-      if (store.get('lessonId') === id) setCurrentLesson(null);
+      if (currentLesson() === id) setCurrentLesson(null); // not reopened on the next visit
       this.openId = null;
       store.set({ lessonId: null, lesson: null, lessonError: { id, message } });
     }
