@@ -66,13 +66,15 @@ shell_json=$(printf '%s\n' $shell version.json |
   --define:__APP_SHELL__="$shell_json"
 
 echo "build_site: $site ($(du -sh "$site" | cut -f1)); JS + wasm + CSS shipped:"
-( cd "$site" && raw=0 gz=0 && for f in app.js worker.js cortexlens.js cortexlens.wasm styles.css; do
+# The chunks app.js imports statically (code it shares with a chunk loaded on demand) are part of the first load.
+( cd "$site" && raw=0 gz=0 && first=$(grep -o 'from"\./chunks/[^"]*"' app.js | sed 's/^from"\.\///; s/"$//' | sort -u) &&
+  for f in app.js $first worker.js cortexlens.js cortexlens.wasm styles.css; do
     r=$(stat -c %s "$f"); g=$(gzip -9c "$f" | wc -c); raw=$((raw + r)); gz=$((gz + g))
     printf '  %-40s %8d bytes  %8d gzip\n' "$f" "$r" "$g"; done
   printf '  %-40s %8d bytes  %8d gzip\n' "first load, total" "$raw" "$gz"
   for f in cortexlens-mt.js cortexlens-mt.worker.js cortexlens-mt.wasm; do [ -f "$f" ] &&
     printf '  %-40s %8d bytes  %8d gzip  (instead of cortexlens.*, on cross-origin-isolated pages)\n' \
       "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"; done
-  for f in keras-reader.js chunks/*.js; do [ -f "$f" ] &&
+  for f in keras-reader.js chunks/*.js; do [ -f "$f" ] && ! grep -qx "$f" <<<"$first" &&
     printf '  %-40s %8d bytes  %8d gzip  (loaded on demand)\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"
   done; true )
