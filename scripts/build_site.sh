@@ -67,7 +67,8 @@ shell_json=$(printf '%s\n' $shell version.json |
 
 echo "build_site: $site ($(du -sh "$site" | cut -f1)); JS + wasm + CSS shipped:"
 # The chunks app.js imports statically (code it shares with a chunk loaded on demand) are part of the first load.
-( cd "$site" && raw=0 gz=0 && first=$(grep -o 'from"\./chunks/[^"]*"' app.js | sed 's/^from"\.\///; s/"$//' | sort -u) &&
+( cd "$site" && raw=0 gz=0 &&
+  first=$(grep -o 'from"\./chunks/[^"]*"' app.js | sed 's/^from"\.\///; s/"$//' | sort -u) &&
   for f in app.js $first worker.js cortexlens.js cortexlens.wasm styles.css; do
     r=$(stat -c %s "$f"); g=$(gzip -9c "$f" | wc -c); raw=$((raw + r)); gz=$((gz + g))
     printf '  %-40s %8d bytes  %8d gzip\n' "$f" "$r" "$g"; done
