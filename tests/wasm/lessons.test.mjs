@@ -47,7 +47,7 @@ answer: r
 tolerance: 0.01
 \`\`\`
 
-## Two
+## Two: *what* is \`r\`?
 Text *two*.
 
 \`\`\`question
@@ -75,6 +75,7 @@ test('a lesson: front matter, steps, actions decoded by the link codecs, questio
   });
   assert.equal(lesson.steps[0].action.line, 11);
   assert.deepEqual(lesson.steps[0].question, { line: 22, kind: 'number', prompt: 'r?', answer: 'r', tolerance: 0.01 });
+  assert.equal(lesson.steps[1].title, 'Two: what is r?');
   assert.equal(lesson.steps[1].html, '<p>Text <em>two</em>.</p>\n');
   assert.equal(lesson.steps[1].question.reveal, 'populationAbove90');
   assert.ok(Object.hasOwn(LIVE_VALUES, 'r2'));

@@ -93,7 +93,7 @@ export function parseLesson(source, context) {
   for (let i = 0; i < tokens.length; ++i) {
     const t = tokens[i];
     if (t.type === 'heading_open' && t.tag === 'h2' && t.level === 0)
-      starts.push({ line: t.map[0], end: t.map[1], title: tokens[i + 1].content.trim() });
+      starts.push({ line: t.map[0], end: t.map[1], title: plainText(tokens[i + 1]) });
     if (t.type === 'fence' && ['action', 'question'].includes(t.info.trim()))
       blocks.push({ kind: t.info.trim(), line: t.map[0], end: t.map[1], content: t.content });
   }
@@ -145,6 +145,16 @@ export function parseLesson(source, context) {
     hash: lessonHash(text),
     titleHtml: markdown.renderInline(meta.title),
   };
+}
+
+// A heading's text without its Markdown (`## What *is* r?` -> "What is r?"): titles are shown as plain text.
+function plainText(inline) {
+  const kept = ['text', 'code_inline', 'softbreak'];
+  return (inline.children || [])
+    .filter((c) => kept.includes(c.type))
+    .map((c) => (c.type === 'softbreak' ? ' ' : c.content))
+    .join('')
+    .trim();
 }
 
 function idFromName(name) {
