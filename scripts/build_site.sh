@@ -50,20 +50,8 @@ fi
 "$cli" pack "${data_args[@]}" --out "$site/models"
 node scripts/site/assets.mjs --out "$site" "${data_args[@]}"
 
-# The service worker precaches the app shell; its cache name changes whenever any shipped file changes.
-# The int8 models (~3 MB for all 219) are precached too, so the population view works offline after one visit.
-shell=$(cd "$site" && find . -maxdepth 3 -type f \( -name '*.js' -o -name '*.wasm' -o -name '*.css' -o -name '*.html' \
-  -o -name '*.svg' -o -name 'manifest.json' -o -name 'index.json' -o -name '*.int8.clm' \
-  -o -path './gallery/own/*.png' -o -path './lessons/*.md' \) \
-  ! -name keras-reader.js ! -name sw.js ! -name 'cortexlens-mt*' | sed 's|^\./||' | sort)
-version=$(cd "$site" && cat $shell | sha256sum | cut -c1-16)
-# The build id a lesson report names (the same as the service worker's cache version).
-printf '{"version": "%s"}\n' "$version" >"$site/version.json"
-shell_json=$(printf '%s\n' $shell version.json |
-  node -e 'const l = require("fs").readFileSync(0, "utf8").trim().split("\n");
-    process.stdout.write(JSON.stringify(["./", ...l]))')
-"$esbuild" web/src/sw.js --outfile="$site/sw.js" "${common[@]}" --define:__CACHE_VERSION__="\"$version\"" \
-  --define:__APP_SHELL__="$shell_json"
+# The build's version (a hash of the app shell) into index.html and the service worker, which it bundles.
+node scripts/site/version.mjs "$site"
 
 echo "build_site: $site ($(du -sh "$site" | cut -f1)); JS + wasm + CSS shipped:"
 # The chunks app.js imports statically (code it shares with a chunk loaded on demand) are part of the first load.

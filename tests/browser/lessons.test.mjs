@@ -294,7 +294,11 @@ test('a teacher’s lesson from a dropped file: answers, reload resumes, PDF and
   assert.equal(report.format, 'cortexlens-lesson-report');
   assert.equal(report.student, 'Ada Student');
   assert.match(report.build.version, /^[0-9a-f]{16}$/);
-  assert.equal(report.build.version, JSON.parse(fs.readFileSync(path.join(siteDir, 'version.json'), 'utf8')).version);
+  // The build id is the site's, as scripts/site/version.mjs stamped it into index.html.
+  const stamped = /<meta name="cortexlens-build" content="([^"]*)"/.exec(
+    fs.readFileSync(path.join(siteDir, 'index.html'), 'utf8'),
+  );
+  assert.equal(report.build.version, stamped[1]);
   assert.match(
     report.citation,
     /Cowley.*Compact deep neural network models of the visual cortex.*10\.1038\/s41586-026-10150-1/,

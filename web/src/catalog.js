@@ -1,6 +1,7 @@
 // Questions about the models the page knows (the manifest's, plus files the user loaded), asked of the store's
 // `entries`. An entry: {id, kind: 'neuron' | 'shared' | 'demo' | 'own', name?, session?, neuron?, params?,
 // files?: {int8?, float?}, reference?, fidelity?, outputs?, workerKey?, precision?}.
+import { asset } from './build.js';
 
 export function createCatalog(store) {
   const entries = () => store.get('entries');
@@ -19,7 +20,7 @@ export function createCatalog(store) {
     if (e.kind === 'own') return { key: e.workerKey };
     const file = e.files?.[precision];
     if (!file) throw new Error(`${e.id} has no ${precision} model in this build`);
-    return { key: `${e.id}:${precision}`, url: `models/${file}` };
+    return { key: `${e.id}:${precision}`, url: asset(`models/${file}`) };
   }
 
   // The 0..100th percentiles of an output's responses to the reference natural images, or null. A loaded model whose

@@ -8,9 +8,10 @@ import { createCatalog } from './catalog.js';
 import { startServices } from './services.js';
 import { views } from './views/index.js';
 import { h, $ } from './dom.js';
+import { asset } from './build.js';
 
 const store = createStore(schema);
-const worker = new WorkerClient('worker.js');
+const worker = new WorkerClient(asset('worker.js'));
 const pool = new WorkerPool(worker, Math.min(4, navigator.hardwareConcurrency || 2));
 const timings = { scriptStart: performance.now() };
 const writeLinkNow = keepLinkInStep(store);

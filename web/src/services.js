@@ -8,14 +8,18 @@ const DEFAULT_GALLERY = { own: [], sessions: [] };
 // has no such image. Shared with the image view, which fetches what the store names.
 export function galleryImage(gallery, key) {
   const own = gallery.own.find((o) => o.id === key);
-  if (own) return { url: own.url, title: own.title };
+  if (own) return { url: asset(own.url), title: own.title };
   const m = /^(\d{6})\/(\d{1,4})$/.exec(key || '');
   const session = m && gallery.sessions.find((s) => s.session === m[1]);
   if (!session || Number(m[2]) < session.numbers[0] || Number(m[2]) > session.numbers[1]) return null;
-  return { url: `gallery/${m[1]}/image${m[2].padStart(4, '0')}.jpg`, title: `session ${m[1]}, image ${Number(m[2])}` };
+  return {
+    url: asset(`gallery/${m[1]}/image${m[2].padStart(4, '0')}.jpg`),
+    title: `session ${m[1]}, image ${Number(m[2])}`,
+  };
 }
 
 // The image a visit starts with: the first session's first held-out image (601), as the evidence tab uses them.
+import { asset } from './build.js';
 function defaultImageKey(gallery) {
   const first = gallery.sessions[0];
   if (first) return `${first.session}/${first.numbers[0] + 600 > first.numbers[1] ? first.numbers[0] : 601}`;
@@ -24,7 +28,7 @@ function defaultImageKey(gallery) {
 
 async function loadManifest() {
   try {
-    const response = await fetch('models/manifest.json');
+    const response = await fetch(asset('models/manifest.json'));
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const manifest = await response.json();
     if (manifest.format !== 'cortexlens-manifest' || !Array.isArray(manifest.models))
@@ -40,7 +44,7 @@ async function loadManifest() {
 
 async function loadGallery() {
   try {
-    const response = await fetch('gallery/index.json');
+    const response = await fetch(asset('gallery/index.json'));
     return response.ok ? await response.json() : DEFAULT_GALLERY;
   } catch {
     return DEFAULT_GALLERY;
@@ -170,6 +174,12 @@ function startPredictions({ store, worker, catalog, timings }, usedModels) {
     predict();
   });
   store.subscribe(['input'], () => predict());
+  // A restarted engine failed the requests it had in flight: the user's image, neuron and view are in the store, so
+  // the current prediction simply runs again on the new instance (models are fetched or reloaded on demand).
+  worker.onReset(({ reason }) => {
+    store.set({ engineReset: { count: (store.get('engineReset')?.count || 0) + 1, reason } });
+    predict();
+  });
 }
 
 function handOverToServiceWorker({ store, catalog }, usedModels) {

@@ -196,4 +196,6 @@ export const schema = {
   resultsOf: { initial: null },
   // A prediction of the current neuron that failed: {neuronId, message}, or null.
   resultsError: { initial: null },
+  // The main worker was restarted (it died, or its module trapped): {count, reason} of the latest, or null.
+  engineReset: { initial: null },
 };

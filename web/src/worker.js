@@ -7,6 +7,7 @@
 /* global importScripts, createCortexLens, CortexLensKeras */
 // The handlers of "Inside the neuron" (synthesis runs, maps, weights, ablation): (payload, progress, context).
 import { vizHandlers } from './worker-viz.js';
+import { asset } from './build.js';
 
 // Loaded models kept per worker: all 219 fit (measured: 20 published models and a prediction each stay inside the
 // initial 16 MB wasm heap), so a second image in the population view needs no reloading.
@@ -31,11 +32,11 @@ const threaded = typeof __THREADED_BUILD__ !== 'undefined' && __THREADED_BUILD__
 function cortexLens() {
   if (!modulePromise) {
     const script = threaded ? 'cortexlens-mt.js' : 'cortexlens.js';
-    importScripts(script);
+    importScripts(asset(script));
     modulePromise = createCortexLens({
-      locateFile: (file) => new URL(file, self.location.href).href,
+      locateFile: (file) => new URL(asset(file), self.location.href).href,
       // The threaded module's pthread workers load this script again; inside a worker it cannot find its own URL.
-      mainScriptUrlOrBlob: new URL(script, self.location.href).href,
+      mainScriptUrlOrBlob: new URL(asset(script), self.location.href).href,
     }).catch((e) => {
       modulePromise = null;
       throw new Error(`the engine could not start: ${e?.message ? e.message : e}`);
@@ -97,7 +98,7 @@ async function buildModel(cl, bytes, name) {
     return { model, precision: cl.modelPrecision(model) };
   }
   if (!kerasLoaded) {
-    importScripts('keras-reader.js');
+    importScripts(asset('keras-reader.js'));
     kerasLoaded = true;
   }
   const archive = await CortexLensKeras.readKerasArchive(bytes);
@@ -161,6 +162,18 @@ function recentreInto(pixels, means, out) {
 }
 
 const handlers = {
+  // Held until this worker ends (closed, terminated, crashed, out of memory): the page queues for the same lock, and
+  // being granted it is how the page learns that this worker is gone (src/workers.js, WorkerClient.watch).
+  async holdLock({ name }) {
+    if (typeof name !== 'string' || !name) throw new Error('holdLock needs {name}: the name of the lock to hold');
+    await new Promise((held) =>
+      navigator.locks.request(name, () => {
+        held();
+        return new Promise(() => {}); // never released while the worker lives
+      }),
+    );
+    return { held: name };
+  },
   async init() {
     const cl = await cortexLens();
     return { channelMeans: cl.channelMeans(), threads: cl.threadCount() };
@@ -356,6 +369,8 @@ self.onmessage = (event) => {
         sessionCache.clear();
         modulePromise = null;
         message = `the engine stopped (${message}) and has been restarted; models and images will be reloaded`;
+        self.postMessage({ id, error: message, reset: true });
+        return;
       }
       self.postMessage({ id, error: message });
     }

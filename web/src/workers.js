@@ -8,27 +8,74 @@ export class WorkerClient {
     this.nextId = 1;
     this.busy = 0;
     this.loadedKeys = new Set(); // models this worker is known to hold (the pool prefers them)
+    // Models loaded from bytes the page holds (a user's file) have no url to fetch again: how to load each into a
+    // fresh instance, and the reloads under way since the last reset.
+    this.recipes = new Map();
+    this.reloads = new Map();
+    // Bumped whenever the instance behind this client is new (worker restarted, or the module reset after a trap):
+    // anything the old one held (decoded images, loaded models) is gone.
+    this.generation = 0;
+    this.listeners = new Set();
     this.start();
   }
 
   start() {
-    this.worker = new Worker(this.url);
-    this.worker.onmessage = (event) => this.receive(event.data);
-    this.worker.onerror = (event) => {
+    const worker = new Worker(this.url);
+    this.worker = worker;
+    worker.onmessage = (event) => this.receive(event.data);
+    worker.onerror = (event) => {
       // An uncaught error in the worker may leave it stuck: fail every request in flight with the reason rather
       // than hang, and start a fresh worker for the next ones.
       event.preventDefault?.();
-      const message = `the worker stopped: ${event.message || 'script error'}`;
-      for (const { reject } of this.pending.values()) reject(new Error(message));
-      this.pending.clear();
-      this.busy = 0;
-      this.loadedKeys.clear();
-      this.worker.terminate();
-      this.start();
+      if (this.worker === worker) this.reset(`the engine's worker stopped: ${event.message || 'script error'}`, true);
     };
+    this.watch(worker);
   }
 
-  receive({ id, result, error, progress }) {
+  // A worker that dies (killed, out of memory, crashed) sends no message: requests in flight would wait forever.
+  // The worker holds a Web Lock for as long as it lives and the page queues for the same lock: being granted it is
+  // how the page learns the worker has gone. (No timeout: a long synthesis must not be mistaken for a dead worker.)
+  watch(worker) {
+    if (typeof navigator === 'undefined' || !navigator.locks) return;
+    const name = `cortexlens-worker-${crypto.randomUUID()}`;
+    this.request('holdLock', { name })
+      .then(() =>
+        navigator.locks.request(name, () => {
+          if (this.worker === worker && !this.terminated)
+            this.reset(
+              "the engine's worker stopped unexpectedly (it may have run out of memory) and a new one has started",
+              true,
+            );
+        }),
+      )
+      .catch(() => {}); // a worker without Web Locks, or already replaced: no watch
+  }
+
+  // The instance behind this client is new: every request in flight fails with `reason` (restartWorker: the worker
+  // itself is replaced), what it held is forgotten, and the listeners (onReset) hear of it.
+  reset(reason, restartWorker) {
+    if (restartWorker) {
+      const requests = [...this.pending.values()];
+      this.pending.clear();
+      this.busy = 0;
+      this.worker.terminate();
+      this.start();
+      for (const { reject } of requests) reject(new Error(reason));
+    }
+    this.loadedKeys.clear();
+    this.reloads.clear();
+    this.generation += 1;
+    for (const listener of this.listeners) listener({ generation: this.generation, reason });
+  }
+
+  onReset(listener) {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  receive({ id, result, error, progress, reset }) {
+    // The module trapped and the worker started a fresh instance: the models and images it held are gone.
+    if (reset) this.reset(error, false);
     const request = this.pending.get(id);
     if (!request) return;
     if (progress !== undefined) {
@@ -41,15 +88,35 @@ export class WorkerClient {
     else request.resolve(result);
   }
 
+  // recipe() -> Promise of {payload, transfer} for 'loadModel': how to load `key` again into a fresh instance.
+  remember(key, recipe) {
+    this.recipes.set(key, recipe);
+  }
+
+  // A model the page loaded from bytes, missing from this instance (it was restarted): loaded again first.
+  reloadIfNeeded(type, key) {
+    if (key === undefined || type === 'loadModel' || type === 'forgetModel') return null;
+    if (!this.recipes.has(key) || this.loadedKeys.has(key)) return null;
+    if (!this.reloads.has(key)) {
+      const reload = this.recipes
+        .get(key)()
+        .then(({ payload, transfer }) => this.request('loadModel', payload, { transfer }));
+      reload.catch(() => this.reloads.delete(key));
+      this.reloads.set(key, reload);
+    }
+    return this.reloads.get(key);
+  }
+
   request(type, payload = {}, { transfer = [], onProgress } = {}) {
-    const id = this.nextId++;
-    this.busy += 1;
-    const promise = new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, onProgress });
-      this.worker.postMessage({ id, type, payload }, transfer);
-    });
-    // Every request naming a model leaves it loaded in the worker (or unloaded, for forgetModel).
     const key = payload?.key;
+    const reload = this.reloadIfNeeded(type, key);
+    const promise = reload
+      ? reload.then(
+          () => this.send(type, payload, transfer, onProgress),
+          (e) => Promise.reject(new Error(`${key} could not be loaded again into the restarted engine: ${e.message}`)),
+        )
+      : this.send(type, payload, transfer, onProgress);
+    // Every request naming a model leaves it loaded in the worker (or unloaded, for forgetModel).
     if (key !== undefined)
       promise.then(
         () => (type === 'forgetModel' ? this.loadedKeys.delete(key) : this.loadedKeys.add(key)),
@@ -58,7 +125,17 @@ export class WorkerClient {
     return promise;
   }
 
+  send(type, payload, transfer, onProgress) {
+    const id = this.nextId++;
+    this.busy += 1;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onProgress });
+      this.worker.postMessage({ id, type, payload }, transfer);
+    });
+  }
+
   terminate() {
+    this.terminated = true;
     this.worker.terminate();
     for (const { reject } of this.pending.values()) reject(new Error('cancelled'));
     this.pending.clear();

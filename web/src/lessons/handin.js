@@ -1,6 +1,7 @@
 // The hand-in overlay (the printable report, its JSON download) and the teacher's class summary overlay, wired to
 // the panel's elements. The report is made from the student's own browser storage; nothing is sent anywhere.
 import { h, downloadCsv } from '../dom.js';
+import { BUILD } from '../build.js';
 import { loadProgress } from './storage.js';
 import { buildReport, renderReport, readReport, classSummary, renderSummary, summaryCsvRows } from './report.js';
 
@@ -8,7 +9,6 @@ import { buildReport, renderReport, readReport, classSummary, renderSummary, sum
 export class HandIn {
   constructor(panel) {
     this.panel = panel;
-    this.build = null; // Promise of {version} (version.json, written by scripts/build_site.sh)
     this.tables = []; // the class summary's tables
     this.wireReport(panel.ui);
     this.wireSummary(panel.ui);
@@ -56,9 +56,6 @@ export class HandIn {
     const lesson = store.get('lesson');
     const id = store.get('lessonId');
     this.panel.captureFigures(store.get('lessonStep'));
-    this.build ??= fetch('version.json')
-      .then((r) => (r.ok ? r.json() : { version: 'unknown' }))
-      .catch(() => ({ version: 'unknown' }));
     const progress = {
       ...(loadProgress(id) || {}),
       answers: store.get('lessonAnswers'),
@@ -73,7 +70,13 @@ export class HandIn {
     };
     for (const s of lesson.steps) if (s.action?.patch.neuronId) note(s.action.patch.neuronId);
     for (const a of Object.values(progress.answers)) note(a.neuronId);
-    return buildReport({ lessonId: id, lesson, progress, build: await this.build, models: [...used.values()] });
+    return buildReport({
+      lessonId: id,
+      lesson,
+      progress,
+      build: { version: BUILD }, // the site's build (scripts/site/version.mjs)
+      models: [...used.values()],
+    });
   }
 
   async openReport() {

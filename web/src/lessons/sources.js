@@ -1,5 +1,6 @@
 // Where a lesson's text comes from, by its lessonId: a built-in lesson of lessons/index.json, 'url:<path>' a file on
 // this site (a teacher's folder on the same origin), 'file:<name>' a file the user opened (kept for the reload).
+import { asset } from '../build.js';
 import { LessonError } from './parse.js';
 import { loadProgress } from './storage.js';
 
@@ -13,7 +14,7 @@ export class LessonSources {
 
   // [{id, file}] of lessons/index.json (menu order); none when the build has no built-in lessons.
   index() {
-    this.list ??= fetch('lessons/index.json')
+    this.list ??= fetch(asset('lessons/index.json'))
       .then((r) => (r.ok ? r.json() : []))
       .then((list) =>
         Array.isArray(list)
@@ -65,7 +66,8 @@ export class LessonSources {
     }
     const entry = (await this.index()).find((e) => e.id === id);
     if (!entry) throw new LessonError(null, `There is no built-in lesson "${id}": choose one from the lesson menu.`);
-    return { bytes: await fetchBytes(`lessons/${entry.file}`, `The lesson ${id}`), name: entry.file };
+    // A built-in lesson is a file of this build; a teacher's file on the site (url:) is not: fetched as it is now.
+    return { bytes: await fetchBytes(asset(`lessons/${entry.file}`), `The lesson ${id}`), name: entry.file };
   }
 }
 

@@ -2,6 +2,7 @@
 // session against the recorded responses (scatter, r), and the build's per-session fidelity table for every neuron.
 import { h, showError, clearError, downloadCsv } from '../dom.js';
 import { drawScatter } from '../charts.js';
+import { asset } from '../build.js';
 
 const AXES = {
   xLabel: 'model prediction (arbitrary units)',
@@ -188,13 +189,13 @@ function showPoint(ui, ev, i, session) {
 // Exported for the lesson player, which computes r for a question when the Evidence tab has not.
 export async function evaluate(app, entry, say) {
   say('Fetching the recorded responses…');
-  const response = await fetch(`data/responses_${entry.session}.json`);
+  const response = await fetch(asset(`data/responses_${entry.session}.json`));
   if (!response.ok) throw new Error(`data/responses_${entry.session}.json: HTTP ${response.status}`);
   const table = await response.json();
   const recorded = table.responses[entry.neuron];
   const images = [];
   for (let n = table.images.first; n <= table.images.last; ++n)
-    images.push({ number: n, url: `gallery/${entry.session}/image${String(n).padStart(4, '0')}.jpg` });
+    images.push({ number: n, url: asset(`gallery/${entry.session}/image${String(n).padStart(4, '0')}.jpg`) });
   const started = performance.now();
   const result = await app.worker.request(
     'evaluate',

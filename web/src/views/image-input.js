@@ -7,6 +7,7 @@
 // `crop` it did not ask for is cut. Either way the result lands in `input` and `seenPixels`.
 import { h, showError, clearError } from '../dom.js';
 import { galleryImage } from '../services.js';
+import { asset } from '../build.js';
 
 const MAX_FILE_BYTES = 100 * 1024 * 1024; // the core's ImageLimits::max_file_bytes
 const GALLERY_PAGE = 40;
@@ -263,12 +264,21 @@ function imageLoader({ store, worker }, area, ui, view) {
       store.set({ image: view.shown?.image ?? null, crop: view.shown?.crop ?? null });
   };
 
-  async function decode(bytes, image, wantedCrop, stillWanted) {
+  // reread() -> Promise of the file's bytes again: the worker keeps the decoded pixels, and a restarted worker (see
+  // WorkerClient.onReset) has lost them, so the view decodes the same file again before its next crop.
+  async function decode(bytes, image, wantedCrop, stillWanted, reread) {
     status(`Decoding ${image.title}…`);
     const decoded = await worker.request('decodeImage', { bytes, name: image.title }, { transfer: [bytes] });
     if (!stillWanted()) return;
     const full = { ...image, imageId: decoded.imageId, width: decoded.width, height: decoded.height };
-    view.shown = { image: full, preview: decoded.preview, crop: null };
+    view.shown = {
+      image: full,
+      preview: decoded.preview,
+      crop: null,
+      imageId: decoded.imageId,
+      generation: worker.generation,
+      reread,
+    };
     area.hint.hidden = true;
     status(
       `${image.title}: ${decoded.width} × ${decoded.height} ${decoded.format.toUpperCase()}${decoded.orientation > 1 ? ` (turned upright from EXIF orientation ${decoded.orientation})` : ''}.`,
@@ -296,7 +306,7 @@ function imageLoader({ store, worker }, area, ui, view) {
     const image = { source, key: source === 'camera' ? 'local:camera' : `local:${title}`, title };
     const stillWanted = claim();
     try {
-      await decode(await file.arrayBuffer(), image, null, stillWanted);
+      await decode(await file.arrayBuffer(), image, null, stillWanted, () => file.arrayBuffer());
     } catch (e) {
       if (!stillWanted()) return;
       backToShown();
@@ -311,11 +321,15 @@ function imageLoader({ store, worker }, area, ui, view) {
     const wantedCrop = store.get('crop');
     try {
       if (!found) throw new Error(`the gallery of this build has no image ${image.key}`);
-      const response = await fetch(found.url);
-      if (!response.ok) throw new Error(`could not fetch ${found.url}: HTTP ${response.status}`);
-      const bytes = await response.arrayBuffer();
+      const fetchBytes = async () => {
+        const response = await fetch(found.url);
+        if (!response.ok) throw new Error(`could not fetch ${found.url}: HTTP ${response.status}`);
+        return response.arrayBuffer();
+      };
+      const bytes = await fetchBytes();
       if (!stillWanted()) return;
-      await decode(bytes, { source: 'gallery', key: image.key, title: found.title }, wantedCrop, stillWanted);
+      const shownImage = { source: 'gallery', key: image.key, title: found.title };
+      await decode(bytes, shownImage, wantedCrop, stillWanted, fetchBytes);
     } catch (e) {
       if (!stillWanted()) return;
       backToShown();
@@ -392,7 +406,12 @@ function cropper({ store, worker }, area, ui, view) {
     const shown = view.shown;
     const crop = current();
     try {
-      const { input, pixels } = await worker.request('cropImage', { imageId: shown.image.imageId, crop });
+      if (shown.generation !== worker.generation) {
+        const bytes = await shown.reread();
+        const decoded = await worker.request('decodeImage', { bytes, name: shown.image.title }, { transfer: [bytes] });
+        Object.assign(shown, { imageId: decoded.imageId, generation: worker.generation });
+      }
+      const { input, pixels } = await worker.request('cropImage', { imageId: shown.imageId, crop });
       // A reply for an image no longer shown is dropped; one for an older crop of this image is shown meanwhile
       // (the picture follows a drag), and the follow-up brings the newest.
       if (store.get('image') === shown.image) {
@@ -421,7 +440,10 @@ function galleryPanel(store, gal) {
   function items(source) {
     const gallery = store.get('gallery');
     if (source === 'own')
-      return { list: gallery.own.map((o) => ({ key: o.id, url: o.url, title: o.title })), total: gallery.own.length };
+      return {
+        list: gallery.own.map((o) => ({ key: o.id, url: asset(o.url), title: o.title })),
+        total: gallery.own.length,
+      };
     const s = gallery.sessions.find((x) => x.session === source);
     // Held-out images first: those are the ones the evidence tab compares against.
     const order = [];
@@ -429,7 +451,7 @@ function galleryPanel(store, gal) {
     for (let n = s.numbers[0]; n <= Math.min(600, s.numbers[1]); ++n) order.push(n);
     const list = order.slice(shownCount, shownCount + GALLERY_PAGE).map((n) => ({
       key: `${source}/${n}`,
-      url: `gallery/${source}/image${String(n).padStart(4, '0')}.jpg`,
+      url: asset(`gallery/${source}/image${String(n).padStart(4, '0')}.jpg`),
       title: `session ${source}, image ${n}`,
     }));
     return { list, total: order.length };

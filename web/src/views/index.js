@@ -6,6 +6,7 @@ import modelCard from './model-card.js';
 import evidence from './evidence.js';
 import inside from './inside/index.js';
 import ownModel from './own-model.js';
+import engineStatus from './engine-status.js';
 import lessons from '../lessons/player.js';
 
-export const views = [imageInput, neuron, population, modelCard, evidence, inside, ownModel, lessons];
+export const views = [imageInput, neuron, population, modelCard, evidence, inside, ownModel, engineStatus, lessons];

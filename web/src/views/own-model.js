@@ -28,6 +28,12 @@ export default {
       const key = `own:${n}`;
       try {
         const info = await worker.request('loadModel', { key, bytes, name: file.name }, { transfer: [bytes] });
+        // The worker may be restarted (out of memory, crash): the file is read again to load the model into the
+        // new one, so the user's model stays usable without choosing it again.
+        worker.remember(key, async () => {
+          const again = await file.arrayBuffer();
+          return { payload: { key, bytes: again, name: file.name }, transfer: [again] };
+        });
         const entry = {
           id: `own-${n}`,
           kind: 'own',

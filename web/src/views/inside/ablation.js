@@ -4,6 +4,7 @@
 import { h } from '../../dom.js';
 import { WorkerClient } from '../../workers.js';
 import { row, labelled, bind, integerIn, numberSelect, options } from './controls.js';
+import { asset } from '../../build.js';
 
 const OWN_PATTERNS = 8; // the page's own patterns in the gallery
 const REFERENCE_EACH = 3; // the model's top and bottom reference natural images in the gallery
@@ -20,7 +21,7 @@ async function loadGallery(ctx) {
   const items = ctx.store
     .get('gallery')
     .own.slice(0, OWN_PATTERNS)
-    .map((own) => ({ label: own.title || own.id, url: own.url }));
+    .map((own) => ({ label: own.title || own.id, url: asset(own.url) }));
   const ref = ctx.catalog.reference(ctx.entry(), 0);
   for (const [kind, list] of [
     ['top', ref?.top],
@@ -28,7 +29,7 @@ async function loadGallery(ctx) {
   ])
     for (const { image } of (list || []).slice(0, REFERENCE_EACH)) {
       const [session, number] = String(image).split('/');
-      items.push({ label: `${kind}: ${image}`, url: `gallery/${session}/image${number}.jpg` });
+      items.push({ label: `${kind}: ${image}`, url: asset(`gallery/${session}/image${number}.jpg`) });
     }
   // A worker of its own decodes them: the page's worker keeps only a few decoded images, and the user's photo must
   // stay among them (moving the crop re-crops it there).
