@@ -24,6 +24,10 @@ esbuild=node_modules/.bin/esbuild
 common=(--bundle --minify --target=chrome100,firefox100,safari15 --log-level=warning --legal-comments=none)
 "$esbuild" web/src/main.js --format=esm --splitting --outdir="$site" --entry-names=app \
   --chunk-names=chunks/[name]-[hash] "${common[@]}"
+# The lesson panel (markdown-it, yaml, DOMPurify) is its own module, loaded by the page when a lesson is first
+# needed, by a URL with the build's ?v= like every file of the build (web/src/build.js); it has its own copy of the
+# few small modules it shares with app.js.
+"$esbuild" web/src/lessons/panel.js --format=esm --outfile="$site/lessons-panel.js" "${common[@]}"
 # The threaded module (scripts/build.sh builds it into build/wasm-mt) runs on cross-origin-isolated pages only.
 wasm_mt=${CORTEXLENS_WASM_MT_BUILD:-build/wasm-mt}
 threaded=false
@@ -54,16 +58,13 @@ node scripts/site/assets.mjs --out "$site" "${data_args[@]}"
 node scripts/site/version.mjs "$site"
 
 echo "build_site: $site ($(du -sh "$site" | cut -f1)); JS + wasm + CSS shipped:"
-# The chunks app.js imports statically (code it shares with a chunk loaded on demand) are part of the first load.
-( cd "$site" && raw=0 gz=0 &&
-  first=$(grep -o 'from"\./chunks/[^"]*"' app.js | sed 's/^from"\.\///; s/"$//' | sort -u) &&
-  for f in app.js $first worker.js cortexlens.js cortexlens.wasm styles.css; do
+( cd "$site" && raw=0 gz=0 && for f in app.js worker.js cortexlens.js cortexlens.wasm styles.css; do
     r=$(stat -c %s "$f"); g=$(gzip -9c "$f" | wc -c); raw=$((raw + r)); gz=$((gz + g))
     printf '  %-40s %8d bytes  %8d gzip\n' "$f" "$r" "$g"; done
   printf '  %-40s %8d bytes  %8d gzip\n' "first load, total" "$raw" "$gz"
   for f in cortexlens-mt.js cortexlens-mt.worker.js cortexlens-mt.wasm; do [ -f "$f" ] &&
     printf '  %-40s %8d bytes  %8d gzip  (instead of cortexlens.*, on cross-origin-isolated pages)\n' \
       "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"; done
-  for f in keras-reader.js chunks/*.js; do [ -f "$f" ] && ! grep -qx "$f" <<<"$first" &&
+  for f in keras-reader.js lessons-panel.js chunks/*.js; do [ -f "$f" ] &&
     printf '  %-40s %8d bytes  %8d gzip  (loaded on demand)\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"
   done; true )

@@ -2,6 +2,7 @@
 // panel.js loaded when it is first needed (the button, a lesson link, a lesson left open on the last visit), so the
 // Markdown, YAML and HTML-sanitizer libraries are not part of every visit's first load.
 import { h } from '../dom.js';
+import { asset } from '../build.js';
 import { LIVE_KEYS } from './live.js';
 import { currentLesson } from './storage.js';
 
@@ -27,7 +28,9 @@ export default {
     let panel = null;
     let loading = null;
     const load = () => {
-      loading ??= import('./panel.js').then((m) => {
+      // lessons-panel.js is web/src/lessons/panel.js bundled on its own (scripts/build_site.sh); a URL, not a
+      // module path, so that it carries the build's ?v= like every file of the build.
+      loading ??= import(asset('./lessons-panel.js')).then((m) => {
         panel = m.mountPanel(root, app, launch);
         panel.update(new Set(KEYS));
         return panel;
