@@ -643,3 +643,29 @@ test('keyboard only: a choice and a number question answered without a mouse; ev
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('live values r, r2 and populationAbove90 are the numbers the Evidence and All neurons views show', async (t) => {
+  if (!published) {
+    t.skip('this site has no recorded neurons (built without the published data)');
+    return;
+  }
+  const { page, context, errors } = await open({ hash: `neuron=${neuron.id}&view=evidence` });
+  await openPanel(page);
+  await page.waitForFunction(() => window.cortexLens.app.lessons);
+  // The player computes r itself when the Evidence tab has not; the tab then shows the same comparison.
+  const r = await liveValue(page, 'r');
+  await page.waitForFunction(() => document.getElementById('evidence-r')?.dataset.r);
+  assert.equal(Number(await page.getAttribute('#evidence-r', 'data-r')), r);
+  assert.equal(await liveValue(page, 'r2'), r * r);
+  // populationAbove90 waits for the All neurons run on this image, then counts its neurons at >= 90th percentile.
+  // Until then the player says so and names the view that computes it.
+  assert.equal((await live(page, 'populationAbove90')).openView, 'population');
+  await page.evaluate(() => window.cortexLens.store.set({ view: 'population' }));
+  const above = await liveValue(page, 'populationAbove90');
+  const counted = await page.evaluate(
+    () => [...window.cortexLens.state.population.values()].filter((p) => p.exact && p.percentile >= 90).length,
+  );
+  assert.equal(above, counted);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
