@@ -24,6 +24,10 @@ esbuild=node_modules/.bin/esbuild
 common=(--bundle --minify --target=chrome100,firefox100,safari15 --log-level=warning --legal-comments=none)
 "$esbuild" web/src/main.js --format=esm --splitting --outdir="$site" --entry-names=app \
   --chunk-names=chunks/[name]-[hash] "${common[@]}"
+# The lesson panel (markdown-it, yaml, DOMPurify) is its own module, loaded by the page when a lesson is first
+# needed, by a URL with the build's ?v= like every file of the build (web/src/build.js); it has its own copy of the
+# few small modules it shares with app.js.
+"$esbuild" web/src/lessons/panel.js --format=esm --outfile="$site/lessons-panel.js" "${common[@]}"
 # The threaded module (scripts/build.sh builds it into build/wasm-mt) runs on cross-origin-isolated pages only.
 wasm_mt=${CORTEXLENS_WASM_MT_BUILD:-build/wasm-mt}
 threaded=false
@@ -35,6 +39,8 @@ threaded=false
   "${common[@]}"
 cp web/index.html web/styles.css web/favicon.svg "$site/"
 cp "$wasm/wasm/cortexlens.js" "$wasm/wasm/cortexlens.wasm" "$site/"
+# Lessons (web/lessons/FORMAT.md): the built-in lesson files and their index, served as they are.
+if [ -d web/lessons ]; then cp -r web/lessons "$site/lessons"; fi
 if [ "$threaded" = true ]; then cp "$wasm_mt"/wasm/cortexlens-mt.{js,wasm,worker.js} "$site/"; fi
 
 if [ -d "$data/compact_models" ]; then data_args=(--data "$data"); else
@@ -59,6 +65,6 @@ echo "build_site: $site ($(du -sh "$site" | cut -f1)); JS + wasm + CSS shipped:"
   for f in cortexlens-mt.js cortexlens-mt.worker.js cortexlens-mt.wasm; do [ -f "$f" ] &&
     printf '  %-40s %8d bytes  %8d gzip  (instead of cortexlens.*, on cross-origin-isolated pages)\n' \
       "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"; done
-  for f in keras-reader.js chunks/*.js; do [ -f "$f" ] &&
+  for f in keras-reader.js lessons-panel.js chunks/*.js; do [ -f "$f" ] &&
     printf '  %-40s %8d bytes  %8d gzip  (loaded on demand)\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"
   done; true )

@@ -18,10 +18,11 @@ if (!site || !fs.existsSync(path.join(site, 'index.html'))) {
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 // The shell: what the page needs to start and to run offline after one visit. The int8 models (~3 MB for all 219)
-// are in it so the population view works offline, and the lazily loaded Keras reader (30 KB gzip) so a page left
-// open across a deploy still loads its own; float models, gallery images and the threaded module are cached when
-// first used.
-const SHELL = /\.(js|wasm|css|html|svg)$|(^|\/)(manifest|index)\.json$|\.int8\.clm$|^gallery\/own\/.*\.png$/;
+// are in it so the population view works offline, the built-in lessons (lessons/) so a class can work offline, and
+// the lazily loaded Keras reader (30 KB gzip) so a page left open across a deploy still loads its own; float
+// models, gallery images and the threaded module are cached when first used.
+const SHELL =
+  /\.(js|wasm|css|html|svg)$|(^|\/)(manifest|index)\.json$|\.int8\.clm$|^gallery\/own\/.*\.png$|^lessons\/.*\.md$/;
 const EXCLUDED = new Set(['sw.js']);
 function walk(dir, depth = 0) {
   if (depth > 2) return [];

@@ -10,6 +10,7 @@ import ownModel from './own-model.js';
 import engineStatus from './engine-status.js';
 import path from './path.js';
 import compression from './compression.js';
+import lessons from '../lessons/player.js';
 
 export const views = [
   imageInput,
@@ -23,4 +24,5 @@ export const views = [
   compression,
   ownModel,
   engineStatus,
+  lessons,
 ];
