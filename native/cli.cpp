@@ -349,6 +349,14 @@ const cli::Command kCommands[] = {
      cli::run_synth},
     {"synth-check", "[MODEL...] [--count N] [--steps N]: synthesized vs natural images' responses",
      cli::run_synth_check},
+    {"perturb",
+     "MODEL IMAGE -o OUT.png [--epsilon E] [--minimize] [--steps N] [--keep-others SHARED --penalty W]: the smallest\n"
+     "      change (within E pixel levels) that raises or lowers a neuron's response",
+     cli::run_perturb},
+    {"perturb-sweep",
+     "[--data DIR] [--epsilons 2,4,8] [--steps N] [--threads N]: perturbation from each neuron's "
+     "median reference image, all per-neuron models",
+     cli::run_perturb_sweep},
     {nullptr, nullptr, nullptr},  // keeps the array non-empty; entries are added above this line
 };
 

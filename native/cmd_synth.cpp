@@ -45,6 +45,19 @@ std::string data_dir_default() {
   return env && *env ? env : CORTEXLENS_DEFAULT_DATA_DIR;
 }
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double median_value(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+}  // namespace
+
 Status write_png(const std::string& path, const RgbImage& image) {
   std::vector<unsigned char> bytes;
   auto sink = [](void* context, void* data, int size) {
@@ -58,19 +71,6 @@ Status write_png(const std::string& path, const RgbImage& image) {
   const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
   return std::fclose(file) == 0 && ok ? Status::ok() : Status::error("error writing '" + path + "'");
 }
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-double median_value(std::vector<double> v) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-}  // namespace
 
 Outcome run_synth(const Args& args) {
   std::string model_path, out_path, config, trace_path;

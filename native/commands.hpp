@@ -6,7 +6,10 @@
 // native/CMakeLists.txt.
 #pragma once
 
+#include <string>
+
 #include "args.hpp"
+#include "cortexlens/image.hpp"
 
 namespace cortexlens::cli {
 
@@ -27,5 +30,12 @@ Outcome run_screen(const Args& args);
 // Preferred-image synthesis (native/cmd_synth.cpp).
 Outcome run_synth(const Args& args);
 Outcome run_synth_check(const Args& args);
+
+// The smallest change that moves a neuron, and its sweep over all per-neuron models (native/cmd_perturb.cpp).
+Outcome run_perturb(const Args& args);
+Outcome run_perturb_sweep(const Args& args);
+
+// An 8-bit RGB image as a PNG file (stb_image_write, native/cmd_synth.cpp).
+Status write_png(const std::string& path, const RgbImage& image);
 
 }  // namespace cortexlens::cli
