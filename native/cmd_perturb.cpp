@@ -40,11 +40,13 @@ constexpr const char* kPerturbUsage =
 
 constexpr const char* kSweepUsage =
     "usage: cortexlens perturb-sweep [--data DIR] [--epsilons 2,4,8] [--steps N] [--threads N] [--count N]\n"
+    "                                [--models FIRST-LAST]\n"
     "  For each per-neuron model (all 219, or every k-th of N): its reference distribution (the float responses to\n"
     "  the pack's 300 reference images), the reference image with the median response, and the perturbation of\n"
     "  that image raising and lowering the response at each epsilon. Prints one CSV row per model, then the median\n"
     "  percentile reached per epsilon and direction and the fraction of neurons driven past their 99th (below their\n"
-    "  1st) percentile at the largest epsilon.\n";
+    "  1st) percentile at the largest epsilon. --models takes models FIRST..LAST (1-based, in session and neuron\n"
+    "  order) of the list, so a long sweep can be split into parts.\n";
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -296,7 +298,7 @@ Outcome run_perturb(const Args& args) {
 Outcome run_perturb_sweep(const Args& args) {
   std::string data_dir = configured_data_dir();
   std::vector<int> epsilons = {2, 4, 8};
-  int steps = 100, threads = 1, count = 0;
+  int steps = 100, threads = 1, count = 0, first = 1, last = 219;
   ArgParser parser("perturb-sweep", kSweepUsage);
   parser.text("--data", "DIR", data_dir)
       .custom("--epsilons", "E,E,...", "integers in 1..16 separated by commas",
@@ -315,7 +317,8 @@ Outcome run_perturb_sweep(const Args& args) {
               })
       .integer("--steps", "N", 1, PerturbLimits::max_steps, steps)
       .integer("--threads", "N", 1, 64, threads)
-      .integer("--count", "N", 1, 219, count);
+      .integer("--count", "N", 1, 219, count)
+      .range("--models", 1, 219, first, last);
   if (Outcome parsed = parser.parse(args); !parsed.is_ok()) return parsed;
   std::sort(epsilons.begin(), epsilons.end());
 
@@ -323,6 +326,12 @@ Outcome run_perturb_sweep(const Args& args) {
   for (auto& p : list_published_models(data_dir))
     if (p.kind == "neuron") models.push_back(p);
   if (models.empty()) return Status::error("no per-neuron models in '" + data_dir + "/compact_models'");
+  if (parser.given("--models")) {
+    if (last > static_cast<int>(models.size()))
+      return Status::error("--models " + std::to_string(first) + "-" + std::to_string(last) + ": there are " +
+                           std::to_string(models.size()) + " per-neuron models");
+    models = std::vector<PublishedModel>(models.begin() + (first - 1), models.begin() + last);
+  }
   if (count > 0 && count < static_cast<int>(models.size())) {
     std::vector<PublishedModel> picked;
     for (int k = 0; k < count; ++k) picked.push_back(models[k * models.size() / count]);
