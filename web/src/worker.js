@@ -7,6 +7,8 @@
 /* global importScripts, createCortexLens, CortexLensKeras */
 // The handlers of "Inside the neuron" (synthesis runs, maps, weights, ablation): (payload, progress, context).
 import { vizHandlers } from './worker-viz.js';
+// The handlers of "Smallest change" (perturbation runs).
+import { perturbHandlers } from './worker-perturb.js';
 
 // Loaded models kept per worker: all 219 fit (measured: 20 published models and a prediction each stay inside the
 // initial 16 MB wasm heap), so a second image in the population view needs no reloading.
@@ -303,6 +305,10 @@ const handlers = {
 const context = { cortexLens, ensureModel, requireInput, fetchBytes, runModel };
 for (const [type, handler] of Object.entries(vizHandlers)) {
   if (handlers[type]) throw new Error(`worker-viz.js: '${type}' is already a handler of worker.js`);
+  handlers[type] = (payload, progress) => handler(payload, progress, context);
+}
+for (const [type, handler] of Object.entries(perturbHandlers)) {
+  if (handlers[type]) throw new Error(`worker-perturb.js: '${type}' is already a handler`);
   handlers[type] = (payload, progress) => handler(payload, progress, context);
 }
 
