@@ -16,6 +16,8 @@ const oneOf =
 const plain = (fallback) => (value) => (value === fallback ? null : String(value));
 const flag = { encode: (v) => (v ? '1' : null), decode: (t) => (t === '1' ? true : t === '0' ? false : undefined) };
 const ID = /^[\w.:-]{1,80}$/;
+// The keep-others penalty weights the Smallest change view offers.
+export const PENALTIES = [0.1, 0.3, 1, 3, 10, 30, 100];
 
 export const schema = {
   // ---- what the user chose ----
@@ -137,6 +139,22 @@ export const schema = {
   ablationLayer: { initial: 0 },
   ablationChannel: { initial: 0 },
   ablationScale: { initial: 0 },
+
+  // ---- Smallest change (web/src/views/perturb.js) ----
+  // The L-infinity budget in pixel levels, the direction, the gradient steps, and the keep-others penalty (its
+  // weight one of PENALTIES: a select, so a link cannot ask for an unbounded one).
+  perturbEpsilon: { initial: 4, link: { param: 'eps', encode: plain(4), decode: int(1, 16) } },
+  perturbGoal: { initial: 'raise', link: { param: 'pgoal', encode: plain('raise'), decode: oneOf('raise', 'lower') } },
+  perturbSteps: { initial: 100, link: { param: 'psteps', encode: plain(100), decode: int(1, 1000) } },
+  perturbKeep: { initial: false, link: { param: 'keep', ...flag } },
+  perturbPenalty: {
+    initial: 1,
+    link: {
+      param: 'penalty',
+      encode: plain(1),
+      decode: (t) => (PENALTIES.includes(Number(t)) && t.trim() !== '' ? Number(t) : undefined),
+    },
+  },
 
   // ---- what the page loaded or computed (not in links: a link recomputes them) ----
   // models/manifest.json as read ({models: [], referenceImages, ...}); entries = its models plus loaded files.
