@@ -208,7 +208,38 @@ TEST_CASE("larger budgets move the response further, and a run is deterministic"
   CHECK(a.value().response >= a.value().start_response);
 }
 
-TEST_CASE("chunked runs equal whole runs, and a fixed point ends a run early", "[perturb]") {
+TEST_CASE("a linear model reaches the corner of the ball in epsilon steps, and stops there", "[perturb]") {
+  // One dense layer without activation: the gradient is its weights everywhere, so each step moves every value one
+  // level towards the corner sign(w) * epsilon, and the step after reaching it changes nothing (a fixed point).
+  Model m;
+  m.name = "linear";
+  m.input = {24, 24, 3};
+  Layer dense;
+  dense.kind = LayerKind::dense;
+  dense.name = "readout";
+  dense.in = m.input;
+  dense.out = {1, 1, 1};
+  Pcg32 rng(5);
+  dense.weights.resize(m.input.size());
+  for (auto& w : dense.weights) w = rng.normal();
+  dense.bias = {0.5f};
+  m.layers = {dense};
+  m.output_names = {"out"};
+  REQUIRE(validate_model(m).is_ok());
+  const RgbImage image = test_image(3);
+  PerturbOptions o;
+  o.epsilon = 5;
+  o.steps = 100;
+  auto r = perturb(m, image, o);
+  REQUIRE(r.is_ok());
+  CHECK(r.value().steps_done == 5);
+  for (std::size_t i = 0; i < image.pixels.size(); ++i) {
+    const int corner = image.pixels[i] + (dense.weights[i] > 0 ? 5 : -5);
+    CHECK(static_cast<int>(r.value().image.pixels[i]) == std::min(255, std::max(0, corner)));
+  }
+}
+
+TEST_CASE("chunked runs equal whole runs", "[perturb]") {
   const Model m = testmodels::small_rgb_model(13);
   const RgbImage image = test_image(8);
   PerturbOptions o;

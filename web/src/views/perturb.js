@@ -47,10 +47,11 @@ function elements() {
     start: h('button', { id: 'perturb-start', type: 'button', class: 'button primary' }, 'Find the change'),
     cancel: h('button', { id: 'perturb-cancel', type: 'button', class: 'button', disabled: true }, 'Cancel'),
     progress: h('progress', { id: 'perturb-progress', max: 1, value: 0, class: 'viz-progress' }),
-    original: canvas(SIDE, SIDE, 'The original image the model sees', 224),
-    delta: canvas(SIDE, SIDE, 'The change, amplified', 224),
-    perturbed: canvas(SIDE, SIDE, 'The perturbed image', 224),
-    deltaCaption: h('figcaption', { id: 'perturb-delta-caption', class: 'fineprint' }, 'the change, amplified'),
+    original: canvas(SIDE, SIDE, 'The original image the model sees', 200),
+    delta: canvas(SIDE, SIDE, 'The change, amplified', 200),
+    perturbed: canvas(SIDE, SIDE, 'The perturbed image', 200),
+    deltaCaption: h('figcaption', { id: 'perturb-delta-caption', class: 'fineprint' }, 'change, amplified'),
+    scale: h('p', { id: 'perturb-scale', class: 'fineprint' }),
     status: h('p', { id: 'perturb-status', class: 'mono', 'aria-live': 'polite' }),
     numbers: h('table', { id: 'perturb-numbers', class: 'raw-table', hidden: true }),
     keepNote: h('p', { id: 'perturb-keep-note', class: 'fineprint' }),
@@ -87,6 +88,7 @@ function layout(el) {
       figure(el.delta, el.deltaCaption),
       figure(el.perturbed, h('figcaption', { class: 'fineprint' }, 'perturbed')),
     ),
+    el.scale,
     el.status,
     el.numbers,
     row(h('span', { class: 'fineprint' }, 'Download:'), el.downloadPng, el.downloadCsv, el.downloadFigure),
@@ -189,6 +191,7 @@ function forget(view) {
   const { el } = view;
   view.result = null;
   for (const c of [el.delta, el.perturbed]) c.getContext('2d').clearRect(0, 0, c.width, c.height);
+  el.scale.textContent = '';
   el.numbers.hidden = true;
   el.progress.value = 0;
   for (const b of [el.downloadPng, el.downloadCsv, el.downloadFigure]) b.disabled = true;
@@ -304,7 +307,8 @@ async function runPerturbation(view) {
     view.result = { ...result, wallMs };
     drawRgb(el.perturbed, result.pixels);
     drawDelta(el.delta, pixels, result.pixels, result.gain);
-    el.deltaCaption.textContent = `the change × ${result.gain} (grey: none; ±${result.epsilon} levels fill the range)`;
+    el.deltaCaption.textContent = `change × ${result.gain} (grey: none)`;
+    el.scale.textContent = `The middle image is the change (perturbed minus original) multiplied by ${result.gain} around mid grey, so ±${result.epsilon} levels fill the range from black to white.`;
     showNumbers(el, view.result);
     for (const b of [el.downloadPng, el.downloadCsv, el.downloadFigure]) b.disabled = false;
   } catch (e) {
