@@ -14,6 +14,7 @@ import {
   openPage,
   foreignRequests,
   screenshot,
+  screenshotDir,
   siteDir,
   manifest,
   galleryIndex,
@@ -132,6 +133,8 @@ test('a 100-step perturbation: the page equals cortexlens perturb (numbers and p
   await page.click('#perturb-download-figure');
   const figure = fs.readFileSync(await (await figureDownload).path());
   assert.equal(figure.subarray(1, 4).toString(), 'PNG');
+  fs.mkdirSync(screenshotDir, { recursive: true });
+  fs.writeFileSync(path.join(screenshotDir, 'perturb-figure.png'), figure);
 
   if (!cliAvailable) return;
   const state = await page.evaluate(() => ({
