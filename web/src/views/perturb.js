@@ -131,7 +131,8 @@ function figureCanvas(result, images) {
     `${result.goal === 'raise' ? 'Raising' : 'Lowering'} the model response of ${result.neuron} within ε = ${result.epsilon} pixel levels` +
       (result.keep ? ` (other neurons kept, penalty ${result.penalty})` : ''),
     `response ${result.before.toFixed(4)} (percentile ${percentileText(result.pBefore)}) → ${result.after.toFixed(4)} (percentile ${percentileText(result.pAfter)})`,
-    `Middle: the change × ${result.gain} around grey. Model: ${CITATION}. Made with Cortex Lens.`,
+    `Middle: the change (perturbed minus original) × ${result.gain} around mid grey.`,
+    `Model: ${CITATION}. Made with Cortex Lens.`,
   ];
   const c = canvas(3 * side + 4 * pad, side + 2 * pad + 22 + lines.length * 18, '');
   const ctx = c.getContext('2d');
