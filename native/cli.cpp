@@ -358,6 +358,14 @@ const cli::Command kCommands[] = {
      "      [--population SHARED_MODEL --manifest MANIFEST.json] [--save-images DIR]: responses along a path of\n"
      "      nearly identical images (CSV)",
      cli::run_path},
+    {"perturb",
+     "MODEL IMAGE -o OUT.png [--epsilon E] [--minimize] [--steps N] [--keep-others SHARED --penalty W]: the smallest\n"
+     "      change (within E pixel levels) that raises or lowers a neuron's response",
+     cli::run_perturb},
+    {"perturb-sweep",
+     "[--data DIR] [--epsilons 2,4,8] [--steps N] [--threads N]: perturbation from each neuron's "
+     "median reference image, all per-neuron models",
+     cli::run_perturb_sweep},
     {nullptr, nullptr, nullptr},  // keeps the array non-empty; entries are added above this line
 };
 

@@ -39,4 +39,11 @@ Outcome run_probe(const Args& args);
 // Nearly identical images: a blend or a transform in N steps, the responses along it (native/cmd_path.cpp).
 Outcome run_path(const Args& args);
 
+// The smallest change that moves a neuron, and its sweep over all per-neuron models (native/cmd_perturb.cpp).
+Outcome run_perturb(const Args& args);
+Outcome run_perturb_sweep(const Args& args);
+
+// An 8-bit RGB image as a PNG file (stb_image_write, native/cmd_synth.cpp).
+Status write_png(const std::string& path, const RgbImage& image);
+
 }  // namespace cortexlens::cli

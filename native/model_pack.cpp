@@ -169,19 +169,6 @@ std::string ordinal(int n) {
 std::vector<double> as_double(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
 
 // Linear interpolation between order statistics (NumPy's default percentile).
-std::vector<float> percentiles_0_to_100(std::vector<float> values) {
-  std::sort(values.begin(), values.end());
-  std::vector<float> q(101);
-  const double last = static_cast<double>(values.size() - 1);
-  for (int p = 0; p <= 100; ++p) {
-    const double position = last * p / 100.0;
-    const std::size_t below = static_cast<std::size_t>(position);
-    const std::size_t above = std::min(below + 1, values.size() - 1);
-    const double t = position - static_cast<double>(below);
-    q[static_cast<std::size_t>(p)] = static_cast<float>(values[below] * (1.0 - t) + values[above] * t);
-  }
-  return q;
-}
 
 // outputs (images, outputs) of a model on a set of inputs.
 Result<std::vector<std::vector<float>>> run_all(const Model& model, const std::vector<Tensor>& inputs,
@@ -415,6 +402,20 @@ std::vector<PublishedModel> list_published_models(const std::string& data_dir, b
 
 Status run_parallel(std::size_t count, int threads, const std::function<Status(std::size_t)>& job) {
   return parallel_for(count, threads, [&job](int, std::size_t i) { return job(i); });
+}
+
+std::vector<float> percentiles_0_to_100(std::vector<float> values) {
+  std::sort(values.begin(), values.end());
+  std::vector<float> q(101);
+  const double last = static_cast<double>(values.size() - 1);
+  for (int p = 0; p <= 100; ++p) {
+    const double position = last * p / 100.0;
+    const std::size_t below = static_cast<std::size_t>(position);
+    const std::size_t above = std::min(below + 1, values.size() - 1);
+    const double t = position - static_cast<double>(below);
+    q[static_cast<std::size_t>(p)] = static_cast<float>(values[below] * (1.0 - t) + values[above] * t);
+  }
+  return q;
 }
 
 double median_of(std::vector<double> values) {

@@ -146,4 +146,8 @@ Status run_parallel(std::size_t count, int threads, const std::function<Status(s
 
 double median_of(std::vector<double> values);
 
+// The 0..100th percentiles (101 values) of `values` (not empty), NumPy's default linear interpolation: the
+// reference distribution of a manifest entry.
+std::vector<float> percentiles_0_to_100(std::vector<float> values);
+
 }  // namespace cortexlens

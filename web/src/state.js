@@ -23,6 +23,8 @@ const flag = {
 const ID = /^[\w.:-]{1,80}$/;
 const VARY = /^[a-z0-9]{1,20}=[-+0-9.e:,]{1,400}$/i;
 const SET = /^([a-z0-9]{1,20}=[-+0-9.e#a-f]{1,20},?){0,12}$/i;
+// The keep-others penalty weights the Smallest change view offers.
+export const PENALTIES = [0.1, 0.3, 1, 3, 10, 30, 100];
 
 export const schema = {
   // ---- what the user chose ----
@@ -232,6 +234,22 @@ export const schema = {
   lessonError: { initial: null },
   // The student's answers to the open lesson: {[step]: {kind, given, correct: true | false | null, tries, value?}}.
   lessonAnswers: { initial: () => ({}) },
+
+  // ---- Smallest change (web/src/views/perturb.js) ----
+  // The L-infinity budget in pixel levels, the direction, the gradient steps, and the keep-others penalty (its
+  // weight one of PENALTIES: a select, so a link cannot ask for an unbounded one).
+  perturbEpsilon: { initial: 4, link: { param: 'eps', encode: plain(4), decode: int(1, 16) } },
+  perturbGoal: { initial: 'raise', link: { param: 'pgoal', encode: plain('raise'), decode: oneOf('raise', 'lower') } },
+  perturbSteps: { initial: 100, link: { param: 'esteps', encode: plain(100), decode: int(1, 1000) } },
+  perturbKeep: { initial: false, link: { param: 'keep', ...flag } },
+  perturbPenalty: {
+    initial: 1,
+    link: {
+      param: 'penalty',
+      encode: plain(1),
+      decode: (t) => (PENALTIES.includes(Number(t)) && t.trim() !== '' ? Number(t) : undefined),
+    },
+  },
 
   // ---- what the page loaded or computed (not in links: a link recomputes them) ----
   // models/manifest.json as read ({models: [], referenceImages, ...}); entries = its models plus loaded files.

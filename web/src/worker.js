@@ -12,6 +12,8 @@ import { asset } from './build.js';
 import { probeHandlers } from './worker-probes.js';
 // The handlers of "Nearly identical images" (pathRun).
 import { pathHandlers } from './worker-path.js';
+// The handlers of "Smallest change" (perturbation runs).
+import { perturbHandlers } from './worker-perturb.js';
 
 // Loaded models kept per worker: all 219 fit (measured: 20 published models and a prediction each stay inside the
 // initial 16 MB wasm heap), so a second image in the population view needs no reloading.
@@ -323,6 +325,7 @@ for (const [file, extra] of [
   ['worker-viz.js', vizHandlers],
   ['worker-probes.js', probeHandlers],
   ['worker-path.js', pathHandlers],
+  ['worker-perturb.js', perturbHandlers],
 ])
   for (const [type, handler] of Object.entries(extra)) {
     if (handlers[type]) throw new Error(`${file}: '${type}' is already a handler`);

@@ -15,6 +15,7 @@
 // twin on awkward shapes, and add a finite-difference case to tests/test_backward.cpp.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -65,6 +66,7 @@ struct GradientWorkspace {
                                          // run_forward(..., true) and by the reference path only
   std::vector<float> outputs;            // the last layer's output, flattened
   std::vector<float> grad_out, grad_in;  // reference path: the gradient travelling down, sized for the largest layer
+  std::vector<float> vjp_weights;        // input_vjp_unchecked: the weights of the outputs
   std::unique_ptr<ForwardPlan> plan;
   std::unique_ptr<BackwardPlan> backward;
   const Model* plan_model = nullptr;
@@ -84,5 +86,30 @@ Result<GradientResult> input_gradient(const Model& model, const Tensor& input, c
 // input shape and selector once. `input` holds model.input.size() floats, `gradient` has room for as many.
 float input_gradient_unchecked(const Model& model, const float* input, const OutputSelector& selector, float* gradient,
                                GradientWorkspace& workspace, bool use_reference_kernels = false);
+
+// ---- vector-Jacobian products: d(sum_j w_j y_j)/d input for all outputs y_j of a multi-output model ----
+//
+// For objectives over several outputs at once (a penalty on how much the other 218 neurons of a shared model move):
+// one backward pass instead of one per output. The weights may depend on the outputs at this very input (the
+// penalty's do), so they are asked for between the forward and the backward pass.
+
+// Receives the model's outputs at the input (the last layer's map flattened in (H, W, C) order) and writes one
+// weight per output into `weights` (zeroed, as many as outputs).
+using VjpWeights = std::function<void(const std::vector<float>& outputs, float* weights)>;
+
+// Without checks, for loops that validated the model and input once: `input` holds model.input.size() floats,
+// `gradient` room for as many. At a ReLU kink the derivative is 0, as for input_gradient.
+void input_vjp_unchecked(const Model& model, const float* input, const VjpWeights& weights_of, float* gradient,
+                         GradientWorkspace& workspace, bool use_reference_kernels = false);
+
+struct VjpResult {
+  std::vector<float> outputs;  // the model's outputs at this input
+  Tensor gradient;             // (H, W, C) like model.input: d(sum_j w_j outputs_j) / d input
+};
+
+// Fixed weights, one per output; refuses an input of the wrong shape and a weight count that is not the model's
+// output count.
+Result<VjpResult> input_vjp(const Model& model, const Tensor& input, const std::vector<float>& weights,
+                            const GradientOptions& options = {}, GradientWorkspace* workspace = nullptr);
 
 }  // namespace cortexlens

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 
+#include "cortexlens/forward.hpp"
 #include "engine/forward_plan.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/simd_f32x4.hpp"
@@ -447,8 +448,11 @@ void GradientWorkspace::run_forward(const Model& model, const float* input, bool
 namespace {
 
 // The chain rule with the scalar twins, on dense tensors: the statement the fast path is checked against.
-float input_gradient_reference(const Model& model, const float* input, const OutputSelector& selector, int last,
-                               float* gradient, GradientWorkspace& ws) {
+// `seed(y, grad)` reads the selected layer's output y (after its activation) and writes d objective / d y into grad
+// (zeroed, the layer's size); it returns the objective.
+template <typename Seed>
+float backward_reference(const Model& model, const float* input, int last, float* gradient, GradientWorkspace& ws,
+                         Seed seed) {
   std::size_t largest = model.input.size();
   for (int l = 0; l <= last; ++l) largest = std::max(largest, model.layers[l].out.size());
   ws.activations.resize(static_cast<std::size_t>(last) + 1);
@@ -459,27 +463,7 @@ float input_gradient_reference(const Model& model, const float* input, const Out
   }
   ws.grad_out.assign(largest, 0.0f);
   ws.grad_in.resize(largest);
-
-  // Seed: d objective / d (post-activation output of the selected layer), (out.h, out.w, out.c).
-  const Shape3 os = model.layers[last].out;
-  const std::vector<float>& y = ws.activations[last].data;
-  float value = 0.0f;
-  if (selector.layer < 0 || selector.y >= 0) {
-    const std::size_t at = selector.layer < 0
-                               ? static_cast<std::size_t>(selector.channel)
-                               : (static_cast<std::size_t>(selector.y) * os.w + selector.x) * os.c + selector.channel;
-    value = y[at];
-    ws.grad_out[at] = 1.0f;
-  } else {
-    const float weight = 1.0f / static_cast<float>(os.h * os.w);
-    double sum = 0.0;
-    for (int p = 0; p < os.h * os.w; ++p) {
-      const std::size_t at = static_cast<std::size_t>(p) * os.c + selector.channel;
-      sum += y[at];
-      ws.grad_out[at] = weight;
-    }
-    value = static_cast<float>(sum / (os.h * os.w));
-  }
+  const float value = seed(ws.activations[last].data, ws.grad_out.data());
 
   for (int l = last; l >= 0; --l) {
     const Layer& layer = model.layers[l];
@@ -497,6 +481,72 @@ float input_gradient_reference(const Model& model, const float* input, const Out
   return value;
 }
 
+float input_gradient_reference(const Model& model, const float* input, const OutputSelector& selector, int last,
+                               float* gradient, GradientWorkspace& ws) {
+  const Shape3 os = model.layers[last].out;
+  return backward_reference(model, input, last, gradient, ws, [&](const std::vector<float>& y, float* grad) {
+    // Seed: d objective / d (post-activation output of the selected layer), (out.h, out.w, out.c).
+    if (selector.layer < 0 || selector.y >= 0) {
+      const std::size_t at = selector.layer < 0
+                                 ? static_cast<std::size_t>(selector.channel)
+                                 : (static_cast<std::size_t>(selector.y) * os.w + selector.x) * os.c + selector.channel;
+      grad[at] = 1.0f;
+      return y[at];
+    }
+    const float weight = 1.0f / static_cast<float>(os.h * os.w);
+    double sum = 0.0;
+    for (int p = 0; p < os.h * os.w; ++p) {
+      const std::size_t at = static_cast<std::size_t>(p) * os.c + selector.channel;
+      sum += y[at];
+      grad[at] = weight;
+    }
+    return static_cast<float>(sum / (os.h * os.w));
+  });
+}
+
+// The fast chain below a seeded layer: steps[last].dy holds d objective / d (pre-activation output of layer
+// `last`); writes d objective / d input into `gradient`.
+void backward_fast_from_seed(const Model& model, int last, float* gradient, GradientWorkspace& ws) {
+  std::vector<BackwardPlan::Step>& steps = ws.backward->steps;
+  const ForwardPlan& plan = *ws.plan;
+  for (int l = last; l >= 0; --l) {
+    BackwardPlan::Step& step = steps[l];
+    const Shape3 is = model.layers[l].in;
+    const Layer& layer = model.layers[l];
+    if (l > 0 && layer.kind == LayerKind::depthwise_conv2d && is.c % kLanes == 0) {
+      // Channels a multiple of 4 (its channel stride), so the gather can write whole vectors straight into the
+      // dy below, through its ReLU mask: no dx pass over the (often largest) input map.
+      ForwardPlan::Buffer& below = steps[l - 1].dy;
+      const ForwardPlan::Buffer& mask = plan.output_buffer(l - 1);
+      const bool below_relu = model.layers[l - 1].activation == Activation::relu;
+      depthwise_backward_packed(step, step.dy,
+                                {below.at(0, 0), below.row_stride(), below.channel_stride,
+                                 below_relu ? mask.at(0, 0) : nullptr, mask.row_stride(), mask.channel_stride});
+      continue;
+    }
+    run_backward_step(step);
+    if (l == 0) {
+      copy_masked(is, view_of(step.dx), nullptr, gradient, static_cast<std::ptrdiff_t>(is.w) * is.c, is.c);
+      break;
+    }
+    // Down through the activation of the layer below, into its dy.
+    const MapView mask = view_of(plan.output_buffer(l - 1));
+    const bool below_relu = model.layers[l - 1].activation == Activation::relu;
+    copy_into(is, view_of(step.dx), below_relu ? &mask : nullptr, steps[l - 1].dy);
+  }
+}
+
+// The forward pass through the plan (activations stay in its bordered buffers, where the ReLU masks are read),
+// with the backward plan built on first use.
+void forward_for_backward(const Model& model, const float* input, GradientWorkspace& ws) {
+  ws.run_forward(model, input, false);
+  if (!ws.backward) {
+    ws.backward = std::make_unique<BackwardPlan>();
+    ws.backward->steps.reserve(model.layers.size());
+    for (const Layer& layer : model.layers) ws.backward->steps.push_back(prepare_backward_step(layer));
+  }
+}
+
 }  // namespace
 
 float input_gradient_unchecked(const Model& model, const float* input, const OutputSelector& selector, float* gradient,
@@ -504,13 +554,7 @@ float input_gradient_unchecked(const Model& model, const float* input, const Out
   const int last = selector.layer < 0 ? static_cast<int>(model.layers.size()) - 1 : selector.layer;
   if (use_reference) return input_gradient_reference(model, input, selector, last, gradient, ws);
 
-  // Forward through the plan; the activations stay in its bordered buffers, where the ReLU masks are read.
-  ws.run_forward(model, input, false);
-  if (!ws.backward) {
-    ws.backward = std::make_unique<BackwardPlan>();
-    ws.backward->steps.reserve(model.layers.size());
-    for (const Layer& layer : model.layers) ws.backward->steps.push_back(prepare_backward_step(layer));
-  }
+  forward_for_backward(model, input, ws);
   std::vector<BackwardPlan::Step>& steps = ws.backward->steps;
   const ForwardPlan& plan = *ws.plan;
 
@@ -541,33 +585,39 @@ float input_gradient_unchecked(const Model& model, const float* input, const Out
       }
     value = static_cast<float>(sum / (os.h * os.w));
   }
-
-  for (int l = last; l >= 0; --l) {
-    BackwardPlan::Step& step = steps[l];
-    const Shape3 is = model.layers[l].in;
-    const Layer& layer = model.layers[l];
-    if (l > 0 && layer.kind == LayerKind::depthwise_conv2d && is.c % kLanes == 0) {
-      // Channels a multiple of 4 (its channel stride), so the gather can write whole vectors straight into the
-      // dy below, through its ReLU mask: no dx pass over the (often largest) input map.
-      ForwardPlan::Buffer& below = steps[l - 1].dy;
-      const ForwardPlan::Buffer& mask = plan.output_buffer(l - 1);
-      const bool below_relu = model.layers[l - 1].activation == Activation::relu;
-      depthwise_backward_packed(step, step.dy,
-                                {below.at(0, 0), below.row_stride(), below.channel_stride,
-                                 below_relu ? mask.at(0, 0) : nullptr, mask.row_stride(), mask.channel_stride});
-      continue;
-    }
-    run_backward_step(step);
-    if (l == 0) {
-      copy_masked(is, view_of(step.dx), nullptr, gradient, static_cast<std::ptrdiff_t>(is.w) * is.c, is.c);
-      break;
-    }
-    // Down through the activation of the layer below, into its dy.
-    const MapView mask = view_of(plan.output_buffer(l - 1));
-    const bool below_relu = model.layers[l - 1].activation == Activation::relu;
-    copy_into(is, view_of(step.dx), below_relu ? &mask : nullptr, steps[l - 1].dy);
-  }
+  backward_fast_from_seed(model, last, gradient, ws);
   return value;
+}
+
+void input_vjp_unchecked(const Model& model, const float* input, const VjpWeights& weights_of, float* gradient,
+                         GradientWorkspace& ws, bool use_reference) {
+  const int last = static_cast<int>(model.layers.size()) - 1;
+  const std::size_t count = model.layers[last].out.size();
+  if (use_reference) {
+    backward_reference(model, input, last, gradient, ws, [&](const std::vector<float>& y, float* grad) {
+      ws.outputs.assign(y.begin(), y.end());
+      weights_of(ws.outputs, grad);
+      return 0.0f;
+    });
+    return;
+  }
+  forward_for_backward(model, input, ws);
+  ws.vjp_weights.assign(count, 0.0f);
+  weights_of(ws.outputs, ws.vjp_weights.data());
+  // Seed: the weights, through the last layer's activation, at each output's place in its (H, W, C) map.
+  const Layer& top = model.layers[last];
+  const Shape3 os = top.out;
+  const ForwardPlan::Buffer& y = ws.plan->output_buffer(last);
+  ForwardPlan::Buffer& seed = ws.backward->steps[last].dy;
+  std::fill(seed.data.begin(), seed.data.end(), 0.0f);
+  const bool relu = top.activation == Activation::relu;
+  for (int yy = 0; yy < os.h; ++yy)
+    for (int xx = 0; xx < os.w; ++xx)
+      for (int c = 0; c < os.c; ++c) {
+        const float w = ws.vjp_weights[(static_cast<std::size_t>(yy) * os.w + xx) * os.c + c];
+        seed.at(yy, xx)[c] = !relu || y.at(yy, xx)[c] > 0.0f ? w : 0.0f;
+      }
+  backward_fast_from_seed(model, last, gradient, ws);
 }
 
 Result<GradientResult> input_gradient(const Model& model, const Tensor& input, const OutputSelector& selector,
@@ -583,6 +633,27 @@ Result<GradientResult> input_gradient(const Model& model, const Tensor& input, c
   result.gradient = Tensor(model.input);
   result.value = input_gradient_unchecked(model, input.data.data(), selector, result.gradient.data.data(),
                                           workspace ? *workspace : local, options.use_reference_kernels);
+  return result;
+}
+
+Result<VjpResult> input_vjp(const Model& model, const Tensor& input, const std::vector<float>& weights,
+                            const GradientOptions& options, GradientWorkspace* workspace) {
+  CL_RETURN_IF_ERROR(check_forward_input(model, input));
+  if (model.layers.empty()) return Status::error("model '" + model.name + "' has no layers");
+  const std::size_t count = model.layers.back().out.size();
+  if (weights.size() != count)
+    return Status::error("vector-Jacobian product: " + std::to_string(weights.size()) + " weights given, model '" +
+                         model.name + "' has " + std::to_string(count) + " outputs");
+  GradientWorkspace local;
+  VjpResult result;
+  result.gradient = Tensor(model.input);
+  input_vjp_unchecked(
+      model, input.data.data(),
+      [&](const std::vector<float>& outputs, float* w) {
+        result.outputs = outputs;
+        std::copy(weights.begin(), weights.end(), w);
+      },
+      result.gradient.data.data(), workspace ? *workspace : local, options.use_reference_kernels);
   return result;
 }
 

@@ -11,6 +11,7 @@ import engineStatus from './engine-status.js';
 import path from './path.js';
 import compression from './compression.js';
 import lessons from '../lessons/player.js';
+import perturb from './perturb.js';
 
 export const views = [
   imageInput,
@@ -22,6 +23,7 @@ export const views = [
   tuning,
   path,
   compression,
+  perturb,
   ownModel,
   engineStatus,
   lessons,
