@@ -1,0 +1,143 @@
+// Accessibility in headless Chromium: axe-core (WCAG 2 A/AA and best-practice rules) finds no serious or critical
+// violation on any view at desktop and phone widths, and the page's main controls work from the keyboard alone (the
+// tab order reaches the image picker, the view tabs and the neuron picker, each shows a focus ring, and each does its
+// job with keys). Screenshots: build/site-test-screenshots/a11y-*.png.
+import test, { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launch, openPage, foreignRequests, screenshot, axeViolations, manifest } from './harness.mjs';
+
+const hasNeurons = manifest.models.some((m) => m.kind === 'neuron');
+// Every section of "Inside the neuron" open, so that axe sees their controls and figures.
+const ALL_OPEN = 'open=synthesis.blocks.natural.where.activations.weights.ablation';
+const WIDTHS = [
+  { name: 'desktop', width: 1280, height: 900 },
+  { name: 'phone', width: 390, height: 844, mobile: true },
+];
+
+let server, browser;
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  server?.server.close();
+});
+
+// What a view has to have drawn before it is checked (its controls and results, not only its placeholders).
+const READY = {
+  neuron: () => document.querySelector('#raw-int8')?.textContent.match(/\d/),
+  population: () => document.querySelector('#population-status')?.textContent,
+  card: () => document.querySelector('#card h3'),
+  evidence: () => document.querySelector('#fidelity-summary')?.childElementCount,
+  inside: () => document.querySelector('#viz-weights')?.childElementCount || !document.querySelector('#viz-weights'),
+  own: () => document.querySelector('#own-status'),
+};
+
+const describe = (list) => list.map((v) => `${v.impact} ${v.id} (${v.help}): ${v.targets.slice(0, 5).join(' | ')}`);
+
+for (const size of WIDTHS) {
+  test(`axe: no serious or critical violation on any view (${size.name}, ${size.width} px)`, async () => {
+    const { page, context, errors, requests } = await openPage(browser, server.origin, { ...size, hash: ALL_OPEN });
+    const tabs = await page.$$eval('[role=tab]', (list) => list.map((t) => t.id.replace(/^tab-/, '')));
+    assert.ok(tabs.length >= 6, `the views' tabs: ${tabs}`);
+    const found = {};
+    for (const view of tabs) {
+      await page.click(`#tab-${view}`);
+      await page.waitForFunction(READY[view] || (() => true), null, { timeout: 20000 });
+      const violations = await axeViolations(page);
+      if (violations.length) found[view] = describe(violations);
+      await screenshot(page, `a11y-${size.name}-${view}`);
+    }
+    await context.close();
+    assert.deepEqual(found, {}, 'axe violations per view');
+    assert.deepEqual(errors, [], 'no console errors or CSP violations');
+    assert.deepEqual(foreignRequests(requests, server.origin), []);
+  });
+}
+
+// The element that has the focus: its id, role, and whether a focus indicator is drawn around it.
+const focused = (page) =>
+  page.evaluate(() => {
+    const el = document.activeElement;
+    const style = getComputedStyle(el);
+    return {
+      id: el.id,
+      tag: el.tagName.toLowerCase(),
+      role: el.getAttribute('role'),
+      key: el.dataset?.key || null,
+      text: (el.getAttribute('aria-label') || el.textContent || '').trim().slice(0, 40),
+      ring: style.outlineStyle !== 'none' && Number.parseFloat(style.outlineWidth) >= 2,
+    };
+  });
+
+// Tab (or Shift+Tab) until pred(focused element) holds -> that element; fails after 200 presses.
+async function tabTo(page, pred, { back = false } = {}) {
+  for (let i = 0; i < 200; ++i) {
+    await page.keyboard.press(back ? 'Shift+Tab' : 'Tab');
+    const f = await focused(page);
+    if (pred(f)) return f;
+  }
+  throw new Error('the control was not reached with the keyboard');
+}
+
+test('keyboard only: the tab order reaches the image picker, the view tabs and the neuron picker, and each works', async () => {
+  const { page, context, errors } = await openPage(browser, server.origin, { width: 1280, height: 900 });
+  await page.waitForFunction(() => window.cortexLens.state.predictions > 0, null, { timeout: 30000 });
+  // Walk forward with Tab from the top of the page until the neuron picker's list (or the demo's result) is reached.
+  const order = [];
+  for (let i = 0; i < 200; ++i) {
+    await page.keyboard.press('Tab');
+    const f = await focused(page);
+    order.push(f);
+    if (f.id === 'neuron-list' || (!hasNeurons && f.id === 'copy-link')) break;
+  }
+  const index = (pred) => order.findIndex(pred);
+  const skip = index((f) => f.tag === 'a' && /skip/i.test(f.text));
+  const gallerySource = index((f) => f.id === 'gallery-source');
+  const galleryImage = index((f) => f.key);
+  const tab = index((f) => f.role === 'tab');
+  const search = index((f) => f.id === 'neuron-search');
+  const list = index((f) => f.id === 'neuron-list');
+  assert.equal(skip, 0, 'the skip link comes first');
+  assert.ok(gallerySource > 0 && galleryImage > gallerySource, 'the image picker: source, then its images');
+  assert.ok(tab > galleryImage, 'then the view tabs');
+  assert.equal(order.filter((f) => f.role === 'tab').length, 1, 'one tab stop for the tab list (arrows move in it)');
+  if (hasNeurons) assert.ok(search > tab && list > search, 'then the neuron picker: search, then the list');
+  const unringed = order.filter((f) => !f.ring).map((f) => f.id || f.key || f.tag);
+  assert.deepEqual(unringed, [], 'every focused control shows a focus ring');
+
+  // The image picker: back with Shift+Tab to the last gallery image passed, Enter picks it.
+  const before = await page.evaluate(() => window.cortexLens.state.image.key);
+  const image = await tabTo(page, (f) => f.key && f.key !== before, { back: true });
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(
+    (k) => window.cortexLens.state.image?.key === k && window.cortexLens.state.input,
+    image.key,
+  );
+
+  // The view tabs: arrows move between views and take the focus with them.
+  await tabTo(page, (f) => f.role === 'tab');
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.evaluate(() => window.cortexLens.state.view), 'population');
+  assert.equal((await focused(page)).id, 'tab-population');
+  await page.keyboard.press('ArrowLeft');
+  assert.equal(await page.evaluate(() => window.cortexLens.state.view), 'neuron');
+
+  if (hasNeurons) {
+    // The neuron picker: typing filters, arrows choose, and the new neuron's prediction follows.
+    await tabTo(page, (f) => f.id === 'neuron-search');
+    await page.keyboard.type('201025');
+    await tabTo(page, (f) => f.id === 'neuron-list');
+    const first = await page.evaluate(() => window.cortexLens.state.neuronId);
+    await page.keyboard.press('ArrowDown');
+    const chosen = await page.evaluate(() => window.cortexLens.state.neuronId);
+    assert.notEqual(chosen, first);
+    assert.match(chosen, /^201025_n/);
+    await page.waitForFunction((id) => window.cortexLens.state.resultsOf?.neuronId === id, chosen);
+    await page.waitForFunction(() => /\d/.test(document.getElementById('percentile').textContent));
+  }
+  await screenshot(page, 'a11y-keyboard');
+  await context.close();
+  assert.deepEqual(errors, []);
+});
