@@ -42,10 +42,13 @@ for (const size of WIDTHS) {
     const tabs = await page.$$eval('[role=tab]', (list) => list.map((t) => t.id.replace(/^tab-/, '')));
     assert.ok(tabs.length >= 6, `the views' tabs: ${tabs}`);
     const found = {};
-    for (const view of tabs) {
+    for (const [i, view] of tabs.entries()) {
       await page.click(`#tab-${view}`);
       await page.waitForFunction(READY[view] || (() => true), null, { timeout: 20000 });
-      const violations = await axeViolations(page);
+      // The header, the image panel and the footer are the same under every tab: checked with the first one.
+      const violations = await axeViolations(page, {
+        context: i === 0 ? null : { include: [['#results']] },
+      });
       if (violations.length) found[view] = describe(violations);
       await screenshot(page, `a11y-${size.name}-${view}`);
     }
