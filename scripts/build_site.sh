@@ -35,6 +35,8 @@ threaded=false
   "${common[@]}"
 cp web/index.html web/styles.css web/favicon.svg "$site/"
 cp "$wasm/wasm/cortexlens.js" "$wasm/wasm/cortexlens.wasm" "$site/"
+# Lessons (web/lessons/FORMAT.md): the built-in lesson files and their index, served as they are.
+if [ -d web/lessons ]; then cp -r web/lessons "$site/lessons"; fi
 if [ "$threaded" = true ]; then cp "$wasm_mt"/wasm/cortexlens-mt.{js,wasm,worker.js} "$site/"; fi
 
 if [ -d "$data/compact_models" ]; then data_args=(--data "$data"); else
@@ -52,23 +54,28 @@ node scripts/site/assets.mjs --out "$site" "${data_args[@]}"
 # The int8 models (~3 MB for all 219) are precached too, so the population view works offline after one visit.
 shell=$(cd "$site" && find . -maxdepth 3 -type f \( -name '*.js' -o -name '*.wasm' -o -name '*.css' -o -name '*.html' \
   -o -name '*.svg' -o -name 'manifest.json' -o -name 'index.json' -o -name '*.int8.clm' \
-  -o -path './gallery/own/*.png' \) \
+  -o -path './gallery/own/*.png' -o -path './lessons/*.md' \) \
   ! -name keras-reader.js ! -name sw.js ! -name 'cortexlens-mt*' | sed 's|^\./||' | sort)
 version=$(cd "$site" && cat $shell | sha256sum | cut -c1-16)
-shell_json=$(printf '%s\n' $shell |
+# The build id a lesson report names (the same as the service worker's cache version).
+printf '{"version": "%s"}\n' "$version" >"$site/version.json"
+shell_json=$(printf '%s\n' $shell version.json |
   node -e 'const l = require("fs").readFileSync(0, "utf8").trim().split("\n");
     process.stdout.write(JSON.stringify(["./", ...l]))')
 "$esbuild" web/src/sw.js --outfile="$site/sw.js" "${common[@]}" --define:__CACHE_VERSION__="\"$version\"" \
   --define:__APP_SHELL__="$shell_json"
 
 echo "build_site: $site ($(du -sh "$site" | cut -f1)); JS + wasm + CSS shipped:"
-( cd "$site" && raw=0 gz=0 && for f in app.js worker.js cortexlens.js cortexlens.wasm styles.css; do
+# The chunks app.js imports statically (code it shares with a chunk loaded on demand) are part of the first load.
+( cd "$site" && raw=0 gz=0 &&
+  first=$(grep -o 'from"\./chunks/[^"]*"' app.js | sed 's/^from"\.\///; s/"$//' | sort -u) &&
+  for f in app.js $first worker.js cortexlens.js cortexlens.wasm styles.css; do
     r=$(stat -c %s "$f"); g=$(gzip -9c "$f" | wc -c); raw=$((raw + r)); gz=$((gz + g))
     printf '  %-40s %8d bytes  %8d gzip\n' "$f" "$r" "$g"; done
   printf '  %-40s %8d bytes  %8d gzip\n' "first load, total" "$raw" "$gz"
   for f in cortexlens-mt.js cortexlens-mt.worker.js cortexlens-mt.wasm; do [ -f "$f" ] &&
     printf '  %-40s %8d bytes  %8d gzip  (instead of cortexlens.*, on cross-origin-isolated pages)\n' \
       "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"; done
-  for f in keras-reader.js chunks/*.js; do [ -f "$f" ] &&
+  for f in keras-reader.js chunks/*.js; do [ -f "$f" ] && ! grep -qx "$f" <<<"$first" &&
     printf '  %-40s %8d bytes  %8d gzip  (loaded on demand)\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"
   done; true )

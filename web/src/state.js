@@ -5,16 +5,21 @@
 // link.encode(value) -> string, or null when the value is the initial one (kept out of the link);
 // link.decode(text) -> the value, or undefined when the text is not a valid value.
 
-const int = (min, max) => (text) => {
-  const n = Number(text);
-  return Number.isInteger(n) && n >= min && n <= max ? n : undefined;
-};
-const oneOf =
-  (...choices) =>
-  (text) =>
-    choices.includes(text) ? text : undefined;
+// A decoder may carry `expected`: what a valid value looks like, for the messages of a lesson file that holds a bad one
+// (web/src/lessons/parse.js).
+const described = (decode, expected) => Object.assign(decode, { expected });
+const int = (min, max) =>
+  described((text) => {
+    const n = Number(text);
+    return Number.isInteger(n) && n >= min && n <= max ? n : undefined;
+  }, `an integer from ${min} to ${max}`);
+const oneOf = (...choices) =>
+  described((text) => (choices.includes(text) ? text : undefined), `one of ${choices.join(', ')}`);
 const plain = (fallback) => (value) => (value === fallback ? null : String(value));
-const flag = { encode: (v) => (v ? '1' : null), decode: (t) => (t === '1' ? true : t === '0' ? false : undefined) };
+const flag = {
+  encode: (v) => (v ? '1' : null),
+  decode: described((t) => (t === '1' ? true : t === '0' ? false : undefined), '1 (on) or 0 (off)'),
+};
 const ID = /^[\w.:-]{1,80}$/;
 
 export const schema = {
@@ -137,6 +142,30 @@ export const schema = {
   ablationLayer: { initial: 0 },
   ablationChannel: { initial: 0 },
   ablationScale: { initial: 0 },
+
+  // ---- a lesson (web/src/lessons/) ----
+  // The lesson open in the lesson panel: a built-in lesson's id ('meet-a-neuron'), 'url:<same-origin path>.md' for a
+  // teacher's file on the site, 'file:<name>' for a file the user opened (not in links: its text is on this computer
+  // only), or null.
+  lessonId: {
+    initial: null,
+    link: {
+      param: 'lesson',
+      encode: (v) => (v && !v.startsWith('file:') ? v : null),
+      decode: described(
+        (t) => (/^[a-z0-9-]{1,60}$/.test(t) || /^url:(?!\/\/)[\w./~%-]{1,200}\.md$/.test(t) ? t : undefined),
+        'a lesson id ([a-z0-9-]) or url:<path on this site>.md',
+      ),
+    },
+  },
+  // The step shown: 0 = the lesson's cover, 1..n its steps. Not in links: a lesson link opens at step 1, and a
+  // student coming back resumes from the progress kept in the browser (web/src/lessons/storage.js).
+  lessonStep: { initial: 0 },
+  // The parsed lesson (web/src/lessons/parse.js) or null; why the lesson asked for could not be opened, or null.
+  lesson: { initial: null },
+  lessonError: { initial: null },
+  // The student's answers to the open lesson: {[step]: {kind, given, correct: true | false | null, tries, value?}}.
+  lessonAnswers: { initial: () => ({}) },
 
   // ---- what the page loaded or computed (not in links: a link recomputes them) ----
   // models/manifest.json as read ({models: [], referenceImages, ...}); entries = its models plus loaded files.

@@ -191,7 +191,8 @@ function showPoint(ui, ev, i, session) {
 
 // The recorded responses of entry's session, and the model's predictions for the same images in the worker, which
 // also computes r. -> the store's `evidence` value.
-async function evaluate(app, entry, say) {
+// Exported for the lesson player, which computes r for a question when the Evidence tab has not.
+export async function evaluate(app, entry, say) {
   say('Fetching the recorded responses…');
   const response = await fetch(`data/responses_${entry.session}.json`);
   if (!response.ok) throw new Error(`data/responses_${entry.session}.json: HTTP ${response.status}`);

@@ -6,5 +6,6 @@ import modelCard from './model-card.js';
 import evidence from './evidence.js';
 import inside from './inside/index.js';
 import ownModel from './own-model.js';
+import lessons from '../lessons/player.js';
 
-export const views = [imageInput, neuron, population, modelCard, evidence, inside, ownModel];
+export const views = [imageInput, neuron, population, modelCard, evidence, inside, ownModel, lessons];
