@@ -1,10 +1,22 @@
 // Accessibility in headless Chromium: axe-core (WCAG 2 A/AA and best-practice rules) finds no serious or critical
-// violation on any view at desktop and phone widths, and the page's main controls work from the keyboard alone (the
-// tab order reaches the image picker, the view tabs and the neuron picker, each shows a focus ring, and each does its
-// job with keys). Screenshots: build/site-test-screenshots/a11y-*.png.
+// violation on any view, nor on any step of any built-in lesson in the lesson player, at desktop and phone widths;
+// and the page's main controls work from the keyboard alone (the tab order reaches the image picker, the view tabs
+// and the neuron picker, each shows a focus ring, and each does its job with keys).
+// Screenshots: build/site-test-screenshots/a11y-*.png.
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, openPage, foreignRequests, screenshot, axeViolations, manifest } from './harness.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  startServer,
+  launch,
+  openPage,
+  foreignRequests,
+  screenshot,
+  axeViolations,
+  manifest,
+  siteDir,
+} from './harness.mjs';
 
 const hasNeurons = manifest.models.some((m) => m.kind === 'neuron');
 // Every section of "Inside the neuron" open, so that axe sees their controls and figures.
@@ -140,7 +152,86 @@ test('keyboard only: the tab order reaches the image picker, the view tabs and t
     await page.waitForFunction((id) => window.cortexLens.state.resultsOf?.neuronId === id, chosen);
     await page.waitForFunction(() => /\d/.test(document.getElementById('percentile').textContent));
   }
+  // The lesson player's launcher comes after the page's panels; Enter opens the lessons.
+  if (await page.locator('#lesson-launch').count()) {
+    await tabTo(page, (f) => f.id === 'lesson-launch');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#lesson-panel:not([hidden])');
+  }
   await screenshot(page, 'a11y-keyboard');
   await context.close();
   assert.deepEqual(errors, []);
 });
+
+// ---- the lesson player: every step of every built-in lesson (web/lessons/index.json) ----
+const lessonIndex = (() => {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(siteDir, 'lessons/index.json'), 'utf8'));
+  } catch {
+    return [];
+  }
+})();
+
+async function openLessonPanel(page) {
+  if (await page.locator('#lesson-panel').isHidden()) await page.click('#lesson-launch');
+  await page.waitForSelector('#lesson-panel:not([hidden])');
+  await page.waitForFunction(() => window.cortexLens.app.lessons);
+}
+
+// Opens lesson `id` at its cover -> the parsed lesson (or null when this site cannot run it).
+async function openLesson(page, id) {
+  await page.evaluate((lessonId) => window.cortexLens.app.lessons.open(lessonId), id);
+  await page.waitForFunction(
+    (i) => window.cortexLens.state.lesson?.id === i || window.cortexLens.state.lessonError,
+    id,
+  );
+  const error = await page.evaluate(() => window.cortexLens.state.lessonError);
+  assert.equal(error, null, `${id}: ${error?.message}`);
+  return page.evaluate(() => window.cortexLens.state.lesson);
+}
+
+// Desktop: every step of every lesson, once with a wrong answer's feedback. Phone: the menu, each cover and first step
+// (the bottom sheet over the page); the panel's steps hold the same elements at either width.
+for (const size of WIDTHS) {
+  const everyStep = size.name === 'desktop';
+  const what = everyStep ? 'every lesson step' : 'each lesson’s first step';
+  test(`axe: the lesson menu, each cover and ${what} (${size.name}, ${size.width} px)`, async (t) => {
+    if (!lessonIndex.length) return t.skip('this build has no web/lessons/index.json');
+    const { page, context, errors } = await openPage(browser, server.origin, size);
+    await openLessonPanel(page);
+    const found = {};
+    const check = async (where, context) => {
+      const violations = await axeViolations(page, { context });
+      if (violations.length) found[where] = describe(violations);
+    };
+    await check('menu');
+    for (const { id } of lessonIndex) {
+      const lesson = await openLesson(page, id);
+      await check(`${id} cover`, '#lesson-panel');
+      if (!lesson.runnable) continue;
+      await page.click('#lesson-clear'); // a fresh student: step 1
+      let wrongShown = false;
+      for (let s = 1; s <= (everyStep ? lesson.steps.length : 1); ++s) {
+        await page.waitForFunction((n) => window.cortexLens.state.lessonStep === n, s);
+        // The whole page on a lesson's first step (the panel over the views), the panel alone on the others.
+        await check(`${id} step ${s}`, s === 1 ? null : '#lesson-panel');
+        const q = lesson.steps[s - 1].question;
+        if (q?.kind === 'choice' && !wrongShown) {
+          wrongShown = true; // a wrong answer's feedback and the retry, once per lesson
+          await page.locator('#lesson-question label', { hasText: q.choices.find((c) => !c.correct).text }).click();
+          await page.click('#lesson-check');
+          await page.waitForSelector('#lesson-feedback[data-result="wrong"]');
+          await check(`${id} step ${s}, wrong answer`, '#lesson-panel');
+        }
+        if (everyStep) await page.click('#lesson-next');
+      }
+      if (!everyStep) continue;
+      await page.waitForFunction(() => document.getElementById('lesson-step-title').textContent === 'Lesson finished');
+      await check(`${id} finished`, '#lesson-panel');
+    }
+    await screenshot(page, `a11y-${size.name}-lesson`);
+    await context.close();
+    assert.deepEqual(found, {}, 'axe violations per lesson step');
+    assert.deepEqual(errors, []);
+  });
+}
