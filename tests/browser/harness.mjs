@@ -172,3 +172,27 @@ export const cliAvailable = fs.existsSync(cliPath);
 export const precisionOf = (entry) => (entry.files.float ? 'float' : 'int8');
 export const modelFileFor = (entry, precision) =>
   path.join(siteDir, 'models', entry.files[precision] || entry.files.int8);
+
+// axe-core's serious and critical violations on the page as it stands (hidden elements are not checked: show a view
+// before checking it), under the WCAG 2.0/2.1 A and AA rules and axe's best practices. context: what to check (a
+// selector or axe's {include, exclude}), the whole document by default. page.evaluate runs the library through the DevTools protocol, which the page's
+// Content-Security-Policy does not govern, so the page is checked under the policy it is deployed with.
+// -> [{id, impact, help, targets: [selector, ...]}], empty when the page passes.
+let axeSource = null;
+export async function axeViolations(page, { context = null, impacts = ['serious', 'critical'] } = {}) {
+  axeSource ??= fs.readFileSync(path.join(repoRoot, 'node_modules/axe-core/axe.min.js'), 'utf8');
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
+  const violations = await page.evaluate(
+    (ctx) =>
+      window.axe
+        .run(ctx || document, {
+          resultTypes: ['violations'],
+          runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+        })
+        .then((r) => r.violations),
+    context,
+  );
+  return violations
+    .filter((v) => impacts.includes(v.impact))
+    .map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
+}

@@ -75,7 +75,8 @@ function architecture(info) {
 export function layerTable(info) {
   return h(
     'div',
-    { class: 'table-scroll' },
+    // Focusable, so a keyboard can scroll a table wider than a phone (WCAG 2.1.1).
+    { class: 'table-scroll', tabindex: 0, role: 'region', 'aria-label': 'Layers of the model' },
     h(
       'table',
       { class: 'layer-table' },
@@ -208,7 +209,11 @@ export function renderModelCard(entry, info, manifest) {
     'div',
     {},
     h('h3', {}, entry.kind === 'neuron' ? `Model card: neuron ${entry.id}` : `Model card: ${entry.name || entry.id}`),
-    h('div', { class: 'arch-wrap' }, architecture(info)),
+    h(
+      'div',
+      { class: 'arch-wrap', tabindex: 0, role: 'region', 'aria-label': 'Architecture of the model' },
+      architecture(info),
+    ),
     h(
       'div',
       { class: 'card-grid' },

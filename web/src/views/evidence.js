@@ -115,7 +115,13 @@ function buildDom(root) {
     img: h('img', { id: 'evidence-img', alt: '', width: 112, height: 112 }),
     caption: h('figcaption', { id: 'evidence-caption', class: 'mono' }),
     error: h('p', { id: 'evidence-error', class: 'error', role: 'alert', hidden: true }),
-    summary: h('div', { id: 'fidelity-summary', class: 'table-scroll' }),
+    summary: h('div', {
+      id: 'fidelity-summary',
+      class: 'table-scroll',
+      tabindex: 0,
+      role: 'region',
+      'aria-label': 'Fidelity per session',
+    }),
     fidelityCsv: h(
       'button',
       { type: 'button', id: 'fidelity-csv', class: 'button quiet', disabled: true },
