@@ -123,6 +123,7 @@ export const schema = {
       param: 'ablate',
       encode: (v) => (v.length ? v.map((a) => `${a.layer}:${a.channel}:${a.scale}`).join('.') : null),
       decode: (t) => {
+        if (t === 'none') return []; // a lesson step that switches every channel back on (links never need it)
         const list = t.split('.').map((s) => s.split(':').map(Number));
         const ok =
           list.length <= 64 &&

@@ -144,13 +144,17 @@ class LessonPanel {
     const lesson = store.get('lesson');
     if (!lesson || step < 1) return;
     const merged = {};
-    for (const s of lesson.steps.slice(0, Math.min(step, lesson.steps.length))) Object.assign(merged, s.action?.patch);
+    for (const s of lesson.steps.slice(0, Math.min(step, lesson.steps.length))) {
+      const stepPatch = s.action?.patch || {};
+      // A step that names an image without a crop shows it centred (FORMAT.md), whatever crop an earlier step chose.
+      if ('image' in stepPatch && !('crop' in stepPatch)) merged.crop = null;
+      Object.assign(merged, stepPatch);
+    }
     const patch = {};
     for (const [key, value] of Object.entries(merged)) {
       const now = store.get(key);
       if (key === 'image') {
         if (now?.source === 'gallery' && now.key === value.key) continue;
-        if (!('crop' in merged)) patch.crop = null; // a new image starts centred, as a click in the gallery does
       } else if (JSON.stringify(now) === JSON.stringify(value)) continue;
       patch[key] = value;
     }
