@@ -349,6 +349,14 @@ const cli::Command kCommands[] = {
      cli::run_synth},
     {"synth-check", "[MODEL...] [--count N] [--steps N]: synthesized vs natural images' responses",
      cli::run_synth_check},
+    {"prune",
+     "SHARED_MODEL --neuron SESSION_nI -o PRUNED.clm [--fve F] [--delta D] [--threads N]: the authors' pruning\n"
+     "      (steps 1 and 3, readout refitted by ridge regression) of a shared model restricted to one neuron",
+     cli::run_prune},
+    {"fit",
+     "SHARED_MODEL --responses FILE.csv -o MODEL.clm [--images DIR] [--prune]: a ridge readout of your neuron's\n"
+     "      responses on a shared model's features, r on held-out images with its 95% CI, optionally pruned",
+     cli::run_fit},
     {nullptr, nullptr, nullptr},  // keeps the array non-empty; entries are added above this line
 };
 

@@ -28,4 +28,8 @@ Outcome run_screen(const Args& args);
 Outcome run_synth(const Args& args);
 Outcome run_synth_check(const Args& args);
 
+// Pruning a shared model to one neuron's compact model, and fitting a neuron's responses (native/cmd_prune.cpp).
+Outcome run_prune(const Args& args);
+Outcome run_fit(const Args& args);
+
 }  // namespace cortexlens::cli
