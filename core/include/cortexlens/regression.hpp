@@ -83,8 +83,8 @@ struct SubsetRefit {
   double fve = 0.0;                // of D W by D_kept weights + intercepts, over all q outputs together
 };
 
-// Refits Y = D W (W row-major (p, q)) from the columns `kept` of D with an intercept per output. `ridge` (>= 0)
-// is added to the diagonal relative to the mean diagonal of the centred Gram, only to keep dead (constant)
+// Refits Y = D W (W row-major (p, q)) from the columns `kept` of D with an intercept per output. `ridge` (at least
+// 1e-12) times the largest diagonal of the centred Gram is added to its diagonal, only to keep dead (constant)
 // columns solvable; 1e-9 changes nothing else measurable.
 Result<SubsetRefit> refit_from_subset(const GramStatistics& stats, const std::vector<double>& w, int q,
                                       const std::vector<int>& kept, double ridge = 1e-9);

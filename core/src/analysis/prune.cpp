@@ -544,7 +544,7 @@ class Pruner {
           return Status::ok();
         },
         kStatsChunk));
-    stage_stats_.assign(with_stats, StageStats());
+    if (stage_statistics) stage_stats_.assign(with_stats, StageStats());
     for (std::size_t s = 0; s < with_stats; ++s) {
       Partial total = partials[s][0];
       for (std::size_t c = 1; c < chunks; ++c) {

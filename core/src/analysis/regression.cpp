@@ -268,12 +268,14 @@ Result<SubsetRefit> refit_from_subset(const GramStatistics& stats, const std::ve
     b.row(i) = gcw.row(kept[static_cast<std::size_t>(i)]);
     for (int j = 0; j < m; ++j) a(i, j) = gc(kept[static_cast<std::size_t>(i)], kept[static_cast<std::size_t>(j)]);
   }
-  const double jitter = ridge * std::max(a.diagonal().mean(), 1e-300);
+  // Dead filters (a ReLU that never fires) give zero columns, and the centred Gram can have pivots a rounding error
+  // below zero: the jitter keeps the system definite; LDLT's own "not positive" report is not an error here.
+  const double scale = std::max(a.diagonal().cwiseAbs().maxCoeff(), 1e-300);
+  const double jitter = std::max(ridge, 1e-12) * scale;
   a.diagonal().array() += jitter;
   Eigen::LDLT<Eigen::MatrixXd> ldlt(a);
   const Eigen::MatrixXd fitted = ldlt.solve(b);
-  if (ldlt.info() != Eigen::Success || !fitted.allFinite())
-    return Status::error("refit: the kept columns' normal equations could not be solved");
+  if (!fitted.allFinite()) return Status::error("refit: the kept columns' normal equations could not be solved");
   // Residual |Yc - Dc_S B|^2 = |Yc|^2 - 2 tr(B' Dc_S'Yc) + tr(B' Dc_S'Dc_S B).
   const Eigen::MatrixXd a0 = a - jitter * Eigen::MatrixXd::Identity(m, m);
   const double residual = total - 2.0 * (fitted.transpose() * b).trace() + (fitted.transpose() * a0 * fitted).trace();
