@@ -169,6 +169,7 @@ Model with_outgoing_zeroed(Model m, int stage, int j) {
   return m;
 }
 
+#ifndef __EMSCRIPTEN__
 Status two_threads(std::size_t count, const std::function<Status(int, std::size_t)>& job) {
   std::vector<Status> results(count, Status::ok());
   std::atomic<std::size_t> next{0};
@@ -182,6 +183,7 @@ Status two_threads(std::size_t count, const std::function<Status(int, std::size_
     if (!s) return s;
   return Status::ok();
 }
+#endif
 
 }  // namespace
 
