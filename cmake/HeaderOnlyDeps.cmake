@@ -22,3 +22,6 @@ endfunction()
 
 cortexlens_header_only_dep(dep_json "nlohmann/json.hpp")
 cortexlens_header_only_dep(dep_catch2 "catch2/catch.hpp")
+# Eigen 3.4 (Debian libeigen3-dev): the regressions of pruning and fitting (analysis/regression.cpp, prune.cpp), never
+# in a public header.
+cortexlens_header_only_dep(dep_eigen "Eigen/Dense")

@@ -366,6 +366,14 @@ const cli::Command kCommands[] = {
      "[--data DIR] [--epsilons 2,4,8] [--steps N] [--threads N]: perturbation from each neuron's "
      "median reference image, all per-neuron models",
      cli::run_perturb_sweep},
+    {"prune",
+     "SHARED_MODEL --neuron SESSION_nI -o PRUNED.clm [--fve F] [--delta D] [--threads N]: the authors' pruning\n"
+     "      (steps 1 and 3, readout refitted by ridge regression) of a shared model restricted to one neuron",
+     cli::run_prune},
+    {"fit",
+     "SHARED_MODEL --responses FILE.csv -o MODEL.clm [--images DIR] [--prune]: a ridge readout of your neuron's\n"
+     "      responses on a shared model's features, r on held-out images with its 95% CI, optionally pruned",
+     cli::run_fit},
     {nullptr, nullptr, nullptr},  // keeps the array non-empty; entries are added above this line
 };
 

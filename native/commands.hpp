@@ -46,4 +46,8 @@ Outcome run_perturb_sweep(const Args& args);
 // An 8-bit RGB image as a PNG file (stb_image_write, native/cmd_synth.cpp).
 Status write_png(const std::string& path, const RgbImage& image);
 
+// Pruning a shared model to one neuron's compact model, and fitting a neuron's responses (native/cmd_prune.cpp).
+Outcome run_prune(const Args& args);
+Outcome run_fit(const Args& args);
+
 }  // namespace cortexlens::cli

@@ -8,6 +8,7 @@ packages=(
   cmake ninja-build g++ pkg-config       # native build
   clang-format                           # C++ formatting (scripts/lint.sh)
   libstb-dev nlohmann-json3-dev catch2   # header-only libraries, native and wasm
+  libeigen3-dev                          # least squares and ridge regression (pruning, fit)
   libzip-dev libhdf5-dev                 # .keras containers, native only (the page uses fflate + jsfive)
   libarchive-dev                         # tar archives of images for `cortexlens screen`, native only
   zlib1g-dev                             # gzip sizes printed by `cortexlens pack`
