@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "cortexlens/fnv1a.hpp"
 #include "cortexlens/image.hpp"
 #include "cortexlens/image_path.hpp"
 #include "cortexlens/model_runner.hpp"
@@ -39,16 +40,6 @@ constexpr const char* kPathUsage =
     "    from step 0, each output in units of its natural-image spread ((q75 - q25) / 1.349, from --manifest);\n"
     "    pixels_fnv1a: FNV-1a 32-bit hash of the step's 112x112x3 pixels (the page shows the same hashes).\n"
     "  --save-images DIR writes step_000.png ... (112x112).\n";
-
-// FNV-1a, 32 bits: a hash the page computes in a few lines of JavaScript.
-std::uint32_t fnv1a(const std::vector<std::uint8_t>& bytes) {
-  std::uint32_t hash = 2166136261u;
-  for (std::uint8_t b : bytes) {
-    hash ^= b;
-    hash *= 16777619u;
-  }
-  return hash;
-}
 
 Result<RgbImage> model_image(const std::string& path, const SquareCrop* crop) {
   auto bytes = read_file_bytes(path, ImageLimits::max_file_bytes);
@@ -221,7 +212,7 @@ Outcome run_path(const Args& args) {
     const double fraction = path_fraction(step, steps);
     const double amount = transform ? path_amount(*transform, step, steps) : fraction;  // a blend: IMAGE2's weight
     char hash[16];
-    std::snprintf(hash, sizeof hash, "%08x", fnv1a(image.pixels));
+    std::snprintf(hash, sizeof hash, "%08x", fnv1a_32(image.pixels));
     rows.push_back(std::to_string(step) + "," + number(fraction) + "," + number(amount) + "," + number(response) + "," +
                    number(percentile) + "," + number(distance) + "," + hash);
     if (!save_dir.empty()) {

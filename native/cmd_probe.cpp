@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "cortexlens/fnv1a.hpp"
 #include "cortexlens/model_runner.hpp"
 #include "cortexlens/probes.hpp"
 #include "cortexlens/quantize.hpp"
@@ -83,12 +84,6 @@ std::string number_text(double v) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.10g", v);
   return buffer;
-}
-
-std::uint64_t fnv1a(const std::vector<std::uint8_t>& bytes) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (std::uint8_t b : bytes) h = (h ^ b) * 0x100000001b3ull;
-  return h;
 }
 
 }  // namespace
@@ -178,7 +173,7 @@ Outcome run_probe(const Args& given) {
     std::string row = std::to_string(k);
     for (std::size_t p = 0; p < specs.size(); ++p) row += "," + number_text(settings.values[p]);
     char hash[24];
-    std::snprintf(hash, sizeof hash, ",%016" PRIx64, fnv1a(image.value().pixels));
+    std::snprintf(hash, sizeof hash, ",%016" PRIx64, fnv1a_64(image.value().pixels));
     row += hash;
     char number[32];
     for (float value : outputs) {

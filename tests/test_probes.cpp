@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "cortexlens/fnv1a.hpp"
 #include "cortexlens/model_file.hpp"
 #include "cortexlens/probes.hpp"
 #include "cortexlens/quantize.hpp"
@@ -38,12 +39,6 @@ RgbImage draw(ProbeFamily family, const std::vector<std::pair<std::string, doubl
   REQUIRE(image.value().height == kSide);
   REQUIRE(image.value().pixels.size() == static_cast<std::size_t>(kSide * kSide * 3));
   return image.value();
-}
-
-std::uint64_t fnv1a(const std::vector<std::uint8_t>& bytes) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (std::uint8_t b : bytes) h = (h ^ b) * 0x100000001b3ull;
-  return h;
 }
 
 // The grey level minus its mean, Hann-windowed so the spectral peak of a non-integer frequency is not pulled by
@@ -328,7 +323,7 @@ TEST_CASE("probe pixels are identical bit for bit on every platform", "[probes]"
       {ProbeFamily::uniform, {{"hue", 203}, {"saturation", 0.7}, {"lightness", 0.4}}, 0xc180169ab0687a25ull},
   };
   for (const Case& c : cases) {
-    const std::uint64_t h = fnv1a(draw(c.family, c.values).pixels);
+    const std::uint64_t h = fnv1a_64(draw(c.family, c.values).pixels);
     INFO(probe_family_name(c.family) << ": fnv1a 0x" << std::hex << h);
     CHECK(h == c.hash);
   }

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { loadCortexLens, repoRoot } from './module.mjs';
+import { fnv1a32Hex } from '../../web/src/hash.js';
 
 const cl = await loadCortexLens();
 const cliPath = process.env.CORTEXLENS_CLI ?? path.join(repoRoot, 'build/release/native/cortexlens');
@@ -36,12 +37,6 @@ function bmp(width, height, pixel) {
       bytes[at + 2] = r;
     }
   return bytes;
-}
-
-function fnv1a(bytes) {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; ++i) hash = Math.imul(hash ^ bytes[i], 0x01000193) >>> 0;
-  return hash.toString(16).padStart(8, '0');
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cortexlens-path-'));
@@ -83,7 +78,7 @@ function pageSide(transform, secondFile, steps) {
       const pixels = out.pixels.subarray(i * frame, (i + 1) * frame);
       const { input } = cl.cropToInput(image(pixels), null);
       return {
-        hash: fnv1a(pixels),
+        hash: fnv1a32Hex(pixels),
         amount: out.amounts[i],
         response: cl.predictWithPrecision(model, input, 'int8')[0],
       };

@@ -58,13 +58,7 @@ export function formatSet(fixed) {
 }
 
 // FNV-1a 64 of the pixels, as 16 hex digits: the `pixels_fnv1a` column of `cortexlens probe`.
-export function fnv1aHex(bytes) {
-  let h = 0xcbf29ce484222325n;
-  const prime = 0x100000001b3n;
-  const mask = 0xffffffffffffffffn;
-  for (let i = 0; i < bytes.length; ++i) h = ((h ^ BigInt(bytes[i])) * prime) & mask;
-  return h.toString(16).padStart(16, '0');
-}
+export { fnv1a64Hex as fnv1aHex } from './hash.js';
 
 // A parameter's value as the CLI's CSV writes it (%.10g).
 export function formatValue(v) {

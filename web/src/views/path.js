@@ -8,6 +8,7 @@ import { canvas as makeCanvas, drawRgb, downloadCanvas } from '../draw.js';
 import { percentileOf } from '../reference.js';
 import { drawSeries } from '../series-chart.js';
 import { galleryImage } from '../services.js';
+import { fnv1a32Hex } from '../hash.js';
 
 const SIDE = 112;
 const CITATION =
@@ -24,13 +25,6 @@ export const TRANSFORMS = {
 };
 
 const KEYS = ['pathMode', 'pathTransform', 'pathAmount', 'pathSteps', 'pathSeed', 'pathSecond'];
-
-// FNV-1a 32-bit of one step's pixels: `cortexlens path` prints the same hash per step.
-export function fnv1a(bytes) {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; ++i) hash = Math.imul(hash ^ bytes[i], 0x01000193) >>> 0;
-  return hash.toString(16).padStart(8, '0');
-}
 
 // The second image of a blend when the link names none: the next image of the current one's session, else the
 // first gallery image that is not the current one.
@@ -133,7 +127,9 @@ async function runPath(app, ui) {
         responses,
         percentiles: responses.map((r) => percentileOf(r, quantiles)),
         distances: out.distances,
-        hashes: Array.from({ length: out.steps }, (_, i) => fnv1a(out.pixels.subarray(i * frame, (i + 1) * frame))),
+        hashes: Array.from({ length: out.steps }, (_, i) =>
+          fnv1a32Hex(out.pixels.subarray(i * frame, (i + 1) * frame)),
+        ),
         ms: out.ms,
       },
     });
