@@ -42,11 +42,15 @@ export function toCsv(header, rows) {
   };
   return `${[header, ...rows].map((r) => r.map(cell).join(',')).join('\n')}\n`;
 }
-export function downloadCsv(name, header, rows) {
-  const url = URL.createObjectURL(new Blob([toCsv(header, rows)], { type: 'text/csv' }));
+// Offers `blob` as a download named `name` (a file made on this computer: nothing is sent anywhere).
+export function downloadBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
   const a = h('a', { href: url, download: name });
   document.body.append(a);
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+export function downloadCsv(name, header, rows) {
+  downloadBlob(new Blob([toCsv(header, rows)], { type: 'text/csv' }), name);
 }

@@ -1,7 +1,7 @@
 // Drawing RGB images and value maps into canvases, pixel for pixel: the model sees 112 x 112 pixels, and a map is
 // shown at its own resolution and scaled up by CSS (image-rendering: pixelated, class `viz-canvas` in styles.css),
 // so what a canvas holds is exactly what was computed (the tests read canvases back).
-import { h } from './dom.js';
+import { h, downloadBlob } from './dom.js';
 
 export const SIDE = 112;
 
@@ -79,12 +79,5 @@ export function drawChannel(target, data, h, w, options) {
 }
 
 export function downloadCanvas(source, name) {
-  source.toBlob((blob) => {
-    const url = URL.createObjectURL(blob);
-    const a = h('a', { href: url, download: name });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
-  }, 'image/png');
+  source.toBlob((blob) => downloadBlob(blob, name), 'image/png');
 }

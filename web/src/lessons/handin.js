@@ -1,6 +1,6 @@
 // The hand-in overlay (the printable report, its JSON download) and the teacher's class summary overlay, wired to
 // the panel's elements. The report is made from the student's own browser storage; nothing is sent anywhere.
-import { h, downloadCsv } from '../dom.js';
+import { downloadBlob, downloadCsv } from '../dom.js';
 import { BUILD } from '../build.js';
 import { loadProgress } from './storage.js';
 import { buildReport, renderReport, readReport, classSummary, renderSummary, summaryCsvRows } from './report.js';
@@ -90,15 +90,10 @@ export class HandIn {
 
   async downloadJson() {
     const r = await this.report();
-    const url = URL.createObjectURL(new Blob([JSON.stringify(r, null, 1)], { type: 'application/json' }));
-    const a = h('a', {
-      href: url,
-      download: `${r.lesson.id}-${(r.student || 'report').replace(/[^\w-]+/g, '_')}.json`,
-    });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
+    downloadBlob(
+      new Blob([JSON.stringify(r, null, 1)], { type: 'application/json' }),
+      `${r.lesson.id}-${(r.student || 'report').replace(/[^\w-]+/g, '_')}.json`,
+    );
   }
 
   async summarize(files) {

@@ -2,7 +2,7 @@
 // current neuron's model response most, by projected gradient steps in the worker (core/.../perturbation.hpp, the
 // same engine and numbers as `cortexlens perturb`). Both responses shown are recomputed here from 8-bit images: the
 // original crop, and the perturbed image encoded as the PNG the user downloads and decoded back.
-import { h, showError, clearError, downloadCsv } from '../dom.js';
+import { h, showError, clearError, downloadBlob, downloadCsv } from '../dom.js';
 import { SIDE, canvas, drawRgb } from '../draw.js';
 import { percentileOf } from '../reference.js';
 import { PENALTIES } from '../state.js';
@@ -150,15 +150,6 @@ function figureCanvas(result, images) {
   ctx.font = '12px sans-serif';
   for (const [k, line] of lines.entries()) ctx.fillText(line, pad, side + 2 * pad + 30 + k * 18);
   return c;
-}
-
-function saveBlob(blob, name) {
-  const url = URL.createObjectURL(blob);
-  const a = h('a', { href: url, download: name });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
 // The 100-filter shared model's outputs, to keep the others in place; null when the build has none.
@@ -390,7 +381,7 @@ function wire(view) {
     if (view.control) view.control.cancelled = true;
   });
   el.downloadPng.addEventListener('click', () => {
-    if (view.result) saveBlob(view.result.blob, name(view.result, '.png'));
+    if (view.result) downloadBlob(view.result.blob, name(view.result, '.png'));
   });
   el.downloadCsv.addEventListener('click', () => {
     if (view.result) downloadCsv(name(view.result, '.csv'), CSV_HEADER, [csvRow(view.result)]);
@@ -398,7 +389,7 @@ function wire(view) {
   el.downloadFigure.addEventListener('click', () => {
     const r = view.result;
     if (!r) return;
-    figureCanvas(r, [el.original, el.delta, el.perturbed]).toBlob((blob) => saveBlob(blob, name(r, '-figure.png')));
+    figureCanvas(r, [el.original, el.delta, el.perturbed]).toBlob((blob) => downloadBlob(blob, name(r, '-figure.png')));
   });
 }
 
