@@ -4,18 +4,10 @@
 // A perturbation is a *run* stepped through in chunks, like synthesis (PROTOCOL.md: why runs): perturbStart builds
 // it, perturbAdvance runs some steps and reports, perturbStop frees it. The page cancels by not asking for the next
 // chunk, so predictions and other requests interleave with a long run.
-const MAX_RUNS = 4; // each holds copies of its model(s) and a few 112x112 buffers
-const runs = new Map(); // runId -> {handle (Embind Perturbation), ms}
-let nextRunId = 1;
+import { runTable } from './worker-runs.js';
 
-function forgetRun(runId) {
-  const run = runs.get(runId);
-  if (run) {
-    runs.delete(runId);
-    run.handle.delete();
-  }
-  return Boolean(run);
-}
+// At most 4: each holds copies of its model(s) and a few 112x112 buffers. A run: {handle (Embind Perturbation), ms}.
+const runs = runTable(4, 'perturbation run');
 
 export const perturbHandlers = {
   // {key, url?, pixels: Uint8Array (112*112*3), options, others?: {key, url?}} -> {runId, steps, startResponse}
@@ -29,17 +21,14 @@ export const perturbHandlers = {
     const handle = shared
       ? new cl.Perturbation(model, pixels, options || {}, shared)
       : new cl.Perturbation(model, pixels, options || {});
-    const runId = nextRunId++;
-    runs.set(runId, { handle, ms: performance.now() - t0 });
-    while (runs.size > MAX_RUNS) forgetRun(runs.keys().next().value);
+    const runId = runs.add({ handle, ms: performance.now() - t0 });
     return { runId, steps: handle.steps(), startResponse: handle.startResponse() };
   },
 
   // {runId, count} -> {step, steps, done, startResponse, bestResponse, othersChange, ms, current, best?, trace?}
   //   (best and trace once done; current: the iterate now, for the live view)
   async perturbAdvance({ runId, count = 10 }) {
-    const run = runs.get(runId);
-    if (!run) throw new Error(`perturbation run ${runId} is not running (finished, stopped or evicted)`);
+    const run = runs.take(runId);
     const h = run.handle;
     const t0 = performance.now();
     h.advance(Math.max(1, Math.min(1000, count | 0)));
@@ -74,6 +63,6 @@ export const perturbHandlers = {
   },
 
   async perturbStop({ runId }) {
-    return { stopped: forgetRun(runId) };
+    return { stopped: runs.forget(runId) };
   },
 };

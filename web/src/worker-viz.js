@@ -6,24 +6,11 @@
 // vizRunAdvance does a chunk of steps and returns the current image, vizRunStop frees it. The page's worker handles
 // one message at a time, so a cancel message could never interrupt a single long handler; with short chunks the
 // page cancels by simply not asking for the next one, and other requests (predictions, maps) interleave.
-const MAX_RUNS = 6; // each run holds a copy of its model and a few 112x112 buffers
-const runs = new Map(); // runId -> {kind: 'synth' | 'blocks', handle (Embind object), started: ms}
-let nextRunId = 1;
+import { runTable } from './worker-runs.js';
 
-function takeRun(runId) {
-  const run = runs.get(runId);
-  if (!run) throw new Error(`visualization run ${runId} is not running (finished, stopped or evicted)`);
-  return run;
-}
-
-function forgetRun(runId) {
-  const run = runs.get(runId);
-  if (run) {
-    runs.delete(runId);
-    run.handle.delete();
-  }
-  return Boolean(run);
-}
+// At most 6: each run holds a copy of its model and a few 112x112 buffers. A run: {kind: 'synth' | 'blocks', handle
+// (Embind object), started, ms}.
+const runs = runTable(6, 'visualization run');
 
 function copyOf(typed) {
   return typed.slice();
@@ -40,16 +27,14 @@ export const vizHandlers = {
     if (kind === 'synth') handle = new cl.Synthesis(model, options || {});
     else if (kind === 'blocks') handle = new cl.BlockImage(model, options || {});
     else throw new Error(`unknown run kind ${JSON.stringify(kind)}; expected 'synth' or 'blocks'`);
-    const runId = nextRunId++;
-    runs.set(runId, { kind, handle, started: performance.now(), ms: 0 });
-    while (runs.size > MAX_RUNS) forgetRun(runs.keys().next().value);
+    const runId = runs.add({ kind, handle, started: performance.now(), ms: 0 });
     return { runId, steps: kind === 'synth' ? handle.steps() : handle.maxBlocks() };
   },
 
   // {runId, count} -> synth: {step, steps, done, bestResponse, msPerStep, image (current RGB), best (RGB, when done)}
   //                   blocks: {step (blocks placed), steps, done, response, startResponse, image, blocks}
   async vizRunAdvance({ runId, count = 10, withBest = false }) {
-    const run = takeRun(runId);
+    const run = runs.take(runId);
     const t0 = performance.now();
     const h = run.handle;
     if (run.kind === 'synth') {
@@ -92,7 +77,7 @@ export const vizHandlers = {
   },
 
   async vizRunStop({ runId }) {
-    return { stopped: forgetRun(runId) };
+    return { stopped: runs.forget(runId) };
   },
 
   // {key, url?, input, selector} -> {shape: [112, 112, 1], data: Float32Array, value}
