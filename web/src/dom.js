@@ -54,3 +54,21 @@ export function downloadBlob(blob, name) {
 export function downloadCsv(name, header, rows) {
   downloadBlob(new Blob([toCsv(header, rows)], { type: 'text/csv' }), name);
 }
+
+// A drop zone for files: onFiles(File[]) for a drop with files. The events stop at the zone, so a model or lesson
+// file never reaches the image view's drop handler further up the page.
+export function dropTarget(zone, onFiles) {
+  zone.addEventListener('dragover', (event) => {
+    event.preventDefault();
+    event.stopPropagation();
+    zone.classList.add('dragging');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('dragging'));
+  zone.addEventListener('drop', (event) => {
+    event.preventDefault();
+    event.stopPropagation();
+    zone.classList.remove('dragging');
+    const files = [...(event.dataTransfer?.files || [])];
+    if (files.length) onFiles(files);
+  });
+}

@@ -1,6 +1,6 @@
 // The hand-in overlay (the printable report, its JSON download) and the teacher's class summary overlay, wired to
 // the panel's elements. The report is made from the student's own browser storage; nothing is sent anywhere.
-import { downloadBlob, downloadCsv } from '../dom.js';
+import { downloadBlob, downloadCsv, dropTarget } from '../dom.js';
 import { BUILD } from '../build.js';
 import { loadProgress } from './storage.js';
 import { buildReport, renderReport, readReport, classSummary, renderSummary, summaryCsvRows } from './report.js';
@@ -114,19 +114,4 @@ export class HandIn {
     ui.summaryError.textContent = problems.join(' ');
     ui.summaryCsv.disabled = !this.tables.length;
   }
-}
-
-export function dropTarget(zone, onFiles) {
-  zone.addEventListener('dragover', (event) => {
-    event.preventDefault();
-    zone.classList.add('dragging');
-  });
-  zone.addEventListener('dragleave', () => zone.classList.remove('dragging'));
-  zone.addEventListener('drop', (event) => {
-    event.preventDefault();
-    event.stopPropagation();
-    zone.classList.remove('dragging');
-    const files = [...(event.dataTransfer?.files || [])];
-    if (files.length) onFiles(files);
-  });
 }

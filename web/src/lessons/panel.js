@@ -4,14 +4,14 @@
 // (question.js), keeps progress and answers in this browser (storage.js) and hands in a report (handin.js).
 // State: `lessonId`, `lessonStep`, `lesson`, `lessonError`, `lessonAnswers` in the store (web/src/state.js).
 import DOMPurify from 'dompurify';
-import { h } from '../dom.js';
+import { h, dropTarget } from '../dom.js';
 import { galleryImage } from '../services.js';
 import { parseLesson, LessonError } from './parse.js';
 import { createLive, LIVE_KEYS } from './live.js';
 import { loadProgress, saveProgress, clearProgress, currentLesson, setCurrentLesson } from './storage.js';
 import { LessonSources } from './sources.js';
 import { QuestionForm } from './question.js';
-import { HandIn, dropTarget } from './handin.js';
+import { HandIn } from './handin.js';
 import { buildDom } from './panel-dom.js';
 
 const FIGURES_PER_STEP = 4;

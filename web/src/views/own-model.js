@@ -1,7 +1,7 @@
 // "Your model": a .keras or .clm file from this computer, checked and described by the worker's importer, then added
 // to the store's `entries` so the picker, "One neuron" and the model card treat it like any other model. Nothing is
 // uploaded: the file goes from the browser to the worker.
-import { h, showError, clearError, formatNumber } from '../dom.js';
+import { h, showError, clearError, formatNumber, dropTarget } from '../dom.js';
 import { layerTable } from '../model-card.js';
 
 const MAX_BYTES = 64 * 1024 * 1024;
@@ -63,7 +63,7 @@ export default {
       if (file) load(file);
       ui.input.value = '';
     });
-    wireDrop(ui.drop, load);
+    dropTarget(ui.drop, (files) => load(files[0]));
 
     return {
       update() {
@@ -104,23 +104,6 @@ function buildDom(root) {
     ui.result,
   );
   return ui;
-}
-
-// The events stop here: a model file must never reach a drop handler for images further up the page.
-function wireDrop(zone, load) {
-  zone.addEventListener('dragover', (event) => {
-    event.preventDefault();
-    event.stopPropagation();
-    zone.classList.add('dragging');
-  });
-  zone.addEventListener('dragleave', () => zone.classList.remove('dragging'));
-  zone.addEventListener('drop', (event) => {
-    event.preventDefault();
-    event.stopPropagation();
-    zone.classList.remove('dragging');
-    const file = event.dataTransfer.files[0];
-    if (file) load(file);
-  });
 }
 
 function describe(file, info) {
