@@ -21,6 +21,12 @@ export function svg(tag, attrs = {}, ...children) {
   return h(tag, { ...attrs, svg: true }, ...children);
 }
 
+// A box that scrolls sideways on narrow screens. Focusable and named, so a keyboard can scroll it too (WCAG 2.1.1;
+// axe's scrollable-region-focusable). Every wide table or strip goes through here rather than its own attributes.
+export function scrollRegion(label, attrs, ...children) {
+  return h('div', { class: 'table-scroll', ...attrs, tabindex: 0, role: 'region', 'aria-label': label }, ...children);
+}
+
 export function showError(el, message) {
   el.textContent = message;
   el.hidden = false;

@@ -1,6 +1,6 @@
 // The model card: what the model is, how big, where its weights came from, how well it does, whom to credit. Drawn for
 // the "Model card" view (views/model-card.js); its layer table also describes a loaded file in views/own-model.js.
-import { h, svg, formatNumber, formatBytes } from './dom.js';
+import { h, svg, formatNumber, formatBytes, scrollRegion } from './dom.js';
 
 // The teacher the compact models were distilled from: an ensemble of deep networks (the paper: ~60 M parameters).
 const TEACHER_PARAMS = 60e6;
@@ -73,10 +73,9 @@ function architecture(info) {
 }
 
 export function layerTable(info) {
-  return h(
-    'div',
-    // Focusable, so a keyboard can scroll a table wider than a phone (WCAG 2.1.1).
-    { class: 'table-scroll', tabindex: 0, role: 'region', 'aria-label': 'Layers of the model' },
+  return scrollRegion(
+    'Layers of the model',
+    {},
     h(
       'table',
       { class: 'layer-table' },
@@ -209,11 +208,7 @@ export function renderModelCard(entry, info, manifest) {
     'div',
     {},
     h('h3', {}, entry.kind === 'neuron' ? `Model card: neuron ${entry.id}` : `Model card: ${entry.name || entry.id}`),
-    h(
-      'div',
-      { class: 'arch-wrap', tabindex: 0, role: 'region', 'aria-label': 'Architecture of the model' },
-      architecture(info),
-    ),
+    scrollRegion('Architecture of the model', { class: 'arch-wrap' }, architecture(info)),
     h(
       'div',
       { class: 'card-grid' },

@@ -1,7 +1,7 @@
 // The hand-in: a student's lesson as a report (JSON for the teacher, a printable page for the student), and the
 // class summary that merges several reports into one table (student x question). Everything here is built from the
 // student's own browser storage and the page; nothing is sent anywhere: the student hands the file in.
-import { h } from '../dom.js';
+import { h, scrollRegion } from '../dom.js';
 import { formatLive } from './live.js';
 
 export const REPORT_FORMAT = 'cortexlens-lesson-report';
@@ -199,9 +199,9 @@ export function classSummary(reports) {
 const MARK = { true: '✓', false: '✗', null: '' };
 export function renderSummary(tables) {
   return tables.map((t, k) =>
-    h(
-      'div',
-      { class: 'table-scroll' },
+    scrollRegion(
+      `Answers to ${t.lesson.title}`,
+      {},
       h(
         'table',
         { class: 'lesson-summary-table', id: `lesson-summary-table-${k}` },

@@ -255,12 +255,7 @@ function buildDom(root) {
     ),
     ui.chosen,
     ui.chart,
-    h(
-      'div',
-      // Scrolls sideways on phones: focusable, so a keyboard can scroll it too.
-      { class: 'table-scroll', tabindex: 0, role: 'region', 'aria-label': 'Model sizes compared' },
-      h('table', { class: 'raw-table compression-table' }, head, ui.tbody),
-    ),
+    scrollRegion('Model sizes compared', {}, h('table', { class: 'raw-table compression-table' }, head, ui.tbody)),
     h('div', { class: 'population-head' }, ui.csv, ui.png),
   );
   root.append(

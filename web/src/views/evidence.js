@@ -1,6 +1,6 @@
 // "Evidence": does the model predict the real neuron? The current neuron's predictions for the held-out images of its
 // session against the recorded responses (scatter, r), and the build's per-session fidelity table for every neuron.
-import { h, showError, clearError, downloadCsv } from '../dom.js';
+import { h, showError, clearError, downloadCsv, scrollRegion } from '../dom.js';
 import { drawScatter } from '../charts.js';
 import { asset } from '../build.js';
 
@@ -115,13 +115,7 @@ function buildDom(root) {
     img: h('img', { id: 'evidence-img', alt: '', width: 112, height: 112 }),
     caption: h('figcaption', { id: 'evidence-caption', class: 'mono' }),
     error: h('p', { id: 'evidence-error', class: 'error', role: 'alert', hidden: true }),
-    summary: h('div', {
-      id: 'fidelity-summary',
-      class: 'table-scroll',
-      tabindex: 0,
-      role: 'region',
-      'aria-label': 'Fidelity per session',
-    }),
+    summary: scrollRegion('Fidelity per session', { id: 'fidelity-summary' }),
     fidelityCsv: h(
       'button',
       { type: 'button', id: 'fidelity-csv', class: 'button quiet', disabled: true },

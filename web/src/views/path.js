@@ -3,7 +3,7 @@
 // (as a percentile of its natural-image responses) and how far the whole population (the 100-filter shared model's
 // 219 outputs) has moved from the first image. The pixels and numbers are those of `cortexlens path`
 // (core/include/cortexlens/image_path.hpp; the worker's pathRun, web/src/worker-path.js).
-import { h, showError, clearError, downloadCsv } from '../dom.js';
+import { h, showError, clearError, downloadCsv, scrollRegion } from '../dom.js';
 import { canvas as makeCanvas, drawRgb, downloadCanvas } from '../draw.js';
 import { percentileOf } from '../reference.js';
 import { drawSeries } from '../series-chart.js';
@@ -294,7 +294,7 @@ function buildDom(root) {
       ui.status,
     ),
     ui.error,
-    h('div', { class: 'path-strip-wrap' }, ui.strip),
+    scrollRegion('Images along the path', { class: 'path-strip-wrap' }, ui.strip),
     ui.summary,
     h('div', { class: 'card-grid' }, ui.response, ui.distance),
     h('div', { class: 'population-head' }, ui.csv, ui.png),
