@@ -71,7 +71,9 @@ export function startServer({ isolated = false } = {}) {
   );
 }
 
-export async function launch() {
+// args: extra Chromium flags, e.g. --use-file-for-fake-video-capture=FILE.y4m (the live view's tests feed the fake
+// camera their own moving patterns).
+export async function launch({ args = [] } = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     args: [
@@ -82,6 +84,7 @@ export async function launch() {
       '--disable-gpu',
       '--use-fake-device-for-media-stream',
       '--use-fake-ui-for-media-stream',
+      ...args,
     ],
   });
 }

@@ -252,6 +252,46 @@ export const schema = {
     },
   },
 
+  // ---- Live (web/src/views/live.js) ----
+  // Which camera a phone opens: 'environment' (the back one) or 'user' (the front one).
+  liveFacing: {
+    initial: 'environment',
+    link: { param: 'facing', encode: plain('environment'), decode: oneOf('environment', 'user') },
+  },
+  // The square of each frame the model sees: size in % of the frame's short side (20..100), and x, y in % of the room
+  // left to move it in (50 = centred).
+  liveCrop: {
+    initial: { size: 100, x: 50, y: 50 },
+    link: {
+      param: 'lcrop',
+      encode: (v) => (v.size === 100 && v.x === 50 && v.y === 50 ? null : `${v.size},${v.x},${v.y}`),
+      decode: described((t) => {
+        const parts = t.split(',').map(Number);
+        const [size, x, y] = parts;
+        return parts.length === 3 &&
+          parts.every(Number.isInteger) &&
+          size >= 20 &&
+          size <= 100 &&
+          x >= 0 &&
+          x <= 100 &&
+          y >= 0 &&
+          y <= 100
+          ? { size, x, y }
+          : undefined;
+      }, 'SIZE,X,Y: the size 20..100, x and y 0..100 (percent)'),
+    },
+  },
+  // Whether the saliency overlay follows the live frames, and whether the shared model lights the strip of all
+  // neurons (each takes worker time; a slow phone may want the one neuron alone).
+  liveSaliency: { initial: true, link: { param: 'lsal', encode: (v) => (v ? null : '0'), decode: flag.decode } },
+  liveStrip: { initial: true, link: { param: 'lstrip', encode: (v) => (v ? null : '0'), decode: flag.decode } },
+  // A whole video file through the current neuron: {neuronId, title, rate (frames per second of video), times,
+  // responses, percentiles, ms} or null.
+  liveAnalysis: { initial: null },
+  // A picture another view hands to the image view (a frozen live frame): {file: File, source: 'camera' | 'local',
+  // title}; the image view decodes it through its own path and sets it back to null.
+  imageFile: { initial: null },
+
   // ---- what the page loaded or computed (not in links: a link recomputes them) ----
   // models/manifest.json as read ({models: [], referenceImages, ...}); entries = its models plus loaded files.
   manifest: { initial: null },

@@ -154,7 +154,7 @@ const sameCrop = (a, b) => a === b || (a && b && a.x === b.x && a.y === b.y && a
 export default {
   id: 'image-input',
   slot: 'image',
-  keys: ['image', 'crop', 'gallery', 'engine', 'imageError'],
+  keys: ['image', 'crop', 'gallery', 'engine', 'imageError', 'imageFile'],
   mount(root, app) {
     const { store } = app;
     const area = imageAreaDom();
@@ -198,6 +198,11 @@ export default {
     return {
       update(changed) {
         if (changed.has('gallery')) gallery.fill();
+        const handed = store.get('imageFile');
+        if (changed.has('imageFile') && handed) {
+          store.set({ imageFile: null });
+          loader.loadFile(handed.file, handed.source, handed.title);
+        }
         if (changed.has('imageError')) {
           const message = store.get('imageError');
           if (message) showError(ui.error, message);
@@ -294,7 +299,7 @@ function imageLoader({ store, worker }, area, ui, view) {
     showError(ui.error, message);
   }
 
-  async function loadFile(file, source = 'local') {
+  async function loadFile(file, source = 'local', named = null) {
     if (!file) return;
     if (file.size > MAX_FILE_BYTES) {
       refuse(
@@ -302,7 +307,7 @@ function imageLoader({ store, worker }, area, ui, view) {
       );
       return;
     }
-    const title = source === 'camera' ? 'camera snapshot' : file.name || 'pasted image';
+    const title = named || (source === 'camera' ? 'camera snapshot' : file.name || 'pasted image');
     const image = { source, key: source === 'camera' ? 'local:camera' : `local:${title}`, title };
     const stillWanted = claim();
     try {

@@ -12,11 +12,13 @@ import path from './path.js';
 import compression from './compression.js';
 import lessons from '../lessons/player.js';
 import perturb from './perturb.js';
+import live from './live.js';
 
 export const views = [
   imageInput,
   neuron,
   population,
+  live,
   modelCard,
   evidence,
   inside,

@@ -1,0 +1,61 @@
+// Measures the live view in headless Chromium on a fake camera (60 frames a second of moving patterns, made by
+// tests/browser/live-fixtures.mjs): frames/s of the one neuron with its trace drawn, the strip of all neurons (shared
+// model) per second, saliency maps per second, and the main thread's long tasks (PerformanceObserver 'longtask', over
+// 50 ms). Prints, asserts nothing: the figures depend on the machine and on what else runs on it.
+// Usage: node tests/browser/measure-live.mjs [seconds per phase, default 8]   (CORTEXLENS_SITE_DIR selects the site)
+import path from 'node:path';
+import { startServer, launch, openPage, repoRoot, siteDir, manifest } from './harness.mjs';
+import { writeCameraFile } from './live-fixtures.mjs';
+
+const seconds = Number(process.argv[2] || 8);
+const camera = writeCameraFile(path.join(repoRoot, 'build/live-test/camera-60.y4m'), { fps: 60, frames: 120 });
+const { server, origin } = await startServer();
+const browser = await launch({ args: [`--use-file-for-fake-video-capture=${camera}`] });
+const { page, context } = await openPage(browser, origin);
+
+const counts = () =>
+  page.evaluate(() => {
+    const d = window.cortexLens.timings.live;
+    return {
+      neuron: d.lanes.neuron.done,
+      strip: d.lanes.strip.done,
+      saliency: d.lanes.saliency.done,
+      latencies: d.latencies.slice(),
+      longTasks: d.longTasks.slice(),
+    };
+  });
+
+// One phase: the lanes' completions over `seconds`, after 2 s to let the models load.
+async function phase(name, settings) {
+  await page.evaluate((s) => window.cortexLens.store.set(s), settings);
+  await page.waitForTimeout(2000);
+  const a = await counts();
+  await page.waitForTimeout(seconds * 1000);
+  const b = await counts();
+  const rate = (k) => ((b[k] - a[k]) / seconds).toFixed(1);
+  const lat = b.latencies.slice(-Math.max(1, b.neuron - a.neuron)).map((l) => l.latency);
+  lat.sort((x, y) => x - y);
+  const compute = b.latencies.slice(-lat.length).map((l) => l.compute);
+  compute.sort((x, y) => x - y);
+  const long = b.longTasks.slice(a.longTasks.length);
+  console.log(
+    `${name}: one neuron ${rate('neuron')} frames/s (median latency ${lat[lat.length >> 1]?.toFixed(0)} ms, worker ${compute[compute.length >> 1]?.toFixed(1)} ms/frame), ` +
+      `all neurons ${rate('strip')}/s, saliency ${rate('saliency')}/s; main-thread long tasks: ${long.length}` +
+      (long.length ? ` (longest ${Math.max(...long).toFixed(0)} ms)` : ''),
+  );
+}
+
+await page.click('#tab-live');
+await page.click('#live-camera');
+await page.waitForFunction(() => window.cortexLens.timings.live.latencies.length > 5, null, { timeout: 60000 });
+const neuron = await page.evaluate(() => window.cortexLens.app.catalog.current().id);
+console.log(
+  `site: ${siteDir}; neuron ${neuron}; shared model: ${manifest.models.some((m) => m.kind === 'shared') ? 'yes' : 'no'}; ` +
+    `${seconds} s per phase on a fake 60 frames/s camera; ${await page.evaluate(() => navigator.hardwareConcurrency)} cores`,
+);
+await phase('one neuron alone', { liveStrip: false, liveSaliency: false });
+await phase('with the strip of all neurons', { liveStrip: true, liveSaliency: false });
+await phase('with the strip and saliency', { liveStrip: true, liveSaliency: true });
+await context.close();
+await browser.close();
+server.close();

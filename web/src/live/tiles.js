@@ -1,0 +1,55 @@
+// The strip of every recorded neuron, lit by where the shared model's response puts each one among its reference
+// natural images. A tile shows the neuron's preferred image when the manifest has one (entry.portrait.max), else its
+// number on a plain tile; either way its colour (or brightness) follows the response. Small on purpose: the portraits
+// view's own tile module may replace it.
+import { h } from '../dom.js';
+import { asset } from '../build.js';
+import { colourOf } from '../draw.js';
+
+// entries: the manifest's neuron entries, in strip order; onPick(id) when a tile is clicked.
+export function neuronTiles(entries, onPick) {
+  const tiles = new Map();
+  const element = h('div', { class: 'live-tiles', id: 'live-tiles' });
+  for (const e of entries) {
+    const label = `${e.id}${e.session ? ` (session ${e.session}, neuron ${e.neuron})` : ''}: open in the live view`;
+    const portrait = e.portrait?.max;
+    const tile = h(
+      'button',
+      { type: 'button', class: `live-tile${portrait ? ' portrait' : ''}`, 'data-id': e.id, 'aria-label': label },
+      portrait
+        ? h('img', { src: asset(portrait), alt: '', width: 32, height: 32, loading: 'lazy' })
+        : String(e.neuron ?? e.id),
+    );
+    tiles.set(e.id, tile);
+    element.append(tile);
+  }
+  element.addEventListener('click', (event) => {
+    const id = event.target.closest('button[data-id]')?.dataset.id;
+    if (id) onPick(id);
+  });
+  return {
+    element,
+    // percentiles: Map id -> 0..100 (NaN or missing: the tile goes grey). Colour: black (bottom of the natural images)
+    // to yellow (top), the palette of the page's unsigned maps.
+    set(percentiles) {
+      for (const [id, tile] of tiles) {
+        const p = percentiles.get(id);
+        if (!Number.isFinite(p)) {
+          tile.style.background = '';
+          tile.style.opacity = '';
+          continue;
+        }
+        if (tile.classList.contains('portrait')) tile.style.opacity = String(0.25 + 0.75 * (p / 100));
+        else {
+          const [r, g, b] = colourOf(p, 100, false);
+          tile.style.background = `rgb(${r} ${g} ${b})`;
+          tile.style.color = p > 55 ? '#000' : '#fff';
+        }
+        tile.dataset.p = p.toFixed(1);
+      }
+    },
+    mark(id) {
+      for (const [tid, tile] of tiles) tile.classList.toggle('current', tid === id);
+    },
+  };
+}
