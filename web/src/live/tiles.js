@@ -15,7 +15,13 @@ export function neuronTiles(entries, onPick) {
     const portrait = e.portrait?.max;
     const tile = h(
       'button',
-      { type: 'button', class: `live-tile${portrait ? ' portrait' : ''}`, 'data-id': e.id, 'aria-label': label },
+      {
+        type: 'button',
+        class: `live-tile${portrait ? ' portrait' : ''}`,
+        'data-id': e.id,
+        'aria-label': label,
+        title: label,
+      },
       portrait
         ? h('img', { src: asset(portrait), alt: '', width: 32, height: 32, loading: 'lazy' })
         : String(e.neuron ?? e.id),

@@ -3,10 +3,9 @@
 // worker, and a saliency map follows at a lower rate. Every lane keeps at most one frame waiting: the newest replaces
 // one not yet started (src/live/lane.js), so what is shown is never more than a frame behind the camera.
 // Freeze hands the frame to every other view through the image view's own decode path (store key imageFile).
-import { showError, clearError, downloadBlob, downloadCsv } from '../dom.js';
+import { h, showError, clearError, downloadBlob, downloadCsv } from '../dom.js';
 import { percentileOf, ordinal } from '../reference.js';
 import { drawRgb, drawMap, colourOf } from '../draw.js';
-import { h } from '../dom.js';
 import { drawSeries } from '../series-chart.js';
 import { latestLane } from '../live/lane.js';
 import { neuronTiles } from '../live/tiles.js';
@@ -160,7 +159,7 @@ function drawTrace({ ui, live }) {
       yLabel: usePercentile ? 'percentile' : 'response',
       title: 'The last 10 seconds',
       xTicks: [-10, -8, -6, -4, -2, 0].map((x) => ({ x, text: String(-x) })),
-      aspect: 0.36,
+      aspect: ui.trace.clientWidth < 500 ? 0.62 : 0.36, // a phone's chart needs its height to read the axis
     },
   );
 }
