@@ -15,6 +15,7 @@ import {
   modelFileFor,
   cliAvailable,
   screenshot,
+  axeViolations,
 } from './harness.mjs';
 import { writeCameraFile, writeBmp, cliResponses } from './live-fixtures.mjs';
 
@@ -165,6 +166,8 @@ test('live values are the CLI’s on the frames fed, and no frame waits behind a
     });
   }
   await screenshot(page, 'live-desktop');
+  // Running, with every tile lit: still no serious or critical accessibility violation.
+  assert.deepEqual(await axeViolations(page, { context: '#view-live' }), []);
   assert.deepEqual(errors, []);
   await context.close();
 });

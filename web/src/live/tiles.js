@@ -11,7 +11,8 @@ export function neuronTiles(entries, onPick) {
   const tiles = new Map();
   const element = h('div', { class: 'live-tiles', id: 'live-tiles' });
   for (const e of entries) {
-    const label = `${e.id}${e.session ? ` (session ${e.session}, neuron ${e.neuron})` : ''}: open in the live view`;
+    // The visible number is a word of the name (WCAG 2.5.3, label in name).
+    const label = e.session ? `neuron ${e.neuron} of session ${e.session} (${e.id}): follow it` : `${e.id}: follow it`;
     const portrait = e.portrait?.max;
     const tile = h(
       'button',
