@@ -6,6 +6,14 @@ import { h } from '../dom.js';
 import { asset } from '../build.js';
 import { colourOf } from '../draw.js';
 
+// Black or white, whichever contrasts more with the background (WCAG relative luminance): the palette's middle is
+// orange, where a fixed threshold on the percentile leaves white text under the 4.5:1 contrast ratio.
+function inkOn(r, g, b) {
+  const linear = (c) => (c / 255 <= 0.04045 ? c / 255 / 12.92 : ((c / 255 + 0.055) / 1.055) ** 2.4);
+  const l = 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+  return (l + 0.05) / 0.05 >= 1.05 / (l + 0.05) ? '#000' : '#fff';
+}
+
 // entries: the manifest's neuron entries, in strip order; onPick(id) when a tile is clicked.
 export function neuronTiles(entries, onPick) {
   const tiles = new Map();
@@ -50,7 +58,7 @@ export function neuronTiles(entries, onPick) {
         else {
           const [r, g, b] = colourOf(p, 100, false);
           tile.style.background = `rgb(${r} ${g} ${b})`;
-          tile.style.color = p > 55 ? '#000' : '#fff';
+          tile.style.color = inkOn(r, g, b);
         }
         tile.dataset.p = p.toFixed(1);
       }
