@@ -45,7 +45,7 @@ constexpr const char* kFitUsage =
     "  Fits a neuron's responses with a ridge-regression readout on a shared model's last-stage features (as the\n"
     "  authors' linear mapping; penalty chosen by 5-fold cross-validation), reports r on held-out images (every 5th\n"
     "  row of the file) with a 95% confidence interval (Fisher z), and writes the model. --prune then prunes it as\n"
-    "  `cortexlens prune` does, with the fitted model's predictions as targets.\n"
+    "  `cortexlens prune` does, with the fitted model's predictions as targets (--step1-only: its step 1 only).\n"
     "  FILE.csv: rows 'image,response' (an optional header line); image is a shipped session image (190923/0001 ..\n"
     "  210225/1200) or, with --images DIR, a file name in DIR.\n";
 
