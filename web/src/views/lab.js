@@ -101,19 +101,15 @@ function elements() {
       'Open in \u201cOne neuron\u201d',
     ),
   };
+  el.results = h('div', { id: 'lab-results', hidden: true });
   el.ours.id = 'lab-ours';
   el.published.id = 'lab-published';
   return el;
 }
 
 function layout(el) {
-  return [
-    ...about(),
-    row(labelled('Neuron', el.neuron), labelled('Fitting images', el.fit), labelled('Steps', el.mode)),
-    el.note,
-    row(el.start, el.pause, el.cancel, el.progress),
-    el.status,
-    el.error,
+  // Shown once a run has started: empty charts say nothing.
+  el.results.append(
     h('div', { class: 'lab-charts' }, el.rChart, el.pChart),
     row(
       figure(el.bars, h('figcaption', { class: 'fineprint' }, 'filters per layer: ours (bars), published (marks)')),
@@ -122,6 +118,15 @@ function layout(el) {
     ),
     el.table,
     row(el.save, el.open),
+  );
+  return [
+    ...about(),
+    row(labelled('Neuron', el.neuron), labelled('Fitting images', el.fit), labelled('Steps', el.mode)),
+    el.note,
+    row(el.start, el.pause, el.cancel, el.progress),
+    el.status,
+    el.error,
+    el.results,
   ];
 }
 
@@ -320,6 +325,7 @@ async function startRun(view) {
   delete el.ours.dataset.done;
   delete el.published.dataset.done;
   el.start.disabled = true;
+  el.results.hidden = false;
   el.pause.disabled = el.cancel.disabled = false;
   el.pause.textContent = 'Pause';
   const fitCount = store.get('labFit');
