@@ -12,6 +12,7 @@
 //   params, fve, heldoutR}]; run.progress() -> {phase, stages, step1Stage, step3Started, step3Removals, candidates,
 //   candidatesChecked}; run.model() -> a new Model handle (the caller deletes it); run.modelFile(name, source) ->
 //   Uint8Array of a float32 .clm of the model so far.
+// pruneFigures(model) -> {params, filtersPerStage}: a model's figures counted as the run counts them.
 #include <cmath>
 #include <memory>
 
@@ -154,9 +155,20 @@ class WasmPruneRun {
   std::unique_ptr<PruneRun> run_;
 };
 
+// {params, filtersPerStage} of any prunable model, counted as the pruning counts (BatchNormalization folded, biases
+// where nonzero): how the lab puts a published model beside a pruned one.
+val prune_figures(const WasmModel& model) {
+  const PrunableLayout layout = take_or_throw(prunable_layout(model.model()));
+  val out = val::object();
+  out.set("params", static_cast<double>(parameter_count(model.model())));
+  out.set("filtersPerStage", int_array(filters_per_stage(model.model(), layout)));
+  return out;
+}
+
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(cortexlens_prune) {
+  emscripten::function("pruneFigures", &prune_figures);
   emscripten::class_<WasmPruneRun>("PruneRun")
       .constructor<const WasmModel&, int, const val&>()
       .function("addFitImage", &WasmPruneRun::add_fit_image)

@@ -68,6 +68,10 @@ test('a pruning run stepped unit by unit is deterministic and saves a loadable m
     const loaded = cl.loadModelFile(a.bytes);
     try {
       assert.equal(loaded.info().params, a.events.at(-1).params);
+      assert.deepEqual(cl.pruneFigures(loaded), {
+        params: a.events.at(-1).params,
+        filtersPerStage: a.events.at(-1).filtersPerStage,
+      });
     } finally {
       loaded.delete();
     }

@@ -102,6 +102,14 @@ export const pruneHandlers = {
     return { result: { bytes, info }, transfer: [bytes.buffer] };
   },
 
+  // {key, url?} -> {params, filtersPerStage}: a model's size counted as the pruning counts it (BatchNormalization
+  // folded), so a published model and a pruned one compare like for like.
+  async pruneFigures({ key, url }, _progress, context) {
+    const cl = await context.cortexLens();
+    const { model } = await context.ensureModel({ key, url });
+    return cl.pruneFigures(model);
+  },
+
   async pruneStop({ runId }) {
     return { stopped: runs.forget(runId) };
   },

@@ -300,7 +300,8 @@ async function publishedFigures(view, entry, session, neuronIndex, held) {
     images: held.map((n) => ({ number: n, url: imageUrl(session, n) })),
     recorded,
   });
-  return { recorded, r: evaluated.r, params: entry.params, filters: entry.filters, ref };
+  const figures = await app.worker.request('pruneFigures', ref);
+  return { recorded, r: evaluated.r, params: figures.params, filters: figures.filtersPerStage, ref };
 }
 
 async function startRun(view) {
