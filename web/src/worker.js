@@ -14,6 +14,8 @@ import { probeHandlers } from './worker-probes.js';
 import { pathHandlers } from './worker-path.js';
 // The handlers of "Smallest change" (perturbation runs).
 import { perturbHandlers } from './worker-perturb.js';
+// The handlers of the model lab (pruning runs).
+import { pruneHandlers } from './worker-prune.js';
 
 // Loaded models kept per worker: all 219 fit (measured: 20 published models and a prediction each stay inside the
 // initial 16 MB wasm heap), so a second image in the population view needs no reloading.
@@ -326,6 +328,7 @@ for (const [file, extra] of [
   ['worker-probes.js', probeHandlers],
   ['worker-path.js', pathHandlers],
   ['worker-perturb.js', perturbHandlers],
+  ['worker-prune.js', pruneHandlers],
 ])
   for (const [type, handler] of Object.entries(extra)) {
     if (handlers[type]) throw new Error(`${file}: '${type}' is already a handler`);
