@@ -1,8 +1,8 @@
 // The "Tuning" view's speed in headless Chromium on the built site: a 12 x 12 two-parameter grating sweep
 // (orientation 0..165 by 15 x frequency 1..12 cycles/image) for one neuron's int8 model, and the same sweep for all
-// 219 neurons through the 100-filter shared model. Prints, per repeat, the worker's compute time (drawing the
-// stimuli + the passes) and the page's round trip (store change -> reply in the store, including the 144 stimuli
-// the curve draws). Targets (issue 14): <= 0.5 s and <= 3 s.
+// 219 neurons through the 100-filter shared model. Prints, per repeat, the compute time (the slowest of the pool's
+// workers, each drawing and running its share of the stimuli) and the page's round trip (store change -> reply in
+// the store, including the 144 stimuli the curve draws). Targets (issue 14): <= 0.5 s and <= 3 s.
 //   node bench/tuning_bench.mjs [--repeats N]   (CORTEXLENS_SITE_DIR: the built site, default build/site;
 //   CORTEXLENS_WASM_DIR: the module for the node part, default build/wasm/wasm)
 import fs from 'node:fs';
@@ -88,7 +88,7 @@ await page.evaluate(() => window.cortexLens.store.set({ probeAll: true }));
 for (let i = 0; i < repeats; ++i) {
   const all = await run('probePopulation', sweep(10 + i), 10 + i);
   console.log(
-    `all neurons (${shared.id}, ${all.precision}, ${all.outputs} outputs): compute ${(all.compute / 1000).toFixed(3)} s, round trip ${(all.roundTrip / 1000).toFixed(3)} s (shares the worker with the one-neuron sweep of the same change)`,
+    `all neurons (${shared.id}, ${all.precision}, ${all.outputs} outputs): compute ${(all.compute / 1000).toFixed(3)} s, round trip ${(all.roundTrip / 1000).toFixed(3)} s (after the one-neuron sweep of the same change, in the same workers; compute = the slowest worker)`,
   );
 }
 await browser.close();

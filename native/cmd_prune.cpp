@@ -26,24 +26,26 @@ namespace {
 
 constexpr const char* kPruneUsage =
     "usage: cortexlens prune SHARED_MODEL --neuron SESSION_nI -o PRUNED.clm [--fve F] [--delta D] [--step1-only]\n"
-    "                        [--fit-step K] [--time-limit S] [--threads N] [--data DIR]\n"
+    "                        [--fit-step K] [--eval-step M] [--time-limit S] [--events FILE.jsonl] [--threads N]\n"
+    "                        [--data DIR]\n"
     "  Restricts a shared model (shared_compact_model_<F>filters.keras) to one neuron's output and prunes it:\n"
     "  step 1 removes, stage by stage from the last, the least varying filters while a least-squares refit of the\n"
     "  next stage keeps at least F of its variance (default 0.9); step 3 removes single filters while the fraction\n"
     "  of variance explained of the prediction drops by no more than -D (D default -0.01). After each removal the\n"
     "  readout is refitted by ridge regression. Fitted on the starting model's own predictions on images 1-600 of the\n"
     "  sessions 190923, 201025 and 210225 (--fit-step K: every K-th of them, for speed); r is measured on images\n"
-    "  601-1200 against the recorded responses. --time-limit S stops removing filters after S seconds and keeps\n"
-    "  the model reached (said in the output).\n"
+    "  601-1200 against the recorded responses (--eval-step M: every M-th of them). --time-limit S stops removing "
+    "filters after S seconds and keeps\n"
+    "  the model reached (said in the output). --events writes every removal as a JSON line (all its filters).\n"
     "  Method: Cowley, Stan, Pillow & Smith, Nature (2026); code: github.com/cowleygroup/V4_compact_models.\n";
 
 constexpr const char* kFitUsage =
     "usage: cortexlens fit SHARED_MODEL --responses FILE.csv -o MODEL.clm [--images DIR] [--name NAME] [--prune]\n"
-    "                      [--fve F] [--delta D] [--threads N] [--data DIR]\n"
+    "                      [--fve F] [--delta D] [--step1-only] [--threads N] [--data DIR]\n"
     "  Fits a neuron's responses with a ridge-regression readout on a shared model's last-stage features (as the\n"
     "  authors' linear mapping; penalty chosen by 5-fold cross-validation), reports r on held-out images (every 5th\n"
     "  row of the file) with a 95% confidence interval (Fisher z), and writes the model. --prune then prunes it as\n"
-    "  `cortexlens prune` does, with the fitted model's predictions as targets.\n"
+    "  `cortexlens prune` does, with the fitted model's predictions as targets (--step1-only: its step 1 only).\n"
     "  FILE.csv: rows 'image,response' (an optional header line); image is a shipped session image (190923/0001 ..\n"
     "  210225/1200) or, with --images DIR, a file name in DIR.\n";
 
@@ -81,6 +83,27 @@ PruneOptions prune_options(int threads, double fve, double delta) {
     std::fflush(stdout);
   };
   return options;
+}
+
+std::string int_list(const std::vector<int>& values) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < values.size(); ++i) text += (i ? "," : "") + std::to_string(values[i]);
+  return text + "]";
+}
+
+std::string number_json(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buffer[40];
+  std::snprintf(buffer, sizeof buffer, "%.17g", v);
+  return buffer;
+}
+
+// One removal as the page's worker reports it (web/PROTOCOL.md, pruneAdvance), so the two can be compared.
+std::string event_json(const PruneEvent& e) {
+  return "{\"step\":" + std::to_string(e.step) + ",\"stage\":" + std::to_string(e.stage) +
+         ",\"filters\":" + int_list(e.filters) + ",\"filtersPerStage\":" + int_list(e.filters_per_stage) +
+         ",\"params\":" + std::to_string(e.params) + ",\"fve\":" + number_json(e.fve) +
+         ",\"heldoutR\":" + number_json(e.heldout_r) + "}";
 }
 
 Status write_model(const Model& model, const std::string& path, const std::string& source) {
@@ -152,10 +175,10 @@ Status print_result(const PruneResult& result, const std::string& session, int n
 }  // namespace
 
 Outcome run_prune(const Args& args) {
-  std::string model_path, neuron_name, output, data_dir = configured_data_dir();
+  std::string model_path, neuron_name, output, events_path, data_dir = configured_data_dir();
   double fve = 0.9, delta = -0.01;
   bool step1_only = false;
-  int threads = default_thread_count(), fit_step = 1, time_limit = 0;
+  int threads = default_thread_count(), fit_step = 1, eval_step = 1, time_limit = 0;
   ArgParser parser("prune", kPruneUsage);
   parser.positional("SHARED_MODEL", model_path)
       .text("--neuron", "SESSION_nI", neuron_name)
@@ -168,7 +191,9 @@ Outcome run_prune(const Args& args) {
               [&delta](const std::string& t) { return parse_finite_number(t, delta) && delta <= 0; })
       .flag("--step1-only", step1_only)
       .integer("--fit-step", "K", 1, 600, fit_step)
+      .integer("--eval-step", "M", 1, 600, eval_step)
       .integer("--time-limit", "S", 1, 1000000, time_limit)
+      .text("--events", "FILE.jsonl", events_path)
       .integer("--threads", "N", 1, 1024, threads)
       .text("--data", "DIR", data_dir);
   if (Outcome parsed = parser.parse(args); !parsed.is_ok()) return parsed;
@@ -194,24 +219,35 @@ Outcome run_prune(const Args& args) {
   data.fit_inputs = std::move(fit_inputs).value();
   auto eval_inputs = load_session_inputs(data_dir, session, 601, 1200);
   if (!eval_inputs) return eval_inputs.status();
-  data.eval_inputs = std::move(eval_inputs).value();
+  for (std::size_t i = 0; i < eval_inputs->size(); i += static_cast<std::size_t>(eval_step))
+    data.eval_inputs.push_back(std::move(eval_inputs.value()[i]));
   auto responses = read_session_responses(data_dir, session);
   if (!responses) return responses.status();
   if (neuron >= responses->neurons || responses->images < 1200)
     return Status::error("session " + session + " has " + std::to_string(responses->neurons) + " neurons and " +
                          std::to_string(responses->images) + " images, expected neuron " + std::to_string(neuron) +
                          " and 1200 images");
-  for (int i = 600; i < 1200; ++i) data.eval_responses.push_back(responses->at(neuron, i));
+  for (int i = 600; i < 1200; i += eval_step) data.eval_responses.push_back(responses->at(neuron, i));
 
   PruneOptions options = prune_options(threads, fve, delta);
   options.run_step3 = !step1_only;
+  std::unique_ptr<std::ofstream> events;
+  if (!events_path.empty()) {
+    events = std::make_unique<std::ofstream>(events_path);
+    if (!*events) return Status::error("--events: cannot write '" + events_path + "'");
+    options.on_event = [print = options.on_event, out = events.get()](const PruneEvent& e) {
+      print(e);
+      *out << event_json(e) << '\n';
+      out->flush();
+    };
+  }
   const TimeLimit limit{start, static_cast<double>(time_limit)};
   options.cancelled = limit.check();
   std::printf(
       "pruning %s restricted to %s: %zu fitting images (every %d of images 1-600 of %zu sessions, targets: its "
-      "own predictions), %zu held-out images (601-1200 of %s), fve %.3g, delta %.3g, %d threads\n",
+      "own predictions), %zu held-out images (every %d of 601-1200 of %s), fve %.3g, delta %.3g, %d threads\n",
       shared->name.c_str(), neuron_name.c_str(), data.fit_inputs.size(), fit_step, kImageSessions.size(),
-      data.eval_inputs.size(), session.c_str(), fve, delta, threads);
+      data.eval_inputs.size(), eval_step, session.c_str(), fve, delta, threads);
   std::fflush(stdout);
   auto result = prune_model(restricted.value(), data, options);
   if (!result) return result.status();
@@ -228,7 +264,7 @@ Outcome run_prune(const Args& args) {
 Outcome run_fit(const Args& args) {
   std::string model_path, responses_path, images_dir, output, name = "my_neuron", data_dir = configured_data_dir();
   double fve = 0.9, delta = -0.01;
-  bool prune = false;
+  bool prune = false, step1_only = false;
   int threads = default_thread_count();
   ArgParser parser("fit", kFitUsage);
   parser.positional("SHARED_MODEL", model_path)
@@ -239,6 +275,7 @@ Outcome run_fit(const Args& args) {
       .text("--images", "DIR", images_dir)
       .text("--name", "NAME", name)
       .flag("--prune", prune)
+      .flag("--step1-only", step1_only)
       .custom("--fve", "F", "a number in (0, 1]",
               [&fve](const std::string& t) { return parse_finite_number(t, fve) && fve > 0 && fve <= 1; })
       .custom("--delta", "D", "a number <= 0",
@@ -268,6 +305,7 @@ Outcome run_fit(const Args& args) {
     }
   }
   PruneOptions options = prune_options(threads, fve, delta);
+  options.run_step3 = !step1_only;
   // The features: the shared model's last-stage map, flattened (a dense readout of zeros gives the layout).
   auto base = with_dense_readout(shared.value(), {}, 0.0, name);
   if (!base) return base.status();

@@ -408,6 +408,47 @@ TEST_CASE("pruning is deterministic and gives an ordinary model file", "[prune]"
       CHECK(other->kept == first->kept);
     }
   }
+  SECTION("a run stepped unit by unit (the page's worker) gives prune_model's events and model") {
+    PruneOptions stepped = serial;
+    stepped.on_event = nullptr;
+    auto run = PruneRun::create(restricted.value(), std::make_shared<PruneData>(data), stepped);
+    REQUIRE(run);
+    CHECK(run->events().size() == 1);
+    CHECK(run->progress().phase == PrunePhase::step1);
+    CHECK(run->progress().step1_stage == 4);
+    int units = 0, saw_step3_start = 0;
+    while (!run->done()) {
+      REQUIRE(run->advance());
+      ++units;
+      const PruneProgress p = run->progress();
+      if (p.phase == PrunePhase::step3 && p.step3_started) {
+        saw_step3_start = 1;
+        CHECK(p.candidates_checked <= p.candidates);
+      }
+    }
+    CHECK(saw_step3_start == 1);
+    CHECK(units > 5);  // five stages of step 1, step 3's start, and its candidates one at a time
+    REQUIRE(run->events().size() == first->events.size());
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      CHECK(run->events()[i].filters == first->events[i].filters);
+      CHECK(run->events()[i].stage == first->events[i].stage);
+      CHECK(run->events()[i].fve == first->events[i].fve);
+    }
+    for (std::size_t l = 0; l < first->model.layers.size(); ++l)
+      CHECK(run->model().layers[l].weights == first->model.layers[l].weights);
+    CHECK(run->advance());  // nothing more to do once done
+    CHECK(run->events().size() == first->events.size());
+
+    // Stopping between units (cancel) keeps a valid model with the events so far.
+    auto cut = PruneRun::create(restricted.value(), std::make_shared<PruneData>(data), stepped);
+    REQUIRE(cut);
+    for (int i = 0; i < 3; ++i) REQUIRE(cut->advance());
+    CHECK_FALSE(cut->done());
+    REQUIRE(cut->events().size() <= first->events.size());
+    for (std::size_t i = 0; i < cut->events().size(); ++i) CHECK(cut->events()[i].filters == first->events[i].filters);
+    CHECK(validate_model(cut->model()));
+    CHECK(parameter_count(cut->model()) == cut->events().back().params);
+  }
   SECTION("the pruned model saves and loads as a .clm file") {
     ModelFileMetadata meta;
     meta.source = "test";

@@ -88,7 +88,15 @@ async function pageSweep(page, key, family) {
     const hashes = r.stimuli
       ? Array.from({ length: r.points }, (_, i) => fnv(r.stimuli.subarray(i * side, (i + 1) * side)))
       : [];
-    return { points: r.points, outputs: r.outputs, responses: Array.from(r.responses), hashes, precision: r.precision };
+    return {
+      points: r.points,
+      outputs: r.outputs,
+      responses: Array.from(r.responses),
+      hashes,
+      precision: r.precision,
+      workers: r.workers || 1,
+      poolSize: window.cortexLens.pool.size,
+    };
   }, key);
 }
 
@@ -100,6 +108,8 @@ for (const sweep of SWEEPS) {
       assert.equal(got.error, undefined);
       const cli = cliProbe(modelFileFor(neuron, got.precision === 'int8' ? 'int8' : 'float'), sweep);
       assert.equal(got.points, cli.length);
+      // The sweep is shared by the pool's workers (one range each) and joined: the order must be the CLI's.
+      assert.equal(got.workers, Math.min(got.poolSize, cli.length));
       for (let k = 0; k < cli.length; ++k) {
         assert.equal(got.hashes[k], cli[k].hash, `stimulus ${k} pixels`);
         assert.equal(

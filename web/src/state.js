@@ -252,6 +252,19 @@ export const schema = {
     },
   },
 
+  // ---- Model lab (web/src/views/lab.js) ----
+  // The neuron to prune (a published neuron's id; '' until the manifest lists them), the number of fitting images
+  // (150, 300 or 600: every 12th, 6th or 3rd of images 1-600 of the three sessions) and the steps run.
+  labNeuron: { initial: '', link: { param: 'lab', encode: plain(''), decode: (t) => (ID.test(t) ? t : undefined) } },
+  labFit: {
+    initial: 150,
+    link: {
+      param: 'labfit',
+      encode: plain(150),
+      decode: (t) => ([150, 300, 600].includes(Number(t)) ? Number(t) : undefined),
+    },
+  },
+  labMode: { initial: 'all', link: { param: 'labsteps', encode: plain('all'), decode: oneOf('all', 'step1') } },
   // ---- Live (web/src/views/live.js) ----
   // Which camera a phone opens: 'environment' (the back one) or 'user' (the front one).
   liveFacing: {

@@ -14,6 +14,8 @@ import { probeHandlers } from './worker-probes.js';
 import { pathHandlers } from './worker-path.js';
 // The handlers of "Smallest change" (perturbation runs).
 import { perturbHandlers } from './worker-perturb.js';
+// The handlers of the model lab (pruning runs).
+import { pruneHandlers } from './worker-prune.js';
 // The handler of the "Live" view (camera and video frames).
 import { liveHandlers } from './worker-live.js';
 
@@ -328,6 +330,7 @@ for (const [file, extra] of [
   ['worker-probes.js', probeHandlers],
   ['worker-path.js', pathHandlers],
   ['worker-perturb.js', perturbHandlers],
+  ['worker-prune.js', pruneHandlers],
   ['worker-live.js', liveHandlers],
 ])
   for (const [type, handler] of Object.entries(extra)) {

@@ -196,6 +196,53 @@ export class WorkerPool {
     this.preloadToken += 1;
   }
 
+  // One probe sweep (worker-probes.js `probeSweep`) shared by the pool: each worker runs a contiguous range of the
+  // points and the replies are joined in order, so the result is the one worker's answer, in about 1/W the time on W
+  // cores. Only manifest models (with a `url`) go to other workers: a user's own model lives in the first worker.
+  // onProgress({done, total}) sums the workers' points. The ms of the reply is the slowest worker's compute time.
+  async probeSweep(payload, { onProgress } = {}) {
+    const total = payload.axes.reduce((n, a) => n * a.values.length, 1);
+    const workers = payload.url ? this.grow().slice(0, Math.max(1, Math.min(this.size, total))) : [this.workers[0]];
+    const done = workers.map(() => 0);
+    const parts = await Promise.all(
+      workers.map((worker, w) => {
+        const range = [Math.floor((total * w) / workers.length), Math.floor((total * (w + 1)) / workers.length)];
+        const progress = ({ done: d }) => {
+          done[w] = d;
+          onProgress?.({ done: done.reduce((a, b) => a + b, 0), total });
+        };
+        return worker.request('probeSweep', { ...payload, range }, { onProgress: progress }).then((reply) => {
+          worker.loadedKeys.add(payload.key);
+          return reply;
+        });
+      }),
+    );
+    if (parts.length === 1) return parts[0];
+    const [head] = parts;
+    const joined = (field, Type) => {
+      const out = new Type(parts.reduce((n, p) => n + p[field].length, 0));
+      let at = 0;
+      for (const p of parts) {
+        out.set(p[field], at);
+        at += p[field].length;
+      }
+      return out;
+    };
+    const result = {
+      ...head,
+      begin: 0,
+      end: head.points,
+      responses: joined('responses', Float32Array),
+      ms: Math.max(...parts.map((p) => p.ms)),
+      workers: parts.length,
+    };
+    if (head.stimuli) {
+      result.stimuli = joined('stimuli', Uint8Array);
+      result.values = parts.flatMap((p) => p.values);
+    }
+    return result;
+  }
+
   // Runs every model of `items` on one input over the pool and resolves with per-worker figures
   // [{models, requests, computeMs, wallMs, spans: [[start, end] of each chunk in the worker, ms from the start]}].
   // - Worker w owns items w, w+W, w+2W, ... so on the next image each worker meets the models it already loaded.

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -99,8 +100,45 @@ struct PruneResult {
 };
 
 // Deterministic: the same model, data and options give the same bytes for any number of workers (every sum over
-// images is reduced in image order).
+// images is reduced in image order). A loop over a PruneRun, polling options.cancelled before each unit of work.
 Result<PruneResult> prune_model(const Model& model, const PruneData& data, const PruneOptions& options);
+
+enum class PrunePhase { step1, step3, finished };
+
+struct PruneProgress {
+  PrunePhase phase = PrunePhase::finished;
+  int stages = 0;
+  int step1_stage = -1;  // the stage step 1 works on next (stages - 1 down to 0)
+  bool step3_started = false;
+  int step3_removals = 0;
+  int candidates = 0;          // step 3: filters that may still go
+  int candidates_checked = 0;  // of which the change their removal makes is up to date (the rest are estimates)
+};
+
+// The same pruning as prune_model, one unit of work per advance(): a stage of step 1, step 3's start (a pass over
+// the fitting images), one step 3 candidate evaluated, or one step 3 removal. For a caller that must stay
+// responsive between units (the page's worker reports each one and checks for pause or cancel); running advance()
+// until done() gives exactly prune_model's result. options.cancelled is not polled here (the caller stops calling).
+class PruneRun {
+ public:
+  // Validates the inputs and does the first pass (the start event). `data` is kept for the run's lifetime.
+  static Result<PruneRun> create(const Model& model, std::shared_ptr<const PruneData> data, PruneOptions options);
+  ~PruneRun();
+  PruneRun(PruneRun&&) noexcept;
+  PruneRun& operator=(PruneRun&&) noexcept;
+
+  Status advance();  // nothing once done(); an error ends the run (done() is then true)
+  bool done() const;
+  PruneProgress progress() const;
+  const Model& model() const;  // the model so far (an ordinary executable Model)
+  const std::vector<PruneEvent>& events() const;
+  PruneResult result() const;
+
+ private:
+  struct Impl;
+  explicit PruneRun(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 // The model's prediction on each input (its single output), in double, on `workers` workers.
 Result<std::vector<double>> predict_all(const Model& model, const std::vector<Tensor>& inputs,

@@ -427,9 +427,10 @@ namespace {
 
 class Pruner {
  public:
-  Pruner(const PruneData& data, const PruneOptions& options) : data_(data), options_(options) {}
+  Pruner(std::shared_ptr<const PruneData> data, PruneOptions options)
+      : data_holder_(std::move(data)), data_(*data_holder_), options_(std::move(options)) {}
 
-  Result<PruneResult> run(const Model& start) {
+  Status start(const Model& start) {
     if (data_.fit_inputs.size() < 10 ||
         (!data_.fit_targets.empty() && data_.fit_targets.size() != data_.fit_inputs.size()))
       return Status::error("prune: " + std::to_string(data_.fit_inputs.size()) + " fitting images with " +
@@ -468,20 +469,66 @@ class Pruner {
     if (!cv) return cv.status().with_context("prune: choosing the readout's penalty: ");
     relative_lambda_ = default_relative_lambdas()[cv->chosen];
     CL_RETURN_IF_ERROR(emit(0, -1, {}, fraction_variance_explained(targets_, start_prediction)));
+    step1_stage_ = options_.run_step1 ? static_cast<int>(layout_.filter_layers.size()) - 1 : -1;
+    phase_ = step1_stage_ >= 0 ? PrunePhase::step1 : next_after_step1();
+    return Status::ok();
+  }
 
-    if (options_.run_step1) {
-      for (int s = static_cast<int>(layout_.filter_layers.size()) - 1; s >= 0 && !cancelled(); --s)
-        CL_RETURN_IF_ERROR(step1_stage(s));
+  // One unit of work of the phase the run is in (see PruneRun::advance).
+  Status advance() {
+    switch (phase_) {
+      case PrunePhase::step1: {
+        const Status status = step1_stage(step1_stage_);
+        if (!status) return fail(status);
+        if (--step1_stage_ < 0) phase_ = next_after_step1();
+        return Status::ok();
+      }
+      case PrunePhase::step3: {
+        const Status status = step3_started_ ? step3_iteration() : step3_start();
+        if (!status) return fail(status);
+        return Status::ok();
+      }
+      case PrunePhase::finished:
+        return Status::ok();
     }
-    stage_stats_.clear();
-    if (options_.run_step3 && !cancelled()) CL_RETURN_IF_ERROR(step3());
+    return Status::ok();
+  }
 
+  PruneProgress progress() const {
+    PruneProgress p;
+    p.phase = phase_;
+    p.stages = static_cast<int>(layout_.filter_layers.size());
+    p.step1_stage = step1_stage_;
+    p.step3_started = step3_started_;
+    p.step3_removals = step3_removals_;
+    p.candidates = static_cast<int>(candidates_.size());
+    p.candidates_checked = static_cast<int>(
+        std::count_if(candidates_.begin(), candidates_.end(), [](const Candidate& c) { return c.fresh; }));
+    return p;
+  }
+
+  PruneResult result() const {
     PruneResult result;
     result.model = model_;
     result.events = events_;
     result.kept = kept_;
     result.relative_lambda = relative_lambda_;
     return result;
+  }
+
+  const Model& model() const { return model_; }
+  const std::vector<PruneEvent>& events() const { return events_; }
+  PrunePhase phase() const { return phase_; }
+
+ private:
+  Status fail(const Status& status) {
+    phase_ = PrunePhase::finished;
+    return status;
+  }
+
+  PrunePhase next_after_step1() {
+    stage_stats_.clear();
+    return options_.run_step3 ? PrunePhase::step3 : PrunePhase::finished;
   }
 
  private:
@@ -775,60 +822,77 @@ class Pruner {
 
   // Greedy removal with lazy re-evaluation: each candidate's delta is recomputed only when it comes to the top of
   // the ranking after a removal made it stale (the authors re-sort after each removal the same way).
-  Status step3() {
+  struct Candidate {
+    int stage, original;  // original filter index, stable across removals
+    double delta;
+    bool fresh;
+  };
+
+  Status step3_start() {
     auto cache = build_cache();
     if (!cache) return cache.status();
+    cache_ = std::move(cache).value();
     auto fve_now = refit_readout_on_features();
     if (!fve_now) return fve_now.status();
-    double current = fve_now.value();
-    struct Candidate {
-      int stage, original;  // original filter index, stable across removals
-      double delta;
-      bool fresh;
-    };
-    std::vector<Candidate> candidates;
+    current_fve_ = fve_now.value();
+    candidates_.clear();
     for (std::size_t s = 0; s < kept_.size(); ++s)
-      for (int id : kept_[s]) candidates.push_back({static_cast<int>(s), id, 0.0, false});
-    while (!cancelled()) {
-      std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-        if (a.delta != b.delta) return a.delta > b.delta;
-        return a.stage != b.stage ? a.stage < b.stage : a.original < b.original;
-      });
-      Candidate& top = candidates.front();
-      if (!top.fresh) {
-        const std::vector<int>& ids = kept_[static_cast<std::size_t>(top.stage)];
-        top.fresh = true;
-        if (ids.size() <= 1) {
-          top.delta = -std::numeric_limits<double>::infinity();
-          continue;
-        }
-        const int j = static_cast<int>(std::find(ids.begin(), ids.end(), top.original) - ids.begin());
-        auto fve = candidate_fve(cache.value(), top.stage, j);
-        if (!fve) return fve.status();
-        top.delta = std::isfinite(fve.value()) ? fve.value() - current : -std::numeric_limits<double>::infinity();
-        continue;
-      }
-      // The top is fresh and at least every other (stale) estimate.
-      const Candidate best = top;
-      if (!(best.delta >= options_.delta_threshold)) break;
-      const std::vector<int>& ids = kept_[static_cast<std::size_t>(best.stage)];
-      const int j = static_cast<int>(std::find(ids.begin(), ids.end(), best.original) - ids.begin());
-      auto original = apply_removal(model_, best.stage, {j});
-      if (!original) return original.status();
-      candidates.erase(candidates.begin());
-      for (auto& c : candidates) c.fresh = false;
-      cache = build_cache();
-      if (!cache) return cache.status();
-      auto fve = refit_readout_on_features();
-      if (!fve) return fve.status();
-      current = fve.value();
-      CL_RETURN_IF_ERROR(emit(3, best.stage, original.value(), current));
-    }
+      for (int id : kept_[s]) candidates_.push_back({static_cast<int>(s), id, 0.0, false});
+    step3_started_ = true;
     return Status::ok();
   }
 
+  // One turn of the greedy loop: re-rank; then either evaluate the top candidate if its estimate is stale, or
+  // remove it (fresh and at least every other estimate) if its change passes the threshold, or finish.
+  Status step3_iteration() {
+    std::stable_sort(candidates_.begin(), candidates_.end(), [](const Candidate& a, const Candidate& b) {
+      if (a.delta != b.delta) return a.delta > b.delta;
+      return a.stage != b.stage ? a.stage < b.stage : a.original < b.original;
+    });
+    if (candidates_.empty()) {
+      phase_ = PrunePhase::finished;
+      return Status::ok();
+    }
+    Candidate& top = candidates_.front();
+    if (!top.fresh) {
+      const std::vector<int>& ids = kept_[static_cast<std::size_t>(top.stage)];
+      top.fresh = true;
+      if (ids.size() <= 1) {
+        top.delta = -std::numeric_limits<double>::infinity();
+        return Status::ok();
+      }
+      const int j = static_cast<int>(std::find(ids.begin(), ids.end(), top.original) - ids.begin());
+      auto fve = candidate_fve(cache_, top.stage, j);
+      if (!fve) return fve.status();
+      top.delta = std::isfinite(fve.value()) ? fve.value() - current_fve_ : -std::numeric_limits<double>::infinity();
+      return Status::ok();
+    }
+    const Candidate best = top;
+    if (!(best.delta >= options_.delta_threshold)) {
+      phase_ = PrunePhase::finished;
+      cache_ = Cache();
+      return Status::ok();
+    }
+    const std::vector<int>& ids = kept_[static_cast<std::size_t>(best.stage)];
+    const int j = static_cast<int>(std::find(ids.begin(), ids.end(), best.original) - ids.begin());
+    auto original = apply_removal(model_, best.stage, {j});
+    if (!original) return original.status();
+    candidates_.erase(candidates_.begin());
+    for (auto& c : candidates_) c.fresh = false;
+    cache_ = Cache();  // the old cache's memory goes before the new one is built
+    auto cache = build_cache();
+    if (!cache) return cache.status();
+    cache_ = std::move(cache).value();
+    auto fve = refit_readout_on_features();
+    if (!fve) return fve.status();
+    current_fve_ = fve.value();
+    ++step3_removals_;
+    return emit(3, best.stage, original.value(), current_fve_);
+  }
+
+  std::shared_ptr<const PruneData> data_holder_;
   const PruneData& data_;
-  const PruneOptions& options_;
+  PruneOptions options_;
   PrunableLayout layout_;
   Model model_;
   std::vector<std::vector<int>> kept_;
@@ -837,13 +901,50 @@ class Pruner {
   MatrixD features_;                     // (fitting images, readout features) of the current trunk
   std::vector<double> targets_;          // (fitting images)
   std::vector<StageStats> stage_stats_;  // step 1: per stage but the last, from the starting model
+  PrunePhase phase_ = PrunePhase::finished;
+  int step1_stage_ = -1;  // the stage step 1 removes from next
+  Cache cache_;           // step 3: the current model's cache
+  double current_fve_ = 0.0;
+  std::vector<Candidate> candidates_;
+  int step3_removals_ = 0;
+  bool step3_started_ = false;
 };
 
 }  // namespace
 
+struct PruneRun::Impl {
+  explicit Impl(std::shared_ptr<const PruneData> data, PruneOptions options)
+      : pruner(std::move(data), std::move(options)) {}
+  Pruner pruner;
+};
+
+PruneRun::PruneRun(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PruneRun::~PruneRun() = default;
+PruneRun::PruneRun(PruneRun&&) noexcept = default;
+PruneRun& PruneRun::operator=(PruneRun&&) noexcept = default;
+
+Result<PruneRun> PruneRun::create(const Model& model, std::shared_ptr<const PruneData> data, PruneOptions options) {
+  if (!data) return Status::error("prune: no data");
+  auto impl = std::make_unique<Impl>(std::move(data), std::move(options));
+  CL_RETURN_IF_ERROR(impl->pruner.start(model));
+  return PruneRun(std::move(impl));
+}
+
+Status PruneRun::advance() { return impl_->pruner.advance(); }
+
+bool PruneRun::done() const { return impl_->pruner.phase() == PrunePhase::finished; }
+PruneProgress PruneRun::progress() const { return impl_->pruner.progress(); }
+const Model& PruneRun::model() const { return impl_->pruner.model(); }
+const std::vector<PruneEvent>& PruneRun::events() const { return impl_->pruner.events(); }
+PruneResult PruneRun::result() const { return impl_->pruner.result(); }
+
 Result<PruneResult> prune_model(const Model& model, const PruneData& data, const PruneOptions& options) {
-  Pruner pruner(data, options);
-  return pruner.run(model);
+  // The caller's data outlives the run: shared without a copy.
+  std::shared_ptr<const PruneData> borrowed(&data, [](const PruneData*) {});
+  auto run = PruneRun::create(model, borrowed, options);
+  if (!run) return run.status();
+  while (!run->done() && !(options.cancelled && options.cancelled())) CL_RETURN_IF_ERROR(run->advance());
+  return run->result();
 }
 
 }  // namespace cortexlens

@@ -12,6 +12,7 @@ import path from './path.js';
 import compression from './compression.js';
 import lessons from '../lessons/player.js';
 import perturb from './perturb.js';
+import lab from './lab.js';
 import live from './live.js';
 
 export const views = [
@@ -26,6 +27,7 @@ export const views = [
   path,
   compression,
   perturb,
+  lab,
   ownModel,
   engineStatus,
   lessons,

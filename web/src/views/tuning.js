@@ -125,7 +125,7 @@ async function ensureFamilies(view) {
 }
 
 async function runNeuron(view) {
-  const { store, worker, catalog, timings } = view.app;
+  const { store, pool, catalog, timings } = view.app;
   const entry = catalog.current();
   if (!entry || !view.families) return;
   let req;
@@ -140,7 +140,7 @@ async function runNeuron(view) {
   view.ui.status.textContent = 'Running the sweep…';
   const t0 = performance.now();
   try {
-    const out = await worker.request('probeSweep', { ...ref, ...req, stimuli: true });
+    const out = await pool.probeSweep({ ...ref, ...req, stimuli: true });
     if (!ticket.current()) return;
     timings.tuningNeuron = performance.now() - t0;
     store.set({ probeResult: { neuronId: entry.id, request: req, ...out } });
@@ -150,7 +150,7 @@ async function runNeuron(view) {
 }
 
 async function runPopulation(view) {
-  const { store, worker, catalog, timings } = view.app;
+  const { store, pool, catalog, timings } = view.app;
   const { ui } = view;
   const shared = catalog.shared();
   if (!shared || !view.families) {
@@ -173,7 +173,7 @@ async function runPopulation(view) {
     ui.popProgress.value = done;
   };
   try {
-    const out = await worker.request('probeSweep', { ...ref, ...req }, { onProgress });
+    const out = await pool.probeSweep({ ...ref, ...req }, { onProgress });
     if (!ticket.current()) return;
     timings.tuningPopulation = performance.now() - t0;
     store.set({ probePopulation: { request: req, ...out } });

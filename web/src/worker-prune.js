@@ -1,0 +1,116 @@
+// Worker-side handlers of the model lab (web/src/views/lab.js), registered by web/src/worker.js beside the page's
+// own: (payload, progress, context) -> result | {result, transfer}.
+//
+// A pruning is a *run* the page steps through (PROTOCOL.md: why runs): pruneStart loads the images and does the first
+// pass, pruneAdvance does one unit of work (a stage of step 1, step 3's start, one step 3 candidate or removal; the
+// same core loop as `cortexlens prune`, wasm/bind_prune.cpp), pruneModel hands out the model so far, pruneStop frees
+// it. The page pauses by not asking for the next unit and cancels by stopping the run.
+import { runTable } from './worker-runs.js';
+
+// Each run holds its images (recentred floats, 150 KB each) and, in step 3, the cached stage outputs of every
+// fitting image: two runs at most.
+const runs = runTable(2, 'pruning run');
+
+// The decoded 112x112 pixels of the images the last run used, by URL, so a second run on the same images fetches
+// and decodes none again (1200 images are 45 MB).
+let pixelCache = new Map();
+
+async function pixelsOf(cl, context, urls, progress, offset, total) {
+  const next = new Map();
+  const out = [];
+  for (const [i, url] of urls.entries()) {
+    let pixels = pixelCache.get(url) || next.get(url);
+    if (!pixels) {
+      const bytes = await context.fetchBytes(url);
+      try {
+        pixels = cl.imageToInput(bytes, null).pixels;
+      } catch (e) {
+        throw new Error(`${url}: ${e.message}`);
+      }
+    }
+    next.set(url, pixels);
+    out.push(pixels);
+    if (i % 25 === 24) progress({ phase: 'images', done: offset + i + 1, total });
+  }
+  return { out, next };
+}
+
+const outputIndex = (v, what) => {
+  if (!Number.isInteger(v) || v < -1) throw new Error(`${what} must be an integer >= -1`);
+  return v;
+};
+
+export const pruneHandlers = {
+  // {key, url?, output, fit: [url], eval: [{url, response}], options: {fve, delta, step1Only}}
+  //   -> {runId, events, progress, ms: {images, start}}; progress {phase: 'images', done, total} while loading
+  //   output: the shared model's output to restrict to (-1: the model has one output already)
+  async pruneStart({ key, url, output, fit, eval: held, options }, progress, context) {
+    const cl = await context.cortexLens();
+    if (!Array.isArray(fit) || !fit.every((u) => typeof u === 'string'))
+      throw new Error('fit must be a list of image URLs');
+    if (!Array.isArray(held) || !held.every((e) => typeof e?.url === 'string' && Number.isFinite(e.response)))
+      throw new Error('eval must be a list of {url, response} with a finite response');
+    const { model } = await context.ensureModel({ key, url });
+    const handle = new cl.PruneRun(model, outputIndex(output, 'output'), options || {});
+    try {
+      const t0 = performance.now();
+      const total = fit.length + held.length;
+      const a = await pixelsOf(cl, context, fit, progress, 0, total);
+      const b = await pixelsOf(
+        cl,
+        context,
+        held.map((e) => e.url),
+        progress,
+        fit.length,
+        total,
+      );
+      pixelCache = new Map([...a.next, ...b.next]);
+      for (const pixels of a.out) handle.addFitImage(pixels);
+      for (const [i, pixels] of b.out.entries()) handle.addEvalImage(pixels, held[i].response);
+      const t1 = performance.now();
+      progress({ phase: 'start', done: total, total });
+      handle.start();
+      const t2 = performance.now();
+      const runId = runs.add({ handle, seen: 1, ms: t2 - t1 });
+      return { runId, events: handle.events(0), progress: handle.progress(), ms: { images: t1 - t0, start: t2 - t1 } };
+    } catch (e) {
+      handle.delete();
+      throw e;
+    }
+  },
+
+  // {runId} -> {events (new since the last call), progress, done, ms (one unit), totalMs (the run's compute)}
+  async pruneAdvance({ runId }) {
+    const run = runs.take(runId);
+    const t0 = performance.now();
+    const h = run.handle;
+    if (!h.done()) h.advance();
+    const ms = performance.now() - t0;
+    run.ms += ms;
+    const events = h.events(run.seen);
+    run.seen += events.length;
+    return { events, progress: h.progress(), done: h.done(), ms, totalMs: run.ms };
+  },
+
+  // {runId, name, source, key?} -> {bytes: Uint8Array, info?}: the model so far as a float32 .clm; with `key` it is
+  // also loaded into this worker under that key (for synthesis and the other views).
+  async pruneModel({ runId, name, source, key }, _progress, context) {
+    const run = runs.take(runId);
+    const bytes = run.handle.modelFile(String(name || 'pruned'), String(source || 'Cortex Lens model lab'));
+    let info = null;
+    if (key) info = (await context.ensureModel({ key, bytes: bytes.slice().buffer, name: `${name}.clm` })).info;
+    return { result: { bytes, info }, transfer: [bytes.buffer] };
+  },
+
+  // {key, url?} -> {params, filtersPerStage}: a model's size counted as the pruning counts it (BatchNormalization
+  // folded), so a published model and a pruned one compare like for like.
+  async pruneFigures({ key, url }, _progress, context) {
+    const cl = await context.cortexLens();
+    const { model } = await context.ensureModel({ key, url });
+    return cl.pruneFigures(model);
+  },
+
+  async pruneStop({ runId }) {
+    return { stopped: runs.forget(runId) };
+  },
+};
