@@ -352,6 +352,7 @@ function freezer(ctx) {
       const value = r.outputs ? r.outputs[model.output()] : Number.NaN;
       const title = source === 'camera' ? 'live camera frame' : `${live.videoTitle} at ${at.toFixed(2)} s`;
       live.frozen = { value, percentile: percentileOf(value, model.quantiles()), png: r.png, title, source };
+      showValue(ctx, value, live.frozen.percentile); // now, not at the next frame: the status below says it is done
       drawRgb(ui.seen, r.pixels);
       ui.framePng.disabled = false;
       ui.status.textContent = `Frozen: the ${title} is now the image of every view.`;
