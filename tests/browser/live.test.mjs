@@ -389,7 +389,7 @@ test('a 10 s video: its response CSV is the CLI’s on the frames analysed', {
   );
   // A click on the plot picks that point's frame and seeks the video there.
   const box = await page.locator('#live-plot').boundingBox();
-  await page.mouse.click(box.x + box.width * 0.75, box.y + box.height / 2);
+  await page.locator('#live-plot').click({ position: { x: box.width * 0.75, y: box.height / 2 } });
   const picked = await page.evaluate(() => window.cortexLens.state.liveAnalysis.picked);
   assert.ok(picked > analysis.times.length / 2, `picked ${picked}`);
   await page.waitForFunction(
