@@ -135,11 +135,18 @@ test('live values are the CLI’s on the frames fed, and no frame waits behind a
       0.9,
     );
   const bound = 2 * turn + 2 * (1000 / 30) + 150;
-  // A loaded machine stalls now and then (other processes share its 2 cores): a few late frames are allowed, a
-  // growing delay is not.
+  // A loaded machine stalls now and then (other processes share its 2 cores): a few late frames are allowed, a late
+  // median or a growing delay is not.
   const late = lat.filter((l) => l.latency > bound);
   const show = (l) => `${l.latency.toFixed(0)} (waited ${l.waited.toFixed(0)}, to worker ${l.inWorker.toFixed(0)})`;
-  assert.ok(late.length <= lat.length / 10, `latencies over ${bound.toFixed(0)} ms: ${late.map(show)}`);
+  assert.ok(
+    quantile(
+      lat.map((l) => l.latency),
+      0.5,
+    ) <= bound,
+    `median latency over ${bound.toFixed(0)} ms`,
+  );
+  assert.ok(late.length <= lat.length / 5, `latencies over ${bound.toFixed(0)} ms: ${late.map(show)}`);
   const third = Math.floor(lat.length / 3);
   const [early, recent] = [lat.slice(0, third), lat.slice(-third)].map((x) =>
     quantile(
@@ -186,7 +193,10 @@ test('freeze hands the frame to every view, and its PNG gives the CLI the same v
   await screenshot(page, 'live-phone');
   // Starting the camera moved the focus to Freeze; Space anywhere else (not a control) freezes too.
   assert.equal(await page.evaluate(() => document.activeElement.id), 'live-freeze');
-  await page.evaluate(() => document.activeElement.blur());
+  await page.evaluate(() => {
+    document.activeElement.blur();
+    window.__inputBefore = window.cortexLens.state.input; // the results to wait for are those of a newer input
+  });
   await page.keyboard.press('Space');
   await page.waitForFunction(() => /Frozen/.test(document.getElementById('live-status').textContent), null, {
     timeout: 30000,
@@ -201,7 +211,12 @@ test('freeze hands the frame to every view, and its PNG gives the CLI the same v
   await page.waitForFunction(
     () => {
       const s = window.cortexLens.state;
-      return s.image?.source === 'camera' && s.resultsOf?.input === s.input && s.results.int8;
+      return (
+        s.image?.source === 'camera' &&
+        s.input !== window.__inputBefore &&
+        s.resultsOf?.input === s.input &&
+        s.results.int8
+      );
     },
     null,
     { timeout: 30000 },
