@@ -12,6 +12,7 @@ import path from './path.js';
 import compression from './compression.js';
 import lessons from '../lessons/player.js';
 import perturb from './perturb.js';
+import atlas from './atlas.js';
 
 export const views = [
   imageInput,
@@ -27,4 +28,5 @@ export const views = [
   ownModel,
   engineStatus,
   lessons,
+  atlas,
 ];
