@@ -227,11 +227,35 @@ Result<std::uint64_t> portrait_fingerprint(const std::string& model_path, const 
   return fingerprint.value();
 }
 
+// Whether a cached portrait has the shape this command writes (a damaged or edited cache file is made again, never
+// read: nlohmann's typed access aborts on a wrong type in this build, JSON_NOEXCEPTION).
+// A field of an object, or null when it has none (operator[] on a const json must not be asked for a missing key).
+const json& field(const json& object, const char* key) {
+  static const json none;
+  if (!object.is_object()) return none;
+  const auto it = object.find(key);
+  return it == object.end() ? none : *it;
+}
+
+bool well_formed(const json& p) {
+  auto ranked = [](const json& list) {
+    if (!list.is_array()) return false;
+    for (const auto& r : list)
+      if (!field(r, "image").is_string() || !field(r, "response").is_number()) return false;
+    return true;
+  };
+  return field(p, "max").is_string() && field(p, "min").is_string() && field(p, "maxResponse").is_number() &&
+         field(p, "minResponse").is_number() && field(p, "images").is_number_unsigned() && ranked(field(p, "top")) &&
+         ranked(field(p, "bottom"));
+}
+
 // The cached portrait when it was made from the same inputs and its images are still there.
 std::optional<json> cached_portrait(const Subject& subject, const PortraitSettings& settings) {
   json cache;
   if (!read_json(settings.out_dir + "/.cache/" + subject.id + ".json", cache).is_ok() || !cache.is_object() ||
-      cache.value("fingerprint", "") != hex64(subject.fingerprint) || !cache["portrait"].is_object())
+      !field(cache, "fingerprint").is_string() ||
+      field(cache, "fingerprint").get<std::string>() != hex64(subject.fingerprint) ||
+      !well_formed(field(cache, "portrait")))
     return std::nullopt;
   std::error_code error;
   for (const char* which : {".max.png", ".min.png"})
@@ -246,7 +270,7 @@ void print_summary(const std::vector<Subject>& subjects, std::size_t made, doubl
   double min_margin = INFINITY, max_margin = -INFINITY, min_low = INFINITY, max_low = -INFINITY;
   for (const auto& s : subjects) {
     const json& p = *s.portrait;
-    if (p["top"].empty()) continue;
+    if (p["top"].empty() || p["bottom"].empty()) continue;
     ++n;
     const double margin = p["maxResponse"].get<double>() - p["top"][0]["response"].get<double>();
     const double low = p["bottom"][0]["response"].get<double>() - p["minResponse"].get<double>();
@@ -274,7 +298,7 @@ Status write_portraits(const PortraitSettings& settings) {
   const std::string manifest_path = settings.models_dir + "/manifest.json";
   json manifest;
   CL_RETURN_IF_ERROR(read_json(manifest_path, manifest));
-  if (!manifest.is_object() || manifest.value("format", "") != "cortexlens-manifest" || !manifest["models"].is_array())
+  if (field(manifest, "format") != "cortexlens-manifest" || !field(manifest, "models").is_array())
     return Status::error("'" + manifest_path + "' is not a Cortex Lens manifest (expected format " +
                          "\"cortexlens-manifest\" with a models array, as `cortexlens pack` writes)");
   std::error_code error;
@@ -294,13 +318,12 @@ Status write_portraits(const PortraitSettings& settings) {
   const json& models = manifest["models"];
   for (std::size_t i = 0; i < models.size(); ++i) {
     const json& m = models[i];
-    if (!m.is_object()) continue;
-    const std::string kind = m.value("kind", "");
+    const json& kind = field(m, "kind");
     if (kind != "neuron" && kind != "demo") continue;
-    if (!m["files"].is_object() || !m["files"]["float"].is_string() || !m["id"].is_string())
+    const json &id = field(m, "id"), &file = field(field(m, "files"), "float");
+    if (!id.is_string() || !file.is_string())
       return Status::error("manifest entry " + std::to_string(i) + " has no id or float file");
-    Subject subject{i, m["id"].get<std::string>(), settings.models_dir + "/" + m["files"]["float"].get<std::string>(),
-                    0, std::nullopt};
+    Subject subject{i, id.get<std::string>(), settings.models_dir + "/" + file.get<std::string>(), 0, std::nullopt};
     if (subject.id.find_first_of("/\\") != std::string::npos || subject.id.rfind('.', 0) == 0)
       return Status::error("manifest id '" + subject.id + "' is not a plain file name");
     auto fingerprint = portrait_fingerprint(subject.model_path, settings, collection.value().entries());

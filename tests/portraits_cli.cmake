@@ -128,3 +128,11 @@ expect_contains("${last_stderr}" "nowhere/manifest.json" "a missing pack is name
 file(WRITE ${WORK}/bad/manifest.json "{\"format\": \"something else\"}")
 run(1 ${CORTEXLENS} portraits ${WORK}/images --models ${WORK}/bad -o ${WORK}/x)
 expect_contains("${last_stderr}" "is not a Cortex Lens manifest" "a foreign JSON file is refused")
+
+# A damaged cache record is made again, not read.
+file(WRITE ${WORK}/site/portraits/.cache/demo.json "{\"fingerprint\": 7, \"portrait\": {\"top\": \"x\"}}")
+run(0 ${portraits})
+expect_contains("${last_stdout}" "portraits: 1 models (1 made, 0 up to date)" "a damaged cache record is made again")
+file(WRITE ${WORK}/bad/manifest.json "{\"format\": \"cortexlens-manifest\", \"models\": [{\"kind\": \"neuron\"}]}")
+run(1 ${CORTEXLENS} portraits ${WORK}/images --models ${WORK}/bad -o ${WORK}/x)
+expect_contains("${last_stderr}" "manifest entry 0 has no id or float file" "an entry without a model file")
