@@ -195,7 +195,7 @@ test('atlas: a tile per neuron, first paint printed; search, session and sort; a
     );
     await page.selectOption('#atlas-session', '');
     await page.selectOption('#atlas-sort', 'fidelity');
-    const byR = [...neurons].sort((a, b) => fid(b) - fid(a));
+    const byR = [...neurons].sort((a, b) => fid(b) - fid(a) || 0);
     assert.deepEqual(
       await tileIds(page),
       byR.map((e) => e.id),

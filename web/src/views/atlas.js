@@ -54,7 +54,7 @@ function buildDom(root) {
   root.append(
     h(
       'p',
-      { class: 'lead-text' },
+      { class: 'lead' },
       'Each tile is one recorded V4 neuron, shown by its model’s preferred image: the picture the neuron’s compact model responds to most, found by gradient ascent on the model (the authors’ recipe). In the paper, images made this way drove the real neurons more than natural images in most tested cases. Open a tile to see the neuron, its anti-preferred image and its strongest natural images.',
     ),
     h(
@@ -104,10 +104,12 @@ export function atlasEntries({ store, catalog }) {
       const text = `${e.id} ${e.name || ''} ${e.session || ''} n${e.neuron ?? ''}`.toLowerCase();
       return words.every((w) => text.includes(w));
     });
+  // Models without a value (-Infinity: no recordings for r) go last, in session order (`|| 0`: -Inf - -Inf is NaN).
+  const by = (value) => (a, b) => value(b) - value(a) || 0;
   list = [...list];
-  if (sort === 'fidelity') list.sort((a, b) => fid(b) - fid(a));
-  else if (sort === 'params') list.sort((a, b) => (b.params || 0) - (a.params || 0));
-  else if (sort === 'strength') list.sort((a, b) => strength(b) - strength(a));
+  if (sort === 'fidelity') list.sort(by(fid));
+  else if (sort === 'params') list.sort(by((e) => e.params || 0));
+  else if (sort === 'strength') list.sort(by(strength));
   const meta = (e) => {
     if (sort === 'params') return e.params ? `${formatNumber(e.params)} params` : '';
     if (sort === 'strength') return Number.isFinite(portraitStrength(e)) ? `${portraitStrength(e).toFixed(1)}×` : '';
