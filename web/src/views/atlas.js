@@ -55,7 +55,7 @@ function buildDom(root) {
     h(
       'p',
       { class: 'lead' },
-      'Each tile is one recorded V4 neuron, shown by its model’s preferred image: the picture the neuron’s compact model responds to most, found by gradient ascent on the model (the authors’ recipe). In the paper, images made this way drove the real neurons more than natural images in most tested cases. Open a tile to see the neuron, its anti-preferred image and its strongest natural images.',
+      'Each tile is one recorded V4 neuron, shown by its model’s preferred image: the picture the neuron’s compact model responds to most, found by gradient ascent on the model (the authors’ recipe). In the paper, images made this way drove the real neurons more than randomly chosen natural images in most tested cases. Open a tile to see the neuron, its anti-preferred image and its strongest natural images.',
     ),
     h(
       'div',
