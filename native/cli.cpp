@@ -374,6 +374,10 @@ const cli::Command kCommands[] = {
      "SHARED_MODEL --responses FILE.csv -o MODEL.clm [--images DIR] [--prune]: a ridge readout of your neuron's\n"
      "      responses on a shared model's features, r on held-out images with its 95% CI, optionally pruned",
      cli::run_fit},
+    {"portraits",
+     "IMAGES... --models DIR -o OUT_DIR [--steps N] [--seeds K] [--top K]: every neuron's preferred and\n"
+     "      anti-preferred images (8-bit PNG) and strongest and weakest natural images, into DIR/manifest.json",
+     cli::run_portraits},
     {nullptr, nullptr, nullptr},  // keeps the array non-empty; entries are added above this line
 };
 

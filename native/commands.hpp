@@ -50,4 +50,8 @@ Status write_png(const std::string& path, const RgbImage& image);
 Outcome run_prune(const Args& args);
 Outcome run_fit(const Args& args);
 
+// A portrait of every neuron model of a site's pack: synthesized extremes and natural extremes
+// (native/cmd_portraits.cpp).
+Outcome run_portraits(const Args& args);
+
 }  // namespace cortexlens::cli

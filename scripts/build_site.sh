@@ -16,9 +16,9 @@ cli="$native/native/cortexlens"
 for f in "$wasm/wasm/cortexlens.js" "$wasm/wasm/cortexlens.wasm"; do
   [ -f "$f" ] || { echo "build_site: $f missing: build the wasm module first (scripts/build.sh wasm)" >&2; exit 1; }
 done
-# models/ survives between builds: `cortexlens pack` skips models whose files are up to date.
+# models/ and portraits/ survive between builds: `cortexlens pack` and `portraits` skip what is up to date.
 mkdir -p "$site"
-find "$site" -mindepth 1 -maxdepth 1 ! -name models -exec rm -rf {} +
+find "$site" -mindepth 1 -maxdepth 1 ! -name models ! -name portraits -exec rm -rf {} +
 
 esbuild=node_modules/.bin/esbuild
 common=(--bundle --minify --target=chrome100,firefox100,safari15 --log-level=warning --legal-comments=none)
@@ -53,6 +53,12 @@ if [ ! -x "$cli" ]; then
 fi
 "$cli" pack "${data_args[@]}" --out "$site/models"
 node scripts/site/assets.mjs --out "$site" "${data_args[@]}"
+# Every neuron's portrait (the atlas): synthesized preferred and anti-preferred images and the strongest and
+# weakest of every image the gallery ships, into the manifest's entries (models/MANIFEST.md, entry.portrait).
+portraits_started=$SECONDS
+"$cli" portraits "$site/gallery" --models "$site/models" -o "$site/portraits" \
+  --steps "${CORTEXLENS_PORTRAIT_STEPS:-30}" --seeds "${CORTEXLENS_PORTRAIT_SEEDS:-2}"
+echo "build_site: portraits: $((SECONDS - portraits_started)) s"
 
 # The build's version (a hash of the app shell) into index.html and the service worker, which it bundles.
 node scripts/site/version.mjs "$site"

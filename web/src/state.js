@@ -340,4 +340,15 @@ export const schema = {
   resultsError: { initial: null },
   // The main worker was restarted (it died, or its module trapped): {count, reason} of the latest, or null.
   engineReset: { initial: null },
+
+  // ---- Atlas (web/src/views/atlas.js): the portrait grid's free-text query, session filter and order ----
+  atlasQuery: { initial: '', link: { param: 'aq', encode: plain(''), decode: (t) => t.slice(0, 80) } },
+  atlasSession: {
+    initial: '',
+    link: { param: 'asession', encode: plain(''), decode: (t) => (/^\d{6}$/.test(t) ? t : undefined) },
+  },
+  atlasSort: {
+    initial: 'id',
+    link: { param: 'asort', encode: plain('id'), decode: oneOf('id', 'fidelity', 'params', 'strength') },
+  },
 };

@@ -14,11 +14,13 @@ import lessons from '../lessons/player.js';
 import perturb from './perturb.js';
 import lab from './lab.js';
 import live from './live.js';
+import atlas from './atlas.js';
 
 export const views = [
   imageInput,
   neuron,
   population,
+  atlas,
   live,
   modelCard,
   evidence,

@@ -4,6 +4,8 @@
 import { h, showError, clearError, formatNumber } from '../dom.js';
 import { drawDistribution } from '../charts.js';
 import { percentileOf, ordinal } from '../reference.js';
+import { portraitImage, PORTRAIT_CREDIT } from '../portraits.js';
+import { galleryImage } from '../services.js';
 
 const PUBLISHED_NEURONS = 219;
 const PRECISIONS = ['int8', 'float'];
@@ -109,14 +111,28 @@ function resultDom() {
     copyStatus: h('span', { id: 'copy-status', class: 'fineprint', role: 'status', 'aria-live': 'polite' }),
     linkNote: h('p', { id: 'neuron-link-note', class: 'note', hidden: '' }),
     error: h('p', { id: 'neuron-error', class: 'error', role: 'alert', hidden: '' }),
+    portrait: h('section', {
+      id: 'neuron-portrait',
+      class: 'neuron-portrait',
+      'aria-labelledby': 'neuron-portrait-title',
+    }),
   };
   ui.root = h(
     'div',
     { class: 'neuron-result' },
     ui.title,
     ui.sub,
-    h('div', { class: 'percentile-line' }, ui.percentile, ui.percentileText),
-    ui.distribution,
+    h(
+      'div',
+      { class: 'neuron-result-row' },
+      h(
+        'div',
+        { class: 'neuron-prediction' },
+        h('div', { class: 'percentile-line' }, ui.percentile, ui.percentileText),
+        ui.distribution,
+      ),
+      ui.portrait,
+    ),
     ui.precision,
     ui.table,
     h(
@@ -230,6 +246,8 @@ export default {
           renderError(store, ui);
           renderResult(app, ui);
         }
+        // The gallery arrives with the manifest (services.js), so the first update has it.
+        if (changed.has('neuronId') || changed.has('entries')) renderPortrait(app, ui);
       },
       resize: () => renderResult(app, ui),
     };
@@ -420,4 +438,79 @@ async function copyLink({ store, writeLinkNow }, ui) {
   } catch {
     ui.copyStatus.textContent = `Copy this address: ${location.href}`;
   }
+}
+
+// What the model likes, before any click: its preferred and anti-preferred images (the portrait the site build
+// synthesized, entry.portrait) with their responses, and its strongest natural images of the gallery, each a button
+// that shows that image to the neuron.
+function renderPortrait({ store, catalog }, ui) {
+  const entry = catalog.current();
+  const p = entry?.portrait;
+  ui.portrait.hidden = !p;
+  if (!p) return ui.portrait.replaceChildren();
+  const figure = (which, caption, response) =>
+    h(
+      'figure',
+      { class: `portrait-figure portrait-${which}` },
+      portraitImage(entry, which, {
+        lazy: false,
+        alt: `${which === 'max' ? 'Preferred' : 'Anti-preferred'} image of the model of ${entry.id}`,
+      }),
+      h(
+        'figcaption',
+        {},
+        caption,
+        h('span', { class: 'mono', id: `neuron-portrait-${which}-response` }, response.toFixed(3)),
+      ),
+    );
+  const gallery = store.get('gallery');
+  const natural = (p.top || [])
+    .slice(0, 3)
+    .map((t) => ({ ...t, found: galleryImage(gallery, t.image) }))
+    .filter((t) => t.found);
+  ui.portrait.replaceChildren(
+    h('h4', { id: 'neuron-portrait-title' }, 'What the model responds to'),
+    h(
+      'div',
+      { class: 'portrait-pair' },
+      figure('max', 'Preferred: ', p.maxResponse),
+      figure('min', 'Anti-preferred: ', p.minResponse),
+    ),
+    natural.length
+      ? h(
+          'div',
+          { class: 'portrait-natural' },
+          h('span', { class: 'fineprint' }, `Strongest of the ${formatNumber(p.images)} gallery images (try one):`),
+          h(
+            'div',
+            { class: 'portrait-natural-row' },
+            ...natural.map((t, i) =>
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'portrait-natural-button',
+                  id: `neuron-portrait-top-${i}`,
+                  title: `Show ${t.found.title || t.image} (response ${t.response.toFixed(3)})`,
+                  on: { click: () => store.set({ image: { source: 'gallery', key: t.image }, crop: null }) },
+                },
+                h('img', {
+                  src: t.found.url,
+                  alt: `${t.found.title || t.image}`,
+                  width: 56,
+                  height: 56,
+                  loading: 'lazy',
+                }),
+              ),
+            ),
+          ),
+        )
+      : null,
+    h(
+      'p',
+      { class: 'fineprint' },
+      `Found by gradient ascent on the model (the authors’ recipe, best of ${p.seeds} seeds × ${p.steps} steps); responses in the model’s arbitrary units. The real neurons were shown images made this way in the paper’s experiments, not here. `,
+      PORTRAIT_CREDIT,
+    ),
+  );
 }

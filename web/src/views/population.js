@@ -4,6 +4,7 @@
 import { h, downloadCsv } from '../dom.js';
 import { drawPopulation } from '../charts.js';
 import { percentileOf, ordinal } from '../reference.js';
+import { portraitTile } from '../portraits.js';
 
 // The progress bar, status and chart are redrawn at most this often during a run: the workers use both cores, and
 // every redraw (layout, raster) takes time from them.
@@ -24,6 +25,7 @@ export default {
       const bars = [...store.get('population')].map(([id, r]) => ({ id, ...r }));
       layout = drawPopulation(ui.chart, bars, store.get('neuronId'));
       ui.chart.dataset.count = String(bars.filter((b) => b.exact).length);
+      renderExtremes(app, ui, bars);
     }
 
     function stop() {
@@ -94,6 +96,7 @@ function buildDom(root) {
       'aria-label': "Every neuron's percentile for this image, sorted; click a bar to open that neuron",
     }),
     hover: h('p', { id: 'population-hover', class: 'fineprint mono', 'aria-live': 'polite' }),
+    extremes: h('section', { id: 'population-extremes', class: 'population-extremes', hidden: '' }),
   };
   root.append(
     h(
@@ -110,8 +113,47 @@ function buildDom(root) {
       'Each bar is one recorded neuron; its height is where this image falls among that neuron’s responses to the reference natural images. Pale bars are the shared model’s quick estimate; each turns dark blue when the neuron’s own model has answered. Click a bar to open the neuron.',
     ),
     ui.hover,
+    ui.extremes,
   );
   return ui;
+}
+
+// The image's strongest and weakest neurons as their portraits: "these neurons respond most to your image; this is
+// what each responds to most". Redrawn only when the neurons shown change (each publish is a new Map).
+const EXTREMES = 6;
+function renderExtremes({ store, catalog }, ui, bars) {
+  const sorted = bars.filter((b) => Number.isFinite(b.percentile)).sort((a, b) => b.percentile - a.percentile);
+  const most = sorted.slice(0, EXTREMES);
+  const least = sorted.slice(Math.max(most.length, sorted.length - EXTREMES)).reverse();
+  const signature = [...most, ...least].map((b) => `${b.id}:${b.percentile.toFixed(0)}:${b.exact}`).join(',');
+  if (signature === ui.extremes.dataset.signature) return;
+  ui.extremes.dataset.signature = signature;
+  ui.extremes.hidden = !most.length;
+  const open = (entry) => store.set({ neuronId: entry.id, view: 'neuron' });
+  const row = (id, title, list) =>
+    h(
+      'div',
+      { class: 'population-extreme' },
+      h('h4', { id: `${id}-title` }, title),
+      h(
+        'ul',
+        { id, class: 'portrait-grid compact', 'aria-labelledby': `${id}-title` },
+        ...list.map((b) => {
+          const entry = catalog.entry(b.id);
+          const meta = `${ordinal(b.percentile)} pct${b.exact ? '' : ' (est.)'}`;
+          return entry ? h('li', {}, portraitTile(entry, { onOpen: open, meta, idPrefix: id })) : null;
+        }),
+      ),
+    );
+  ui.extremes.replaceChildren(
+    h(
+      'p',
+      {},
+      'These neurons respond most (and least) to your image, each shown by what its model responds to most: its preferred image. Open one to see it in detail.',
+    ),
+    row('population-most', 'Driven most by this image', most),
+    least.length ? row('population-least', 'Driven least by this image', least) : null,
+  );
 }
 
 // Pointer: hovering reads a bar out, a click opens it. Keyboard: arrows walk the bars (the hover line reads the
