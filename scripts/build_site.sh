@@ -54,9 +54,21 @@ fi
 "$cli" pack "${data_args[@]}" --out "$site/models"
 node scripts/site/assets.mjs --out "$site" "${data_args[@]}"
 # Every neuron's portrait (the atlas): synthesized preferred and anti-preferred images and the strongest and
-# weakest of every image the gallery ships, into the manifest's entries (models/MANIFEST.md, entry.portrait).
+# weakest natural images, into the manifest's entries (models/MANIFEST.md, entry.portrait). Ranking every image the
+# gallery ships (3,608) costs ~790k model passes, 5-7 minutes on 2 cores, so by default the ranked set is the
+# reference images (the page's percentile scale, 300) and the drawn patterns: ~1 minute.
+# CORTEXLENS_PORTRAIT_IMAGES=gallery ranks the whole gallery (the published site's workflow does).
 portraits_started=$SECONDS
-"$cli" portraits "$site/gallery" --models "$site/models" -o "$site/portraits" \
+portrait_images=("$site/gallery")
+if [ "${CORTEXLENS_PORTRAIT_IMAGES:-reference}" = reference ] && [ -d "$site/gallery/190923" ]; then
+  portrait_images=("$site"/gallery/own/*)
+  for session in 190923 201025 210225; do
+    for ((number = 1; number <= 600; number += 6)); do
+      portrait_images+=("$(printf '%s/gallery/%s/image%04d.jpg' "$site" "$session" "$number")")
+    done
+  done
+fi
+"$cli" portraits "${portrait_images[@]}" --models "$site/models" -o "$site/portraits" \
   --steps "${CORTEXLENS_PORTRAIT_STEPS:-30}" --seeds "${CORTEXLENS_PORTRAIT_SEEDS:-2}"
 echo "build_site: portraits: $((SECONDS - portraits_started)) s"
 

@@ -59,10 +59,25 @@ test('the build: every per-neuron model (and the demo) has a portrait, with both
     assert.ok(p.top.length > 0 && p.top.length === p.bottom.length, `${e.id}: natural extremes`);
     assert.ok(p.images >= p.top.length, `${e.id}: images screened`);
   }
-  // The natural images screened: every image the gallery ships.
-  const count = galleryIndex.own.length + galleryIndex.sessions.reduce((n, s) => n + s.count, 0);
-  assert.equal(demo.portrait.images, count, 'the portraits rank every gallery image');
+  // The natural images ranked: the set scripts/build_site.sh names (the reference images and the drawn patterns by
+  // default, every gallery image with CORTEXLENS_PORTRAIT_IMAGES=gallery).
+  assert.equal(demo.portrait.images, rankedImages().count, 'the portraits rank the images the build names');
 });
+
+// The images the build ranked, as `cortexlens screen` arguments, and how many they are: the whole gallery, or the
+// reference images (1-600, every 6th, of each session) and the drawn patterns.
+function rankedImages() {
+  const own = galleryIndex.own.map((o) => path.join(siteDir, 'gallery', 'own', path.basename(o.file || o.url || o)));
+  const whole = galleryIndex.own.length + galleryIndex.sessions.reduce((n, s) => n + s.count, 0);
+  if (!galleryIndex.sessions.length || demo.portrait.images === whole)
+    return { args: [path.join(siteDir, 'gallery')], count: whole };
+  const reference = galleryIndex.sessions.flatMap((s) =>
+    Array.from({ length: 100 }, (_, i) =>
+      path.join(siteDir, 'gallery', s.id || s.session, `image${String(1 + 6 * i).padStart(4, '0')}.jpg`),
+    ),
+  );
+  return { args: [...own, ...reference], count: own.length + reference.length };
+}
 
 test('preferred images beat the best natural image; responses are those of the saved PNGs (`cortexlens predict`)', (t) => {
   if (skipNoPortraits) return t.skip(skipNoPortraits);
@@ -96,7 +111,7 @@ test('preferred images beat the best natural image; responses are those of the s
   assert.equal(above, all.length, 'every preferred image beats every natural image');
 });
 
-test('the natural top/bottom lists equal `cortexlens screen` over the gallery', (t) => {
+test('the natural top/bottom lists equal `cortexlens screen` over the same images', (t) => {
   if (skipNoPortraits) return t.skip(skipNoPortraits);
   if (skipNoCli) return t.skip(skipNoCli);
   // Three neurons spread over the sessions (screening is ~1 ms per image and model), and the demo.
@@ -108,7 +123,7 @@ test('the natural top/bottom lists equal `cortexlens screen` over the gallery', 
     cliPath,
     [
       'screen',
-      path.join(siteDir, 'gallery'),
+      ...rankedImages().args,
       '--models',
       picked.map((e) => path.join(siteDir, 'models', e.files.float)).join(','),
       '--precision',

@@ -480,7 +480,7 @@ function renderPortrait({ store, catalog }, ui) {
       ? h(
           'div',
           { class: 'portrait-natural' },
-          h('span', { class: 'fineprint' }, `Strongest of the ${formatNumber(p.images)} gallery images (try one):`),
+          h('span', { class: 'fineprint' }, `Strongest of ${formatNumber(p.images)} gallery images ranked (try one):`),
           h(
             'div',
             { class: 'portrait-natural-row' },
