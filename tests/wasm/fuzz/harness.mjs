@@ -11,7 +11,9 @@ import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const HANG_MS = 30_000;
+// A hang: one input running this long (CORTEXLENS_FUZZ_HANG_SECONDS; the campaign runs niced on a busy machine,
+// where a process can wait many seconds for a core, and raises it). Loading the worker's modules is not timed.
+const HANG_MS = Number(process.env.CORTEXLENS_FUZZ_HANG_SECONDS || 30) * 1000;
 
 export const readerSeconds = Number(process.env.CORTEXLENS_FUZZ_SECONDS || 3);
 
@@ -28,6 +30,7 @@ export function fuzzProperty(moduleUrl, name, seconds, seed = fuzzSeed()) {
     });
     let last = null;
     let lastAt = Date.now();
+    let ready = false;
     let settled = false;
     const finish = (error, value) => {
       if (settled) return;
@@ -38,13 +41,15 @@ export function fuzzProperty(moduleUrl, name, seconds, seed = fuzzSeed()) {
       else resolve(value);
     };
     const watchdog = setInterval(() => {
-      if (Date.now() - lastAt < HANG_MS) return;
+      if (!ready || Date.now() - lastAt < HANG_MS) return;
       const file = saveArtifact(name, 'hang', last);
       finish(new Error(`${name}: an input took more than ${HANG_MS / 1000} s (seed ${seed}); saved to ${file}`));
     }, 1000);
     worker.on('message', (message) => {
       lastAt = Date.now();
-      if (message.type === 'input') {
+      if (message.type === 'ready') {
+        ready = true;
+      } else if (message.type === 'input') {
         last = message.input;
       } else if (message.type === 'done') {
         if (!message.failed) return finish(null, { runs: message.runs, seed });
@@ -65,7 +70,8 @@ export function fuzzProperty(moduleUrl, name, seconds, seed = fuzzSeed()) {
 function saveArtifact(name, kind, input) {
   const dir = path.join(repoRoot, 'build/fuzz-artifacts');
   fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `js-${name}-${kind}-${Date.now()}.${typeof input === 'string' ? 'txt' : 'bin'}`);
+  const base = `js-${name.replace(/[^a-z0-9.]+/gi, '-')}-${kind}-${Date.now()}`;
+  const file = path.join(dir, `${base}.${typeof input === 'string' ? 'txt' : 'bin'}`);
   fs.writeFileSync(file, input ?? '');
   return file;
 }

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 const { moduleUrl, name, seconds, seed } = workerData;
 const { properties } = await import(moduleUrl);
 const property = properties[name];
+parentPort.postMessage({ type: 'ready' });
 let runs = 0;
 const result = await fc.check(
   fc.asyncProperty(property.arbitrary, async (input) => {
