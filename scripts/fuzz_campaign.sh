@@ -4,9 +4,10 @@
 # their long mode. Each target's growing corpus, log and any crashing input stay under build/fuzz-campaign/; the
 # summary gives per target the executions, the coverage (cov: edges, ft: features) and the findings.
 # Usage: scripts/fuzz_campaign.sh [BUILD_DIR]   (default build/fuzz: `cmake --preset fuzz && cmake --build
-#   --preset fuzz --target fuzz_image fuzz_model_file fuzz_keras_import fuzz_keras_archive`)
+#   --preset fuzz`; build/sanitize holds the same targets)
 # FUZZ_CAMPAIGN_SECONDS per C++ target; FUZZ_JS_SECONDS per JS reader (default 600; 0 skips them); FUZZ_TARGETS: a
-# space-separated subset of the C++ targets (e.g. to run one again after a fix; "none": the JS ones only). The corpora grow across runs.
+# space-separated subset of the C++ targets (e.g. to run one again after a fix; "none": the JS ones only). The
+# corpora grow across runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/fuzz}
