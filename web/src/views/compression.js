@@ -2,7 +2,7 @@
 // and the current neuron's own compact model side by side: parameters, multiply-adds, r with the neuron's recorded
 // responses on the held-out images 601-1200 (measured by `cortexlens pack`, in the manifest), and each model's
 // prediction for the current image. The paper's point: prediction holds until very few filters are left.
-import { h, showError, clearError, downloadCsv, formatNumber } from '../dom.js';
+import { h, showError, clearError, downloadCsv, formatNumber, scrollRegion } from '../dom.js';
 import { downloadCanvas } from '../draw.js';
 import { percentileOf, ordinal } from '../reference.js';
 import { drawSeries } from '../series-chart.js';
