@@ -145,7 +145,7 @@ try {
       await op();
       continue;
     }
-    if (done.synth < want.synth && done.predictions >= (done.synth + 1) * synthEvery) {
+    if (done.synth < want.synth && done.predictions >= (done.synth + 1) * synthEvery - synthEvery / 2) {
       await showTab('inside');
       await page.waitForSelector('#viz-synth-start', { timeout: 30000 });
       await page.fill('#viz-steps', String(synthSteps));
