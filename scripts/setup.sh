@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(
   cmake ninja-build g++ pkg-config       # native build
   clang-format                           # C++ formatting (scripts/lint.sh)
+  clang libclang-rt-dev                  # sanitizer build and libFuzzer targets (ASan, UBSan, libFuzzer runtimes)
   libstb-dev nlohmann-json3-dev catch2   # header-only libraries, native and wasm
   libeigen3-dev                          # least squares and ridge regression (pruning, fit)
   libzip-dev libhdf5-dev                 # .keras containers, native only (the page uses fflate + jsfive)

@@ -18,6 +18,14 @@ stage "native tests (ctest)"
 ctest --preset release
 stage "core tests compiled to WebAssembly, under node (ctest)"
 ctest --preset wasm
+# The whole native suite again under address + undefined-behaviour sanitizers (clang, -O1; the published models'
+# tests included when the data is present), then each libFuzzer target for a few seconds on its committed seeds
+# (the same build holds them).
+stage "native tests under ASan + UBSan (ctest --preset sanitize), fuzz targets' smoke"
+cmake --preset sanitize >/dev/null
+cmake --build --preset sanitize -j "$(nproc)"
+ctest --preset sanitize
+bash scripts/fuzz_smoke.sh build/sanitize
 stage "the site: the page and the model packs (the int8 check below reads the packs)"
 bash scripts/build_site.sh
 stage "node tests: wasm module, Keras reader, TensorFlow.js reference (float and int8)"

@@ -188,6 +188,17 @@ const handlers = {
     const cl = await cortexLens();
     return { channelMeans: cl.channelMeans(), threads: cl.threadCount() };
   },
+  // What this worker holds, for the soak test (tests/browser/soak.mjs): the wasm heap only grows, so its size after a
+  // long session shows whether memory was given back. Does not start the module.
+  async memory() {
+    const cl = modulePromise ? await modulePromise : null;
+    return {
+      wasmBytes: cl ? cl.HEAP8.buffer.byteLength : 0,
+      models: models.size,
+      images: images.size,
+      jsHeapBytes: self.performance?.memory?.usedJSHeapSize ?? null,
+    };
+  },
 
   // {bytes: ArrayBuffer} -> {imageId, width, height, format, orientation, preview: {width, height, pixels}}
   async decodeImage({ bytes, name }) {

@@ -86,12 +86,14 @@ struct Finisher {
     const F sc = PARTIAL ? V::load_f(scale + c, m) : V::load_f(scale + c);
     const F bi = PARTIAL ? V::load_f(bias + c, m) : V::load_f(bias + c);
     F v = V::add(V::mul(V::cvt(acc), sc), bi);
-    std::int16_t* qp = q + y * q_row + x * q_pixel + c;
+    // Only the modes that write codes have a code buffer (q is null otherwise): offsetting a null pointer is
+    // undefined behaviour (UBSan), so the address is formed where it is used.
+    const auto code_at = [&] { return q + y * q_row + x * q_pixel + c; };
     if constexpr ((MODE & kReluCodes) != 0) {
       // max(v * inverse, 0) equals max(v, 0) * inverse (int8_simd.cpp's relu_codes says why).
       const F r = V::min(V::max(V::mul(v, inverse), V::zero_f()), high);
       const I codes = V::cvtt(V::add(r, V::set1(kJustBelowHalf)));
-      return PARTIAL ? V::store_codes(qp, codes, m) : V::store_codes(qp, codes);
+      return PARTIAL ? V::store_codes(code_at(), codes, m) : V::store_codes(code_at(), codes);
     }
     if (relu) v = V::max(v, V::zero_f());  // v > 0 ? v : 0, -0 to +0
     if constexpr ((MODE & kFloat) != 0) {
@@ -100,7 +102,7 @@ struct Finisher {
     }
     if constexpr ((MODE & kQuantized) != 0) {
       const I codes = V::codes(v, inverse, low, high);
-      PARTIAL ? V::store_codes(qp, codes, m) : V::store_codes(qp, codes);
+      PARTIAL ? V::store_codes(code_at(), codes, m) : V::store_codes(code_at(), codes);
     }
   }
 };

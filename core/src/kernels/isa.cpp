@@ -1,6 +1,9 @@
 #include "cortexlens/isa.hpp"
 
 #include <atomic>
+#if defined(__x86_64__) && !defined(__EMSCRIPTEN__)
+#include <cpuid.h>
+#endif
 
 namespace cortexlens {
 
@@ -22,6 +25,16 @@ bool cpu_has_avx512() {
   return false;
 #endif
 }
+
+#if defined(__x86_64__) && !defined(__EMSCRIPTEN__)
+// AVX-VNNI (the 256-bit int8 dot products) straight from CPUID leaf 7, sub-leaf 1, EAX bit 4: GCC 12 knows
+// __builtin_cpu_supports("avxvnni"), clang 14 (the fuzz build) does not.
+bool cpu_has_avx_vnni() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return false;
+  return (eax >> 4) & 1u;
+}
+#endif
 
 std::atomic<int>& chosen() {
   static std::atomic<int> isa{-1};  // -1: not chosen, use best_isa()
@@ -82,7 +95,7 @@ Status set_isa(Isa isa) {
 bool has_vnni(Isa isa) {
 #if defined(__x86_64__) && !defined(__EMSCRIPTEN__)
   if (isa == Isa::avx512) return cpu_has_avx512() && __builtin_cpu_supports("avx512vnni");
-  if (isa == Isa::avx2) return cpu_has_avx2() && __builtin_cpu_supports("avxvnni");
+  if (isa == Isa::avx2) return cpu_has_avx2() && cpu_has_avx_vnni();
 #endif
   (void)isa;
   return false;

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The long fuzzing campaign: every libFuzzer target (tests/fuzz/) for FUZZ_CAMPAIGN_SECONDS (default 1800) at once,
+# under `nice -n 19` so it only takes CPU nobody else wants, then the JS property tests of the browser's readers in
+# their long mode. Each target's growing corpus, log and any crashing input stay under build/fuzz-campaign/; the
+# summary gives per target the executions, the coverage (cov: edges, ft: features) and the findings.
+# Usage: scripts/fuzz_campaign.sh [BUILD_DIR]   (default build/fuzz: `cmake --preset fuzz && cmake --build
+#   --preset fuzz`; build/sanitize holds the same targets)
+# FUZZ_CAMPAIGN_SECONDS per C++ target; FUZZ_JS_SECONDS per JS reader (default 600; 0 skips them); FUZZ_TARGETS: a
+# space-separated subset of the C++ targets (e.g. to run one again after a fix; "none": the JS ones only). The
+# corpora grow across runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build/fuzz}
+seconds=${FUZZ_CAMPAIGN_SECONDS:-1800}
+js_seconds=${FUZZ_JS_SECONDS:-600}
+source scripts/fuzz_targets.sh
+[ -n "${FUZZ_TARGETS:-}" ] && read -ra fuzz_targets <<<"$FUZZ_TARGETS"
+[ "${FUZZ_TARGETS:-}" = none ] && fuzz_targets=()
+readers=(keras-reader lessons)
+[ "$js_seconds" = 0 ] && readers=()
+out=build/fuzz-campaign
+mkdir -p "$out"
+pids=()
+mkdir -p "$out/bin" "$out/artifacts"
+for target in "${fuzz_targets[@]+"${fuzz_targets[@]}"}"; do
+  # A copy of each binary runs, so rebuilding the tree meanwhile does not pull it from under the run.
+  cp "$build/tests/$target" "$out/bin/"
+  mkdir -p "$out/corpus/$target"
+  # The run stops at its first crash (its input is then in artifacts/); elapsed_seconds says how long it ran.
+  # libFuzzer's timeout is wall-clock time, and a niced run on a busy machine can wait many seconds for a core: a
+  # loose timeout keeps that from being reported as a hang (a real one still is).
+  (
+    started=$SECONDS
+    # shellcheck disable=SC2046
+    nice -n 19 "$out/bin/$target" -max_total_time="$seconds" -timeout=300 -rss_limit_mb=2048 \
+      -print_final_stats=1 -artifact_prefix="$out/artifacts/$target-" $(fuzz_options "$target") \
+      "$out/corpus/$target" $(fuzz_seeds "$target") || echo "exit status $?"
+    echo "elapsed_seconds: $((SECONDS - started))"
+  ) >"$out/$target.log" 2>&1 &
+  pids+=($!)
+done
+# The JS readers' properties (fast-check: tests/wasm/fuzz-*.test.mjs) alongside, each reader for its own budget.
+for reader in "${readers[@]}"; do
+  CORTEXLENS_FUZZ_SECONDS=$js_seconds CORTEXLENS_FUZZ_HANG_SECONDS=300 \
+    nice -n 19 node --test "tests/wasm/fuzz-$reader.test.mjs" >"$out/js-$reader.log" 2>&1 &
+  pids+=($!)
+done
+status=0
+for pid in "${pids[@]+"${pids[@]}"}"; do wait "$pid" || status=1; done
+
+for target in "${fuzz_targets[@]+"${fuzz_targets[@]}"}"; do
+  log=$out/$target.log
+  last=$(grep -E '^#[0-9]+' "$log" | tail -1)
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+  crashes=$(find "$out/artifacts" -name "$target-*" ! -name "$target-slow-unit-*" | wc -l)
+  minutes=$(($(sed -n 's/^elapsed_seconds: *//p' "$log") / 60))
+  echo "$target: $minutes min, ${execs:-?} executions (${rate:-?}/s)," \
+    "$(grep -oE 'cov: [0-9]+ ft: [0-9]+' <<<"$last"), corpus $(find "$out/corpus/$target" -type f | wc -l) files," \
+    "$crashes crashing inputs"
+done
+for reader in "${readers[@]}"; do
+  echo "JS $reader: $(grep -E '^# [0-9]+ inputs' "$out/js-$reader.log" | tr -d '#' | tr '\n' ';')" \
+    "$(grep -E '^# (pass|fail) ' "$out/js-$reader.log" | tr -d '#' | tr '\n' ' ')"
+done
+exit $status

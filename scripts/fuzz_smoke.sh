@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# CI smoke of the libFuzzer targets: each runs for a few seconds on its committed seeds (tests/fuzz/corpus, the
+# committed bad inputs and models, the keras dictionary), so a target that no longer builds, no longer accepts its
+# seeds or crashes on a near neighbour of them fails the run. Long runs: scripts/fuzz_campaign.sh.
+# Usage: scripts/fuzz_smoke.sh [BUILD_DIR] (default build/sanitize: the sanitize preset builds the targets too)
+# FUZZ_SMOKE_SECONDS: seconds per target (default 12; four targets, within the one minute CI gives them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build/sanitize}
+seconds=${FUZZ_SMOKE_SECONDS:-12}
+source scripts/fuzz_targets.sh
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+artifacts=build/fuzz-artifacts
+mkdir -p "$artifacts"
+for target in "${fuzz_targets[@]}"; do
+  mkdir -p "$scratch/$target"
+  # libFuzzer writes what it finds into the first folder: a scratch one, never the repository's seeds.
+  # shellcheck disable=SC2046
+  "$build/tests/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$artifacts/$target-" $(fuzz_options "$target") "$scratch/$target" $(fuzz_seeds "$target") \
+    2>"$scratch/$target.log" || {
+    tail -40 "$scratch/$target.log" >&2
+    echo "fuzz_smoke: $target failed; the input is in $artifacts/ (reproduce: $build/tests/$target FILE)" >&2
+    exit 1
+  }
+  echo "$target: $(sed -n 's/^stat::number_of_executed_units: *//p' "$scratch/$target.log") inputs," \
+    "$(grep -E '^#[0-9]+' "$scratch/$target.log" | tail -1 | grep -oE 'cov: [0-9]+ ft: [0-9]+')"
+done
