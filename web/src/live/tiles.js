@@ -1,10 +1,10 @@
 // The strip of every recorded neuron, lit by where the shared model's response puts each one among its reference
 // natural images. A tile shows the neuron's preferred image when the manifest has one (entry.portrait.max), else its
-// number on a plain tile; either way its colour (or brightness) follows the response. Small on purpose: the portraits
-// view's own tile module may replace it.
+// number on a plain tile; either way its colour (or brightness) follows the response. The image is the atlas's own
+// (web/src/portraits.js); the tile differs because it is lit by a response many times a second.
 import { h } from '../dom.js';
-import { asset } from '../build.js';
 import { colourOf } from '../draw.js';
+import { portraitImage } from '../portraits.js';
 
 // Black or white, whichever contrasts more with the background (WCAG relative luminance): the palette's middle is
 // orange, where a fixed threshold on the percentile leaves white text under the 4.5:1 contrast ratio.
@@ -31,9 +31,7 @@ export function neuronTiles(entries, onPick) {
         'aria-label': label,
         title: label,
       },
-      portrait
-        ? h('img', { src: asset(portrait), alt: '', width: 32, height: 32, loading: 'lazy' })
-        : String(e.neuron ?? e.id),
+      portrait ? portraitImage(e, 'max') : String(e.neuron ?? e.id),
     );
     tiles.set(e.id, tile);
     element.append(tile);
