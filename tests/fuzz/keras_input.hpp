@@ -50,7 +50,8 @@ inline KerasInput parse_keras_input(const std::uint8_t* data, std::size_t size) 
         p = end;
       }
       tensor.shape.push_back(dim);
-      count *= dim;
+      // Saturates just above the limit: four 16-bit dimensions overflow a signed 64-bit product.
+      count = count > kMaxValues ? kMaxValues + 1 : count * dim;
     }
     if (count > kMaxValues) break;
     tensor.data.resize(static_cast<std::size_t>(count));
