@@ -10,8 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
-import { startServer, openPage, foreignRequests, manifest, galleryIndex, siteDir } from './harness.mjs';
+import { startServer, launch, openPage, foreignRequests, manifest, galleryIndex, siteDir } from './harness.mjs';
 
 // Bounds on growth from the end of warm-up (every model loaded once, one synthesis run done) to the end; why these
 // numbers: bench/README.md, "Soak".
@@ -48,18 +47,7 @@ const keys = [
 ];
 
 const server = await startServer();
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-  args: [
-    '--no-sandbox',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--no-first-run',
-    '--disable-gpu',
-    '--js-flags=--expose-gc',
-    '--enable-precise-memory-info',
-  ],
-});
+const browser = await launch({ args: ['--js-flags=--expose-gc', '--enable-precise-memory-info'] });
 let exitCode = 0;
 try {
   const { context, page, requests, errors } = await openPage(browser, server.origin, {
