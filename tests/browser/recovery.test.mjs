@@ -69,10 +69,17 @@ test('a dead worker is noticed and replaced; the image, crop, neuron and view ar
       window.cortexLens.store.set({ crop: { x: 1, y: 1, side } });
     });
     await page.waitForFunction(
-      () =>
-        window.cortexLens.state.crop?.x === 1 &&
-        window.cortexLens.state.resultsOf?.input === window.cortexLens.state.input &&
-        window.cortexLens.state.results.int8,
+      () => {
+        // The input cut from this crop (not an earlier one still arriving) and its prediction.
+        const s = window.cortexLens.state;
+        return (
+          s.crop?.x === 1 &&
+          s.inputOf?.crop?.x === 1 &&
+          s.inputOf.crop.side === s.crop.side &&
+          s.resultsOf?.input === s.input &&
+          s.results.int8
+        );
+      },
       null,
       { polling: 50, timeout: 30000 },
     );

@@ -316,6 +316,9 @@ export const schema = {
   // What the model sees for image + crop: Float32Array (112, 112, 3) recentred, and its Uint8Array (112, 112, 3).
   input: { initial: null },
   seenPixels: { initial: null },
+  // What `input` was cut from: {image (the store's image object), crop}. `crop` is what the user asked for and can
+  // run ahead of `input` while a crop is being cut; equal crops here and in `crop` mean the input is up to date.
+  inputOf: { initial: null },
   // The current neuron's outputs on input: {int8?: {outputs, ms}, float?: {outputs, ms}}.
   results: { initial: () => ({}) },
   predictions: { initial: 0 }, // predictions shown so far (the tests wait on it)

@@ -422,7 +422,7 @@ function cropper({ store, worker }, area, ui, view) {
       if (store.get('image') === shown.image) {
         shown.crop = crop;
         ui.seen.getContext('2d').putImageData(toImageData(pixels, 112, 112), 0, 0);
-        store.set({ input, seenPixels: pixels });
+        store.set({ input, seenPixels: pixels, inputOf: { image: shown.image, crop } });
       }
     } catch (e) {
       if (store.get('image') === shown.image) showError(ui.error, e.message);
