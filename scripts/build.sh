@@ -17,7 +17,8 @@ case "$mode" in
   *) echo "usage: scripts/build.sh [all|native|wasm|site]" >&2; exit 2 ;;
 esac
 native_targets=() wasm_targets=()
-[ "$mode" = site ] && native_targets=(--target cortexlens) && wasm_targets=(--target cortexlens_wasm)
+[ "$mode" = site ] && native_targets=(--target cortexlens) &&
+  wasm_targets=(--target cortexlens_wasm --target cortexlens_lab_wasm)
 
 if [ "$mode" != wasm ]; then
   cmake --preset release "${data_arg[@]}" >/dev/null

@@ -13,7 +13,8 @@ site=${CORTEXLENS_SITE_DIR:-build/site}
 data=${CORTEXLENS_DATA_DIR:-../shared/data/v4}
 cli="$native/native/cortexlens"
 
-for f in "$wasm/wasm/cortexlens.js" "$wasm/wasm/cortexlens.wasm"; do
+for f in "$wasm/wasm/cortexlens.js" "$wasm/wasm/cortexlens.wasm" "$wasm/wasm/cortexlens-lab.js" \
+  "$wasm/wasm/cortexlens-lab.wasm"; do
   [ -f "$f" ] || { echo "build_site: $f missing: build the wasm module first (scripts/build.sh wasm)" >&2; exit 1; }
 done
 # models/ and portraits/ survive between builds: `cortexlens pack` and `portraits` skip what is up to date.
@@ -39,6 +40,8 @@ threaded=false
   "${common[@]}"
 cp web/index.html web/styles.css web/favicon.svg "$site/"
 cp "$wasm/wasm/cortexlens.js" "$wasm/wasm/cortexlens.wasm" "$site/"
+# The model lab's module (pruning; the worker loads it when the lab first runs).
+cp "$wasm/wasm/cortexlens-lab.js" "$wasm/wasm/cortexlens-lab.wasm" "$site/"
 # Lessons (web/lessons/FORMAT.md): the built-in lesson files and their index, served as they are.
 if [ -d web/lessons ]; then cp -r web/lessons "$site/lessons"; fi
 if [ "$threaded" = true ]; then cp "$wasm_mt"/wasm/cortexlens-mt.{js,wasm,worker.js} "$site/"; fi
@@ -83,6 +86,6 @@ echo "build_site: $site ($(du -sh "$site" | cut -f1)); JS + wasm + CSS shipped:"
   for f in cortexlens-mt.js cortexlens-mt.worker.js cortexlens-mt.wasm; do [ -f "$f" ] &&
     printf '  %-40s %8d bytes  %8d gzip  (instead of cortexlens.*, on cross-origin-isolated pages)\n' \
       "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"; done
-  for f in keras-reader.js lessons-panel.js chunks/*.js; do [ -f "$f" ] &&
+  for f in keras-reader.js lessons-panel.js cortexlens-lab.js cortexlens-lab.wasm chunks/*.js; do [ -f "$f" ] &&
     printf '  %-40s %8d bytes  %8d gzip  (loaded on demand)\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"
   done; true )

@@ -6,6 +6,7 @@
 #include <thread>
 #endif
 
+#include "cortexlens/image.hpp"
 #include "cortexlens/int8_forward_plan.hpp"
 #include "cortexlens/model_file.hpp"
 #include "cortexlens/quantize.hpp"
@@ -49,6 +50,19 @@ Precision parse_precision(const std::string& text) {
 }
 
 // 'int8' when every layer has int8 weights (an int8 .clm), else 'float32'.
+// A loaded model as a .clm file (int8 if it is int8, float32 otherwise): how the worker hands a model to the lab's
+// module (wasm/bind_prune.cpp), a separate instance that cannot see this one's handles.
+val model_file_of(const WasmModel& model) {
+  ModelFileMetadata metadata;
+  const int channels = model.model().input.c;
+  if (channels == 3)
+    metadata.channel_means.assign(std::begin(kChannelMeans), std::end(kChannelMeans));
+  else
+    metadata.channel_means.assign(static_cast<std::size_t>(channels), 0.0f);
+  const TestVector vector = take_or_throw(make_test_vector(model.model(), model.model(), metadata.channel_means));
+  return uint8_array(take_or_throw(write_model_file(model.model(), metadata, vector)));
+}
+
 std::string model_precision(const WasmModel& model) {
   return precision_name(is_int8_model(model.model()) ? Precision::int8 : Precision::float32);
 }
@@ -175,6 +189,7 @@ EMSCRIPTEN_BINDINGS(cortexlens_pack) {
   emscripten::function("predictMany", &predict_many);
   emscripten::function("loadModelFile", &load_model_file);
   emscripten::function("inspectModelFile", &inspect_model_file);
+  emscripten::function("modelFileOf", &model_file_of);
   emscripten::function("modelPrecision", &model_precision);
   emscripten::function("predictWithPrecision", &predict_with_precision);
   emscripten::function("activationsWithPrecision", &activations_with_precision);

@@ -2,17 +2,21 @@
 // time (a stage of step 1, a step 3 candidate or removal), reporting each removal and checking for pause or cancel
 // in between, as `cortexlens prune` runs the same core loop in one go.
 //
-// const run = new PruneRun(model, output, options)   output: the shared model's output to restrict to, or -1 for a
-//                                                     model that already has one output (the demo, a fitted model)
+// It is a module of its own (cortexlens-lab.{js,wasm}, createCortexLensLab): pruning brings Eigen's regressions,
+// a third of the engine's size, that only the lab uses, so the page loads it when the lab first runs. Models come
+// in as .clm bytes (the main module's modelFileOf), since the two instances cannot share handles.
+//
+// const run = new PruneRun(bytes, output, options)   bytes: Uint8Array of a .clm file; output: the shared model's
+//                                                     output to restrict to, or -1 for a model that already has one
+//                                                     output (the demo, a fitted model)
 //   options: {fve = 0.9, delta = -0.01, step1Only = false}
 // run.addFitImage(pixels)                 Uint8Array (112*112*3) RGB, recentred here as `cortexlens` does
 // run.addEvalImage(pixels, response)      a held-out image and its recorded response
 // run.start()                             the first pass and the start event (throws on bad inputs)
 // run.advance() -> number of new events; run.done(); run.events(from) -> [{step, stage, filters, filtersPerStage,
 //   params, fve, heldoutR}]; run.progress() -> {phase, stages, step1Stage, step3Started, step3Removals, candidates,
-//   candidatesChecked}; run.model() -> a new Model handle (the caller deletes it); run.modelFile(name, source) ->
-//   Uint8Array of a float32 .clm of the model so far.
-// pruneFigures(model) -> {params, filtersPerStage}: a model's figures counted as the run counts them.
+//   candidatesChecked}; run.modelFile(name, source) -> Uint8Array of a float32 .clm of the model so far.
+// pruneFigures(bytes) -> {params, filtersPerStage}: a model's figures counted as the run counts them.
 #include <cmath>
 #include <memory>
 
@@ -20,7 +24,6 @@
 #include "cortexlens/model_file.hpp"
 #include "cortexlens/prune.hpp"
 #include "edge.hpp"
-#include "wasm_model.hpp"
 
 namespace cortexlens::wasm {
 
@@ -52,6 +55,11 @@ val event_object(const PruneEvent& e) {
   return out;
 }
 
+Model model_from_file(const val& bytes) {
+  const std::vector<std::uint8_t> data = to_vector<std::uint8_t>(bytes, "model file bytes");
+  return take_or_throw(read_model_file(data.data(), data.size())).model;
+}
+
 const char* phase_name(PrunePhase phase) {
   switch (phase) {
     case PrunePhase::step1:
@@ -66,7 +74,7 @@ const char* phase_name(PrunePhase phase) {
 
 class WasmPruneRun {
  public:
-  WasmPruneRun(const WasmModel& model, int output, const val& options) {
+  WasmPruneRun(const val& model_file, int output, const val& options) {
     const double fve = number_option(options, "fve", options_.fve_threshold);
     const double delta = number_option(options, "delta", options_.delta_threshold);
     if (!(fve > 0 && fve <= 1)) throw_js_error("fve must be a number in (0, 1], got " + std::to_string(fve));
@@ -74,7 +82,8 @@ class WasmPruneRun {
     options_.fve_threshold = fve;
     options_.delta_threshold = delta;
     if (!options.isUndefined() && !options.isNull() && options["step1Only"].isTrue()) options_.run_step3 = false;
-    start_ = output < 0 ? model.model() : take_or_throw(restrict_to_output(model.model(), output));
+    Model model = model_from_file(model_file);
+    start_ = output < 0 ? std::move(model) : take_or_throw(restrict_to_output(model, output));
     take_or_throw(prunable_layout(start_));
   }
 
@@ -119,8 +128,6 @@ class WasmPruneRun {
     return out;
   }
 
-  WasmModel* model() const { return new WasmModel(started().model()); }
-
   // A float32 .clm of the model so far, with its embedded test vector: what `cortexlens prune -o` writes.
   val model_file(const std::string& name, const std::string& source) const {
     Model model = started().model();
@@ -157,11 +164,12 @@ class WasmPruneRun {
 
 // {params, filtersPerStage} of any prunable model, counted as the pruning counts (BatchNormalization folded, biases
 // where nonzero): how the lab puts a published model beside a pruned one.
-val prune_figures(const WasmModel& model) {
-  const PrunableLayout layout = take_or_throw(prunable_layout(model.model()));
+val prune_figures(const val& model_file) {
+  const Model model = model_from_file(model_file);
+  const PrunableLayout layout = take_or_throw(prunable_layout(model));
   val out = val::object();
-  out.set("params", static_cast<double>(parameter_count(model.model())));
-  out.set("filtersPerStage", int_array(filters_per_stage(model.model(), layout)));
+  out.set("params", static_cast<double>(parameter_count(model)));
+  out.set("filtersPerStage", int_array(filters_per_stage(model, layout)));
   return out;
 }
 
@@ -170,7 +178,7 @@ val prune_figures(const WasmModel& model) {
 EMSCRIPTEN_BINDINGS(cortexlens_prune) {
   emscripten::function("pruneFigures", &prune_figures);
   emscripten::class_<WasmPruneRun>("PruneRun")
-      .constructor<const WasmModel&, int, const val&>()
+      .constructor<const val&, int, const val&>()
       .function("addFitImage", &WasmPruneRun::add_fit_image)
       .function("addEvalImage", &WasmPruneRun::add_eval_image)
       .function("start", &WasmPruneRun::start)
@@ -178,7 +186,6 @@ EMSCRIPTEN_BINDINGS(cortexlens_prune) {
       .function("done", &WasmPruneRun::done)
       .function("events", &WasmPruneRun::events)
       .function("progress", &WasmPruneRun::progress)
-      .function("model", &WasmPruneRun::model, emscripten::allow_raw_pointers())
       .function("modelFile", &WasmPruneRun::model_file);
 }
 

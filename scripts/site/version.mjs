@@ -20,7 +20,8 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 // The shell: what the page needs to start and to run offline after one visit. The int8 models (~3 MB for all 219)
 // are in it so the population view works offline, the built-in lessons (lessons/) so a class can work offline, and
 // the lazily loaded Keras reader (30 KB gzip) so a page left open across a deploy still loads its own; float
-// models, gallery images and the threaded module are cached when first used.
+// models, gallery images, the threaded module and the model lab's module (1 MB, only for the lab) are cached when
+// first used.
 const SHELL =
   /\.(js|wasm|css|html|svg)$|(^|\/)(manifest|index)\.json$|\.int8\.clm$|^gallery\/own\/.*\.png$|^lessons\/.*\.md$/;
 const EXCLUDED = new Set(['sw.js']);
@@ -30,7 +31,7 @@ function walk(dir, depth = 0) {
     const rel = dir ? `${dir}/${e.name}` : e.name;
     if (e.name.startsWith('.')) return [];
     if (e.isDirectory()) return walk(rel, depth + 1);
-    return SHELL.test(rel) && !EXCLUDED.has(rel) && !rel.startsWith('cortexlens-mt') ? [rel] : [];
+    return SHELL.test(rel) && !EXCLUDED.has(rel) && !/^cortexlens-(mt|lab)/.test(rel) ? [rel] : [];
   });
 }
 const shell = walk('').sort();

@@ -17,6 +17,13 @@ export async function loadCortexLens() {
   return createCortexLens({ wasmBinary: fs.readFileSync(path.join(wasmDir, 'cortexlens.wasm')) });
 }
 
+// The model lab's module (wasm/bind_prune.cpp: pruning), which the page's worker loads when the lab first runs.
+export async function loadLab() {
+  const require = createRequire(import.meta.url);
+  const createCortexLensLab = require(path.join(wasmDir, 'cortexlens-lab.js'));
+  return createCortexLensLab({ wasmBinary: fs.readFileSync(path.join(wasmDir, 'cortexlens-lab.wasm')) });
+}
+
 // The threaded module (cortexlens-mt, built by scripts/build.sh into build/wasm-mt), or null when it was not built.
 // Its pthread workers keep node alive: call cl.PThread.terminateAllThreads() when done.
 export const threadedWasmDir = path.resolve(

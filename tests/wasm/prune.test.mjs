@@ -1,5 +1,6 @@
-// Pruning in the wasm module (the page's model lab, wasm/bind_prune.cpp): a run stepped unit by unit is
-// deterministic and saves a loadable .clm; bad inputs get clear errors; and, with the published data and the native
+// Pruning in the lab's wasm module (the page's model lab, wasm/bind_prune.cpp, its own module cortexlens-lab): a run
+// stepped unit by unit is deterministic and saves a loadable .clm; a model crosses from the main module as .clm bytes
+// unchanged; bad inputs get clear errors; and, with the published data and the native
 // CLI, the page's pruning of a shared model restricted to one neuron makes the same removals and the same model (to the
 // float rounding of the refits) as `cortexlens prune` on the same images (the CLI on its sse path, the page's float
 // arithmetic).
@@ -10,9 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { unzipSync } from 'fflate';
-import { loadCortexLens, repoRoot, dataDir, hasData, noDataReason } from './module.mjs';
+import { loadCortexLens, loadLab, repoRoot, dataDir, hasData, noDataReason } from './module.mjs';
 
 const cl = await loadCortexLens();
+const lab = await loadLab();
 const demoBytes = new Uint8Array(fs.readFileSync(path.join(repoRoot, 'models/demo/demo_dot_detector.clm')));
 const cliPath = process.env.CORTEXLENS_CLI ?? path.join(repoRoot, 'build/release/native/cortexlens');
 const hasCli = fs.existsSync(cliPath);
@@ -31,8 +33,9 @@ function pixelsOf(k) {
   return p;
 }
 
-function pruneToEnd(model, output, options, fit, held) {
-  const run = new cl.PruneRun(model, output, options);
+// modelBytes: a .clm file, as the worker hands the lab's module a model (the main module's modelFileOf).
+function pruneToEnd(modelBytes, output, options, fit, held) {
+  const run = new lab.PruneRun(modelBytes, output, options);
   try {
     for (const p of fit) run.addFitImage(p);
     for (const { pixels, response } of held) run.addEvalImage(pixels, response);
@@ -51,53 +54,67 @@ function pruneToEnd(model, output, options, fit, held) {
 }
 
 test('a pruning run stepped unit by unit is deterministic and saves a loadable model', () => {
-  const model = cl.loadModelFile(demoBytes);
+  const fit = Array.from({ length: 24 }, (_, k) => pixelsOf(k));
+  const held = Array.from({ length: 12 }, (_, k) => ({ pixels: pixelsOf(100 + k), response: Math.sin(k) }));
+  const options = { fve: 0.9, delta: -0.05 };
+  const a = pruneToEnd(demoBytes, -1, options, fit, held);
+  const b = pruneToEnd(demoBytes, -1, options, fit, held);
+  assert.deepEqual(a.events, b.events);
+  assert.deepEqual(a.bytes, b.bytes);
+  assert.equal(a.events[0].step, 0);
+  assert.deepEqual(a.events[0].filtersPerStage, [2, 2, 2, 2, 2]);
+  assert.ok(a.units >= 5, `${a.units} units of work`);
+  assert.ok(a.phases.has('step1') && a.phases.has('step3'));
+  for (let i = 1; i < a.events.length; ++i) assert.ok(a.events[i].params < a.events[i - 1].params);
+  const loaded = cl.loadModelFile(a.bytes);
   try {
-    const fit = Array.from({ length: 24 }, (_, k) => pixelsOf(k));
-    const held = Array.from({ length: 12 }, (_, k) => ({ pixels: pixelsOf(100 + k), response: Math.sin(k) }));
-    const options = { fve: 0.9, delta: -0.05 };
-    const a = pruneToEnd(model, -1, options, fit, held);
-    const b = pruneToEnd(model, -1, options, fit, held);
-    assert.deepEqual(a.events, b.events);
-    assert.deepEqual(a.bytes, b.bytes);
-    assert.equal(a.events[0].step, 0);
-    assert.deepEqual(a.events[0].filtersPerStage, [2, 2, 2, 2, 2]);
-    assert.ok(a.units >= 5, `${a.units} units of work`);
-    assert.ok(a.phases.has('step1') && a.phases.has('step3'));
-    for (let i = 1; i < a.events.length; ++i) assert.ok(a.events[i].params < a.events[i - 1].params);
-    const loaded = cl.loadModelFile(a.bytes);
-    try {
-      assert.equal(loaded.info().params, a.events.at(-1).params);
-      assert.deepEqual(cl.pruneFigures(loaded), {
-        params: a.events.at(-1).params,
-        filtersPerStage: a.events.at(-1).filtersPerStage,
-      });
-    } finally {
-      loaded.delete();
-    }
+    assert.equal(loaded.info().params, a.events.at(-1).params);
+    assert.deepEqual(lab.pruneFigures(a.bytes), {
+      params: a.events.at(-1).params,
+      filtersPerStage: a.events.at(-1).filtersPerStage,
+    });
   } finally {
-    model.delete();
+    loaded.delete();
   }
 });
 
-test('bad inputs to a pruning run get clear errors', () => {
+test('a model crosses to the lab module as .clm bytes unchanged (modelFileOf)', () => {
   const model = cl.loadModelFile(demoBytes);
+  const input = new Float32Array(112 * 112 * 3).map((_, i) => 60 * Math.sin(i / 97));
   try {
-    assert.throws(() => new cl.PruneRun(model, 3, {}), /output 3 does not exist|expected a shared model/);
-    assert.throws(() => new cl.PruneRun(model, -1, { fve: 2 }), /fve must be a number in \(0, 1\]/);
-    assert.throws(() => new cl.PruneRun(model, -1, { delta: 0.5 }), /delta must be a number <= 0/);
-    const run = new cl.PruneRun(model, -1, {});
+    const bytes = cl.modelFileOf(model);
+    const again = cl.loadModelFile(bytes);
     try {
-      assert.throws(() => run.addFitImage(new Uint8Array(10)), /pixels: 10 bytes, expected 37632/);
-      assert.throws(() => run.advance(), /has not started/);
-      for (let k = 0; k < 5; ++k) run.addFitImage(pixelsOf(k));
-      assert.throws(() => run.start(), /at least 10 images/);
-      assert.throws(() => run.addEvalImage(pixelsOf(1), Number.NaN), /finite number/);
+      assert.deepEqual(again.info().params, model.info().params);
+      assert.deepEqual(Array.from(again.predict(input)), Array.from(model.predict(input)));
+      assert.deepEqual(cl.modelPrecision(again), cl.modelPrecision(model));
     } finally {
-      run.delete();
+      again.delete();
     }
+    assert.deepEqual(lab.pruneFigures(bytes).filtersPerStage, [2, 2, 2, 2, 2]);
   } finally {
     model.delete();
+  }
+  assert.throws(() => lab.pruneFigures(new Uint8Array([1, 2, 3])), /magic|CLENSMDL|too short|model file/i);
+  // Pruning lives only in the lab's module, so the page's first download does not carry it.
+  assert.equal(cl.PruneRun, undefined);
+  assert.equal(cl.pruneFigures, undefined);
+});
+
+test('bad inputs to a pruning run get clear errors', () => {
+  const model = demoBytes;
+  assert.throws(() => new lab.PruneRun(model, 3, {}), /output 3 does not exist|expected a shared model/);
+  assert.throws(() => new lab.PruneRun(model, -1, { fve: 2 }), /fve must be a number in \(0, 1\]/);
+  assert.throws(() => new lab.PruneRun(model, -1, { delta: 0.5 }), /delta must be a number <= 0/);
+  const run = new lab.PruneRun(model, -1, {});
+  try {
+    assert.throws(() => run.addFitImage(new Uint8Array(10)), /pixels: 10 bytes, expected 37632/);
+    assert.throws(() => run.advance(), /has not started/);
+    for (let k = 0; k < 5; ++k) run.addFitImage(pixelsOf(k));
+    assert.throws(() => run.start(), /at least 10 images/);
+    assert.throws(() => run.addEvalImage(pixelsOf(1), Number.NaN), /finite number/);
+  } finally {
+    run.delete();
   }
 });
 
@@ -164,8 +181,10 @@ test('the page prunes as `cortexlens prune` does: same removals, same model (190
       .map((l) => JSON.parse(l));
 
     const t1 = performance.now();
-    const shared = cl.loadModelFile(new Uint8Array(fs.readFileSync(sharedClm)));
+    const sharedBytes = new Uint8Array(fs.readFileSync(sharedClm));
+    const shared = cl.loadModelFile(sharedBytes);
     const output = shared.info().outputNames.indexOf('190923_n0');
+    shared.delete();
     const pixels = (images, n) => cl.imageToInput(images.get(n), null).pixels;
     const fit = [];
     for (const session of ['190923', '201025', '210225']) {
@@ -177,9 +196,8 @@ test('the page prunes as `cortexlens prune` does: same removals, same model (190
     const held = [];
     for (let n = 601; n <= 1200; n += EVAL_STEP) held.push({ pixels: pixels(images, n), response: data[n - 1] });
     assert.equal(shape[1], 1200);
-    const page = pruneToEnd(shared, output, { step1Only: true }, fit, held);
+    const page = pruneToEnd(sharedBytes, output, { step1Only: true }, fit, held);
     const pageMs = performance.now() - t1;
-    shared.delete();
     console.log(
       `# 190923_n0, step 1, ${fit.length} fitting and ${held.length} held-out images: page (wasm, node) ` +
         `${(pageMs / 1000).toFixed(1)} s, native CLI (1 thread, sse) ${(nativeMs / 1000).toFixed(1)} s ` +

@@ -5,7 +5,34 @@
 // pass, pruneAdvance does one unit of work (a stage of step 1, step 3's start, one step 3 candidate or removal; the
 // same core loop as `cortexlens prune`, wasm/bind_prune.cpp), pruneModel hands out the model so far, pruneStop frees
 // it. The page pauses by not asking for the next unit and cancels by stopping the run.
+/* global importScripts, createCortexLensLab */
+import { asset } from './build.js';
 import { runTable } from './worker-runs.js';
+
+// Pruning is its own wasm module (cortexlens-lab, wasm/bind_prune.cpp: Eigen's regressions, a third of the engine),
+// loaded the first time the lab needs it, so a visitor who never opens the lab never downloads it. Models cross
+// from the main module as .clm bytes (modelFileOf): the two instances share no handles.
+let labPromise = null;
+function labModule() {
+  if (!labPromise) {
+    importScripts(asset('cortexlens-lab.js'));
+    labPromise = createCortexLensLab({
+      locateFile: (file) => new URL(asset(file), self.location.href).href,
+    }).catch((e) => {
+      labPromise = null;
+      throw new Error(`the model lab's engine could not start: ${e?.message ? e.message : e}`);
+    });
+  }
+  return labPromise;
+}
+
+// The model's .clm bytes for the lab's module: what the main module has loaded under `key` (a manifest model, or the
+// user's own file, which has no URL to fetch again).
+async function modelBytes(context, key, url) {
+  const cl = await context.cortexLens();
+  const { model } = await context.ensureModel({ key, url });
+  return cl.modelFileOf(model);
+}
 
 // Each run holds its images (recentred floats, 150 KB each) and, in step 3, the cached stage outputs of every
 // fitting image: two runs at most.
@@ -46,12 +73,12 @@ export const pruneHandlers = {
   //   output: the shared model's output to restrict to (-1: the model has one output already)
   async pruneStart({ key, url, output, fit, eval: held, options }, progress, context) {
     const cl = await context.cortexLens();
+    const lab = await labModule();
     if (!Array.isArray(fit) || !fit.every((u) => typeof u === 'string'))
       throw new Error('fit must be a list of image URLs');
     if (!Array.isArray(held) || !held.every((e) => typeof e?.url === 'string' && Number.isFinite(e.response)))
       throw new Error('eval must be a list of {url, response} with a finite response');
-    const { model } = await context.ensureModel({ key, url });
-    const handle = new cl.PruneRun(model, outputIndex(output, 'output'), options || {});
+    const handle = new lab.PruneRun(await modelBytes(context, key, url), outputIndex(output, 'output'), options || {});
     try {
       const t0 = performance.now();
       const total = fit.length + held.length;
@@ -105,12 +132,19 @@ export const pruneHandlers = {
   // {key, url?} -> {params, filtersPerStage}: a model's size counted as the pruning counts it (BatchNormalization
   // folded), so a published model and a pruned one compare like for like.
   async pruneFigures({ key, url }, _progress, context) {
-    const cl = await context.cortexLens();
-    const { model } = await context.ensureModel({ key, url });
-    return cl.pruneFigures(model);
+    const lab = await labModule();
+    return lab.pruneFigures(await modelBytes(context, key, url));
   },
 
   async pruneStop({ runId }) {
     return { stopped: runs.forget(runId) };
   },
 };
+
+// After a trap in either module the worker starts afresh (worker.js): the lab's instance and the runs that lived in
+// it are dropped too (their handles belong to an instance that may no longer run).
+export function forgetLabModule() {
+  labPromise = null;
+  runs.drop();
+  pixelCache = new Map();
+}

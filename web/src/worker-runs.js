@@ -16,6 +16,10 @@ export function runTable(max, what) {
       if (!run) throw new Error(`${what} ${runId} is not running (finished, stopped or evicted)`);
       return run;
     },
+    // Forgets every run without deleting its handle: for handles of a wasm instance that has been dropped.
+    drop() {
+      runs.clear();
+    },
     forget(runId) {
       const run = runs.get(runId);
       if (run) {

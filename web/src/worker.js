@@ -15,7 +15,7 @@ import { pathHandlers } from './worker-path.js';
 // The handlers of "Smallest change" (perturbation runs).
 import { perturbHandlers } from './worker-perturb.js';
 // The handlers of the model lab (pruning runs).
-import { pruneHandlers } from './worker-prune.js';
+import { forgetLabModule, pruneHandlers } from './worker-prune.js';
 // The handler of the "Live" view (camera and video frames).
 import { liveHandlers } from './worker-live.js';
 
@@ -398,6 +398,7 @@ self.onmessage = (event) => {
         images.clear();
         sessionCache.clear();
         modulePromise = null;
+        forgetLabModule();
         message = `the engine stopped (${message}) and has been restarted; models and images will be reloaded`;
         self.postMessage({ id, error: message, reset: true });
         return;
