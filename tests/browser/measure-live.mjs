@@ -56,6 +56,8 @@ console.log(
 await phase('one neuron alone', { liveStrip: false, liveSaliency: false });
 await phase('with the strip of all neurons', { liveStrip: true, liveSaliency: false });
 await phase('with the strip and saliency', { liveStrip: true, liveSaliency: true });
+// Again at the end: the first phase also holds what the page does once after it starts.
+await phase('one neuron alone, again', { liveStrip: false, liveSaliency: false });
 await context.close();
 await browser.close();
 server.close();

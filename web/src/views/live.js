@@ -78,7 +78,9 @@ function neuronLane(ctx) {
       if (app.catalog.shared() && app.store.get('liveStrip'))
         ctx.strip.offer({ input: r.input, generation: job.generation });
       if (app.store.get('liveSaliency') && doneAt - live.lastSaliency >= SALIENCY_EVERY_MS) {
-        live.lastSaliency = doneAt;
+        // Maps start on a 200 ms grid, not 200 ms after whichever frame came next (which averaged ~4.6 a second);
+        // after a pause the grid restarts near now, so no burst of catching up.
+        live.lastSaliency = Math.max(live.lastSaliency + SALIENCY_EVERY_MS, doneAt - SALIENCY_EVERY_MS / 2);
         ctx.saliency.offer({ input: r.input, pixels: r.pixels, generation: job.generation });
       }
       ctx.scheduleDraw();
