@@ -3,7 +3,7 @@
 // 219 neurons through the 100-filter shared model. Prints, per repeat, the compute time (the slowest of the pool's
 // workers, each drawing and running its share of the stimuli) and the page's round trip (store change -> reply in
 // the store, including the 144 stimuli the curve draws). Targets (issue 14): <= 0.5 s and <= 3 s.
-//   node bench/tuning_bench.mjs [--repeats N]   (CORTEXLENS_SITE_DIR: the built site, default build/site;
+//   node bench/tuning_bench.mjs [--repeats N] [--settle S]   (CORTEXLENS_SITE_DIR: the built site, default build/site;
 //   CORTEXLENS_WASM_DIR: the module for the node part, default build/wasm/wasm)
 import fs from 'node:fs';
 import path from 'node:path';
@@ -45,6 +45,12 @@ const { page } = await openPage(browser, server.origin, {
   hash: `view=tuning&neuron=${neuron.id}&probe=grating&vary=orientation=0:90:45`,
 });
 await page.waitForFunction(() => window.cortexLens.state.probeResult?.responses, null, { timeout: 60000 });
+// A page that has just loaded is still busy for ~10-20 s on 2 cores (the service worker precaches the app shell and
+// the int8 models, the pool's workers start): sweeps measured then share the cores with that. --settle S waits S
+// seconds first (default 20; 0 measures the view right after load).
+const settle = process.argv.includes('--settle') ? Number(process.argv[process.argv.indexOf('--settle') + 1]) : 20;
+await page.waitForTimeout(settle * 1000);
+console.log(`(measured ${settle} s after the page loaded)`);
 
 // Sets the sweep (phase = a marker that makes each repeat a new request), waits for `key` to answer it;
 // -> {roundTrip, compute (the worker's), points, outputs, precision}.
