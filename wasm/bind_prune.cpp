@@ -3,7 +3,7 @@
 // in between, as `cortexlens prune` runs the same core loop in one go.
 //
 // It is a module of its own (cortexlens-lab.{js,wasm}, createCortexLensLab): pruning brings Eigen's regressions,
-// a third of the engine's size, that only the lab uses, so the page loads it when the lab first runs. Models come
+// a quarter of the engine's size, that only the lab uses, so the page loads it when the lab first runs. Models come
 // in as .clm bytes (the main module's modelFileOf), since the two instances cannot share handles.
 //
 // const run = new PruneRun(bytes, output, options)   bytes: Uint8Array of a .clm file; output: the shared model's

@@ -9,7 +9,7 @@
 import { asset } from './build.js';
 import { runTable } from './worker-runs.js';
 
-// Pruning is its own wasm module (cortexlens-lab, wasm/bind_prune.cpp: Eigen's regressions, a third of the engine),
+// Pruning is its own wasm module (cortexlens-lab, wasm/bind_prune.cpp: Eigen's regressions, a quarter of the engine),
 // loaded the first time the lab needs it, so a visitor who never opens the lab never downloads it. Models cross
 // from the main module as .clm bytes (modelFileOf): the two instances share no handles.
 let labPromise = null;
