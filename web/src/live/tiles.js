@@ -42,14 +42,20 @@ export function neuronTiles(entries, onPick) {
   });
   return {
     element,
-    // percentiles: Map id -> 0..100 (NaN or missing: the tile goes grey). Colour: black (bottom of the natural images)
-    // to yellow (top), the palette of the page's unsigned maps.
+    // percentiles: Map id -> 0..100 (NaN or missing: the tile goes grey), shown to the whole percentile (data-p).
+    // Colour: black (bottom of the natural images) to yellow (top), the palette of the page's unsigned maps.
     set(percentiles) {
+      // A tile is restyled only when its whole percentile changes: each style write costs a style recalculation of
+      // the tile, and 219 of them a frame were most of the strip's time.
       for (const [id, tile] of tiles) {
-        const p = percentiles.get(id);
-        if (!Number.isFinite(p)) {
+        const raw = percentiles.get(id);
+        const p = Number.isFinite(raw) ? Math.round(raw) : null;
+        const shown = p === null ? '' : String(p);
+        if (tile.dataset.p === shown || (p === null && !('p' in tile.dataset))) continue;
+        if (p === null) {
           tile.style.background = '';
           tile.style.opacity = '';
+          delete tile.dataset.p;
           continue;
         }
         if (tile.classList.contains('portrait')) tile.style.opacity = String(0.25 + 0.75 * (p / 100));
@@ -58,7 +64,7 @@ export function neuronTiles(entries, onPick) {
           tile.style.background = `rgb(${r} ${g} ${b})`;
           tile.style.color = inkOn(r, g, b);
         }
-        tile.dataset.p = p.toFixed(1);
+        tile.dataset.p = shown;
       }
     },
     mark(id) {
