@@ -4,6 +4,7 @@
 #include <hdf5_hl.h>
 #include <zip.h>
 
+#include <cstring>
 #include <memory>
 
 namespace cortexlens {
@@ -53,10 +54,24 @@ struct VisitState {
   hid_t file;
   std::vector<NamedTensor>* tensors;
   Status status = Status::ok();
+  std::int64_t visits = 0;
 };
+
+// libhdf5 visits an object once only if its header's link count says it has several links; a hostile file that
+// links groups into a cycle under a count of 1 sends H5Ovisit round it forever with an ever longer path (found by
+// fuzz_keras_archive: a 3.6 KB .keras held `cortexlens info` for minutes). A Keras 3 weights file has a few objects
+// per layer and paths a few names deep, so these bounds end such a walk with a message instead.
+constexpr std::int64_t kMaxVisits = 100'000;
+constexpr std::size_t kMaxPathLength = 1024;
 
 herr_t visit_object(hid_t root, const char* name, const H5O_info_t* info, void* data) {
   auto* state = static_cast<VisitState*>(data);
+  if (++state->visits > kMaxVisits || std::strlen(name) > kMaxPathLength) {
+    state->status = Status::error("the weights file's groups link back into themselves or are too many (over " +
+                                  std::to_string(kMaxVisits) + " objects or a path over " +
+                                  std::to_string(kMaxPathLength) + " characters); expected a Keras 3 weights file");
+    return -1;
+  }
   if (info->type != H5O_TYPE_DATASET) return 0;
   const std::string path = name;
   if (path.rfind("layers/", 0) != 0) return 0;  // optimizer/ and friends are training state
