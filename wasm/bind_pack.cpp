@@ -49,7 +49,6 @@ Precision parse_precision(const std::string& text) {
   throw_js_error("precision '" + text + "', expected 'int8' or 'float'");
 }
 
-// 'int8' when every layer has int8 weights (an int8 .clm), else 'float32'.
 // A loaded model as a .clm file (int8 if it is int8, float32 otherwise): how the worker hands a model to the lab's
 // module (wasm/bind_prune.cpp), a separate instance that cannot see this one's handles.
 val model_file_of(const WasmModel& model) {
@@ -63,6 +62,7 @@ val model_file_of(const WasmModel& model) {
   return uint8_array(take_or_throw(write_model_file(model.model(), metadata, vector)));
 }
 
+// 'int8' when every layer has int8 weights (an int8 .clm), else 'float32'.
 std::string model_precision(const WasmModel& model) {
   return precision_name(is_int8_model(model.model()) ? Precision::int8 : Precision::float32);
 }
