@@ -14,8 +14,9 @@ stage "formatting and lint (clang-format, Biome)"
 bash scripts/lint.sh
 stage "build: native, wasm, threaded wasm"
 bash scripts/build.sh
+# The test programs are independent processes (each writes its own folder): as many at once as there are cores.
 stage "native tests (ctest)"
-ctest --preset release
+ctest --preset release -j "$(nproc)"
 stage "core tests compiled to WebAssembly, under node (ctest)"
 ctest --preset wasm
 # The native suite again under address + undefined-behaviour sanitizers (clang, -O1), then each libFuzzer target for
@@ -26,12 +27,14 @@ stage "native tests under ASan + UBSan (all but the published models' suite), fu
 cmake --preset sanitize >/dev/null
 cmake --build build/sanitize -j "$(nproc)" --target test_core test_packs_native test_cli_args test_screen \
   make_screen_images cortexlens fuzz_image fuzz_model_file fuzz_keras_import fuzz_keras_archive
-ctest --preset sanitize -E '^published$'
+ctest --preset sanitize -E '^published$' -j "$(nproc)"
 bash scripts/fuzz_smoke.sh build/sanitize
 stage "the site: the page and the model packs (the int8 check below reads the packs)"
 bash scripts/build_site.sh
+# Two files at a time: the TensorFlow.js checks over every model (float, int8: ~1.5 minutes each on one core) run
+# side by side. The browser tests below stay one file at a time: their pages use every core.
 stage "node tests: wasm module, Keras reader, TensorFlow.js reference (float and int8)"
-node --test tests/wasm/ tests/reference/
+node --test --test-concurrency=2 tests/wasm/ tests/reference/
 stage "the page: end-to-end tests in headless Chromium"
 node --test --test-concurrency=1 tests/browser/
 # The page as a new user builds it, without the published data (the demo model and dropped files only; what the
