@@ -292,49 +292,33 @@ Outcome run_fit(const Args& args) {
   auto shared = load_model_file(model_path);
   if (!shared) return shared.status();
 
-  // Every 5th row held out; the rest fit the readout.
-  PruneData data;
-  std::vector<double> fit_responses;
-  for (std::size_t i = 0; i < table->rows.size(); ++i) {
-    if (i % 5 == 4) {
-      data.eval_inputs.push_back(inputs.value()[i]);
-      data.eval_responses.push_back(table->rows[i].response);
-    } else {
-      data.fit_inputs.push_back(inputs.value()[i]);
-      fit_responses.push_back(table->rows[i].response);
-    }
-  }
   PruneOptions options = prune_options(threads, fve, delta);
   options.run_step3 = !step1_only;
-  // The features: the shared model's last-stage map, flattened (a dense readout of zeros gives the layout).
-  auto base = with_dense_readout(shared.value(), {}, 0.0, name);
-  if (!base) return base.status();
-  auto layout = prunable_layout(base.value());
-  if (!layout) return layout.status();
-  auto features = readout_features(base.value(), layout.value(), data.fit_inputs, options);
-  if (!features) return features.status();
-  MatrixD x;
-  x.rows = features->rows;
-  x.cols = features->cols;
-  x.values = std::move(features->values);
-  auto cv = fit_ridge_cv(x, fit_responses, 5);
-  if (!cv) return cv.status();
-  auto fitted = with_dense_readout(shared.value(), cv->fit.weights, cv->fit.intercept, name);
+  std::vector<double> responses;
+  for (const auto& row : table->rows) responses.push_back(row.response);
+  auto fitted = fit_neuron(shared.value(), inputs.value(), responses, name, options);
   if (!fitted) return fitted.status();
-  auto predicted = predict_all(fitted.value(), data.eval_inputs, options);
-  if (!predicted) return predicted.status();
-  const double r = correlation(predicted.value(), data.eval_responses);
-  const Interval ci = correlation_interval_fisher(r, data.eval_inputs.size());
   std::printf(
-      "fit %s on %s: %zu images fit the readout (%d features, ridge penalty %.3g chosen by 5-fold "
-      "cross-validation), %zu held out (every 5th row)\n",
-      name.c_str(), shared->name.c_str(), data.fit_inputs.size(), x.cols, cv->fit.lambda, data.eval_inputs.size());
-  std::printf("r on held-out images: %.4f (95%% CI %.4f .. %.4f, Fisher z)\n", r, ci.low, ci.high);
+      "fit %s on %s: %d images fit the readout (%d features, ridge penalty %.3g chosen by 5-fold "
+      "cross-validation), %d held out (every 5th row)\n",
+      name.c_str(), shared->name.c_str(), fitted->fit_images, fitted->features, fitted->lambda, fitted->heldout_images);
+  std::printf("r on held-out images: %.4f (95%% CI %.4f .. %.4f, Fisher z)\n", fitted->heldout_r,
+              fitted->heldout_ci.low, fitted->heldout_ci.high);
   std::fflush(stdout);
-  Model final_model = fitted.value();
+  Model final_model = fitted->model;
   if (prune) {
+    // The fit's split: the held-out rows measure r, the others are the pruning's fitting images.
+    PruneData data;
+    for (std::size_t i = 0; i < table->rows.size(); ++i) {
+      if (held_out_row(i)) {
+        data.eval_inputs.push_back(inputs.value()[i]);
+        data.eval_responses.push_back(responses[i]);
+      } else {
+        data.fit_inputs.push_back(inputs.value()[i]);
+      }
+    }
     // Targets: the fitted model's own predictions on the fitting images (fit_targets left empty).
-    auto result = prune_model(fitted.value(), data, options);
+    auto result = prune_model(fitted->model, data, options);
     if (!result) return result.status();
     final_model = result->model;
     CL_RETURN_IF_ERROR(print_result(result.value(), "", 0, data_dir, data.eval_inputs, data.eval_responses, options,

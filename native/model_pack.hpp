@@ -9,6 +9,7 @@
 
 #include "cortexlens/model_file.hpp"
 #include "cortexlens/quantize.hpp"
+#include "cortexlens/responses.hpp"
 #include "thread_pool.hpp"
 #include "v4_data.hpp"
 
@@ -21,9 +22,6 @@ inline constexpr const char* kPaperSource = "cowleygroup/V4_compact_models";
 // The citation inside each model file: short, since 219 files each carry it (the manifest has the full one).
 inline constexpr const char* kPaperCitationShort =
     "Cowley, Stan, Pillow & Smith, Nature (2026), doi:10.1038/s41586-026-10150-1";
-
-// The test sessions whose images are available.
-inline const std::vector<std::string> kImageSessions = {"190923", "201025", "210225"};
 
 // Natural images used to calibrate int8 activation scales and to give each model's response distribution:
 // images 1..600 of each image session (the half the authors fitted on; 601..1200 stay for evaluation), every

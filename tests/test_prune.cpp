@@ -13,6 +13,7 @@
 #include "cortexlens/model_file.hpp"
 #include "cortexlens/prune.hpp"
 #include "cortexlens/regression.hpp"
+#include "cortexlens/responses.hpp"
 
 using namespace cortexlens;
 
@@ -527,4 +528,52 @@ TEST_CASE("fit check: a readout planted on a model's features is recovered from 
   auto predicted = predict_all(fitted.value(), {inputs[4]}, PruneOptions());
   REQUIRE(predicted);
   CHECK(predicted.value()[0] == Approx(predict_linear(cv->fit, held_x)[0]).epsilon(1e-4).margin(1e-4));
+}
+
+TEST_CASE("fit_neuron: every 5th row held out, a readout that recovers planted responses, bad sizes refused",
+          "[prune]") {
+  auto restricted = restrict_to_output(small_shared_model(2, 57), 0);
+  REQUIRE(restricted);
+  // Responses planted through the shared model's own output (a readout fit_neuron can represent exactly), plus
+  // noise at a quarter of their spread.
+  constexpr int kImages = 250;
+  const auto inputs = random_inputs(restricted->input, kImages, 91);
+  auto clean = predict_all(restricted.value(), inputs, PruneOptions());
+  REQUIRE(clean);
+  double mean = 0, spread = 0;
+  for (double v : clean.value()) mean += v / kImages;
+  for (double v : clean.value()) spread += (v - mean) * (v - mean) / kImages;
+  std::mt19937 rng(5);
+  std::normal_distribution<double> noise(0.0, std::sqrt(spread) / 4.0);
+  std::vector<double> noisy = clean.value();
+  for (double& v : noisy) v += noise(rng);
+
+  auto fit = fit_neuron(restricted.value(), inputs, noisy, "planted", PruneOptions());
+  REQUIRE(fit);
+  CHECK(fit->fit_images == 200);
+  CHECK(fit->heldout_images == 50);
+  CHECK(fit->model.output_names == std::vector<std::string>{"planted"});
+  CHECK(fit->lambda > 0);
+  // r against the noisy held-out responses is what it reports; against the noiseless ones it is higher.
+  std::vector<Tensor> held;
+  std::vector<double> held_noisy, held_clean;
+  for (int i = 4; i < kImages; i += 5) {
+    held.push_back(inputs[static_cast<std::size_t>(i)]);
+    held_noisy.push_back(noisy[static_cast<std::size_t>(i)]);
+    held_clean.push_back(clean.value()[static_cast<std::size_t>(i)]);
+  }
+  auto predicted = predict_all(fit->model, held, PruneOptions());
+  REQUIRE(predicted);
+  CHECK(fit->heldout_r == Approx(correlation(predicted.value(), held_noisy)).margin(1e-12));
+  CHECK(correlation(predicted.value(), held_clean) > 0.95);
+  CHECK(fit->heldout_ci.low < fit->heldout_r);
+  CHECK(fit->heldout_ci.high > fit->heldout_r);
+
+  auto mismatched = fit_neuron(restricted.value(), inputs, std::vector<double>(kImages - 1, 1.0), "x", {});
+  REQUIRE_FALSE(mismatched);
+  CHECK_THAT(mismatched.status().message(), Catch::Contains("expected one response per image"));
+  const std::vector<Tensor> few(inputs.begin(), inputs.begin() + 20);
+  auto too_few = fit_neuron(restricted.value(), few, std::vector<double>(noisy.begin(), noisy.begin() + 20), "x", {});
+  REQUIRE_FALSE(too_few);
+  CHECK_THAT(too_few.status().message(), Catch::Contains("expected at least 50"));
 }

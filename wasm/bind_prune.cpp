@@ -17,12 +17,18 @@
 //   params, fve, heldoutR}]; run.progress() -> {phase, stages, step1Stage, step3Started, step3Removals, candidates,
 //   candidatesChecked}; run.modelFile(name, source) -> Uint8Array of a float32 .clm of the model so far.
 // pruneFigures(bytes) -> {params, filtersPerStage}: a model's figures counted as the run counts them.
+//
+// Fitting a neuron (`cortexlens fit`): parseResponses(text, source, ownImages) -> [{image, response, line}] (throws
+// an Error naming the line); const fit = new NeuronFit(bytes) of a shared model; fit.addImage(pixels, response) per
+// row in file order; fit.fit(name) -> {r, low, high, lambda, features, fitImages, heldoutImages} (every 5th row held
+// out); fit.modelFile(name, source) -> Uint8Array of the fitted model's float32 .clm.
 #include <cmath>
 #include <memory>
 
 #include "cortexlens/image.hpp"
 #include "cortexlens/model_file.hpp"
 #include "cortexlens/prune.hpp"
+#include "cortexlens/responses.hpp"
 #include "edge.hpp"
 
 namespace cortexlens::wasm {
@@ -58,6 +64,26 @@ val event_object(const PruneEvent& e) {
 Model model_from_file(const val& bytes) {
   const std::vector<std::uint8_t> data = to_vector<std::uint8_t>(bytes, "model file bytes");
   return take_or_throw(read_model_file(data.data(), data.size())).model;
+}
+
+// A float32 .clm of `model` with its embedded test vector: what `cortexlens prune -o` and `cortexlens fit -o` write.
+val float_model_file(Model model, const std::string& name, const std::string& source) {
+  model.name = name;
+  for (auto& layer : model.layers) layer.int8.reset();
+  ModelFileMetadata metadata;
+  metadata.source = source;
+  metadata.channel_means.assign(std::begin(kChannelMeans), std::end(kChannelMeans));
+  const TestVector vector = take_or_throw(make_test_vector(model, model, metadata.channel_means));
+  return uint8_array(take_or_throw(write_model_file(model, metadata, vector)));
+}
+
+// Decoded 112x112 RGB pixels (the main module's imageToInput) recentred as `cortexlens` does.
+Tensor input_from_pixels(const Shape3& in, const val& pixels) {
+  RgbImage image{in.w, in.h, to_vector<std::uint8_t>(pixels, "pixels")};
+  if (in.c != 3 || image.pixels.size() != in.size())
+    throw_js_error("pixels: " + std::to_string(image.pixels.size()) + " bytes, expected " + std::to_string(in.size()) +
+                   " (" + std::to_string(in.w) + "x" + std::to_string(in.h) + " RGB)");
+  return recentre(image);
 }
 
 const char* phase_name(PrunePhase phase) {
@@ -128,16 +154,9 @@ class WasmPruneRun {
     return out;
   }
 
-  // A float32 .clm of the model so far, with its embedded test vector: what `cortexlens prune -o` writes.
+  // A float32 .clm of the model so far.
   val model_file(const std::string& name, const std::string& source) const {
-    Model model = started().model();
-    model.name = name;
-    for (auto& layer : model.layers) layer.int8.reset();
-    ModelFileMetadata metadata;
-    metadata.source = source;
-    metadata.channel_means.assign(std::begin(kChannelMeans), std::end(kChannelMeans));
-    const TestVector vector = take_or_throw(make_test_vector(model, model, metadata.channel_means));
-    return uint8_array(take_or_throw(write_model_file(model, metadata, vector)));
+    return float_model_file(started().model(), name, source);
   }
 
  private:
@@ -148,12 +167,7 @@ class WasmPruneRun {
 
   Tensor input_from(const val& pixels) {
     if (run_) throw_js_error("images must be added before start()");
-    const Shape3 in = start_.input;
-    RgbImage image{in.w, in.h, to_vector<std::uint8_t>(pixels, "pixels")};
-    if (in.c != 3 || image.pixels.size() != in.size())
-      throw_js_error("pixels: " + std::to_string(image.pixels.size()) + " bytes, expected " +
-                     std::to_string(in.size()) + " (" + std::to_string(in.w) + "x" + std::to_string(in.h) + " RGB)");
-    return recentre(image);
+    return input_from_pixels(start_.input, pixels);
   }
 
   Model start_;
@@ -173,9 +187,66 @@ val prune_figures(const val& model_file) {
   return out;
 }
 
+// [{image, response, line}] of a responses file, or an Error naming the line and what was expected: the checks of
+// `cortexlens fit` (cortexlens/responses.hpp).
+val parse_responses(const std::string& text, const std::string& source, bool own_images) {
+  const ResponseCsv csv = take_or_throw(parse_response_csv(text, source, own_images));
+  val rows = val::array();
+  for (const auto& row : csv.rows) {
+    val r = val::object();
+    r.set("image", row.image);
+    r.set("response", row.response);
+    r.set("line", row.line);
+    rows.call<void>("push", r);
+  }
+  return rows;
+}
+
+// A neuron's readout fitted on a shared model's features from its responses (fit_neuron: every 5th image held out).
+class WasmNeuronFit {
+ public:
+  explicit WasmNeuronFit(const val& model_file) : shared_(model_from_file(model_file)) {}
+
+  void add_image(const val& pixels, double response) {
+    if (!std::isfinite(response)) throw_js_error("the response must be a finite number");
+    inputs_.push_back(input_from_pixels(shared_.input, pixels));
+    responses_.push_back(response);
+  }
+
+  val fit(const std::string& name) {
+    fit_ = std::make_unique<NeuronFit>(take_or_throw(fit_neuron(shared_, inputs_, responses_, name, {})));
+    val out = val::object();
+    out.set("r", fit_->heldout_r);
+    out.set("low", fit_->heldout_ci.low);
+    out.set("high", fit_->heldout_ci.high);
+    out.set("lambda", fit_->lambda);
+    out.set("features", fit_->features);
+    out.set("fitImages", fit_->fit_images);
+    out.set("heldoutImages", fit_->heldout_images);
+    return out;
+  }
+
+  val model_file(const std::string& name, const std::string& source) const {
+    if (!fit_) throw_js_error("nothing fitted yet (call fit() after adding the images)");
+    return float_model_file(fit_->model, name, source);
+  }
+
+ private:
+  Model shared_;
+  std::vector<Tensor> inputs_;
+  std::vector<double> responses_;
+  std::unique_ptr<NeuronFit> fit_;
+};
+
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(cortexlens_prune) {
+  emscripten::function("parseResponses", &parse_responses);
+  emscripten::class_<WasmNeuronFit>("NeuronFit")
+      .constructor<const val&>()
+      .function("addImage", &WasmNeuronFit::add_image)
+      .function("fit", &WasmNeuronFit::fit)
+      .function("modelFile", &WasmNeuronFit::model_file);
   emscripten::function("pruneFigures", &prune_figures);
   emscripten::class_<WasmPruneRun>("PruneRun")
       .constructor<const val&, int, const val&>()
