@@ -21,7 +21,7 @@
 // Fitting a neuron (`cortexlens fit`): parseResponses(text, source, ownImages) -> [{image, response, line}] (throws
 // an Error naming the line); const fit = new NeuronFit(bytes) of a shared model; fit.addImage(pixels, response) per
 // row in file order; fit.fit(name) -> {r, low, high, lambda, features, fitImages, heldoutImages} (every 5th row held
-// out); fit.modelFile(name, source) -> Uint8Array of the fitted model's float32 .clm.
+// out: heldOutRow(i) says which); fit.modelFile(name, source) -> Uint8Array of the fitted model's float32 .clm.
 #include <cmath>
 #include <memory>
 
@@ -202,6 +202,8 @@ val parse_responses(const std::string& text, const std::string& source, bool own
   return rows;
 }
 
+bool held_out_row_js(int row) { return row >= 0 && held_out_row(static_cast<std::size_t>(row)); }
+
 // A neuron's readout fitted on a shared model's features from its responses (fit_neuron: every 5th image held out).
 class WasmNeuronFit {
  public:
@@ -242,6 +244,7 @@ class WasmNeuronFit {
 
 EMSCRIPTEN_BINDINGS(cortexlens_prune) {
   emscripten::function("parseResponses", &parse_responses);
+  emscripten::function("heldOutRow", &held_out_row_js);
   emscripten::class_<WasmNeuronFit>("NeuronFit")
       .constructor<const val&>()
       .function("addImage", &WasmNeuronFit::add_image)

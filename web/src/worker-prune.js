@@ -47,6 +47,8 @@ async function pixelsOf(cl, context, urls, progress, offset, total) {
   const out = [];
   for (const [i, url] of urls.entries()) {
     let pixels = pixelCache.get(url) || next.get(url);
+    if (!pixels && url.startsWith('own:'))
+      throw new Error(`your image '${url.slice(4)}' is no longer held by the page's worker: fit the neuron again`);
     if (!pixels) {
       const bytes = await context.fetchBytes(url);
       try {
@@ -67,7 +69,78 @@ const outputIndex = (v, what) => {
   return v;
 };
 
+// A session image of the site's gallery by the id a responses file names ("190923/0007").
+const sessionImageUrl = (id) => {
+  const [session, number] = id.split('/');
+  return asset(`gallery/${session}/image${number}.jpg`);
+};
+
+// The lab's own images cross to the worker whole (the page caps their bytes too: views/lab-fit.js).
+const OWN_IMAGES_MAX = 3000;
+
 export const pruneHandlers = {
+  // {key, url?, text, source, name, own?: [{name, bytes}]} -> {fit: {r, low, high, lambda, features, fitImages,
+  //   heldoutImages}, bytes (the fitted model's .clm), rows, split: {fit: [url], eval: [{url, response}]}}
+  //   progress {phase: 'images', done, total} while loading. `text` is a responses file (`cortexlens fit`'s CSV);
+  //   with `own` its image column names those files, else the site's session images. `split` names the images for
+  //   pruneStart (own images as "own:NAME", kept decoded here), with the fit's held-out rows as the held-out set.
+  async pruneFitNeuron({ key, url, text, source, name, own }, progress, context) {
+    const cl = await context.cortexLens();
+    const lab = await labModule();
+    const label = String(source || 'the responses file');
+    const ownImages = Array.isArray(own) && own.length > 0;
+    if (ownImages && own.length > OWN_IMAGES_MAX)
+      throw new Error(`${own.length} images, at most ${OWN_IMAGES_MAX} can be sent with a responses file`);
+    const rows = lab.parseResponses(String(text ?? ''), label, ownImages);
+    const byName = new Map();
+    for (const f of ownImages ? own : []) {
+      if (!(f?.bytes instanceof ArrayBuffer)) throw new Error('own images must be {name, bytes: ArrayBuffer}');
+      byName.set(String(f.name), new Uint8Array(f.bytes));
+    }
+    const urls = rows.map((row) => {
+      if (!ownImages) return sessionImageUrl(row.image);
+      if (!byName.has(row.image))
+        throw new Error(`${label} line ${row.line}: image '${row.image}' is not among the images chosen with it`);
+      return `own:${row.image}`;
+    });
+    // Own images are decoded from the bytes sent (a file of the same name may have changed since the last fit);
+    // session images come from the cache or are fetched. Both are kept for a pruning after.
+    const next = new Map();
+    const pixels = [];
+    for (const [i, u] of urls.entries()) {
+      let p = next.get(u) || (ownImages ? null : pixelCache.get(u));
+      if (!p) {
+        try {
+          p = cl.imageToInput(ownImages ? byName.get(rows[i].image) : await context.fetchBytes(u), null).pixels;
+        } catch (e) {
+          throw new Error(`${label} line ${rows[i].line}: image '${rows[i].image}': ${e.message}`);
+        }
+      }
+      next.set(u, p);
+      pixels.push(p);
+      if (i % 25 === 24) progress({ phase: 'images', done: i + 1, total: urls.length });
+    }
+    pixelCache = next;
+    const fitter = new lab.NeuronFit(await modelBytes(context, key, url));
+    try {
+      for (const [i, p] of pixels.entries()) fitter.addImage(p, rows[i].response);
+      progress({ phase: 'fit', done: urls.length, total: urls.length });
+      const fit = fitter.fit(String(name));
+      const bytes = fitter.modelFile(String(name), `Cortex Lens model lab: ${name} fitted to ${label}`);
+      // The fit's own split (every 5th row held out), for pruning the fitted model.
+      const split = { fit: [], eval: [] };
+      for (const [i, u] of urls.entries())
+        if (lab.heldOutRow(i)) split.eval.push({ url: u, response: rows[i].response });
+        else split.fit.push(u);
+      return {
+        result: { fit, bytes, split, rows: rows.length, images: new Set(urls).size },
+        transfer: [bytes.buffer],
+      };
+    } finally {
+      fitter.delete();
+    }
+  },
+
   // {key, url?, output, fit: [url], eval: [{url, response}], options: {fve, delta, step1Only}}
   //   -> {runId, events, progress, ms: {images, start}}; progress {phase: 'images', done, total} while loading
   //   output: the shared model's output to restrict to (-1: the model has one output already)

@@ -7,6 +7,7 @@ import { SIDE, canvas, drawRgb } from '../draw.js';
 import { drawSeries } from '../series-chart.js';
 import { asset } from '../build.js';
 import { row, labelled, figure, bind, options } from './inside/controls.js';
+import { fitElements, fitSection, wireFit } from './lab-fit.js';
 
 const SESSIONS = ['190923', '201025', '210225'];
 export const LAB_FIT_SIZES = [150, 300, 600]; // fitting images: every 12th, 6th or 3rd of images 1-600 of 3 sessions
@@ -226,7 +227,7 @@ function progressValue(p) {
   return { value: 1, max: 1 };
 }
 
-function showTable(el, events, published) {
+function showTable(el, events, published, startLabel) {
   const first = events[0];
   const last = events.at(-1);
   const cell = (t) => h('td', { class: 'mono' }, t);
@@ -248,7 +249,7 @@ function showTable(el, events, published) {
       h('th', {}, 'parameters'),
       h('th', {}, 'r (held out)'),
     ),
-    line('start: shared model, this neuron', first),
+    line(startLabel, first),
     line('pruned here (no retraining)', last),
     ...(published
       ? [
@@ -269,6 +270,7 @@ async function synthesize(view, slot, ref, target, caption, text) {
   const token = (view.synthTokens[slot] || 0) + 1;
   view.synthTokens[slot] = token;
   const current = () => view.synthTokens[slot] === token;
+  delete target.dataset.done;
   const { runId } = await worker.request('vizRunStart', { ...ref, kind: 'synth', options: SYNTH });
   try {
     for (;;) {
@@ -304,57 +306,84 @@ async function publishedFigures(view, entry, session, neuronIndex, held) {
   return { recorded, r: evaluated.r, params: figures.params, filters: figures.filtersPerStage, ref };
 }
 
-async function startRun(view) {
-  const { app, el } = view;
-  const { store, worker, catalog } = app;
-  clearError(el.error);
-  const { shared } = labNeurons(catalog);
-  const entry = catalog.entry(store.get('labNeuron'));
-  const match = /^(\d{6})_n(\d+)$/.exec(entry?.id || '');
-  if (!shared || !entry || !match) {
-    showError(el.error, 'Choose a neuron first (the lab needs the shared model and the session images).');
-    return;
-  }
-  const [, session, index] = match;
-  stopRun(view, 'replaced');
-  const control = { paused: false, cancelled: false, wake: null, runId: null, events: [], t0: performance.now() };
-  view.control = control;
-  view.result = null;
+// The controls and results as a run starts: nothing of the last run's stays on show (its preferred image and caption
+// go until this run's are made); a fitted neuron has no published compact model, so that slot is hidden.
+function showRunStarting(view, fitted) {
+  const { el } = view;
   el.save.disabled = el.open.disabled = true;
   el.table.hidden = true;
   delete el.status.dataset.done;
   delete el.ours.dataset.done;
   delete el.published.dataset.done;
+  view.synthTokens.ours = (view.synthTokens.ours || 0) + 1;
+  el.ours.getContext('2d').clearRect(0, 0, el.ours.width, el.ours.height);
+  el.oursCaption.textContent = 'pruned model (so far)';
+  el.published.parentElement.hidden = fitted;
   el.start.disabled = true;
   el.results.hidden = false;
   el.pause.disabled = el.cancel.disabled = false;
   el.pause.textContent = 'Pause';
-  const fitCount = store.get('labFit');
-  const images = labImages(session, fitCount);
+}
+
+// Prunes the chosen published neuron (the shared model restricted to it, the published compact model beside it), or,
+// with `fitted` (lab-fit.js), a neuron fitted to the user's responses, on the fit's own images and held-out rows.
+async function startRun(view, fitted = null) {
+  const { app, el } = view;
+  const { store, worker, catalog } = app;
+  clearError(el.error);
+  const { shared } = labNeurons(catalog);
+  const entry = fitted ? null : catalog.entry(store.get('labNeuron'));
+  const match = /^(\d{6})_n(\d+)$/.exec(entry?.id || '');
+  if (!fitted && (!shared || !entry || !match)) {
+    showError(el.error, 'Choose a neuron first (the lab needs the shared model and the session images).');
+    return;
+  }
+  stopRun(view, 'replaced');
+  const name = fitted ? `lab_${fitted.name}` : `lab_${entry.id}`;
+  const control = {
+    paused: false,
+    cancelled: false,
+    wake: null,
+    runId: null,
+    events: [],
+    t0: performance.now(),
+    name,
+    startLabel: fitted ? `start: ${fitted.name}, fitted to ${fitted.source}` : 'start: shared model, this neuron',
+  };
+  view.control = control;
+  view.result = null;
+  showRunStarting(view, Boolean(fitted));
   const stop = () => control.cancelled || view.control !== control;
   try {
-    el.status.textContent = 'Loading the images and the recorded responses…';
-    const published = await publishedFigures(view, entry, session, Number(index), images.held);
-    if (stop()) return;
-    control.published = published;
-    synthesize(
-      view,
-      'published',
-      published.ref,
-      el.published,
-      el.publishedCaption,
-      `published compact model (${formatNumber(published.params)} parameters)`,
-    ).catch(() => {});
-    const output = shared.outputs.indexOf(entry.id);
-    const started = await worker.request(
-      'pruneStart',
-      {
+    let request;
+    if (fitted) {
+      view.synthTokens.published = (view.synthTokens.published || 0) + 1;
+      request = { key: fitted.key, output: -1, fit: fitted.split.fit, eval: fitted.split.eval };
+    } else {
+      const [, session, index] = match;
+      const images = labImages(session, store.get('labFit'));
+      el.status.textContent = 'Loading the images and the recorded responses…';
+      const published = await publishedFigures(view, entry, session, Number(index), images.held);
+      if (stop()) return;
+      control.published = published;
+      synthesize(
+        view,
+        'published',
+        published.ref,
+        el.published,
+        el.publishedCaption,
+        `published compact model (${formatNumber(published.params)} parameters)`,
+      ).catch(() => {});
+      request = {
         ...catalog.modelRef(shared, 'float'),
-        output,
+        output: shared.outputs.indexOf(entry.id),
         fit: images.fit,
         eval: images.heldUrls.map((url, i) => ({ url, response: published.recorded[i] })),
-        options: { fve: 0.9, delta: -0.01, step1Only: store.get('labMode') === 'step1' },
-      },
+      };
+    }
+    const started = await worker.request(
+      'pruneStart',
+      { ...request, options: { fve: 0.9, delta: -0.01, step1Only: store.get('labMode') === 'step1' } },
       {
         onProgress: (p) => {
           if (view.control !== control) return;
@@ -422,13 +451,13 @@ function redraw(view, progress) {
   el.status.dataset.events = String(control.events.length);
   drawCharts(el, control.events, control.published);
   drawBars(el.bars, control.startFilters, control.events.at(-1).filtersPerStage, control.published?.filters);
-  showTable(el, control.events, control.published);
+  showTable(el, control.events, control.published, control.startLabel);
 }
 
 // The model so far into the worker (for its preferred image) and into the view (for Save and Open).
 async function newModel(view, control) {
   const { app, el } = view;
-  const name = `lab_${app.store.get('labNeuron')}`;
+  const { name } = control;
   const { bytes } = await app.worker.request('pruneModel', {
     runId: control.runId,
     name,
@@ -437,7 +466,6 @@ async function newModel(view, control) {
   });
   if (view.control !== control) return;
   control.bytes = bytes;
-  control.name = name;
   el.save.disabled = el.open.disabled = false;
   const params = control.events.at(-1).params;
   synthesize(
@@ -484,10 +512,11 @@ function stopRun(view, why) {
   }
 }
 
+// A model of the lab's (the pruning's so far, or a fitted neuron: {bytes, name}) opened in "One neuron" like a
+// user's own file.
 let opened = 0;
-async function openModel(view) {
+async function openModel(view, control = view.control, what = 'model lab') {
   const { app, el } = view;
-  const control = view.control;
   if (!control?.bytes) return;
   const n = ++opened;
   const key = `own:lab-${n}`;
@@ -506,7 +535,7 @@ async function openModel(view) {
     const entry = {
       id: `own-lab-${n}`,
       kind: 'own',
-      name: `${control.name} (model lab)`,
+      name: `${control.name} (${what})`,
       workerKey: key,
       precision: 'float',
       outputs: info.outputNames,
@@ -517,7 +546,7 @@ async function openModel(view) {
     app.store.set({ entries: [...app.store.get('entries'), entry] });
     app.store.set({ neuronId: entry.id, ownOutput: 0, view: 'neuron' });
   } catch (e) {
-    showError(el.error, `The pruned model could not be opened: ${e.message}`);
+    showError(el.error, `The model could not be opened: ${e.message}`);
   }
 }
 
@@ -549,9 +578,19 @@ export default {
   mount(root, app) {
     const { store } = app;
     const el = elements();
-    root.append(...layout(el));
+    const fit = fitElements();
+    root.append(...layout(el), fitSection(fit));
     const view = { app, el, control: null, result: null, synthTokens: {} };
     wire(view);
+    wireFit(app, fit, {
+      shared: () => labNeurons(app.catalog).shared,
+      sessionsShipped: () => store.get('gallery').sessions.length === 3,
+      open: (model) => openModel(view, model, 'fitted in the model lab'),
+      prune: (fitted) => {
+        startRun(view, fitted);
+        el.results.scrollIntoView?.({ block: 'start' });
+      },
+    });
     const syncs = [
       bind(store, 'labNeuron', el.neuron),
       bind(store, 'labFit', el.fit, { read: (c) => Number(c.value), valid: (v) => LAB_FIT_SIZES.includes(v) }),
