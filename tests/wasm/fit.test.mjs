@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { unzipSync } from 'fflate';
-import { loadCortexLens, loadLab, repoRoot, dataDir, hasData, noDataReason } from './module.mjs';
+import { loadCortexLens, loadLab, repoRoot, dataDir, hasData, noDataReason, readNpyFloat64 } from './module.mjs';
 
 const cl = await loadCortexLens();
 const lab = await loadLab();
@@ -165,15 +165,6 @@ test('a responses file with a mistake gets the CLI’s message, naming its line'
 
 // --- page = CLI on the published data ------------------------------------------------------------------------
 
-function readNpyFloat64(file) {
-  const bytes = fs.readFileSync(file);
-  const headerLength = bytes.readUInt16LE(8);
-  const header = bytes.subarray(10, 10 + headerLength).toString('latin1');
-  assert.match(header, /'descr': '<f8'/);
-  const start = 10 + headerLength;
-  return new Float64Array(bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + bytes.length));
-}
-
 test('the page fits a recorded neuron as `cortexlens fit` does: same r, same model (190923_n3, 150 images)', {
   skip: (!hasData && noDataReason) || (!hasCli && `native CLI not found at ${cliPath} (set CORTEXLENS_CLI)`),
 }, () => {
@@ -189,7 +180,7 @@ test('the page fits a recorded neuron as `cortexlens fit` does: same r, same mod
       'float',
     ]);
     // Neuron 3 of session 190923: its repeat-averaged responses to every 8th image (rows: neurons, columns: images).
-    const responses = readNpyFloat64(path.join(dataDir, 'sessions/responses_repeat_averaged_190923.npy'));
+    const responses = readNpyFloat64(path.join(dataDir, 'sessions/responses_repeat_averaged_190923.npy')).data;
     const numbers = Array.from({ length: 150 }, (_, i) => 1 + 8 * i);
     const csv = `image,response\n${numbers.map((n) => `190923/${n},${responses[3 * 1200 + n - 1]}`).join('\n')}\n`;
     fs.writeFileSync(path.join(dir, 'responses.csv'), csv);

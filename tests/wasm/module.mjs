@@ -51,3 +51,17 @@ export function modelPath(key) {
     return path.join(dataDir, 'shared_compact_models/from_ensemble_model', `${key.split(' ')[0]}.keras`);
   return path.join(dataDir, 'compact_models', `${key}.keras`);
 }
+
+// A float64 .npy array (the published responses): {shape: [rows, cols], data: Float64Array}.
+export function readNpyFloat64(file) {
+  const bytes = fs.readFileSync(file);
+  const headerLength = bytes.readUInt16LE(8);
+  const header = bytes.subarray(10, 10 + headerLength).toString('latin1');
+  if (!/'descr': '<f8'/.test(header)) throw new Error(`${file}: not a little-endian float64 array`);
+  const shape = /'shape': \((\d+), (\d+)\)/.exec(header).slice(1).map(Number);
+  const start = 10 + headerLength;
+  return {
+    shape,
+    data: new Float64Array(bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + bytes.length)),
+  };
+}

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { unzipSync } from 'fflate';
-import { loadCortexLens, loadLab, repoRoot, dataDir, hasData, noDataReason } from './module.mjs';
+import { loadCortexLens, loadLab, repoRoot, dataDir, hasData, noDataReason, readNpyFloat64 } from './module.mjs';
 
 const cl = await loadCortexLens();
 const lab = await loadLab();
@@ -119,19 +119,6 @@ test('bad inputs to a pruning run get clear errors', () => {
 });
 
 // --- page = CLI on the published data ------------------------------------------------------------------------
-
-function readNpyFloat64(file) {
-  const bytes = fs.readFileSync(file);
-  const headerLength = bytes.readUInt16LE(8);
-  const header = bytes.subarray(10, 10 + headerLength).toString('latin1');
-  assert.match(header, /'descr': '<f8'/);
-  const shape = /'shape': \((\d+), (\d+)\)/.exec(header).slice(1).map(Number);
-  const start = 10 + headerLength;
-  return {
-    shape,
-    data: new Float64Array(bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + bytes.length)),
-  };
-}
 
 function sessionImages(session) {
   const zip = unzipSync(new Uint8Array(fs.readFileSync(path.join(dataDir, 'sessions', `images_${session}.zip`))), {
