@@ -2,9 +2,14 @@
 // natural images. A tile shows the neuron's preferred image when the manifest has one (entry.portrait.max), else its
 // number on a plain tile; either way its colour (or brightness) follows the response. The image is the atlas's own
 // (web/src/portraits.js); the tile differs because it is lit by a response many times a second.
+//
+// Why a canvas: with 219 <img> tiles restyled several times a second, the browser's style recalculation, layerizing
+// and painting of 219 semi-transparent images took 10-30 ms of a frame, and with the trace's redraw or a garbage
+// collection in the same frame made tasks over 50 ms. Now one canvas holds every tile's picture, drawn in one pass,
+// and the buttons over it (clicks, keyboard, names, the current tile's outline) never change style while it runs.
 import { h } from '../dom.js';
 import { colourOf } from '../draw.js';
-import { portraitImage } from '../portraits.js';
+import { asset } from '../build.js';
 
 // Black or white, whichever contrasts more with the background (WCAG relative luminance): the palette's middle is
 // orange, where a fixed threshold on the percentile leaves white text under the 4.5:1 contrast ratio.
@@ -14,61 +19,115 @@ function inkOn(r, g, b) {
   return (l + 0.05) / 0.05 >= 1.05 / (l + 0.05) ? '#000' : '#fff';
 }
 
+const UNLIT = '#dde1e6'; // a tile with no response yet (the page's neutral tile colour)
+
 // entries: the manifest's neuron entries, in strip order; onPick(id) when a tile is clicked.
 export function neuronTiles(entries, onPick) {
+  const canvas = h('canvas', { class: 'live-tiles-canvas', 'aria-hidden': 'true' });
+  const element = h('div', { class: 'live-tiles', id: 'live-tiles' }, canvas);
+  // id -> { entry, button, url (portrait), image (loaded when the strip is first shown), p (whole percentile|null),
+  // rect (the button's box in the strip, CSS pixels) }
   const tiles = new Map();
-  const element = h('div', { class: 'live-tiles', id: 'live-tiles' });
   for (const e of entries) {
-    // The visible number is a word of the name (WCAG 2.5.3, label in name).
+    // The visible number is a word of the name (WCAG 2.5.3, label in name); it is drawn on the canvas.
     const label = e.session ? `neuron ${e.neuron} of session ${e.session} (${e.id}): follow it` : `${e.id}: follow it`;
-    const portrait = e.portrait?.max;
-    const tile = h(
-      'button',
-      {
-        type: 'button',
-        class: `live-tile${portrait ? ' portrait' : ''}`,
-        'data-id': e.id,
-        'aria-label': label,
-        title: label,
-      },
-      portrait ? portraitImage(e, 'max') : String(e.neuron ?? e.id),
-    );
-    tiles.set(e.id, tile);
-    element.append(tile);
+    const url = e.portrait?.max;
+    const button = h('button', {
+      type: 'button',
+      class: `live-tile${url ? ' portrait' : ''}`,
+      'data-id': e.id,
+      'aria-label': label,
+      title: label,
+    });
+    tiles.set(e.id, { entry: e, button, url, image: null, p: null, rect: null });
+    element.append(button);
   }
   element.addEventListener('click', (event) => {
     const id = event.target.closest('button[data-id]')?.dataset.id;
     if (id) onPick(id);
   });
+
+  const context = canvas.getContext('2d');
+  let size = { width: 0, height: 0 };
+  let framePending = false;
+
+  function drawTile(tile) {
+    const { x, y, width, height } = tile.rect;
+    context.clearRect(x, y, width, height);
+    const image = tile.image;
+    if (image?.complete && image.naturalWidth > 0) {
+      // Dim to bright as the response climbs among the natural images; full brightness until a response arrives.
+      context.globalAlpha = tile.p === null ? 1 : 0.25 + 0.75 * (tile.p / 100);
+      context.drawImage(image, x, y, width, height);
+      context.globalAlpha = 1;
+      return;
+    }
+    const [r, g, b] = tile.p === null ? [221, 225, 230] : colourOf(tile.p, 100, false);
+    context.fillStyle = tile.p === null ? UNLIT : `rgb(${r} ${g} ${b})`;
+    context.fillRect(x, y, width, height);
+    context.fillStyle = inkOn(r, g, b);
+    context.fillText(String(tile.entry.neuron ?? tile.entry.id), x + width / 2, y + height / 2, width - 2);
+  }
+
+  function drawAll() {
+    framePending = false;
+    if (!size.width) return;
+    for (const tile of tiles.values()) if (tile.rect) drawTile(tile);
+  }
+  const redraw = () => {
+    if (framePending) return;
+    framePending = true;
+    requestAnimationFrame(drawAll);
+  };
+
+  // Layout is read only here, when the strip's size changes (shown, resized, the grid re-flowed), never per paint.
+  function measure() {
+    const width = element.clientWidth;
+    const height = element.clientHeight;
+    size = { width, height };
+    if (!width) return;
+    const scale = window.devicePixelRatio || 1;
+    canvas.width = Math.round(width * scale);
+    canvas.height = Math.round(height * scale);
+    context.setTransform(scale, 0, 0, scale, 0, 0);
+    context.font = '600 11px ui-monospace, monospace';
+    context.textAlign = 'center';
+    context.textBaseline = 'middle';
+    for (const tile of tiles.values()) {
+      const b = tile.button;
+      tile.rect = { x: b.offsetLeft, y: b.offsetTop, width: b.offsetWidth, height: b.offsetHeight };
+      // The portraits are fetched once the strip is first on screen (the service worker caches them).
+      if (tile.url && !tile.image) {
+        tile.image = new Image();
+        tile.image.decoding = 'async';
+        tile.image.addEventListener('load', redraw, { once: true });
+        tile.image.src = asset(tile.url);
+      }
+    }
+    drawAll();
+  }
+  if (typeof ResizeObserver === 'function') new ResizeObserver(measure).observe(element);
+
   return {
     element,
-    // percentiles: Map id -> 0..100 (NaN or missing: the tile goes grey), shown to the whole percentile (data-p).
+    // percentiles: Map id -> 0..100 (NaN or missing: the tile goes back to unlit), shown to the whole percentile:
+    // the canvas tile is redrawn and the button's data-p (what tests and tools read) set only when that changes.
     // Colour: black (bottom of the natural images) to yellow (top), the palette of the page's unsigned maps.
     set(percentiles) {
-      // A tile is restyled only when its whole percentile changes: each style write costs a style recalculation of
-      // the tile, and 219 of them a frame were most of the strip's time.
+      let changed = false;
       for (const [id, tile] of tiles) {
         const raw = percentiles.get(id);
         const p = Number.isFinite(raw) ? Math.round(raw) : null;
-        const shown = p === null ? '' : String(p);
-        if (tile.dataset.p === shown || (p === null && !('p' in tile.dataset))) continue;
-        if (p === null) {
-          tile.style.background = '';
-          tile.style.opacity = '';
-          delete tile.dataset.p;
-          continue;
-        }
-        if (tile.classList.contains('portrait')) tile.style.opacity = String(0.25 + 0.75 * (p / 100));
-        else {
-          const [r, g, b] = colourOf(p, 100, false);
-          tile.style.background = `rgb(${r} ${g} ${b})`;
-          tile.style.color = inkOn(r, g, b);
-        }
-        tile.dataset.p = shown;
+        if (p === tile.p) continue;
+        tile.p = p;
+        changed = true;
+        if (p === null) delete tile.button.dataset.p;
+        else tile.button.dataset.p = String(p);
       }
+      if (changed) redraw();
     },
     mark(id) {
-      for (const [tid, tile] of tiles) tile.classList.toggle('current', tid === id);
+      for (const [tid, tile] of tiles) tile.button.classList.toggle('current', tid === id);
     },
   };
 }
