@@ -94,6 +94,35 @@ const quantile = (v, q) => [...v].sort((a, b) => a - b)[Math.min(v.length - 1, M
 
 const entryOf = (page) => page.evaluate(() => window.cortexLens.app.catalog.current().id);
 
+// The strip is drawn on one canvas: each portrait tile's opacity there follows the percentile its button carries
+// (0.25 + 0.75 p/100, the canvas being transparent under opaque images). Read together after a frame; a tile whose
+// percentile changed since that frame may differ, so most, not all, must agree.
+async function checkStripCanvas(page) {
+  const strip = await page.evaluate(async () => {
+    await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+    const root = document.getElementById('live-tiles');
+    const canvas = root.querySelector('canvas');
+    const scale = canvas.width / root.clientWidth;
+    const context = canvas.getContext('2d');
+    const rows = [];
+    for (const b of root.querySelectorAll('button.portrait[data-p]')) {
+      const x = Math.round((b.offsetLeft + b.offsetWidth / 2) * scale);
+      const y = Math.round((b.offsetTop + b.offsetHeight / 2) * scale);
+      rows.push({ p: Number(b.dataset.p), alpha: context.getImageData(x, y, 1, 1).data[3] });
+    }
+    return rows;
+  });
+  if (strip.length) {
+    const agree = strip.filter(({ p, alpha }) => Math.abs(alpha - 255 * (0.25 + 0.75 * (p / 100))) <= 3).length;
+    assert.ok(
+      agree >= 0.8 * strip.length,
+      `canvas opacity follows the percentile on ${agree} of ${strip.length} tiles`,
+    );
+    const spread = strip.map((r) => r.alpha);
+    assert.ok(Math.max(...spread) - Math.min(...spread) > 60, 'the strip is lit unevenly, as responses are');
+  }
+}
+
 test('live values are the CLI’s on the frames fed, and no frame waits behind another', {
   skip: noModel || noCli,
 }, async () => {
@@ -171,32 +200,7 @@ test('live values are the CLI’s on the frames fed, and no frame waits behind a
       polling: 100,
       timeout: 30000,
     });
-    // The strip is drawn on one canvas: each portrait tile's opacity there follows the percentile its button carries
-    // (0.25 + 0.75 p/100, the canvas being transparent under opaque images). Read together after a frame; a tile
-    // whose percentile changed since that frame may differ, so most, not all, must agree.
-    const strip = await page.evaluate(async () => {
-      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
-      const root = document.getElementById('live-tiles');
-      const canvas = root.querySelector('canvas');
-      const scale = canvas.width / root.clientWidth;
-      const context = canvas.getContext('2d');
-      const rows = [];
-      for (const b of root.querySelectorAll('button.portrait[data-p]')) {
-        const x = Math.round((b.offsetLeft + b.offsetWidth / 2) * scale);
-        const y = Math.round((b.offsetTop + b.offsetHeight / 2) * scale);
-        rows.push({ p: Number(b.dataset.p), alpha: context.getImageData(x, y, 1, 1).data[3] });
-      }
-      return rows;
-    });
-    if (strip.length) {
-      const agree = strip.filter(({ p, alpha }) => Math.abs(alpha - 255 * (0.25 + 0.75 * (p / 100))) <= 3).length;
-      assert.ok(
-        agree >= 0.8 * strip.length,
-        `canvas opacity follows the percentile on ${agree} of ${strip.length} tiles`,
-      );
-      const spread = strip.map((r) => r.alpha);
-      assert.ok(Math.max(...spread) - Math.min(...spread) > 60, 'the strip is lit unevenly, as responses are');
-    }
+    await checkStripCanvas(page);
   }
   await screenshot(page, 'live-desktop');
   // Running, with every tile lit: still no serious or critical accessibility violation.
