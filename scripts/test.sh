@@ -17,8 +17,11 @@ bash scripts/build.sh
 # The test programs are independent processes (each writes its own folder): as many at once as there are cores.
 stage "native tests (ctest)"
 ctest --preset release -j "$(nproc)"
-stage "core tests compiled to WebAssembly, under node (ctest)"
+stage "core tests compiled to WebAssembly, under node (ctest), and again with SAFE_HEAP + ASSERTIONS=2"
 ctest --preset wasm
+# The same objects linked with Emscripten's run-time checks (every load and store checked: ~1 minute).
+NODE_PATH=/usr/share/nodejs cmake --build --preset wasm-checked  # Emscripten's JS optimizer needs Debian's acorn
+ctest --preset wasm-checked
 # The whole native suite again under address + undefined-behaviour sanitizers (clang, -O1), the published models'
 # suite included (its gradient check on a smaller sample there: CORTEXLENS_SANITIZED), then each libFuzzer target for
 # a few seconds on its committed seeds (the same build holds them).
