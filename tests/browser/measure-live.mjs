@@ -53,10 +53,26 @@ console.log(
   `site: ${siteDir}; neuron ${neuron}; shared model: ${manifest.models.some((m) => m.kind === 'shared') ? 'yes' : 'no'}; ` +
     `${seconds} s per phase on a fake 60 frames/s camera; ${await page.evaluate(() => navigator.hardwareConcurrency)} cores`,
 );
+// The page's start-up (module evaluation, the manifest's parse, the first layouts) is reported on its own: the phases
+// measure the live loop once the page has gone 3 s without a long task (at most 30 s).
+const settleStart = performance.now();
+let quietSince = performance.now();
+let seen = (await counts()).longTasks.length;
+while (performance.now() - quietSince < 3000 && performance.now() - settleStart < 30000) {
+  await page.waitForTimeout(250);
+  const n = (await counts()).longTasks.length;
+  if (n !== seen) [seen, quietSince] = [n, performance.now()];
+}
+const startUp = (await counts()).longTasks;
+console.log(
+  `page start-up until settled (${((performance.now() - settleStart) / 1000).toFixed(1)} s after the first frames): ` +
+    `main-thread long tasks: ${startUp.length}` +
+    (startUp.length ? ` (${startUp.map((t) => t.toFixed(0)).join(', ')} ms)` : ''),
+);
 await phase('one neuron alone', { liveStrip: false, liveSaliency: false });
 await phase('with the strip of all neurons', { liveStrip: true, liveSaliency: false });
 await phase('with the strip and saliency', { liveStrip: true, liveSaliency: true });
-// Again at the end: the first phase also holds what the page does once after it starts.
+// Again at the end, as a check that the first phase was settled.
 await phase('one neuron alone, again', { liveStrip: false, liveSaliency: false });
 await context.close();
 await browser.close();
