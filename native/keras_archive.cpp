@@ -4,8 +4,11 @@
 #include <hdf5_hl.h>
 #include <zip.h>
 
+#include <atomic>
 #include <cstring>
 #include <memory>
+
+#include "child_process.hpp"
 
 namespace cortexlens {
 
@@ -128,9 +131,7 @@ herr_t visit_object(hid_t root, const char* name, const H5O_info_t* info, void* 
   return 0;
 }
 
-}  // namespace
-
-Result<std::vector<NamedTensor>> read_weights_h5(const std::vector<std::uint8_t>& bytes) {
+Result<std::vector<NamedTensor>> read_weights_h5_here(const std::vector<std::uint8_t>& bytes) {
   // HDF5 prints its error stack to stderr by default; our message says what went wrong instead.
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   if (bytes.size() < 8 || std::string(bytes.begin(), bytes.begin() + 8) != "\x89HDF\r\n\x1a\n")
@@ -146,6 +147,93 @@ Result<std::vector<NamedTensor>> read_weights_h5(const std::vector<std::uint8_t>
   if (!state.status.is_ok()) return state.status;
   if (visited < 0) return Status::error("the weights file is corrupt: its groups cannot be listed");
   return tensors;
+}
+
+// The child's tensors cross the pipe as: count, then per tensor its name's length and bytes, rank, dims, values.
+// Both ends are this binary, so native byte order and sizes are the format.
+template <typename T>
+void put(std::vector<std::uint8_t>& out, const T& value) {
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(&value);
+  out.insert(out.end(), bytes, bytes + sizeof(T));
+}
+
+std::vector<std::uint8_t> serialize_tensors(const std::vector<NamedTensor>& tensors) {
+  std::size_t total = sizeof(std::uint64_t);
+  for (const auto& tensor : tensors)
+    total += 3 * sizeof(std::uint64_t) + tensor.name.size() + tensor.shape.size() * sizeof(std::int64_t) +
+             tensor.data.size() * sizeof(float);
+  std::vector<std::uint8_t> out;
+  out.reserve(total);
+  put<std::uint64_t>(out, tensors.size());
+  for (const auto& tensor : tensors) {
+    put<std::uint64_t>(out, tensor.name.size());
+    out.insert(out.end(), tensor.name.begin(), tensor.name.end());
+    put<std::uint64_t>(out, tensor.shape.size());
+    for (const std::int64_t dim : tensor.shape) put(out, dim);
+    put<std::uint64_t>(out, tensor.data.size());
+    const auto* values = reinterpret_cast<const std::uint8_t*>(tensor.data.data());
+    out.insert(out.end(), values, values + tensor.data.size() * sizeof(float));
+  }
+  return out;
+}
+
+class Reader {
+ public:
+  explicit Reader(const std::vector<std::uint8_t>& bytes) : bytes_(bytes) {}
+  bool take(void* out, std::uint64_t size) {
+    if (size > bytes_.size() - at_) return false;
+    if (size) std::memcpy(out, bytes_.data() + at_, size);
+    at_ += size;
+    return true;
+  }
+  bool take_count(std::uint64_t& count, std::uint64_t element_size) {
+    return take(&count, sizeof count) && count <= (bytes_.size() - at_) / element_size;
+  }
+  bool done() const { return at_ == bytes_.size(); }
+
+ private:
+  const std::vector<std::uint8_t>& bytes_;
+  std::size_t at_ = 0;
+};
+
+Result<std::vector<NamedTensor>> deserialize_tensors(const std::vector<std::uint8_t>& bytes) {
+  const Status malformed = Status::error("internal error: the weights reader's process sent a malformed reply");
+  Reader reader(bytes);
+  std::uint64_t count = 0;
+  if (!reader.take_count(count, 3 * sizeof(std::uint64_t))) return malformed;
+  std::vector<NamedTensor> tensors(count);
+  for (auto& tensor : tensors) {
+    std::uint64_t length = 0, rank = 0, values = 0;
+    if (!reader.take_count(length, 1)) return malformed;
+    tensor.name.resize(length);
+    if (!reader.take(tensor.name.data(), length) || !reader.take_count(rank, sizeof(std::int64_t))) return malformed;
+    tensor.shape.resize(rank);
+    if (!reader.take(tensor.shape.data(), rank * sizeof(std::int64_t)) || !reader.take_count(values, sizeof(float)))
+      return malformed;
+    tensor.data.resize(values);
+    if (!reader.take(tensor.data.data(), values * sizeof(float))) return malformed;
+  }
+  if (!reader.done()) return malformed;
+  return tensors;
+}
+
+std::atomic<WeightsReader> weights_reader{WeightsReader::child_process};
+
+}  // namespace
+
+void set_weights_reader(WeightsReader reader) { weights_reader.store(reader); }
+
+Result<std::vector<NamedTensor>> read_weights_h5(const std::vector<std::uint8_t>& bytes) {
+  if (weights_reader.load() == WeightsReader::in_process) return read_weights_h5_here(bytes);
+  auto reply = run_in_child_process(
+      [&bytes]() -> Result<std::vector<std::uint8_t>> {
+        auto tensors = read_weights_h5_here(bytes);
+        if (!tensors) return tensors.status();
+        return serialize_tensors(tensors.value());
+      },
+      "libhdf5 reading the weights file");
+  if (!reply) return reply.status();
+  return deserialize_tensors(reply.value());
 }
 
 Result<KerasArchive> read_keras_archive(const std::vector<std::uint8_t>& bytes) {

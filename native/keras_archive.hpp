@@ -26,4 +26,12 @@ struct ArchiveLimits {
 Result<KerasArchive> read_keras_archive(const std::vector<std::uint8_t>& bytes);
 Result<std::vector<NamedTensor>> read_weights_h5(const std::vector<std::uint8_t>& bytes);
 
+// Where libhdf5 parses model.weights.h5. Debian's libhdf5 1.10 can still be crashed by a crafted file (fuzzing found
+// a segfault in its symbol-table walk, reported in tests/fuzz/README.md), so by default it runs in a forked child
+// process (child_process.hpp) and a crash, hang or sanitizer report there becomes an error message here. That costs
+// a fork per file (about a millisecond). Fuzz targets read in process: libFuzzer must see the crash and the coverage.
+// In process, the caller must serialize calls (Debian's libhdf5 is not built thread-safe); the child never shares it.
+enum class WeightsReader { child_process, in_process };
+void set_weights_reader(WeightsReader reader);
+
 }  // namespace cortexlens

@@ -2,10 +2,17 @@
 // importer, and `convert` (convert_model) on the committed demo .keras, read back and compared.
 #include <catch2/catch.hpp>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <new>
 
+#include "child_process.hpp"
 #include "cortexlens/forward.hpp"
 #include "cortexlens/model_file.hpp"
 #include "demo_model.hpp"
@@ -166,4 +173,88 @@ TEST_CASE("pack_model_float_only: a float file, the reference percentiles and r 
   REQUIRE(other);
   CHECK(std::isnan(other->outputs[0].float_vs_recorded_r));
   CHECK(other->outputs[0].image_count == 0);
+}
+
+namespace {
+Result<std::vector<std::uint8_t>> bytes_of(const std::string& text) {
+  return std::vector<std::uint8_t>(text.begin(), text.end());
+}
+}  // namespace
+
+TEST_CASE("a child process hands back its bytes or its message, and a crash or a hang there becomes a message",
+          "[packs]") {
+  std::vector<std::uint8_t> big(9u << 20);  // far more than a pipe holds: the parent must read while the child writes
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::uint8_t>(i * 2654435761u >> 24);
+  auto copied = run_in_child_process([&] { return Result<std::vector<std::uint8_t>>(big); }, "copying");
+  REQUIRE(copied);
+  CHECK(copied.value() == big);
+
+  auto empty = run_in_child_process([] { return bytes_of(""); }, "nothing");
+  REQUIRE(empty);
+  CHECK(empty.value().empty());
+
+  auto refused = run_in_child_process(
+      []() -> Result<std::vector<std::uint8_t>> { return Status::error("dataset 'x' has rank 9"); }, "reading");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.message() == "dataset 'x' has rank 9");
+
+  // A segfault and an abort, as a crash inside libhdf5 ends; the parent's crash handlers (Catch's here) do not run.
+  auto segfault = run_in_child_process(
+      []() -> Result<std::vector<std::uint8_t>> {
+        std::raise(SIGSEGV);
+        return bytes_of("unreachable");
+      },
+      "libhdf5 reading the weights file");
+  REQUIRE_FALSE(segfault);
+  CHECK_THAT(segfault.message(), Catch::StartsWith("libhdf5 reading the weights file crashed (signal 11, "));
+  auto aborted = run_in_child_process(
+      []() -> Result<std::vector<std::uint8_t>> {
+        std::abort();
+        return bytes_of("unreachable");
+      },
+      "parsing");
+  REQUIRE_FALSE(aborted);
+  CHECK_THAT(aborted.message(), Catch::StartsWith("parsing crashed (signal 6, "));
+
+  auto out_of_memory =
+      run_in_child_process([]() -> Result<std::vector<std::uint8_t>> { throw std::bad_alloc(); }, "allocating");
+  REQUIRE_FALSE(out_of_memory);
+  CHECK(out_of_memory.message() == "ran out of memory");
+
+  const auto started = std::chrono::steady_clock::now();
+  ChildLimits short_wait;
+  short_wait.timeout = std::chrono::milliseconds(300);
+  auto hung = run_in_child_process(
+      []() -> Result<std::vector<std::uint8_t>> {
+        for (;;) ::pause();
+      },
+      "looping", short_wait);
+  REQUIRE_FALSE(hung);
+  CHECK(hung.message() == "looping did not finish within 0.3 s and was stopped");
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+
+  // The process that called it carries on: the next request works.
+  auto after = run_in_child_process([] { return bytes_of("still here"); }, "again");
+  REQUIRE(after);
+  CHECK(std::string(after.value().begin(), after.value().end()) == "still here");
+}
+
+TEST_CASE("weights read in a child process equal the weights read in this one", "[packs]") {
+  auto bytes = read_file_bytes(kDemo + "demo_dot_detector.keras");
+  REQUIRE(bytes);
+  set_weights_reader(WeightsReader::in_process);
+  auto here = read_keras_archive(bytes.value());
+  set_weights_reader(WeightsReader::child_process);
+  auto there = read_keras_archive(bytes.value());
+  REQUIRE(here);
+  REQUIRE(there);
+  REQUIRE(here.value().tensors.size() == there.value().tensors.size());
+  for (std::size_t i = 0; i < here.value().tensors.size(); ++i) {
+    CHECK(here.value().tensors[i].name == there.value().tensors[i].name);
+    CHECK(here.value().tensors[i].shape == there.value().tensors[i].shape);
+    CHECK(here.value().tensors[i].data == there.value().tensors[i].data);
+  }
+  // A refusal made in the child arrives with its message.
+  CHECK_THAT(load_error(kFuzzSeeds + "/regression-huge-float-type.keras"),
+             Catch::Contains("stores floating-point values of 1868759044 bytes"));
 }

@@ -3,7 +3,8 @@
 // Inputs that start with the HDF5 signature also go through the other native door, a `.weights.h5` with the
 // demo model's config.json beside it, so the fuzzer reaches libhdf5's parser directly (a mutation inside a zip
 // member fails the member's CRC before HDF5 ever sees it). libzip and libhdf5 are Debian's, not instrumented:
-// coverage guidance and the sanitizers see our code, a crash inside either library still stops the run.
+// coverage guidance and the sanitizers see our code, a crash inside either library still stops the run (libhdf5 runs
+// in this process here; `cortexlens` runs it in a child process that may crash).
 // Run (build/fuzz from `cmake --preset fuzz`):
 //   mkdir -p /tmp/ka && build/fuzz/tests/fuzz_keras_archive -dict=tests/fuzz/keras.dict /tmp/ka \
 //     tests/fuzz/corpus/keras_archive
@@ -18,6 +19,7 @@
 
 #include "demo_model.hpp"
 #include "fuzz_common.hpp"
+#include "keras_archive.hpp"
 #include "model_source.hpp"
 
 namespace {
@@ -64,6 +66,9 @@ void check(const cortexlens::Result<cortexlens::Model>& model) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace cortexlens;
   static TempFiles files;
+  // In process, not in the child `cortexlens` uses: libFuzzer has to see a crash inside libhdf5 and our coverage.
+  static const bool configured = (set_weights_reader(WeightsReader::in_process), true);
+  (void)configured;
   TempFiles::write(files.keras, data, size);
   check(load_model_file(files.keras));
   if (size >= 8 && std::memcmp(data, "\x89HDF\r\n\x1a\n", 8) == 0) {
