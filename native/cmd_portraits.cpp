@@ -365,7 +365,7 @@ Status write_portraits(const PortraitSettings& settings) {
     item.update(*subject.portrait);
     list.push_back(item);
   }
-  CL_RETURN_IF_ERROR(write_json(manifest_path, manifest, 1));
+  CL_RETURN_IF_ERROR(write_json(manifest_path, manifest));  // compact, as `pack` writes it
   CL_RETURN_IF_ERROR(write_json(settings.out_dir + "/portraits.json",
                                 {{"format", "cortexlens-portraits"}, {"version", 1}, {"portraits", list}}));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -127,6 +127,14 @@ export async function openPage(
       for (const e of list.getEntries()) if (!e.hadRecentInput) window.__layoutShift += e.value;
     }).observe({ type: 'layout-shift', buffered: true });
   });
+  // Main-thread long tasks (over 50 ms) from the first script on, with when they started, for the benchmarks.
+  await context.addInitScript(() => {
+    window.__longTasks = [];
+    if (PerformanceObserver.supportedEntryTypes?.includes('longtask'))
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) window.__longTasks.push({ start: e.startTime, duration: e.duration });
+      }).observe({ type: 'longtask', buffered: true });
+  });
   const page = await context.newPage();
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text());

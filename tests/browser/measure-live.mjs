@@ -45,6 +45,28 @@ async function phase(name, settings) {
   );
 }
 
+// Long tasks from the page's first script on (harness.mjs records them), split at the moments below.
+const longTasksSince = (from) =>
+  page.evaluate((t) => window.__longTasks.filter((e) => e.start >= t).map((e) => e.duration), from);
+const describe = (tasks) =>
+  `${tasks.length}` + (tasks.length ? ` (${tasks.map((t) => t.toFixed(0)).join(', ')} ms)` : '');
+// Waits until the page has gone 3 s without a long task (at most 30 s); returns the seconds waited.
+async function settle() {
+  const started = performance.now();
+  let quietSince = performance.now();
+  let seen = await page.evaluate(() => window.__longTasks.length);
+  while (performance.now() - quietSince < 3000 && performance.now() - started < 30000) {
+    await page.waitForTimeout(250);
+    const n = await page.evaluate(() => window.__longTasks.length);
+    if (n !== seen) [seen, quietSince] = [n, performance.now()];
+  }
+  return (performance.now() - started) / 1000;
+}
+
+// The page's own start-up (module evaluation, the manifest, the first layout, the first prediction) until settled.
+await settle();
+console.log(`page load until settled: main-thread long tasks: ${describe(await longTasksSince(0))}`);
+const liveClicked = await page.evaluate(() => performance.now());
 await page.click('#tab-live');
 await page.click('#live-camera');
 await page.waitForFunction(() => window.cortexLens.timings.live.latencies.length > 5, null, { timeout: 60000 });
@@ -53,21 +75,12 @@ console.log(
   `site: ${siteDir}; neuron ${neuron}; shared model: ${manifest.models.some((m) => m.kind === 'shared') ? 'yes' : 'no'}; ` +
     `${seconds} s per phase on a fake 60 frames/s camera; ${await page.evaluate(() => navigator.hardwareConcurrency)} cores`,
 );
-// The page's start-up (module evaluation, the manifest's parse, the first layouts) is reported on its own: the phases
-// measure the live loop once the page has gone 3 s without a long task (at most 30 s).
-const settleStart = performance.now();
-let quietSince = performance.now();
-let seen = (await counts()).longTasks.length;
-while (performance.now() - quietSince < 3000 && performance.now() - settleStart < 30000) {
-  await page.waitForTimeout(250);
-  const n = (await counts()).longTasks.length;
-  if (n !== seen) [seen, quietSince] = [n, performance.now()];
-}
-const startUp = (await counts()).longTasks;
+// The live view's start (the camera, the strip's portraits, the models' first runs) is reported on its own: the
+// phases measure the live loop once it has settled.
+const waited = await settle();
 console.log(
-  `page start-up until settled (${((performance.now() - settleStart) / 1000).toFixed(1)} s after the first frames): ` +
-    `main-thread long tasks: ${startUp.length}` +
-    (startUp.length ? ` (${startUp.map((t) => t.toFixed(0)).join(', ')} ms)` : ''),
+  `live view start-up (click to settled, ${waited.toFixed(1)} s after the first frames): main-thread long tasks: ` +
+    describe(await longTasksSince(liveClicked)),
 );
 await phase('one neuron alone', { liveStrip: false, liveSaliency: false });
 await phase('with the strip of all neurons', { liveStrip: true, liveSaliency: false });

@@ -1,6 +1,11 @@
 // Tiny DOM helpers. Text always goes in through textContent (names in a dropped model file are untrusted).
 export const $ = (id) => document.getElementById(id);
 
+/** Resolves in a later task, so that work split by it never holds the main thread for one long task (over 50 ms,
+ * when a click or a frame would wait). scheduler.yield() resumes ahead of other queued tasks where it exists. */
+export const nextTask = () =>
+  globalThis.scheduler?.yield ? globalThis.scheduler.yield() : new Promise((resolve) => setTimeout(resolve, 0));
+
 // attrs: attributes (null, undefined and false leave one out), plus `on: {event: listener}` so a view wires its
 // elements where it builds them.
 export function h(tag, attrs = {}, ...children) {

@@ -20,6 +20,7 @@ export function galleryImage(gallery, key) {
 
 // The image a visit starts with: the first session's first held-out image (601), as the evidence tab uses them.
 import { asset } from './build.js';
+import { nextTask } from './dom.js';
 function defaultImageKey(gallery) {
   const first = gallery.sessions[0];
   if (first) return `${first.session}/${first.numbers[0] + 600 > first.numbers[1] ? first.numbers[0] : 601}`;
@@ -65,6 +66,8 @@ export async function startServices(app, linkPatch) {
   // The threaded module (cross-origin-isolated pages) spreads models over all cores in one worker.
   if (engine.threads > 1) pool.size = 1;
   store.set({ manifest, entries: [...manifest.models], gallery, engine, manifestError: error || null });
+  // Each step below updates the views on screen; a task boundary between them keeps each under 50 ms.
+  await nextTask();
 
   startPredictions(app, usedModels);
   const { image, crop, ...rest } = applyLink(app, linkPatch);
@@ -74,6 +77,7 @@ export async function startServices(app, linkPatch) {
     for (const p of ['int8', 'float'])
       if (catalog.hasPrecision(first, p)) worker.request('loadModel', catalog.modelRef(first, p)).catch(() => {});
   store.set(rest);
+  await nextTask();
   await loadFirstImage(store, image, crop);
   handOverToServiceWorker(app, usedModels);
 }

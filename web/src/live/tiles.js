@@ -21,11 +21,26 @@ function inkOn(r, g, b) {
 
 const UNLIT = '#dde1e6'; // a tile with no response yet (the page's neutral tile colour)
 
+// A tile's picture is drawn once decoded: decode() decodes off the main thread, where the first drawImage of a
+// merely loaded image decodes on it (219 portraits made one paint 15-30 ms longer). One that fails to load keeps
+// its numbered tile.
+function loadPortrait(tile, onDecoded) {
+  tile.image = new Image();
+  tile.image.src = asset(tile.url);
+  tile.image.decode().then(
+    () => {
+      tile.decoded = true;
+      onDecoded();
+    },
+    () => {},
+  );
+}
+
 // entries: the manifest's neuron entries, in strip order; onPick(id) when a tile is clicked.
 export function neuronTiles(entries, onPick) {
   const canvas = h('canvas', { class: 'live-tiles-canvas', 'aria-hidden': 'true' });
   const element = h('div', { class: 'live-tiles', id: 'live-tiles' }, canvas);
-  // id -> { entry, button, url (portrait), image (loaded when the strip is first shown), p (whole percentile|null),
+  // id -> { entry, button, url (portrait), image (loaded when the strip is first shown), decoded, p (whole percentile|null),
   // rect (the button's box in the strip, CSS pixels) }
   const tiles = new Map();
   for (const e of entries) {
@@ -39,7 +54,7 @@ export function neuronTiles(entries, onPick) {
       'aria-label': label,
       title: label,
     });
-    tiles.set(e.id, { entry: e, button, url, image: null, p: null, rect: null });
+    tiles.set(e.id, { entry: e, button, url, image: null, decoded: false, p: null, rect: null });
     element.append(button);
   }
   element.addEventListener('click', (event) => {
@@ -55,7 +70,7 @@ export function neuronTiles(entries, onPick) {
     const { x, y, width, height } = tile.rect;
     context.clearRect(x, y, width, height);
     const image = tile.image;
-    if (image?.complete && image.naturalWidth > 0) {
+    if (tile.decoded && image.naturalWidth > 0) {
       // Dim to bright as the response climbs among the natural images; full brightness until a response arrives.
       context.globalAlpha = tile.p === null ? 1 : 0.25 + 0.75 * (tile.p / 100);
       context.drawImage(image, x, y, width, height);
@@ -97,12 +112,7 @@ export function neuronTiles(entries, onPick) {
       const b = tile.button;
       tile.rect = { x: b.offsetLeft, y: b.offsetTop, width: b.offsetWidth, height: b.offsetHeight };
       // The portraits are fetched once the strip is first on screen (the service worker caches them).
-      if (tile.url && !tile.image) {
-        tile.image = new Image();
-        tile.image.decoding = 'async';
-        tile.image.addEventListener('load', redraw, { once: true });
-        tile.image.src = asset(tile.url);
-      }
+      if (tile.url && !tile.image) loadPortrait(tile, redraw);
     }
     drawAll();
   }

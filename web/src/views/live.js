@@ -176,12 +176,14 @@ function drawer(ctx) {
   function draw() {
     live.drawPending = false;
     const now = performance.now();
+    // The trace first: it reads the layout (its canvas's width), which is still clean at the start of the frame.
+    // After the text below changed, that read forced a synchronous layout every frame (27-42 ms at the start).
+    drawTrace(ctx);
     if (live.frozen) showValue(ctx, live.frozen.value, live.frozen.percentile);
     else if (live.last) {
       showValue(ctx, live.last.value, live.last.percentile);
       drawRgb(ui.seen, live.last.pixels);
     }
-    drawTrace(ctx);
     // The strip is repainted at most STRIP_PAINT_MS apart (its numbers still arrive at the strip's full rate): 219
     // tiles restyled at 30+ Hz made the frames that also drew the trace, or collected garbage, longer than 50 ms, and
     // nobody follows 219 tiles at that rate. A frame that skips it leaves the strip dirty for the next one.
