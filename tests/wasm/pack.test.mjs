@@ -193,3 +193,23 @@ test("the committed broken .keras files are refused by the page's reader or the 
     );
   }
 });
+
+test("weights files that crash Debian's libhdf5 are refused by the page's reader with a message", async () => {
+  // tests/hostile_hdf5/README.md: found by fuzzing the native door; zipped here as the page would receive them.
+  const { zipSync } = await import('fflate');
+  const dir = path.join(repoRoot, 'tests/hostile_hdf5');
+  const config = fs.readFileSync(path.join(dir, 'config.json'));
+  const hostile = fs.readdirSync(dir).filter((f) => f.endsWith('.weights.h5'));
+  assert.ok(hostile.length > 0);
+  for (const file of hostile) {
+    const keras = zipSync({
+      'config.json': new Uint8Array(config),
+      'model.weights.h5': new Uint8Array(fs.readFileSync(path.join(dir, file))),
+    });
+    await assert.rejects(
+      () => readKerasArchive(keras),
+      /model\.weights\.h5 \(inside the \.keras archive\) is damaged or uses an HDF5 feature this reader lacks/,
+      file,
+    );
+  }
+});
