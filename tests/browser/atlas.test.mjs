@@ -221,6 +221,8 @@ test('atlas: a tile per neuron, first paint printed; search, session and sort; a
     assert.equal(manifest.models.find((m) => m.id === first).params, Math.max(...neurons.map((e) => e.params)));
     await page.selectOption('#atlas-sort', 'strength');
     assert.equal((await tileIds(page)).length, neurons.length, 'sorted by drive: every neuron still there');
+    // The link is written 150 ms after the last change (web/src/link.js), so it is waited for.
+    await page.waitForFunction(() => /asort=strength/.test(location.hash), null, { timeout: 5000 }).catch(() => {});
     assert.match(await page.evaluate(() => location.hash), /asort=strength/, 'the order is in the link');
     await page.selectOption('#atlas-sort', 'id');
   }
