@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <new>
 
 namespace cortexlens {
@@ -30,7 +32,32 @@ bool write_all(int fd, const std::uint8_t* data, std::size_t size) {
   return true;
 }
 
-[[noreturn]] void child_main(int fd, const std::function<Result<std::vector<std::uint8_t>>()>& work) {
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
+// The child's address space: what it inherited (/proc/self/statm, in pages) plus `added` bytes.
+void limit_address_space(std::uint64_t added) {
+  if (added == 0 || kAddressSanitizer) return;
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t pages = 0;
+  if (!(statm >> pages)) return;
+  const std::uint64_t limit = pages * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) + added;
+  const rlimit bound{static_cast<rlim_t>(limit), static_cast<rlim_t>(limit)};
+  ::setrlimit(RLIMIT_AS, &bound);
+}
+
+[[noreturn]] void child_main(int fd, const std::function<Result<std::vector<std::uint8_t>>()>& work,
+                             const std::string& what, std::uint64_t added_address_space) {
+  limit_address_space(added_address_space);
   // A crash must end the child. Handlers the parent installed (a test framework's, a sanitizer's) would report it
   // as the parent's and might carry on running the parent's program here.
   for (const int crash : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP}) ::signal(crash, SIG_DFL);
@@ -47,7 +74,7 @@ bool write_all(int fd, const std::uint8_t* data, std::size_t size) {
     }
   } catch (const std::bad_alloc&) {
     reply.assign({kReplyError});
-    const std::string message = "ran out of memory";
+    const std::string message = what + " ran out of memory";
     reply.insert(reply.end(), message.begin(), message.end());
   } catch (...) {
     ::_exit(3);
@@ -90,7 +117,7 @@ Result<std::vector<std::uint8_t>> run_in_child_process(const std::function<Resul
   }
   if (pid == 0) {
     ::close(fds[0]);
-    child_main(fds[1], work);
+    child_main(fds[1], work, what, limits.max_added_address_space);
   }
   ::close(fds[1]);
 

@@ -219,6 +219,15 @@ Result<std::vector<NamedTensor>> deserialize_tensors(const std::vector<std::uint
 
 std::atomic<WeightsReader> weights_reader{WeightsReader::child_process};
 
+// Room for libhdf5's caches and for the file's bytes several times over (its in-memory image, the tensors, their
+// copy for the pipe): a 256 MB weights file still reads, and a hostile one that makes libhdf5 allocate without end
+// (fuzzing found 24 GB in 40 s) fails within about a second at 0.5 GB.
+ChildLimits weights_reader_limits(std::size_t file_bytes) {
+  ChildLimits limits;
+  limits.max_added_address_space = (512ull << 20) + 4ull * file_bytes;
+  return limits;
+}
+
 }  // namespace
 
 void set_weights_reader(WeightsReader reader) { weights_reader.store(reader); }
@@ -231,7 +240,7 @@ Result<std::vector<NamedTensor>> read_weights_h5(const std::vector<std::uint8_t>
         if (!tensors) return tensors.status();
         return serialize_tensors(tensors.value());
       },
-      "libhdf5 reading the weights file");
+      "libhdf5 reading the weights file", weights_reader_limits(bytes.size()));
   if (!reply) return reply.status();
   return deserialize_tensors(reply.value());
 }

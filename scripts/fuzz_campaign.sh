@@ -8,10 +8,11 @@
 # FUZZ_CAMPAIGN_SECONDS per C++ target; FUZZ_JS_SECONDS per JS reader (default 600; 0 skips them); FUZZ_TARGETS: a
 # space-separated subset of the C++ targets (e.g. to run one again after a fix; "none": the JS ones only). The
 # corpora grow across runs.
-# fuzz_keras_archive runs in libFuzzer's fork mode and goes on after a crash: its crashes so far were inside Debian's
-# libhdf5, which `cortexlens` contains (it reads weights in a child process, native/child_process.cpp). Every
-# crashing input is then triaged: `cortexlens info` (CORTEXLENS_CLI, default build/release/native/cortexlens) must
-# answer it with a message and exit 1, and the input's stack says whose code crashed (libhdf5's or ours, to fix).
+# fuzz_keras_archive runs in libFuzzer's fork mode and goes on after a crash: its crashes so far were inside
+# Debian's libhdf5, which `cortexlens` contains (it reads weights in a child process with bounded memory,
+# native/child_process.cpp). Every crashing or out-of-memory input is then triaged: `cortexlens info`
+# (CORTEXLENS_CLI, default build/release/native/cortexlens) must answer it with a message and exit 1, and the
+# input's stack says whose code crashed (libhdf5's or ours, to fix).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Leaks inside Debian's libhdf5 are its own (tests/fuzz/lsan.supp); ours still fail the run.
@@ -77,12 +78,13 @@ triage() {
   fi
   status=0
   "$cli" info "$opened" >/dev/null 2>"$dir/message" || status=$?
-  where=$("$out/bin/fuzz_keras_archive" "$input" 2>&1 | grep -m1 -E '^ +#[0-9]+ .* in (cortexlens::|H5)' |
-    grep -oE 'in [^ (]+' | head -1 || true)
+  where=$("$out/bin/fuzz_keras_archive" -rss_limit_mb=2048 "$input" 2>&1 |
+    grep -m1 -E '^ +#[0-9]+ .* in (cortexlens::|H5)|out-of-memory' | grep -oE 'in [^ (]+|out-of-memory' |
+    head -1 || true)
   if [ "$status" = 1 ] && [ -s "$dir/message" ]; then
-    echo "  $(basename "$input"): crashes in process ${where:-?}; cortexlens: $(cut -c1-150 "$dir/message")"
+    echo "  $(basename "$input"): in process ${where:-?}; cortexlens: $(cut -c1-150 "$dir/message")"
   else
-    echo "  $(basename "$input"): crashes in process ${where:-?}; cortexlens exit $status: NOT CONTAINED"
+    echo "  $(basename "$input"): in process ${where:-?}; cortexlens exit $status: NOT CONTAINED"
     contained=false
   fi
   rm -rf "$dir"
@@ -104,7 +106,8 @@ for target in "${fuzz_targets[@]+"${fuzz_targets[@]}"}"; do
     "$crashes crashing inputs"
   if [ "$target" = fuzz_keras_archive ] && [ "$crashes" -gt 0 ]; then
     if [ -x "$cli" ]; then
-      while read -r input; do triage "$input"; done < <(find "$out/artifacts" -name "$target-crash-*")
+      while read -r input; do triage "$input"; done < <(find "$out/artifacts" -name "$target-crash-*" -o \
+        -name "$target-oom-*")
     else
       echo "  (no $cli to triage them with)"
     fi
