@@ -129,11 +129,8 @@ class _ProgressLine:
         import time
         self._time = time.monotonic
         self._start = self._time()
-        self._first: Optional[int] = None
 
     def __call__(self, done: int, total: int) -> None:
-        if self._first is None:
-            self._first = 0
         seconds = max(1e-9, self._time() - self._start)
         rate = done / seconds
         left = (total - done) / rate if rate > 0 else float("nan")
@@ -160,12 +157,12 @@ def screen(images: Sequence[PathLike], models: Union[Sequence[PathLike], Screene
     stderr, a callable receives (images done, total) after every chunk. ``start``/``stop`` screen a
     range of the images (a shard); indices in the result are then relative to ``start``.
     """
+    if isinstance(images, (str, os.PathLike)) or isinstance(models, (str, os.PathLike)):
+        raise TypeError("images and models: expected lists of paths, found a single path")
     screener = models if isinstance(models, Screener) else Screener([os.fspath(m) for m in models], precision)
     paths = [os.fspath(p) for p in images]
-    if isinstance(paths, str):
-        raise TypeError("images: expected a list of paths, found one string")
     out_path = os.fspath(out) if out is not None else None
-    if (resume and out_path is None):
+    if resume and out_path is None:
         raise ValueError("resume needs out=FILE (the checkpoint FILE.resume lives beside it)")
     callback = _ProgressLine() if progress is True else (progress or None)
     count = None if stop is None else max(0, stop - start)

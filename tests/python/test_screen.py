@@ -32,8 +32,9 @@ def test_screen_writes_the_cli_bytes(cli, demo_images, tmp_path, suffix):
     assert result.responses.shape == (32, 2) and np.isnan(result.responses[result.failures[0][0]]).all()
 
 
-def test_screen_result_matches_predict(demo_images):
-    result = cortexlens.screen(image_paths(demo_images), [DEMO_KERAS], top=3, threads=2)
+def test_screen_result_matches_predict(demo_images, capsys):
+    result = cortexlens.screen(image_paths(demo_images), [DEMO_KERAS], top=3, threads=2, progress=True)
+    assert "screen: 32/32 images" in capsys.readouterr().err
     model = cortexlens.load(DEMO_KERAS)
     column = result.column("demo_dot_detector.keras")
     for name, response in result.top(column) + result.bottom(column):
