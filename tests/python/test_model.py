@@ -50,6 +50,8 @@ def test_demo_predictions_equal_cli(cli, tmp_path):
         assert np.array_equal(ours, cli_predictions(cli, model_path, paths)), model_path
         # bytes in, and a batch of decoded pixels of any size, give the same
         assert np.array_equal(ours[0], model.predict(cortexlens.load_image(paths[0].read_bytes())))
+        pixels = np.stack([dot_image(i, 160) for i in (0, 2, 4)])  # the 160x160 ones: centred crop, resized
+        assert np.array_equal(model.predict(pixels), ours[[0, 2, 4]])
 
 
 def test_crop_equals_cli(cli, tmp_path):
