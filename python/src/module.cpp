@@ -74,7 +74,8 @@ ByteArray rgb_to_array(const cl::RgbImage& image) {
 // resize to the model's side, as for a decoded file) or (N, H, W, C) recentred float32 of the model's input shape;
 // a single image without the N axis is a batch of one.
 struct Batch {
-  py::array array;
+  py::array array;             // keeps the buffer alive
+  const void* data = nullptr;  // its pixels, read without the GIL
   bool bytes = false;
   bool single = false;
   std::size_t count = 0;
@@ -86,9 +87,11 @@ Batch check_batch(const py::array& images, const cl::Shape3& input) {
   if (images.dtype().is(py::dtype::of<std::uint8_t>())) {
     batch.bytes = true;
     batch.array = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>::ensure(images);
-  } else {
+  } else if (images.dtype().kind() == 'f') {
     batch.array = FloatArray::ensure(images);
-    if (!batch.array) throw py::value_error("images: expected a uint8 or float32 array");
+  } else {
+    throw py::value_error("images: expected uint8 RGB pixels or recentred float32 values, found dtype " +
+                          std::string(py::str(images.dtype())));
   }
   const py::ssize_t ndim = batch.array.ndim();
   if (ndim != 3 && ndim != 4)
@@ -99,6 +102,7 @@ Batch check_batch(const py::array& images, const cl::Shape3& input) {
   batch.h = static_cast<int>(batch.array.shape(ndim - 3));
   batch.w = static_cast<int>(batch.array.shape(ndim - 2));
   batch.c = static_cast<int>(batch.array.shape(ndim - 1));
+  batch.data = batch.array.data();
   if (batch.bytes) {
     if (batch.c != 3 || batch.h < 1 || batch.w < 1)
       throw py::value_error("images: uint8 images must be RGB (H, W, 3), found (" + std::to_string(batch.h) + ", " +
@@ -116,12 +120,12 @@ Batch check_batch(const py::array& images, const cl::Shape3& input) {
 cl::Result<cl::Tensor> batch_input(const Batch& batch, std::size_t i, const cl::Shape3& input) {
   const std::size_t pixels = static_cast<std::size_t>(batch.h) * batch.w * batch.c;
   if (!batch.bytes) {
-    const float* data = static_cast<const float*>(batch.array.data()) + i * pixels;
+    const float* data = static_cast<const float*>(batch.data) + i * pixels;
     cl::Tensor tensor(input);
     std::memcpy(tensor.data.data(), data, pixels * sizeof(float));
     return tensor;
   }
-  const std::uint8_t* data = static_cast<const std::uint8_t*>(batch.array.data()) + i * pixels;
+  const std::uint8_t* data = static_cast<const std::uint8_t*>(batch.data) + i * pixels;
   cl::RgbImage image;
   image.width = batch.w;
   image.height = batch.h;

@@ -132,6 +132,8 @@ def test_errors_carry_the_engine_messages(cli):
     model = cortexlens.load(DEMO_KERAS)
     with pytest.raises(ValueError, match=r"float input has shape \(100, 112, 3\), expected \(112, 112, 3\)"):
         model.predict(np.zeros((100, 112, 3), np.float32))
+    with pytest.raises(ValueError, match="expected uint8 RGB pixels or recentred float32 values, found dtype int64"):
+        model.predict(np.zeros((1, 112, 112, 3), np.int64))
     with pytest.raises(ValueError, match="uint8 images must be RGB"):
         model.predict(np.zeros((2, 112, 112, 4), np.uint8))
     with pytest.raises(ValueError, match="unknown instruction set 'mmx', expected"):
