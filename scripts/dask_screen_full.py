@@ -1,4 +1,4 @@
-"""The full scale-out check (not part of CI: ~15 minutes on 2 cores): the 3,600 session images through all 219
+"""The full scale-out check (not part of CI: ~35 minutes on a busy 2-core machine): the 3,600 session images through all 219
 published models, on a Dask LocalCluster of 2 single-threaded workers, then in one process on 2 threads and on 1
 thread; the three results must be identical, and the images/s of each are printed.
 
