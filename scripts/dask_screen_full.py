@@ -1,6 +1,6 @@
-"""The full scale-out check (not part of CI: ~35 minutes on a busy 2-core machine): the 3,600 session images through all 219
-published models, on a Dask LocalCluster of 2 single-threaded workers, then in one process on 2 threads and on 1
-thread; the three results must be identical, and the images/s of each are printed.
+"""The full scale-out check (not part of CI: ~35 minutes on a busy 2-core machine): the 3,600 session images
+through all 219 published models, on a Dask LocalCluster of 2 single-threaded workers, then in one process on
+2 threads and on 1 thread; the three results must be identical, and the images/s of each are printed.
 
     /usr/bin/python3 scripts/dask_screen_full.py [--workers 2] [--top 10]
 
