@@ -16,6 +16,9 @@ packages=(
   emscripten node-acorn                  # WebAssembly (Emscripten 3.1.6 with the system clang)
   chromium                               # headless browser tests (driven by playwright-core)
   python3                                # static file server for the page (http.server, in scripts/serve.sh)
+  python3-dev pybind11-dev python3-numpy # the Python package cortexlens (python/, `pip install .`)
+  python3-setuptools python3-wheel python3-pip python3-venv  # its offline build backend and the test venv
+  python3-pytest python3-dask python3-distributed           # its tests, and screening on a Dask cluster
 )
 missing=()
 for p in "${packages[@]}"; do

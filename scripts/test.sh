@@ -17,6 +17,15 @@ bash scripts/build.sh
 # The test programs are independent processes (each writes its own folder): as many at once as there are cores.
 stage "native tests (ctest)"
 ctest --preset release -j "$(nproc)"
+# The Python package as a user installs it: `pip install .` into a fresh virtual environment that sees Debian's numpy,
+# dask and pytest (offline: the build backend is Debian's setuptools), then its tests (they compare with the CLI
+# built above).
+stage "Python package: pip install . into a fresh venv"
+rm -rf build/py-venv
+/usr/bin/python3 -m venv --system-site-packages build/py-venv
+build/py-venv/bin/pip install --no-build-isolation --no-index --quiet .
+stage "Python package: pytest (tests/python)"
+build/py-venv/bin/python -m pytest -q -p no:cacheprovider tests/python
 stage "core tests compiled to WebAssembly, under node (ctest), and again with SAFE_HEAP + ASSERTIONS=2"
 ctest --preset wasm
 # The same objects linked with Emscripten's run-time checks (every load and store checked: ~1 minute).
