@@ -1,5 +1,7 @@
 """cortexlens.load / Model / load_image: predictions against the CLI, errors, memory, the GIL."""
 
+import os
+import sys
 import threading
 import time
 
@@ -209,7 +211,44 @@ def test_gil_released_two_threads_faster_than_one():
         run()
         return time.perf_counter() - start
 
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: two threads cannot be faster than one")
     rounds = [(seconds(sequential), seconds(concurrent)) for _ in range(7)]
     one, two = min(r[0] for r in rounds), min(r[1] for r in rounds)
     print(f"two batches sequentially {one * 1000:.1f} ms, on two threads {two * 1000:.1f} ms: ratio {two / one:.2f}")
-    assert two < 0.8 * one
+    # 0.51 on this 2-core machine idle, 0.86 with a fuzzer and browser tests beside it; the test below proves the
+    # release itself without timing.
+    assert two < 0.95 * one
+
+
+def test_gil_released_python_runs_during_predict():
+    """Another Python thread counts while this one is inside predict. With the GIL held it could count only in the
+    switch intervals (5 ms) before the call began; released, it counts through the call, whatever the load."""
+    model = cortexlens.load(DEMO_KERAS)
+    batch = np.stack([dot_image(i % 50) for i in range(1000)])
+    model.predict(batch[:1])
+    count = [0]
+    stop = threading.Event()
+
+    def counter():
+        while not stop.is_set():
+            count[0] += 1
+
+    thread = threading.Thread(target=counter)
+    thread.start()
+    try:
+        while count[0] == 0:
+            time.sleep(0.001)
+        alone = count[0]
+        time.sleep(0.2)
+        rate = (count[0] - alone) / 0.2  # counts a second with the GIL all its own
+        before, started = count[0], time.perf_counter()
+        model.predict(batch)
+        during, seconds = count[0] - before, time.perf_counter() - started
+    finally:
+        stop.set()
+        thread.join()
+    interval = sys.getswitchinterval()
+    print(f"predict {seconds * 1000:.0f} ms; the other thread counted {during} ({during / rate * 1000:.0f} ms worth)")
+    assert seconds > 40 * interval, "the batch is too small for the test to mean anything"
+    assert during > 20 * interval * rate
