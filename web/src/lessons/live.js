@@ -2,6 +2,7 @@
 // views show at that moment: the same model, image, crop and precision give every student the same number. What
 // the page has not computed yet (the evidence of a neuron, all neurons on an image) is asked for here or named in
 // a `waiting` message; nothing is estimated.
+import { formatNumber } from '../dom.js';
 import { percentileOf } from '../reference.js';
 import { evaluate } from '../views/evidence.js';
 
@@ -103,7 +104,7 @@ export function createLive(app) {
 // after the point (percentiles to one decimal).
 export function formatLive(name, value) {
   if (!Number.isFinite(value)) return '—';
-  if (name === 'params' || name === 'populationAbove90') return Math.round(value).toLocaleString('en-US');
+  if (name === 'params' || name === 'populationAbove90') return formatNumber(value);
   if (name === 'percentile') return value.toFixed(1);
   return value.toFixed(3);
 }
