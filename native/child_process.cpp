@@ -123,7 +123,8 @@ Result<std::vector<std::uint8_t>> run_in_child_process(const std::function<Resul
 
   std::vector<std::uint8_t> reply;
   const auto deadline = std::chrono::steady_clock::now() + limits.timeout;
-  bool timed_out = false, too_long = false;
+  bool timed_out = false, too_long = false, pipe_failed = false;
+  int pipe_error = 0;
   std::uint8_t chunk[1 << 16];
   for (;;) {
     const auto left =
@@ -135,7 +136,12 @@ Result<std::vector<std::uint8_t>> run_in_child_process(const std::function<Resul
     pollfd poll_fd{fds[0], POLLIN, 0};
     const int ready = ::poll(&poll_fd, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 1 << 30)));
     if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) continue;  // the deadline check above ends the wait
+    if (ready < 0) {  // the pipe is unusable: the child is stopped, as after the timeout
+      pipe_failed = true;
+      pipe_error = errno;
+      break;
+    }
+    if (ready == 0) continue;  // the deadline check above ends the wait
     const ssize_t got = ::read(fds[0], chunk, sizeof chunk);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) break;  // end of file: the child has written everything or has died
@@ -146,7 +152,7 @@ Result<std::vector<std::uint8_t>> run_in_child_process(const std::function<Resul
     reply.insert(reply.end(), chunk, chunk + got);
   }
   ::close(fds[0]);
-  if (timed_out || too_long) ::kill(pid, SIGKILL);
+  if (timed_out || too_long || pipe_failed) ::kill(pid, SIGKILL);
   int wait_status = 0;
   if (wait_for(pid, &wait_status) != pid)
     return Status::error(what + ": lost its process (" + std::string(std::strerror(errno)) + ")");
@@ -155,6 +161,7 @@ Result<std::vector<std::uint8_t>> run_in_child_process(const std::function<Resul
     std::snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(limits.timeout.count()) / 1000.0);
     return Status::error(what + " did not finish within " + seconds + " s and was stopped");
   }
+  if (pipe_failed) return Status::error(what + ": its pipe failed (" + std::string(std::strerror(pipe_error)) + ")");
   if (too_long)
     return Status::error(what + " sent more than " + std::to_string(limits.max_output_bytes) +
                          " bytes and was stopped");

@@ -6,6 +6,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -48,11 +49,16 @@ namespace {
   raise_value_error(status);
 }
 
+cl::Precision precision_named(const std::string& name) {
+  if (name == "float" || name == "float32") return cl::Precision::float32;
+  if (name == "int8") return cl::Precision::int8;
+  throw py::value_error("precision '" + name + "': expected 'float32', 'float' or 'int8'");
+}
+
+// The named precision, or the model file's own.
 cl::Precision parse_precision(const std::optional<std::string>& name, const cl::Model& model) {
   if (!name) return cl::is_int8_model(model) ? cl::Precision::int8 : cl::Precision::float32;
-  if (*name == "float" || *name == "float32") return cl::Precision::float32;
-  if (*name == "int8") return cl::Precision::int8;
-  throw py::value_error("precision '" + *name + "': expected 'float32', 'float' or 'int8'");
+  return precision_named(*name);
 }
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
@@ -339,20 +345,14 @@ FloatArray load_image(const py::object& source, const std::optional<std::tuple<i
   }
   cl::SquareCrop square;
   if (crop) square = {std::get<0>(*crop), std::get<1>(*crop), std::get<2>(*crop)};
-  cl::Result<cl::RgbImage> image = cl::Status::error("not decoded");
+  cl::Result<cl::Tensor> input = cl::Status::error("not decoded");
   {
     py::gil_scoped_release release;
-    auto decoded = cl::decode_image(bytes.data(), bytes.size());
-    if (!decoded) {
-      image = decoded.status();
-    } else {
-      const cl::SquareCrop chosen = crop ? square : cl::centred_crop(decoded->width, decoded->height);
-      cl::Status checked = cl::check_crop(decoded.value(), chosen);
-      image = checked ? cl::crop_resize(decoded.value(), chosen) : cl::Result<cl::RgbImage>(checked);
-    }
+    // The page's path: decode, the square crop (centred by default), resize, recentre.
+    input = cl::image_to_input(bytes.data(), bytes.size(), crop ? &square : nullptr);
   }
-  if (!image) raise_value_error(image.status());
-  return tensor_to_array(cl::recentre(image.value()));
+  if (!input) raise_value_error(input.status());
+  return tensor_to_array(input.value());
 }
 
 // ---- screening ----
@@ -394,24 +394,16 @@ class PyScreener {
  public:
   PyScreener(const std::vector<std::string>& models, const std::optional<std::string>& precision) {
     std::optional<cl::Precision> chosen;
-    if (precision) {
-      if (*precision == "float" || *precision == "float32")
-        chosen = cl::Precision::float32;
-      else if (*precision == "int8")
-        chosen = cl::Precision::int8;
-      else
-        throw py::value_error("precision '" + *precision + "': expected 'float32', 'float' or 'int8'");
-    }
+    if (precision) chosen = precision_named(*precision);
     cl::Result<std::vector<cl::ScreenModel>> loaded = cl::Status::error("not loaded");
     {
       py::gil_scoped_release release;
       loaded = cl::load_screen_models(models, chosen);
     }
     if (!loaded) {
-      const std::string& message = loaded.message();
-      if (message.find("no such model file or folder") != std::string::npos ||
-          message.find("cannot list") != std::string::npos)
-        raise_os_error(message);
+      // A path that is not there or cannot be read is the file system's error; anything else, the models'.
+      for (const auto& path : models)
+        if (::access(path.c_str(), R_OK) != 0) raise_os_error(loaded.message());
       raise_value_error(loaded.status());
     }
     models_ = std::move(loaded).value();

@@ -319,8 +319,8 @@ function neuronPicker({ store, catalog }) {
     for (const li of picker.list.children) li.setAttribute('aria-selected', String(li.dataset.id === id));
     const selected = id && picker.list.querySelector(`li[data-id="${CSS.escape(id)}"]`);
     picker.list.setAttribute('aria-activedescendant', selected ? selected.id : '');
-    // In the next frame, where the browser lays the page out anyway: called here, scrollIntoView forced the first
-    // layout of the page (the 228-item list, the result) into this task, 50-70 ms at start-up.
+    // In the next frame, where the browser lays the page out anyway: called here, scrollIntoView forced the page's
+    // first layout (the 228-item list, the result) into the update that set the neuron at start-up.
     if (selected) requestAnimationFrame(() => selected.isConnected && selected.scrollIntoView({ block: 'nearest' }));
   }
 
