@@ -155,9 +155,25 @@ async function openPanel(page) {
 
 const stepTitle = (page) => page.locator('#lesson-step-title').textContent();
 const live = (page, name) => page.evaluate((n) => window.cortexLens.app.lessons.live.read(n), name);
+// The value once the page has one and it held for 300 ms: read in one go with the wait, since a link can still be
+// changing the neuron or the image just after the first value appears (a second read then found none).
 async function liveValue(page, name) {
-  await page.waitForFunction((n) => 'value' in window.cortexLens.app.lessons.live.read(n), name, { timeout: 60000 });
-  return (await live(page, name)).value;
+  const steady = await page.waitForFunction(
+    (n) => {
+      const read = window.cortexLens.app.lessons.live.read(n);
+      const now = performance.now();
+      window.__liveSeen = window.__liveSeen || {};
+      const seen = window.__liveSeen;
+      if (!('value' in read) || seen[n]?.value !== read.value) {
+        seen[n] = 'value' in read ? { value: read.value, since: now } : null;
+        return false;
+      }
+      return now - seen[n].since >= 300 ? { value: read.value } : false;
+    },
+    name,
+    { timeout: 60000, polling: 50 },
+  );
+  return (await steady.jsonValue()).value;
 }
 
 async function choose(page, text) {
