@@ -96,8 +96,14 @@ const entryOf = (page) => page.evaluate(() => window.cortexLens.app.catalog.curr
 
 // The strip is drawn on one canvas: each portrait tile's opacity there follows the percentile its button carries
 // (0.25 + 0.75 p/100, the canvas being transparent under opaque images). Read together after a frame; a tile whose
-// percentile changed since that frame may differ, so most, not all, must agree.
+// percentile changed since that frame may differ, so most, not all, must agree. The portraits arrive a few per task
+// after the strip is first shown (slowly on a loaded machine), so the check waits for every one to be decoded.
 async function checkStripCanvas(page) {
+  await page.waitForFunction(
+    () => !document.querySelector('#live-tiles button.portrait:not([data-portrait="decoded"])'),
+    null,
+    { polling: 100, timeout: 30000 },
+  );
   const strip = await page.evaluate(async () => {
     await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
     const root = document.getElementById('live-tiles');

@@ -31,6 +31,8 @@ function loadPortrait(tile, onDecoded) {
     .then(
       (bitmap) => {
         tile.image = bitmap;
+        // Said on the button (once per tile) so tests and tools know the canvas shows the picture, not the number.
+        tile.button.dataset.portrait = 'decoded';
         onDecoded();
       },
       () => {},
