@@ -357,6 +357,78 @@ TEST_CASE("calibration percentiles: the maximum, and a high percentile that igno
   CHECK(calibrator.outputs().size() == 1);
 }
 
+// The calibrator's binning (two passes per row, zeros sent to scratch counters) against its per-value twin: every
+// query answers the same, on a chain with odd sizes (rows of 13 pixels, 7 and 5 channels), ReLU zeros, signed
+// zeros, subnormals and huge values in the image, and a dense layer reading a flattened map.
+TEST_CASE("calibration binning equals its per-value reference twin", "[int8]") {
+  std::mt19937 rng(7);
+  const Shape3 shape{11, 13, 3};
+  std::vector<Layer> layers;
+  layers.push_back(random_layer(LayerKind::conv2d, shape, 7, 3, 1, {1, 1, 1, 1}, Activation::relu, rng));
+  layers.push_back(
+      random_layer(LayerKind::depthwise_conv2d, layers.back().out, 7, 5, 2, {2, 2, 2, 2}, Activation::linear, rng));
+  layers.push_back(random_layer(LayerKind::conv2d, layers.back().out, 5, 1, 1, {}, Activation::relu, rng));
+  layers.push_back(random_layer(LayerKind::dense, layers.back().out, 3, 1, 1, {}, Activation::linear, rng));
+  for (std::size_t i = 0; i < layers.size(); ++i) layers[i].name = "l" + std::to_string(i);
+  Model model{"odd", shape, {"a", "b", "c"}, {}, layers};
+  REQUIRE(validate_model(model));
+  std::uniform_real_distribution<float> pixel(-120.0f, 120.0f);
+  std::uniform_int_distribution<int> kind(0, 9);
+  for (const bool per_layer : {true, false}) {
+    ActivationCalibrator fast(model, {per_layer, !per_layer, false});
+    ActivationCalibrator twin(model, {per_layer, !per_layer, true});
+    for (int image = 0; image < 6; ++image) {
+      Tensor t(shape);
+      for (auto& v : t.data) {
+        switch (kind(rng)) {
+          case 0:
+            v = 0.0f;
+            break;
+          case 1:
+            v = -0.0f;
+            break;
+          case 2:
+            v = std::numeric_limits<float>::denorm_min() * 37.0f;
+            break;
+          case 3:
+            v = 3.0e30f;
+            break;
+          default:
+            v = pixel(rng);
+        }
+      }
+      REQUIRE(fast.add(t));
+      REQUIRE(twin.add(t));
+    }
+    for (const double p : {50.0, 90.0, 99.0, 99.99, 100.0}) {
+      CHECK(fast.input_ranges(p) == twin.input_ranges(p));
+      CHECK(fast.input_channel_ranges(p) == twin.input_channel_ranges(p));
+    }
+    CHECK(fast.input_ranges_min_mse() == twin.input_ranges_min_mse());
+    CHECK(fast.outputs() == twin.outputs());
+  }
+  // A NaN is binned (into the top bin) but is no maximum; an infinity is both.
+  Layer pass;
+  pass.kind = LayerKind::depthwise_conv2d;
+  pass.name = "pass";
+  pass.in = pass.out = {4, 9, 2};
+  pass.weights = {1.0f, 1.0f};
+  pass.bias = {0.0f, 0.0f};
+  Model identity{"pass", pass.in, std::vector<std::string>(72, "o"), {}, {pass}};
+  for (const float special : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    ActivationCalibrator fast(identity, {true, true, false});
+    ActivationCalibrator twin(identity, {true, true, true});
+    Tensor t(pass.in, 0.5f);
+    t.data[5] = special;
+    t.data[6] = 0.0f;
+    REQUIRE(fast.add(t));
+    REQUIRE(twin.add(t));
+    CHECK(fast.input_ranges(100.0) == twin.input_ranges(100.0));
+    CHECK(fast.input_ranges(90.0) == twin.input_ranges(90.0));
+    CHECK(fast.input_channel_ranges(99.0) == twin.input_channel_ranges(99.0));
+  }
+}
+
 TEST_CASE("int8 forward pass of a random compact model stays close to float", "[int8]") {
   // A small chain of the published kinds (conv, depthwise, pointwise, dense) with random weights and inputs.
   std::mt19937 rng(21);

@@ -64,6 +64,8 @@ bool is_int8_model(const Model& model);
 struct CalibrationHistograms {
   bool per_layer = true;    // input_ranges, input_ranges_min_mse
   bool per_channel = true;  // input_channel_ranges
+  // Bin with the plain per-value loop, the scalar twin the tests hold the fast one against (same counts).
+  bool reference_binning = false;
 };
 
 class ActivationCalibrator {
@@ -89,14 +91,18 @@ class ActivationCalibrator {
  private:
   // Bins layer l's input (values of shape `view.shape`; channel k of the layer is flat index % in.c).
   void record(std::size_t l, const ForwardRunner::LayerOutput& view);
+  void record_reference(std::size_t l, const ForwardRunner::LayerOutput& view);
 
   const Model* model_;
   CalibrationHistograms kept_;
   std::unique_ptr<ForwardRunner> runner_;  // one plan for every image: building one per image dominated the time
-  std::vector<std::vector<std::uint64_t>> histograms_;          // (layers, bins)
+  // Each histogram ends with kZeroSlots counters that record() sends zeros to and nothing reads.
+  std::vector<std::vector<std::uint64_t>> histograms_;          // (layers, bins + slots)
   std::vector<std::uint64_t> zeros_;                            // (layers)
   std::vector<float> max_abs_;                                  // (layers)
-  std::vector<std::vector<std::uint32_t>> channel_histograms_;  // (layers, channels * coarse bins), zeros included
+  std::vector<std::vector<std::uint32_t>> channel_histograms_;  // (layers, channels * coarse bins + slots), zeros
+                                                                // in each channel's bin 0
+  std::vector<std::uint32_t> row_bins_;                         // record()'s bin of each value of one map row
   std::size_t images_ = 0;
   std::vector<std::vector<float>> outputs_;
 };

@@ -162,6 +162,8 @@ namespace {
 constexpr int kBinsPerOctave = 256;
 constexpr int kMinExponent = -40, kMaxExponent = 40;
 constexpr int kBins = (kMaxExponent - kMinExponent) * kBinsPerOctave;
+// Counters past the last bin of every histogram where record() sends exact zeros (counted apart), eight in turn.
+constexpr std::uint32_t kZeroSlots = 8;
 
 // A float's exponent and top 8 mantissa bits are its bin: 256 equal steps per octave, found with a shift instead
 // of a logarithm (calibration bins every activation of hundreds of images, so this loop matters).
@@ -195,13 +197,13 @@ ActivationCalibrator::ActivationCalibrator(const Model& model, CalibrationHistog
     : model_(&model),
       kept_(kept),
       runner_(std::make_unique<ForwardRunner>(model)),
-      histograms_(model.layers.size(), std::vector<std::uint64_t>(kept.per_layer ? kBins : 0, 0)),
+      histograms_(model.layers.size(), std::vector<std::uint64_t>(kept.per_layer ? kBins + kZeroSlots : 0, 0)),
       zeros_(model.layers.size(), 0),
       max_abs_(model.layers.size(), 0.0f),
       channel_histograms_(model.layers.size()) {
   if (!kept.per_channel) return;
   for (std::size_t l = 0; l < model.layers.size(); ++l)
-    channel_histograms_[l].assign(static_cast<std::size_t>(model.layers[l].in.c) * kCoarseBins, 0);
+    channel_histograms_[l].assign(static_cast<std::size_t>(model.layers[l].in.c) * kCoarseBins + kZeroSlots, 0);
 }
 
 Status ActivationCalibrator::add(const Tensor& input) {
@@ -230,14 +232,111 @@ inline int coarse_bin_of_bits(std::uint32_t bits) {
 }
 static_assert(kBinsPerOctave == 8 * kCoarseBinsPerOctave, "coarse bins are 8 fine bins");
 
+// The first of record()'s two passes, over a contiguous run of values: each value's bin, or for an exact zero one
+// of the scratch counters from `zero_slot` on, in turn. Plain loops over restrict pointers, with signed arithmetic
+// (the magnitudes' bits are below 2^31) and no branch, so the compiler vectorizes them.
+void fine_bins_of(const float* __restrict values, std::size_t n, std::uint32_t* __restrict bins,
+                  std::uint32_t zero_slot, std::uint64_t& zeros, std::uint32_t& max_bits) {
+  std::int32_t zero_count = 0, max_magnitude = static_cast<std::int32_t>(max_bits);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int32_t bits = static_cast<std::int32_t>(magnitude_bits(values + i));
+    const std::int32_t bin = std::min(std::max((bits >> 15) - ((127 + kMinExponent) << 8), 0), kBins - 1);
+    const std::int32_t slot = static_cast<std::int32_t>(zero_slot + (i % kZeroSlots));
+    bins[i] = static_cast<std::uint32_t>(bits == 0 ? slot : bin);
+    zero_count += bits == 0 ? 1 : 0;
+    // A NaN is binned but is no maximum.
+    max_magnitude = std::max(max_magnitude, bits <= 0x7f800000 ? bits : 0);
+  }
+  zeros += static_cast<std::uint64_t>(zero_count);
+  max_bits = static_cast<std::uint32_t>(max_magnitude);
+}
+
+// The same for the per-channel histograms: value i is channel i % channels, whose counts start at
+// (i % channels) * kCoarseBins; `n` is a whole number of pixels.
+void coarse_bins_of(const float* __restrict values, std::size_t n, std::size_t channels, std::uint32_t* __restrict bins,
+                    std::uint32_t zero_slot) {
+  for (std::size_t start = 0, pixel = 0; start < n; start += channels, ++pixel) {
+    const std::uint32_t slot = zero_slot + static_cast<std::uint32_t>(pixel % kZeroSlots);
+    for (std::size_t c = 0; c < channels; ++c) {
+      const std::int32_t bits = static_cast<std::int32_t>(magnitude_bits(values + start + c));
+      const std::int32_t bin = std::min(std::max((bits >> 18) - ((127 + kMinExponent) << 5), 0), kCoarseBins - 1);
+      bins[start + c] = bits == 0 ? slot : static_cast<std::uint32_t>(static_cast<std::int32_t>(c) * kCoarseBins + bin);
+    }
+  }
+}
+
 }  // namespace
 
 // This loop sees every activation of every calibration image (300 M values for 300 images of a per-neuron
-// model), so each histogram is filled in its own pass in the order that suits it: the per-layer histogram in
-// memory order; the per-channel ones row by row of the map and, within a row, channel by channel, so the channel's
-// row of counts (10 KB) stays in the first-level cache. The order changes nothing: histograms count, and the
-// maximum is the maximum.
+// model). A row of the map is binned in two passes: the bin of every value in memory order (a loop the compiler
+// vectorizes), then the increments. Exact zeros (about half of every ReLU output) are counted apart and their
+// increments go to scratch counters past the last bin, eight in turn: a branch on "is it zero" is one the
+// predictor cannot learn, and one counter for them all would make each increment wait for the last one's store.
+// The per-channel increments run channel by channel, so the channel's row of counts (10 KB) stays in the
+// first-level cache. The order changes nothing: histograms count, and the maximum is the maximum.
 void ActivationCalibrator::record(std::size_t l, const ForwardRunner::LayerOutput& view) {
+  if (kept_.reference_binning) return record_reference(l, view);
+  const std::size_t channels = static_cast<std::size_t>(model_->layers[l].in.c);
+  const std::size_t view_channels = static_cast<std::size_t>(view.shape.c);
+  const std::size_t width = static_cast<std::size_t>(view.shape.w);
+  auto pixel = [&](int y, std::size_t x) {
+    return view.data + y * view.row_stride + static_cast<std::ptrdiff_t>(x) * view.channel_stride;
+  };
+  const std::size_t row_values = width * view_channels;
+  // A row's values are one run when its pixels are packed, else one run per pixel.
+  const bool packed_row = view.channel_stride == static_cast<std::ptrdiff_t>(view_channels);
+  row_bins_.resize(row_values);
+  std::uint32_t* row_bins = row_bins_.data();
+  if (kept_.per_layer) {
+    std::uint64_t* bins = histograms_[l].data();
+    std::uint64_t zeros = 0;
+    std::uint32_t max_bits = 0;
+    for (int y = 0; y < view.shape.h; ++y) {
+      if (packed_row)
+        fine_bins_of(pixel(y, 0), row_values, row_bins, kBins, zeros, max_bits);
+      else
+        for (std::size_t x = 0; x < width; ++x)
+          fine_bins_of(pixel(y, x), view_channels, row_bins + x * view_channels, kBins, zeros, max_bits);
+      for (std::size_t i = 0; i < row_values; ++i) ++bins[row_bins[i]];
+    }
+    zeros_[l] += zeros;
+    float max_abs;
+    std::memcpy(&max_abs, &max_bits, 4);
+    max_abs_[l] = std::max(max_abs_[l], max_abs);
+  }
+  if (!kept_.per_channel) return;
+  std::uint32_t* channel_bins = channel_histograms_[l].data();
+  if (channels == view_channels) {
+    const std::uint32_t first_slot = static_cast<std::uint32_t>(channels * kCoarseBins);
+    for (int y = 0; y < view.shape.h; ++y) {
+      if (packed_row)
+        coarse_bins_of(pixel(y, 0), row_values, channels, row_bins, first_slot);
+      else
+        for (std::size_t x = 0; x < width; ++x)
+          coarse_bins_of(pixel(y, x), channels, channels, row_bins + x * channels,
+                         first_slot + static_cast<std::uint32_t>(x % kZeroSlots));
+      for (std::size_t c = 0; c < channels; ++c) {
+        std::uint32_t zeros = 0;
+        for (std::size_t x = 0; x < width; ++x) {
+          const std::uint32_t bin = row_bins[x * channels + c];
+          zeros += bin >= first_slot ? 1 : 0;
+          ++channel_bins[bin];
+        }
+        channel_bins[c * kCoarseBins] += zeros;  // a channel's zeros are in its bin 0
+      }
+    }
+    return;
+  }
+  // A dense layer reads the flattened map: its channel k is the dense (H, W, C) index modulo in.c.
+  std::size_t flat = 0;
+  for (int y = 0; y < view.shape.h; ++y)
+    for (std::size_t x = 0; x < width; ++x)
+      for (std::size_t c = 0; c < view_channels; ++c, ++flat)
+        ++channel_bins[(flat % channels) * kCoarseBins + coarse_bin_of_bits(magnitude_bits(pixel(y, x) + c))];
+}
+
+// One value at a time, as the histograms are defined.
+void ActivationCalibrator::record_reference(std::size_t l, const ForwardRunner::LayerOutput& view) {
   const std::size_t channels = static_cast<std::size_t>(model_->layers[l].in.c);
   const std::size_t view_channels = static_cast<std::size_t>(view.shape.c);
   auto pixel = [&](int y, int x) { return view.data + y * view.row_stride + x * view.channel_stride; };
@@ -250,7 +349,7 @@ void ActivationCalibrator::record(std::size_t l, const ForwardRunner::LayerOutpu
         const float* values = pixel(y, x);
         for (std::size_t c = 0; c < view_channels; ++c) {
           const std::uint32_t bits = magnitude_bits(values + c);
-          if (bits == 0) {
+          if (bits == 0) {  // exact zeros are counted apart
             ++zeros;
             continue;
           }
@@ -286,9 +385,9 @@ void ActivationCalibrator::record(std::size_t l, const ForwardRunner::LayerOutpu
 std::vector<float> ActivationCalibrator::input_ranges(double percentile) const {
   std::vector<float> ranges(histograms_.size(), 1.0f);
   for (std::size_t l = 0; l < histograms_.size(); ++l) {
+    if (max_abs_[l] == 0.0f) continue;  // only zeros, or not kept
     std::uint64_t total = zeros_[l];
-    for (auto count : histograms_[l]) total += count;
-    if (max_abs_[l] == 0.0f) continue;
+    for (int b = 0; b < kBins; ++b) total += histograms_[l][static_cast<std::size_t>(b)];
     if (percentile >= 100.0) {
       ranges[l] = max_abs_[l];
       continue;
