@@ -19,6 +19,7 @@
 
 #include "commands.hpp"
 #include "demo_model.hpp"
+#include "manifest_references.hpp"
 #include "model_pack.hpp"
 #include "model_source.hpp"
 
@@ -325,6 +326,7 @@ Status write_manifest(const PackSettings& settings, const Entry& demo, const std
         {"count", entries.empty() ? 0 : 300}}},
       {"calibration", {{"percentile", settings.percentile}, {"images", "the reference images"}}},
       {"models", models_json}};
+  CL_RETURN_IF_ERROR(write_reference_files(manifest, settings.out_dir));
   // Compact: the page fetches and parses it at every visit, and indentation made 7.3 MB of a 4.4 MB document.
   return write_text(settings.out_dir + "/manifest.json", manifest.dump());
 }

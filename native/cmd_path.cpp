@@ -16,6 +16,7 @@
 #include "cortexlens/image_path.hpp"
 #include "cortexlens/model_runner.hpp"
 #include "cortexlens/quantize.hpp"
+#include "manifest_references.hpp"
 #include "model_source.hpp"
 
 namespace cortexlens::cli {
@@ -149,6 +150,9 @@ Outcome run_path(const Args& args) {
     manifest = json::parse(bytes.value().begin(), bytes.value().end(), nullptr, false);
     if (manifest.is_discarded() || !manifest.is_object())
       return Status::error("'" + manifest_path + "' is not a JSON object (a manifest.json of `cortexlens pack`)");
+    CL_RETURN_IF_ERROR(
+        inline_reference_files(manifest, (std::filesystem::path(manifest_path).parent_path() / ".").string())
+            .with_context("'" + manifest_path + "': "));
     auto found = references_for(manifest, m);
     if (!found) return found.status();
     refs = std::move(found).value();

@@ -16,6 +16,7 @@
 #include "cortexlens/forward.hpp"
 #include "cortexlens/image.hpp"
 #include "cortexlens/perturbation.hpp"
+#include "manifest_references.hpp"
 #include "model_pack.hpp"
 #include "model_source.hpp"
 #include "thread_pool.hpp"
@@ -107,6 +108,7 @@ json read_manifest(const std::string& path) {
   if (!bytes) return nullptr;
   json manifest = json::parse(bytes.value().begin(), bytes.value().end(), nullptr, /*allow_exceptions=*/false);
   if (manifest.is_discarded() || !manifest.is_object() || !manifest["models"].is_array()) return nullptr;
+  if (!inline_reference_files(manifest, directory_of(path))) return nullptr;
   return manifest;
 }
 

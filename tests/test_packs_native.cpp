@@ -10,13 +10,16 @@
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <new>
+#include <nlohmann/json.hpp>
 
 #include "child_process.hpp"
 #include "cortexlens/forward.hpp"
 #include "cortexlens/model_file.hpp"
 #include "demo_model.hpp"
 #include "keras_archive.hpp"
+#include "manifest_references.hpp"
 #include "model_pack.hpp"
 #include "model_source.hpp"
 
@@ -289,4 +292,44 @@ TEST_CASE("weights read in a child process equal the weights read in this one", 
   // A refusal made in the child arrives with its message.
   CHECK_THAT(load_error(kFuzzSeeds + "/regression-huge-float-type.keras"),
              Catch::Contains("stores floating-point values of 1868759044 bytes"));
+}
+
+TEST_CASE("shared-size references go to files of their own and come back whole; hostile names are refused",
+          "[packs]") {
+  namespace fs = std::filesystem;
+  using json = nlohmann::json;
+  char pattern[] = "/tmp/cortexlens-references-XXXXXX";
+  REQUIRE(mkdtemp(pattern) != nullptr);
+  const std::string dir = pattern;
+  const json reference = json::array({{{"quantiles", {0.5, 1.5}}}, {{"quantiles", {2.5, 3.5}}}});
+  const json original = {{"models",
+                          {{{"id", "shared_100"}, {"kind", "shared"}, {"reference", reference}},
+                           {{"id", "shared_5"}, {"kind", "shared-size"}, {"reference", reference}},
+                           {{"id", "190923_n0"}, {"kind", "neuron"}, {"reference", reference[0]}}}}};
+  json manifest = original;
+  REQUIRE(cli::write_reference_files(manifest, dir));
+  // Only the shared-size entry moves out.
+  CHECK(manifest["models"][0].contains("reference"));
+  CHECK(!manifest["models"][1].contains("reference"));
+  CHECK(manifest["models"][1]["referenceFile"] == "shared_5.reference.json");
+  CHECK(manifest["models"][2].contains("reference"));
+  CHECK(fs::exists(dir + "/shared_5.reference.json"));
+  REQUIRE(cli::inline_reference_files(manifest, dir));
+  manifest["models"][1].erase("referenceFile");
+  CHECK(manifest == original);
+
+  auto refused = [&](const json& file) {
+    json hostile = {{"models", {{{"id", "x"}, {"kind", "shared-size"}, {"referenceFile", file}}}}};
+    const Status s = cli::inline_reference_files(hostile, dir);
+    CHECK(!s);
+    return s.is_ok() ? std::string() : s.message();
+  };
+  CHECK(refused("../../etc/passwd").find("not a plain file name") != std::string::npos);
+  CHECK(refused("/etc/shared_5.reference.json").find("not a plain file name") != std::string::npos);
+  CHECK(refused(".reference.json").find("not a plain file name") != std::string::npos);
+  CHECK(refused(42).find("not a plain file name") != std::string::npos);
+  CHECK(refused("missing.reference.json").find("missing.reference.json") != std::string::npos);
+  write_file_bytes(dir + "/broken.reference.json", {'{', '"'});
+  CHECK(refused("broken.reference.json").find("not a JSON array or object") != std::string::npos);
+  fs::remove_all(dir);
 }

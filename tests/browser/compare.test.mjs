@@ -6,6 +6,7 @@
 // Screenshots of both views at desktop and phone widths go to the screenshot folder (path-*, compression-*).
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
@@ -22,6 +23,7 @@ import {
   cliAvailable,
   screenshot,
 } from './harness.mjs';
+import { percentileOf } from '../../web/src/reference.js';
 
 const neurons = manifest.models.filter((m) => m.kind === 'neuron');
 const shared = manifest.models.find((m) => m.kind === 'shared');
@@ -202,6 +204,16 @@ test('compression: r is the pack figure and `cortexlens evaluate`, predictions a
     const p = predictions.find((x) => x.id === row.id);
     const cli = cliPredict(models(entry.files.float), imageFile(601), null, 'float')[k];
     assert.equal(Math.fround(p.response), Math.fround(cli), `${row.id}: prediction`);
+    // Its percentile: the shared-size models' distributions come from their own files, read when the view opened.
+    const reference = entry.reference ?? JSON.parse(fs.readFileSync(models(entry.referenceFile), 'utf8'));
+    const quantiles = (Array.isArray(reference) ? reference[k] : reference).quantiles;
+    assert.ok(Number.isFinite(p.percentile), `${row.id}: a percentile`);
+    assert.ok(Math.abs(p.percentile - percentileOf(p.response, quantiles)) < 1e-9, `${row.id}: percentile`);
+  }
+  // The manifest the page parses at every visit carries none of the shared-size distributions.
+  for (const entry of sizes.filter((m) => m.kind === 'shared-size')) {
+    assert.equal(entry.reference, undefined, `${entry.id}: reference in the manifest`);
+    assert.match(entry.referenceFile, /^shared_\d+\.reference\.json$/);
   }
   // The pack's figure is `cortexlens evaluate`'s (the smallest shared model and the neuron's own).
   for (const id of ['shared_5', neuron.id]) {

@@ -23,6 +23,11 @@ export function createCatalog(store) {
     return { key: `${e.id}:${precision}`, url: asset(`models/${file}`) };
   }
 
+  // Reference distributions kept in files of their own (entry.referenceFile: the shared-size models', 3.3 MB that
+  // the manifest no longer carries to every visit), by entry id, once loadReference has read them.
+  const loaded = new Map(); // id -> reference (array or object)
+  const loading = new Map(); // id -> Promise
+
   // The 0..100th percentiles of an output's responses to the reference natural images, or null. A loaded model whose
   // output is named after a recorded neuron (e.g. the authors' .keras file of that neuron) uses that neuron's.
   function reference(e, output = 0) {
@@ -31,8 +36,31 @@ export function createCatalog(store) {
       const twin = entry(e.outputs?.[output]);
       return twin && twin.kind === 'neuron' ? reference(twin) : null;
     }
-    const ref = Array.isArray(e.reference) ? e.reference[output] : e.reference;
+    const all = e.reference ?? loaded.get(e.id);
+    const ref = Array.isArray(all) ? all[output] : all;
     return ref || null;
+  }
+
+  // Reads an entry's referenceFile once (a plain file name beside the manifest, never a path); resolves when
+  // reference() can answer for it. Rejects with a message naming the file.
+  function loadReference(e) {
+    if (!e?.referenceFile || e.reference || loaded.has(e.id)) return Promise.resolve();
+    if (loading.has(e.id)) return loading.get(e.id);
+    const file = String(e.referenceFile);
+    const promise = (async () => {
+      if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,100}\.reference\.json$/.test(file))
+        throw new Error(`${e.id}: "${file.slice(0, 80)}" is not a reference file name`);
+      const response = await fetch(asset(`models/${file}`));
+      if (!response.ok) throw new Error(`models/${file}: HTTP ${response.status}`);
+      const data = await response.json();
+      if (!Array.isArray(data) && (typeof data !== 'object' || data === null))
+        throw new Error(`models/${file} is not a list of reference distributions`);
+      loaded.set(e.id, data);
+    })();
+    loading.set(e.id, promise);
+    // A failed read may be retried later (the network may come back).
+    promise.catch(() => loading.delete(e.id));
+    return promise;
   }
   const quantiles = (e, output = 0) => reference(e, output)?.quantiles ?? null;
   const fidelity = (e) => (e && !Array.isArray(e.fidelity) ? e.fidelity : null) || null;
@@ -46,6 +74,7 @@ export function createCatalog(store) {
     hasPrecision,
     modelRef,
     reference,
+    loadReference,
     quantiles,
     fidelity,
   };

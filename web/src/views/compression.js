@@ -64,8 +64,14 @@ async function predictAll(app, ui) {
   const ticket = store.ticket(['neuronId', 'input', 'entries']);
   clearError(ui.error);
   const results = [];
+  const rows = modelRows(catalog).filter((r) => r.output >= 0);
+  // The shared-size models' reference distributions are read the first time they are needed; without them a
+  // prediction still shows, its percentile as a dash.
+  const missing = [];
+  await Promise.all(rows.map((row) => catalog.loadReference(row.entry).catch((e) => missing.push(e.message))));
+  if (!ticket.current()) return;
   try {
-    for (const row of modelRows(catalog).filter((r) => r.output >= 0)) {
+    for (const row of rows) {
       const { outputs } = await worker.request('predict', { ...catalog.modelRef(row.entry, 'float'), input });
       if (!ticket.current()) return;
       const response = outputs[row.output];
@@ -73,6 +79,8 @@ async function predictAll(app, ui) {
       results.push({ id: row.id, filters: row.filters, precision: 'float', response, percentile });
     }
     store.set({ compressionPredictions: { neuronId: neuron.id, input, rows: results } });
+    if (missing.length)
+      showError(ui.error, `Percentiles are missing where a reference file could not be read: ${missing.join('; ')}`);
   } catch (e) {
     if (ticket.current()) showError(ui.error, `A prediction failed: ${e.message}`);
   }
