@@ -294,8 +294,7 @@ TEST_CASE("weights read in a child process equal the weights read in this one", 
              Catch::Contains("stores floating-point values of 1868759044 bytes"));
 }
 
-TEST_CASE("shared-size references go to files of their own and come back whole; hostile names are refused",
-          "[packs]") {
+TEST_CASE("shared-size references go to files of their own and come back whole; hostile names are refused", "[packs]") {
   namespace fs = std::filesystem;
   using json = nlohmann::json;
   char pattern[] = "/tmp/cortexlens-references-XXXXXX";
