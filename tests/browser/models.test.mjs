@@ -409,7 +409,8 @@ test(
 );
 
 test('shareable link restores neuron, image and crop', { skip: noModel }, async () => {
-  const target = neurons.at(-1) || manifest.models[0];
+  // A neuron from the middle of the picker's list, out of its first screenful.
+  const target = neurons[Math.floor(neurons.length / 2)] || manifest.models[0];
   const opened = await openPage(browser, server.origin, {
     hash: `neuron=${target.id}&image=own/colour-blob&crop=20,30,150&view=neuron`,
   });
@@ -420,6 +421,18 @@ test('shareable link restores neuron, image and crop', { skip: noModel }, async 
     crop: window.cortexLens.state.crop,
   }));
   assert.deepEqual(s, { n: target.id, image: 'own/colour-blob', crop: { x: 20, y: 30, side: 150 } });
+  // The picker has scrolled its list to the linked neuron: its row is inside the list's box.
+  await opened.page.waitForFunction(
+    () => {
+      const list = document.getElementById('neuron-list');
+      const row = list.querySelector('li[aria-selected="true"]');
+      if (!row) return false;
+      const [box, r] = [list.getBoundingClientRect(), row.getBoundingClientRect()];
+      return r.top >= box.top - 1 && r.bottom <= box.bottom + 1;
+    },
+    null,
+    { polling: 100, timeout: 10000 },
+  );
   // The copy button puts the same view in the clipboard.
   await opened.page.click('#copy-link');
   await opened.page.waitForFunction(() => document.getElementById('copy-status').textContent.length > 0);
