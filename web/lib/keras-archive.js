@@ -207,7 +207,11 @@ function comparePaths(a, b) {
 }
 
 // jsfive throws strings as well as Errors.
+// jsfive names most damage in its own words; on structures it does not expect it fails inside its own code (a
+// TypeError such as "undefined is not iterable", or a RangeError), words about JavaScript, not about the file.
 function libraryMessage(e) {
+  if (e instanceof TypeError || e instanceof RangeError)
+    return `the HDF5 structure there is damaged or not one this reader knows (the reader stopped: ${e.message})`;
   return e instanceof Error ? e.message : String(e);
 }
 
