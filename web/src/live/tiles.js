@@ -33,7 +33,7 @@ function loadPortrait(tile, onDecoded) {
         tile.image = bitmap;
         // Said on the button (once per tile) so tests and tools know the canvas shows the picture, not the number.
         tile.button.dataset.portrait = 'decoded';
-        onDecoded();
+        onDecoded(tile);
       },
       () => {},
     );
@@ -80,6 +80,9 @@ export function neuronTiles(entries, onPick) {
   const context = canvas.getContext('2d');
   let size = { width: 0, height: 0 };
   let framePending = false;
+  // Tiles to draw in the next frame: only those whose percentile or picture changed (while the portraits arrive,
+  // a few per task, redrawing all 219 for each batch made the frames that first showed the strip long).
+  const dirty = new Set();
 
   function drawTile(tile) {
     const { x, y, width, height } = tile.rect;
@@ -99,15 +102,17 @@ export function neuronTiles(entries, onPick) {
     context.fillText(String(tile.entry.neuron ?? tile.entry.id), x + width / 2, y + height / 2, width - 2);
   }
 
-  function drawAll() {
+  function drawDirty() {
     framePending = false;
-    if (!size.width) return;
-    for (const tile of tiles.values()) if (tile.rect) drawTile(tile);
+    if (!size.width) return; // not laid out yet: measure() draws every tile once it is
+    for (const tile of dirty) if (tile.rect) drawTile(tile);
+    dirty.clear();
   }
-  const redraw = () => {
+  const redraw = (tile) => {
+    dirty.add(tile);
     if (framePending) return;
     framePending = true;
-    requestAnimationFrame(drawAll);
+    requestAnimationFrame(drawDirty);
   };
 
   // Layout is read only here, when the strip's size changes (shown, resized, the grid re-flowed), never per paint.
@@ -129,7 +134,9 @@ export function neuronTiles(entries, onPick) {
     }
     // The portraits are fetched once the strip is first on screen (the service worker caches them).
     loadPortraits([...tiles.values()], redraw);
-    drawAll();
+    // Resizing cleared the canvas: every tile is drawn again.
+    for (const tile of tiles.values()) dirty.add(tile);
+    drawDirty();
   }
   if (typeof ResizeObserver === 'function') new ResizeObserver(measure).observe(element);
 
@@ -139,17 +146,15 @@ export function neuronTiles(entries, onPick) {
     // the canvas tile is redrawn and the button's data-p (what tests and tools read) set only when that changes.
     // Colour: black (bottom of the natural images) to yellow (top), the palette of the page's unsigned maps.
     set(percentiles) {
-      let changed = false;
       for (const [id, tile] of tiles) {
         const raw = percentiles.get(id);
         const p = Number.isFinite(raw) ? Math.round(raw) : null;
         if (p === tile.p) continue;
         tile.p = p;
-        changed = true;
         if (p === null) delete tile.button.dataset.p;
         else tile.button.dataset.p = String(p);
+        redraw(tile);
       }
-      if (changed) redraw();
     },
     mark(id) {
       for (const [tid, tile] of tiles) tile.button.classList.toggle('current', tid === id);
