@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <string>
 
@@ -236,4 +237,31 @@ TEST_CASE("forward() agrees across ISAs on small chains with 3x3 stride-1 depthw
   layers.push_back(random_layer(LayerKind::dense, layers.back().out, 2, 1, 1, false, Activation::linear, rng));
   const Model model{"chain", input, std::vector<std::string>(layers.back().out.size(), "o"), {}, layers};
   check_forward_on_every_isa(model, rng);
+}
+
+TEST_CASE("a plan's activations start each pixel on a vector boundary of its path, and follow an ISA switch",
+          "[isa][forward]") {
+  CHECK(ForwardPlan::channel_stride(100, Isa::sse) == 100);
+  CHECK(ForwardPlan::channel_stride(57, Isa::sse) == 60);
+  CHECK(ForwardPlan::channel_stride(57, Isa::avx2) == 64);
+  CHECK(ForwardPlan::channel_stride(100, Isa::avx512) == 112);
+  CHECK(ForwardPlan::channel_stride(12, Isa::avx512) == 12);  // under one vector: the tail is masked instead
+  CHECK(ForwardPlan::channel_stride(3, Isa::avx2) == 4);
+  std::mt19937 rng(19);
+  const Model model = random_compact_model(100, 57, 3, false, rng);
+  IsaGuard guard;
+  const std::vector<Isa> isas = supported_isas();
+  REQUIRE(set_isa(isas.back()));
+  ForwardPlan plan(model);
+  std::vector<float> input(model.input.size(), 0.5f), out(plan.output_size());
+  for (auto it = isas.rbegin(); it != isas.rend(); ++it) {
+    INFO("isa " << isa_name(*it));
+    REQUIRE(set_isa(*it));
+    plan.run(input.data(), out.data());
+    for (std::size_t i = 0; i < plan.layer_count(); ++i) {
+      const ForwardPlan::Buffer& b = plan.output_buffer(i);
+      CHECK(b.channel_stride == ForwardPlan::channel_stride(b.shape.c, *it));
+      if (b.channel_stride % 16 == 0) CHECK(reinterpret_cast<std::uintptr_t>(b.at(0, 0)) % 64 == 0);
+    }
+  }
 }

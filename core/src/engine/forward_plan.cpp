@@ -40,15 +40,10 @@ void ForwardPlan::copy_out(Buffer& buffer, float* dense) {
 
 ForwardPlan::ForwardPlan(const Model& model) {
   const auto& layers = model.layers;
-  auto border_for = [&](std::size_t consumer) {
-    return consumer < layers.size() && layers[consumer].kind != LayerKind::dense ? layers[consumer].pad : Padding{};
-  };
-  const int input_cs =
+  // The model input of a first conv2d keeps its C channels: the 5x5 conv on RGB would do a third more work on 4.
+  input_channel_stride_ =
       !layers.empty() && layers[0].kind == LayerKind::conv2d ? model.input.c : round_up4(model.input.c);
-  buffers_.reserve(layers.size() + 1);
-  buffers_.push_back(make_buffer(model.input, border_for(0), input_cs));
-  for (std::size_t i = 0; i < layers.size(); ++i)
-    buffers_.push_back(make_buffer(layers[i].out, border_for(i + 1), round_up4(layers[i].out.c)));
+  buffers_.push_back(make_buffer(model.input, Padding{}, input_channel_stride_));
   steps_.resize(layers.size());
   for (std::size_t i = 0; i < layers.size(); ++i) steps_[i].layer = &layers[i];
   pack_steps(active_isa());
@@ -56,6 +51,18 @@ ForwardPlan::ForwardPlan(const Model& model) {
 
 void ForwardPlan::pack_steps(Isa isa) {
   isa_ = isa;
+  auto border_for = [&](std::size_t consumer) {
+    return consumer < steps_.size() && steps_[consumer].layer->kind != LayerKind::dense ? steps_[consumer].layer->pad
+                                                                                        : Padding{};
+  };
+  const Shape3 input = buffers_.front().shape;
+  buffers_.clear();
+  buffers_.reserve(steps_.size() + 1);
+  buffers_.push_back(make_buffer(input, border_for(0), input_channel_stride_));
+  for (std::size_t i = 0; i < steps_.size(); ++i) {
+    const Shape3 out = steps_[i].layer->out;
+    buffers_.push_back(make_buffer(out, border_for(i + 1), channel_stride(out.c, isa)));
+  }
   for (std::size_t i = 0; i < steps_.size(); ++i)
     steps_[i] = prepare_step(*steps_[i].layer, buffers_[i].channel_stride, isa);
 }

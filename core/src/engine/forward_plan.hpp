@@ -43,18 +43,18 @@ using AlignedFloats = std::vector<float, CacheLineAllocator<float>>;
 //     as (kh, kw * in_cs, block), the order the register tile of the kernel reads them in; depthwise weights as
 //     (kh, kw, cs); dense rows follow the padded input layout; biases and padding channels are zero;
 //   - every activation has its own buffer (H + pad_top + pad_bottom, W + pad_left + pad_right, cs) whose zero
-//     border is the padding the consuming layer needs, and whose channel stride cs is C rounded up to 4 (the
-//     model input keeps cs = C when the first layer is a conv2d, so the 5x5 conv on RGB does not do 33% extra
-//     work). The producing layer writes straight into the interior, so no kernel tests bounds or handles a
-//     partial vector, and no padding copy is made between layers.
+//     border is the padding the consuming layer needs, and whose channel stride cs is channel_stride(C, isa): C
+//     rounded up to 4, or to the path's vector once C fills one (the model input keeps cs = C when the first
+//     layer is a conv2d, so the 5x5 conv on RGB does not do 33% extra work). The producing layer writes straight into
+//     the interior, so no kernel tests bounds or handles a partial vector, and no padding copy is made between layers.
 // run() reuses these buffers, so one plan must not run on two threads at once (give each worker its own).
 //
 // Instruction set: the weights are packed for active_isa() (the conv blocks are 16 channels wide on sse and
 // avx2, 64 on avx512; scalar packs nothing and runs the `_ref` twins) and each step remembers the ISA it was
 // packed for. run() compares active_isa() with the plan's ISA and repacks every step when it changed, so
-// set_isa() applies to the next pass of existing plans as well (one relaxed atomic load per pass). The buffers
-// have the same layout on every ISA (the wide kernels mask the channel tail), so the backward pass reads the ReLU
-// masks of output_buffer() whichever ISA ran forward. run_layer() runs the steps as packed.
+// set_isa() applies to the next pass of existing plans as well (one relaxed atomic load per pass). The buffers'
+// channel strides depend on the ISA too (channel_stride) and are remade with the steps; the backward pass reads
+// the ReLU masks of output_buffer() through each buffer's own strides. run_layer() runs the steps as packed.
 // The plan points at the model's layers: the model must outlive it and stay unchanged.
 class ForwardPlan {
  public:
@@ -101,6 +101,9 @@ class ForwardPlan {
                                    // (narrower than the plan's for depthwise layers of <= 8 channels: f32_simd.cpp)
   };
   static Step prepare_step(const Layer& layer, int in_channel_stride, Isa isa);
+  // The channel stride of a C-channel activation on `isa`: C rounded up to 4, or to the path's vector (8 floats on
+  // avx2, 16 on avx512) once C fills one, so that each pixel starts on a vector boundary.
+  static int channel_stride(int channels, Isa isa);
   static Buffer make_buffer(Shape3 shape, const Padding& border, int channel_stride);
   static void run_step(const Step& step, Buffer& in, Buffer& out);
   // A dense (H, W, C) map into a buffer's interior, and back out.
@@ -111,6 +114,7 @@ class ForwardPlan {
   void pack_steps(Isa isa);
 
   Isa isa_ = Isa::sse;
+  int input_channel_stride_ = 0;
   std::vector<Step> steps_;
   std::vector<Buffer> buffers_;  // buffers_[0] the input, buffers_[i + 1] the output of layer i
 };

@@ -214,11 +214,13 @@ void dense_packed(const F32Dense& d) {
 // The one-layer path behind conv2d_f32 & co: the same packing and kernels as a ForwardPlan, so the kernel tests
 // against the `_ref` twins cover what forward() runs.
 void run_single_layer(const Layer& layer, const float* in, float* out) {
-  const int in_cs = layer.kind == LayerKind::conv2d ? layer.in.c : round_up4(layer.in.c);
-  ForwardPlan::Step step = ForwardPlan::prepare_step(layer, in_cs, active_isa());
+  const Isa isa = active_isa();
+  const int in_cs = layer.kind == LayerKind::conv2d ? layer.in.c : ForwardPlan::channel_stride(layer.in.c, isa);
+  ForwardPlan::Step step = ForwardPlan::prepare_step(layer, in_cs, isa);
   const Padding border = layer.kind == LayerKind::dense ? Padding{} : layer.pad;
   ForwardPlan::Buffer in_buffer = ForwardPlan::make_buffer(layer.in, border, in_cs);
-  ForwardPlan::Buffer out_buffer = ForwardPlan::make_buffer(layer.out, Padding{}, round_up4(layer.out.c));
+  ForwardPlan::Buffer out_buffer =
+      ForwardPlan::make_buffer(layer.out, Padding{}, ForwardPlan::channel_stride(layer.out.c, isa));
   ForwardPlan::copy_in(in, in_buffer);
   ForwardPlan::run_step(step, in_buffer, out_buffer);
   ForwardPlan::copy_out(out_buffer, out);
@@ -229,6 +231,11 @@ void run_single_layer(const Layer& layer, const float* in, float* out) {
 void conv2d_f32(const Layer& layer, const float* in, float* out) { run_single_layer(layer, in, out); }
 void depthwise_conv2d_f32(const Layer& layer, const float* in, float* out) { run_single_layer(layer, in, out); }
 void dense_f32(const Layer& layer, const float* in, float* out) { run_single_layer(layer, in, out); }
+
+int ForwardPlan::channel_stride(int channels, Isa isa) {
+  const int vector = vector_floats(isa);
+  return channels >= vector ? round_up(channels, vector) : round_up4(channels);
+}
 
 ForwardPlan::Buffer ForwardPlan::make_buffer(Shape3 shape, const Padding& border, int channel_stride) {
   Buffer b;
@@ -265,11 +272,12 @@ Isa kernel_isa(const Layer& layer, Isa isa) {
 ForwardPlan::Step ForwardPlan::prepare_step(const Layer& layer, int in_cs, Isa isa) {
   Step step;
   step.layer = &layer;
+  // The output buffer's stride is the plan's (the depthwise steps of few channels run narrower, on the same maps).
+  const int out_cs = channel_stride(layer.out.c, isa);
   isa = kernel_isa(layer, isa);
   step.isa = isa;
   // The scalar path runs the `_ref` twins on the layer's own weights.
   if (isa == Isa::scalar) return step;
-  const int out_cs = round_up4(layer.out.c);
   if (layer.kind == LayerKind::dense && layer.out.c == 1) {
     step.bias = layer.bias;
   } else {
@@ -361,7 +369,8 @@ void ForwardPlan::run_step(const Step& step, Buffer& in, Buffer& out) {
                    out.at(0, 0),
                    out.row_stride(),
                    out.channel_stride,
-                   layer.activation == Activation::relu};
+                   layer.activation == Activation::relu,
+                   layer.in.c};
   const bool conv = layer.kind == LayerKind::conv2d;
 #if CORTEXLENS_HAVE_WIDE_F32
   if (step.isa == Isa::avx512)

@@ -13,8 +13,10 @@
 //   conv2d: blocks of conv_block(isa) output channels (the last one narrower), block at c0 starting at
 //           c0 * kh * kw * in_cs, each (kh, kw * in_cs, width rounded up to the ISA's vector), zero beyond out.c;
 //   depthwise: (kh, kw, cs); dense: (pixels * in_cs, units_stride) (units_stride 1 for one unit, else out_cs).
-// Activations keep the portable layout (ForwardPlan::Buffer: channel stride a multiple of 4, zero borders), so the
-// backward pass reads the same buffers whichever ISA ran forward; the wide kernels mask the channel tail instead.
+// Activations: ForwardPlan::Buffer, zero borders, channel stride ForwardPlan::channel_stride(C, isa): a multiple of
+// 4, and of the path's vector for maps of at least one vector of channels, so their pixels start on vector
+// boundaries (a 100-channel map read with 64-byte loads at 16-byte alignment splits most loads over two cache
+// lines). The wide kernels mask the channel tail of the narrower maps.
 #pragma once
 
 #include <cstddef>
@@ -37,6 +39,7 @@ struct F32Geometry {
   float* out;
   int out_row, out_cs;  // every channel up to out_cs is written (the padding ones get zero weights and bias: 0)
   bool relu;
+  int in_c;  // the input's channels (<= in_cs); those beyond hold zeros and meet zero weights
 };
 
 // One dense call: x (n floats), weights (n, units_stride), `units` outputs.
