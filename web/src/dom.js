@@ -6,6 +6,20 @@ export const $ = (id) => document.getElementById(id);
 export const nextTask = () =>
   globalThis.scheduler?.yield ? globalThis.scheduler.yield() : new Promise((resolve) => setTimeout(resolve, 0));
 
+/** Runs fn in a task of its own right after the next frame is rendered: the layout is clean then, so reading a size
+ * costs nothing, and the work stays out of the frame's own task (at start-up, the frame that lays the whole page out
+ * for the first time, 20-35 ms on its own). -> a function that cancels it. */
+export function afterNextFrame(fn) {
+  let timer = 0;
+  const frame = requestAnimationFrame(() => {
+    timer = setTimeout(fn, 0);
+  });
+  return () => {
+    cancelAnimationFrame(frame);
+    clearTimeout(timer);
+  };
+}
+
 // attrs: attributes (null, undefined and false leave one out), plus `on: {event: listener}` so a view wires its
 // elements where it builds them.
 export function h(tag, attrs = {}, ...children) {

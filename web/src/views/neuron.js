@@ -1,7 +1,7 @@
 // "One neuron": the neuron picker, and the current neuron's response to the current input: the percentile among its
 // responses to reference natural images, the distribution, the raw int8 and float32 outputs. Every number comes from
 // the store (services.js predicts); clicking a neuron is store.set({neuronId}).
-import { h, showError, clearError, formatNumber } from '../dom.js';
+import { h, showError, clearError, formatNumber, afterNextFrame } from '../dom.js';
 import { drawDistribution } from '../charts.js';
 import { percentileOf, ordinal } from '../reference.js';
 import { portraitImage, PORTRAIT_CREDIT } from '../portraits.js';
@@ -319,9 +319,9 @@ function neuronPicker({ store, catalog }) {
     for (const li of picker.list.children) li.setAttribute('aria-selected', String(li.dataset.id === id));
     const selected = id && picker.list.querySelector(`li[data-id="${CSS.escape(id)}"]`);
     picker.list.setAttribute('aria-activedescendant', selected ? selected.id : '');
-    // In the next frame, where the browser lays the page out anyway: called here, scrollIntoView forced the page's
-    // first layout (the 228-item list, the result) into the update that set the neuron at start-up.
-    if (selected) requestAnimationFrame(() => selected.isConnected && selected.scrollIntoView({ block: 'nearest' }));
+    // After the next frame, which lays the page out anyway: called here, scrollIntoView forced the page's first
+    // layout into the update that set the neuron at start-up, and called inside the frame, into the frame's task.
+    if (selected) afterNextFrame(() => selected.isConnected && selected.scrollIntoView({ block: 'nearest' }));
   }
 
   const listKeys = ['entries', 'pickerQuery', 'pickerSession', 'pickerMinR', 'pickerSort'];
@@ -406,10 +406,10 @@ function renderResult({ store, catalog }, ui) {
     dash: p === 'float' ? [4, 3] : null,
     width: p === precision ? 3 : 1.5,
   }));
-  // Drawn in the next frame: the chart reads its width, and read here, after the texts above changed, that forced
-  // the page's first layout into this task (25-35 ms at start-up).
-  cancelAnimationFrame(ui.distributionFrame);
-  ui.distributionFrame = requestAnimationFrame(() => drawDistribution(ui.distribution, quantiles, marks));
+  // Drawn after the next frame: the chart reads its width, and read here, after the texts above changed, that forced
+  // the page's first layout into this task (25-35 ms at start-up); drawn inside that frame, it added 10 ms to it.
+  ui.cancelDistribution?.();
+  ui.cancelDistribution = afterNextFrame(() => drawDistribution(ui.distribution, quantiles, marks));
   ui.distribution.dataset.value = Number.isFinite(value) ? String(value) : '';
   ui.percentile.dataset.percentile = Number.isFinite(pct) ? String(pct) : '';
 }
