@@ -2,6 +2,7 @@
 // themselves, with the kernels, are kernels/f32_simd.cpp.
 #include "engine/forward_plan.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace cortexlens {
@@ -67,17 +68,65 @@ void ForwardPlan::pack_steps(Isa isa) {
     steps_[i] = prepare_step(*steps_[i].layer, buffers_[i].channel_stride, isa);
 }
 
+namespace {
+
+// A conv's output map above this size is interleaved with the depthwise conv that reads it (run_in_bands): the
+// shared model's first conv writes 5.6 MB, more than this machine's 2 MB of L2 per core, and its depthwise conv,
+// run after the whole map, read it back from L3 (bound there at ~17 GB/s). Bands of ~256 KB of the conv's output
+// are read by the depthwise conv while they are still in L2.
+constexpr std::size_t kBandedMapBytes = std::size_t{1} << 20;
+constexpr std::size_t kBandBytes = std::size_t{256} << 10;
+
+}  // namespace
+
+bool ForwardPlan::runs_in_bands(std::size_t i) const {
+  if (i + 1 >= steps_.size()) return false;
+  const Step &conv = steps_[i], &depthwise = steps_[i + 1];
+  return conv.layer->kind == LayerKind::conv2d && depthwise.layer->kind == LayerKind::depthwise_conv2d &&
+         conv.isa != Isa::scalar && depthwise.isa != Isa::scalar &&
+         buffers_[i + 1].data.size() * sizeof(float) > kBandedMapBytes;
+}
+
+// The conv's rows are computed just before the first band of depthwise rows that reads them, so each of its output
+// rows is written once and read (by the kh depthwise taps over it) soon after. Each row is computed by the same
+// kernels on the same data as in a whole-layer run: the same bits.
+void ForwardPlan::run_in_bands(std::size_t i) {
+  const Step &conv = steps_[i], &depthwise = steps_[i + 1];
+  const Layer& dw = *depthwise.layer;
+  const int conv_rows = conv.layer->out.h;
+  const std::size_t row_bytes = sizeof(float) * static_cast<std::size_t>(buffers_[i + 1].row_stride());
+  const int band = std::max<int>(1, static_cast<int>(kBandBytes / (row_bytes * static_cast<std::size_t>(dw.stride_h))));
+  int conv_done = 0;
+  for (int r0 = 0; r0 < dw.out.h; r0 += band) {
+    const int r1 = std::min(dw.out.h, r0 + band);
+    // Depthwise row r reads conv rows r * stride - pad_top up to kh - 1 below it (those outside the map: border).
+    const int needed = std::min(conv_rows, (r1 - 1) * dw.stride_h - dw.pad.top + dw.kernel_h);
+    if (needed > conv_done) {
+      run_step_rows(conv, buffers_[i], buffers_[i + 1], conv_done, needed);
+      conv_done = needed;
+    }
+    run_step_rows(depthwise, buffers_[i + 1], buffers_[i + 2], r0, r1);
+  }
+  // Rows no depthwise tap reads are still part of the conv's activation.
+  if (conv_done < conv_rows) run_step_rows(conv, buffers_[i], buffers_[i + 1], conv_done, conv_rows);
+}
+
 void ForwardPlan::run(const float* input, float* outputs, std::vector<Tensor>* activations) {
   if (const Isa isa = active_isa(); isa != isa_) pack_steps(isa);
   copy_in(input, buffers_.front());
   if (activations) activations->clear();
   for (std::size_t i = 0; i < steps_.size(); ++i) {
-    run_step(steps_[i], buffers_[i], buffers_[i + 1]);
-    if (activations) {
-      Tensor t(buffers_[i + 1].shape);
-      copy_out(buffers_[i + 1], t.data.data());
+    const bool pair = runs_in_bands(i);
+    if (pair)
+      run_in_bands(i);
+    else
+      run_step(steps_[i], buffers_[i], buffers_[i + 1]);
+    for (std::size_t j = i; j <= i + (pair ? 1 : 0) && activations; ++j) {
+      Tensor t(buffers_[j + 1].shape);
+      copy_out(buffers_[j + 1], t.data.data());
       activations->push_back(std::move(t));
     }
+    if (pair) ++i;
   }
   copy_out(buffers_.back(), outputs);
 }

@@ -106,12 +106,17 @@ class ForwardPlan {
   static int channel_stride(int channels, Isa isa);
   static Buffer make_buffer(Shape3 shape, const Padding& border, int channel_stride);
   static void run_step(const Step& step, Buffer& in, Buffer& out);
+  // Output rows [row_begin, row_end) of a conv2d or depthwise step (the scalar and dense steps run whole).
+  static void run_step_rows(const Step& step, Buffer& in, Buffer& out, int row_begin, int row_end);
   // A dense (H, W, C) map into a buffer's interior, and back out.
   static void copy_in(const float* dense, Buffer& buffer);
   static void copy_out(Buffer& buffer, float* dense);
 
  private:
   void pack_steps(Isa isa);
+  // Whether steps i and i + 1 run interleaved in bands of rows (run_in_bands), and running them so.
+  bool runs_in_bands(std::size_t i) const;
+  void run_in_bands(std::size_t i);
 
   Isa isa_ = Isa::sse;
   int input_channel_stride_ = 0;

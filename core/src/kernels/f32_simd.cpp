@@ -339,6 +339,10 @@ void run_step_reference(const Layer& layer, ForwardPlan::Buffer& in, ForwardPlan
 }  // namespace
 
 void ForwardPlan::run_step(const Step& step, Buffer& in, Buffer& out) {
+  run_step_rows(step, in, out, 0, step.layer->out.h);
+}
+
+void ForwardPlan::run_step_rows(const Step& step, Buffer& in, Buffer& out, int row_begin, int row_end) {
   const Layer& layer = *step.layer;
   if (step.isa == Isa::scalar) return run_step_reference(layer, in, out);
   if (layer.kind == LayerKind::dense) {
@@ -357,16 +361,17 @@ void ForwardPlan::run_step(const Step& step, Buffer& in, Buffer& out) {
 #endif
     return dense_packed(d);
   }
+  // A band of output rows is the same call on a shorter map that starts further down both buffers.
   const Geometry g{layer.kernel_h,
                    layer.kernel_w,
                    layer.stride_h,
                    layer.stride_w,
-                   layer.out.h,
+                   row_end - row_begin,
                    layer.out.w,
-                   in.at(-layer.pad.top, -layer.pad.left),
+                   in.at(row_begin * layer.stride_h - layer.pad.top, -layer.pad.left),
                    in.row_stride(),
                    in.channel_stride,
-                   out.at(0, 0),
+                   out.at(row_begin, 0),
                    out.row_stride(),
                    out.channel_stride,
                    layer.activation == Activation::relu,
