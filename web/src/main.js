@@ -53,14 +53,15 @@ function flush(m) {
   m.instance.update?.(changed);
 }
 
-// Views are built in the order of views/index.js, in slices of about 25 ms with a task boundary between them: built
-// in one go, the sixteen views and the module evaluation before them held the main thread for 70-150 ms.
+// Views are built in the order of views/index.js, in slices of about 10 ms with a task boundary between them: built
+// in one go, the sixteen views and the module evaluation before them held the main thread for 70-150 ms, and a
+// 25 ms slice plus the page's first layout (17-29 ms) still made one task over 50 ms in about half the loads.
 async function mountViews() {
   const tablist = $('view-tabs');
   await nextTask(); // the module evaluation before this is a task of its own
   let sliceStart = performance.now();
   for (const view of views) {
-    if (performance.now() - sliceStart > 25) {
+    if (performance.now() - sliceStart > 10) {
       await nextTask();
       sliceStart = performance.now();
     }
