@@ -92,6 +92,7 @@ class ActivationCalibrator {
   // Bins layer l's input (values of shape `view.shape`; channel k of the layer is flat index % in.c).
   void record(std::size_t l, const ForwardRunner::LayerOutput& view);
   void record_reference(std::size_t l, const ForwardRunner::LayerOutput& view);
+  void add_layer_counts(std::size_t l, std::uint64_t zeros, std::uint32_t max_bits);
 
   const Model* model_;
   CalibrationHistograms kept_;

@@ -44,7 +44,7 @@ ForwardPlan::ForwardPlan(const Model& model) {
   // The model input of a first conv2d keeps its C channels: the 5x5 conv on RGB would do a third more work on 4.
   input_channel_stride_ =
       !layers.empty() && layers[0].kind == LayerKind::conv2d ? model.input.c : round_up4(model.input.c);
-  buffers_.push_back(make_buffer(model.input, Padding{}, input_channel_stride_));
+  input_shape_ = model.input;
   steps_.resize(layers.size());
   for (std::size_t i = 0; i < layers.size(); ++i) steps_[i].layer = &layers[i];
   pack_steps(active_isa());
@@ -56,10 +56,9 @@ void ForwardPlan::pack_steps(Isa isa) {
     return consumer < steps_.size() && steps_[consumer].layer->kind != LayerKind::dense ? steps_[consumer].layer->pad
                                                                                         : Padding{};
   };
-  const Shape3 input = buffers_.front().shape;
   buffers_.clear();
   buffers_.reserve(steps_.size() + 1);
-  buffers_.push_back(make_buffer(input, border_for(0), input_channel_stride_));
+  buffers_.push_back(make_buffer(input_shape_, border_for(0), input_channel_stride_));
   for (std::size_t i = 0; i < steps_.size(); ++i) {
     const Shape3 out = steps_[i].layer->out;
     buffers_.push_back(make_buffer(out, border_for(i + 1), channel_stride(out.c, isa)));

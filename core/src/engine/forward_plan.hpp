@@ -119,6 +119,7 @@ class ForwardPlan {
   void run_in_bands(std::size_t i);
 
   Isa isa_ = Isa::sse;
+  Shape3 input_shape_;
   int input_channel_stride_ = 0;
   std::vector<Step> steps_;
   std::vector<Buffer> buffers_;  // buffers_[0] the input, buffers_[i + 1] the output of layer i

@@ -276,6 +276,14 @@ void coarse_bins_of(const float* __restrict values, std::size_t n, std::size_t c
 
 }  // namespace
 
+// One record()'s zeros and largest magnitude (as bits) into layer l's totals.
+void ActivationCalibrator::add_layer_counts(std::size_t l, std::uint64_t zeros, std::uint32_t max_bits) {
+  zeros_[l] += zeros;
+  float max_abs;
+  std::memcpy(&max_abs, &max_bits, 4);
+  max_abs_[l] = std::max(max_abs_[l], max_abs);
+}
+
 // This loop sees every activation of every calibration image (300 M values for 300 images of a per-neuron
 // model). A row of the map is binned in two passes: the bin of every value in memory order (a loop the compiler
 // vectorizes), then the increments. Exact zeros (about half of every ReLU output) are counted apart and their
@@ -308,10 +316,7 @@ void ActivationCalibrator::record(std::size_t l, const ForwardRunner::LayerOutpu
           fine_bins_of(pixel(y, x), view_channels, row_bins + x * view_channels, kBins, zeros, max_bits);
       for (std::size_t i = 0; i < row_values; ++i) ++bins[row_bins[i]];
     }
-    zeros_[l] += zeros;
-    float max_abs;
-    std::memcpy(&max_abs, &max_bits, 4);
-    max_abs_[l] = std::max(max_abs_[l], max_abs);
+    add_layer_counts(l, zeros, max_bits);
   }
   if (!kept_.per_channel) return;
   std::uint32_t* channel_bins = channel_histograms_[l].data();
@@ -366,10 +371,7 @@ void ActivationCalibrator::record_reference(std::size_t l, const ForwardRunner::
           if (bits <= 0x7f800000u) max_bits = std::max(max_bits, bits);  // a NaN is binned but is no maximum
         }
       }
-    zeros_[l] += zeros;
-    float max_abs;
-    std::memcpy(&max_abs, &max_bits, 4);
-    max_abs_[l] = std::max(max_abs_[l], max_abs);
+    add_layer_counts(l, zeros, max_bits);
   }
   if (!kept_.per_channel) return;
   std::uint32_t* channel_bins = channel_histograms_[l].data();
