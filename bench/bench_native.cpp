@@ -35,6 +35,7 @@
 #include "cortexlens/isa.hpp"
 #include "cortexlens/quantize.hpp"
 #include "engine/forward_plan.hpp"
+#include "kernels/int8_wide.hpp"
 #include "model_source.hpp"
 
 using namespace cortexlens;
@@ -277,6 +278,7 @@ int main(int argc, char** argv) {
   for (Isa isa : supported_isas()) supported += (supported.empty() ? "" : ", ") + std::string(isa_name(isa));
   std::printf("# instruction set: %s (this CPU and build support %s; --isa NAME to force one)\n",
               isa_name(active_isa()), supported.c_str());
+  std::printf("# int8 steps: %s\n", int8_engine_description(active_isa()).c_str());
   std::vector<double> peaks;  // G multiply-adds/s per supported ISA, when comparing
   if (compare_isas) {
     std::printf("# one-core multiply-add peak (G/s):");

@@ -24,33 +24,40 @@ using namespace cortexlens;
 
 namespace {
 
-// Restores the path and the VNNI choice the test found, whatever the test does.
+// Restores the path and the VNNI and AMX choices the test found, whatever the test does.
 struct IsaGuard {
   Isa before = active_isa();
   ~IsaGuard() {
     (void)set_isa(before);
     set_int8_vnni_allowed(true);
+    set_int8_amx_allowed(true);
   }
 };
 
-// Every (path, VNNI) pair worth running: VNNI on and off where the path has it.
+// Every (path, VNNI, AMX) choice worth running: VNNI on and off where the path has it, and AMX tiles for the
+// convolutions where the avx512 path has them.
 struct Variant {
   Isa isa;
   bool vnni;
+  bool amx;
 };
 std::vector<Variant> variants() {
   std::vector<Variant> v;
   for (Isa isa : supported_isas()) {
-    v.push_back({isa, false});
-    if (has_vnni(isa)) v.push_back({isa, true});
+    v.push_back({isa, false, false});
+    if (has_vnni(isa)) v.push_back({isa, true, false});
+    if (isa == Isa::avx512 && has_amx_int8()) v.push_back({isa, true, true});
   }
   return v;
 }
 void select(const Variant& v) {
   REQUIRE(set_isa(v.isa));
   set_int8_vnni_allowed(v.vnni);
+  set_int8_amx_allowed(v.amx);
 }
-std::string describe(const Variant& v) { return std::string(isa_name(v.isa)) + (v.vnni ? " vnni" : ""); }
+std::string describe(const Variant& v) {
+  return std::string(isa_name(v.isa)) + (v.vnni ? " vnni" : "") + (v.amx ? " amx" : "");
+}
 
 bool bit_equal(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;

@@ -41,4 +41,8 @@ Status set_isa(Isa isa);
 // avx512); the int8 kernels use it when present and the plain multiply-add sequence otherwise.
 bool has_vnni(Isa isa);
 
+// Whether the int8 convolutions may use AMX tiles (TDPBUSD) on the avx512 path: the CPU has AMX-TILE and AMX-INT8
+// and the kernel granted this process the tile state (Linux asks programs to request it; the first call does).
+bool has_amx_int8();
+
 }  // namespace cortexlens

@@ -46,7 +46,15 @@ struct Int8ForwardPlan::Step {
   std::vector<std::ptrdiff_t> tap_offsets;  // depthwise: per tap pair, the two taps' input offsets
   std::vector<std::int16_t> tap_weights;    // depthwise, for the AVX2/AVX-512 steps (kernels/int8_wide.hpp): (taps, cs)
   std::vector<std::int8_t> dense_weights;   // dense with several units
-  std::vector<float> scale, bias;           // (padded channels) input_scale * weight_scales[oc]; bias; 0 beyond out.c
+  // conv2d on AMX (kernels/int8_avx512.cpp): per block of 16 output channels (quads, 16, 4) int8, where the
+  // window's kh rows of kw * in_cs codes follow one another (k = ky * kw * in_cs + kx * in_cs + ic) in groups of 4,
+  // rounded up to whole tiles of 16 groups. The input is read as unsigned bytes, signed codes shifted by 128:
+  // quad_correction[oc] = 128 * (sum of oc's weights) then, else 0, is subtracted from each sum. Empty on builds
+  // without the wide paths.
+  int quads = 0;
+  std::vector<std::int8_t> quad_weights;
+  std::vector<std::int32_t> quad_correction;
+  std::vector<float> scale, bias;  // (padded channels) input_scale * weight_scales[oc]; bias; 0 beyond out.c
 };
 
 // Where a step's finished values go: quantized into the next layer's buffer, as floats, or both.

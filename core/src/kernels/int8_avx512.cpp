@@ -3,7 +3,9 @@
 // The code is int8_wide.hpp's; this file says what a vector is.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "kernels/int8_wide.hpp"
 
@@ -89,10 +91,196 @@ struct Avx512 {
   }
 };
 
+#if defined(__AMX_TILE__) && defined(__AMX_INT8__)
+#define CORTEXLENS_AMX_KERNEL 1
+
+// conv2d on AMX tiles: TDPBUSD multiplies a tile of 16 rows x 64 unsigned bytes by one of 16 rows x 16 x 4 signed
+// bytes into 16 x 16 int32 sums, 16,384 multiply-adds in ~16 cycles where vpdpwssd does 32 a cycle. A tile's rows
+// are 16 output pixels of one output row, each its window (Step::quad_weights gives the order). A 1x1 window lies
+// in the input itself, one stride apart from the next pixel's, so the tile loads straight from the input; larger
+// windows are first gathered, 16 pixels at a time, into a small buffer. The input codes become bytes once per step
+// (signed ones shifted by 128, which quad_correction takes back), windows are read in whole tiles of 64 bytes (past
+// their end the weights are zero), and the sums are exact, so the results are the bits of the other paths.
+// Tiles 0-3: sums of up to 4 blocks of 16 channels; 4, 5: inputs; 6, 7: weights. The inputs and the weights
+// alternate between their two tiles, so that a load need not wait for the product reading the tile before.
+namespace amx {
+
+constexpr int kRows = 16, kTileBytes = 64, kChannels = 16, kMaxBlocks = 4;
+
+struct alignas(64) TileConfig {
+  std::uint8_t palette = 1;
+  std::uint8_t start_row = 0;
+  std::uint8_t reserved[14] = {};
+  std::uint16_t colsb[16] = {};
+  std::uint8_t rows[16] = {};
+};
+static_assert(sizeof(TileConfig) == 64, "LDTILECFG reads 64 bytes");
+
+// The step's input as bytes at the same offsets, with a tile's overhang past its end.
+const std::uint8_t* input_bytes(const Int8ForwardPlan::Buffer& in, bool shift) {
+  thread_local std::vector<std::uint8_t> bytes;
+  const std::size_t n = in.elements();
+  if (bytes.size() < n + kTileBytes) bytes.assign(n + kTileBytes, 0);
+  const __m512i offset = _mm512_set1_epi16(shift ? 128 : 0);
+  const std::int16_t* codes = in.origin;
+  std::size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512i v = _mm512_add_epi16(_mm512_loadu_si512(codes + i), offset);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(bytes.data() + i), _mm512_cvtepi16_epi8(v));
+  }
+  for (; i < n; ++i) bytes[i] = static_cast<std::uint8_t>(codes[i] + (shift ? 128 : 0));
+  return bytes.data();
+}
+
+// Copies `pixels` windows, kh rows of `run` bytes from `window` (rows in_row apart, pixels pixel_bytes apart), each
+// to a row of `out` of `row_bytes`; the bytes past kh * run stay as they are (zero weights meet them).
+void gather_windows(const std::uint8_t* window, std::ptrdiff_t in_row, int pixel_bytes, int kh, int run, int pixels,
+                    std::uint8_t* out, int row_bytes) {
+  for (int p = 0; p < pixels; ++p) {
+    std::uint8_t* dst = out + static_cast<std::ptrdiff_t>(p) * row_bytes;
+    const std::uint8_t* src = window + static_cast<std::ptrdiff_t>(p) * pixel_bytes;
+    for (int ky = 0; ky < kh; ++ky, dst += run, src += in_row)
+      for (int k = 0; k < run; k += kTileBytes) {
+        const int n = std::min(kTileBytes, run - k);
+        const __mmask64 m = n == kTileBytes ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
+        _mm512_mask_storeu_epi8(dst + k, m, _mm512_maskz_loadu_epi8(m, src + k));
+      }
+  }
+}
+
+// Sums of `blocks` (1-4) blocks of 16 channels over `chunks` tiles of each pixel's window (row p of the inputs at
+// a + p * a_stride), into sums[j].
+[[gnu::always_inline]] inline void tile_sums(const std::uint8_t* a, int a_stride, int chunks,
+                                             const std::int8_t* weights, std::size_t block_size, int blocks,
+                                             std::int32_t (*sums)[kRows * kChannels]) {
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int chunk = 0; chunk < chunks; ++chunk, a += kTileBytes) {
+    const std::int8_t* b = weights + static_cast<std::size_t>(chunk) * kRows * kTileBytes;
+    // Tile numbers are part of the instruction, hence the spelled-out cases.
+    if (chunk % 2 == 0) {
+      _tile_loadd(4, a, a_stride);
+      _tile_loadd(6, b, kTileBytes);
+      _tile_dpbusd(0, 4, 6);
+      if (blocks > 1) {
+        _tile_loadd(7, b + block_size, kTileBytes);
+        _tile_dpbusd(1, 4, 7);
+      }
+      if (blocks > 2) {
+        _tile_loadd(6, b + 2 * block_size, kTileBytes);
+        _tile_dpbusd(2, 4, 6);
+      }
+      if (blocks > 3) {
+        _tile_loadd(7, b + 3 * block_size, kTileBytes);
+        _tile_dpbusd(3, 4, 7);
+      }
+    } else {
+      _tile_loadd(5, a, a_stride);
+      _tile_loadd(7, b, kTileBytes);
+      _tile_dpbusd(0, 5, 7);
+      if (blocks > 1) {
+        _tile_loadd(6, b + block_size, kTileBytes);
+        _tile_dpbusd(1, 5, 6);
+      }
+      if (blocks > 2) {
+        _tile_loadd(7, b + 2 * block_size, kTileBytes);
+        _tile_dpbusd(2, 5, 7);
+      }
+      if (blocks > 3) {
+        _tile_loadd(6, b + 3 * block_size, kTileBytes);
+        _tile_dpbusd(3, 5, 6);
+      }
+    }
+  }
+  _tile_stored(0, sums[0], kChannels * 4);
+  if (blocks > 1) _tile_stored(1, sums[1], kChannels * 4);
+  if (blocks > 2) _tile_stored(2, sums[2], kChannels * 4);
+  if (blocks > 3) _tile_stored(3, sums[3], kChannels * 4);
+}
+
+template <class Finish>
+[[gnu::noinline]] void conv2d_step(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in, const Finish& fin) {
+  const Layer& layer = *step.layer;
+  const int acc_c = static_cast<int>(step.scale.size());
+  const int blocks_total = (acc_c + kChannels - 1) / kChannels;
+  const int chunks = step.quads / kRows;
+  const int pixels = std::min(kRows, layer.out.w);
+  const int pixel_bytes = layer.stride_w * in.channel_stride;
+  const int run = layer.kernel_w * in.channel_stride;
+  const bool gather = layer.kernel_h > 1;
+  const std::size_t block_size = static_cast<std::size_t>(step.quads) * kChannels * 4;
+  const std::uint8_t* bytes = input_bytes(in, !layer.int8->unsigned_input);
+  const std::uint8_t* origin = bytes + (in.at(-layer.pad.top, -layer.pad.left) - in.origin);
+  const std::ptrdiff_t in_row = in.row_stride();
+  const int window_bytes = chunks * kTileBytes;
+  thread_local std::vector<std::uint8_t> windows;
+  if (gather) windows.assign(static_cast<std::size_t>(kRows) * window_bytes, 0);
+
+  TileConfig config;
+  for (int t = 0; t < 6; ++t) config.rows[t] = static_cast<std::uint8_t>(pixels), config.colsb[t] = kTileBytes;
+  for (int t = 6; t < 8; ++t) config.rows[t] = kRows, config.colsb[t] = kTileBytes;
+  _tile_loadconfig(&config);
+
+  alignas(64) std::int32_t sums[kMaxBlocks][kRows * kChannels];
+  for (int oy = 0; oy < layer.out.h; ++oy) {
+    const std::uint8_t* row = origin + static_cast<std::ptrdiff_t>(oy) * layer.stride_h * in_row;
+    for (int ox = 0; ox < layer.out.w; ox += pixels) {
+      ox = std::min(ox, layer.out.w - pixels);  // the last tile overlaps the one before: same values written twice
+      const std::uint8_t* a = row + static_cast<std::ptrdiff_t>(ox) * pixel_bytes;
+      int a_stride = pixel_bytes;
+      if (gather) {
+        gather_windows(a, in_row, pixel_bytes, layer.kernel_h, run, pixels, windows.data(), window_bytes);
+        a = windows.data();
+        a_stride = window_bytes;
+      }
+      for (int b0 = 0; b0 < blocks_total; b0 += kMaxBlocks) {
+        const int blocks = std::min(kMaxBlocks, blocks_total - b0);
+        tile_sums(a, a_stride, chunks, step.quad_weights.data() + block_size * b0, block_size, blocks, sums);
+        for (int j = 0; j < blocks; ++j) {
+          const int c = (b0 + j) * kChannels;
+          const __m512i correction = _mm512_loadu_si512(step.quad_correction.data() + c);
+          const int n = std::min(kChannels, acc_c - c);
+          const __mmask16 m = Avx512::mask(n);
+          const __m512 scale = fin.scales(c, m, n < kChannels), bias = fin.biases(c, m, n < kChannels);
+          for (int p = 0; p < pixels; ++p) {
+            const __m512i acc = _mm512_sub_epi32(_mm512_load_si512(sums[j] + p * kChannels), correction);
+            if (n == kChannels)
+              fin.template finish<false>(oy, ox + p, c, acc, m, scale, bias);
+            else
+              fin.template finish<true>(oy, ox + p, c, acc, m, scale, bias);
+          }
+        }
+      }
+    }
+  }
+  _tile_release();
+}
+
+}  // namespace amx
+#endif
+
 }  // namespace
 
+bool int8_amx_kernel_built() {
+#if defined(CORTEXLENS_AMX_KERNEL)
+  return true;
+#else
+  return false;
+#endif
+}
+
 bool run_int8_step_avx512(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in,
-                          const Int8ForwardPlan::Sink& sink, bool vnni) {
+                          const Int8ForwardPlan::Sink& sink, bool vnni, bool amx) {
+#if defined(CORTEXLENS_AMX_KERNEL)
+  if (amx && step.layer->kind == LayerKind::conv2d && !step.quad_weights.empty() &&
+      wide_int8::takes_step<Avx512>(step)) {
+    wide_int8::with_finisher<Avx512>(step, sink, [&](const auto& fin) { amx::conv2d_step(step, in, fin); });
+    return true;
+  }
+#endif
+  (void)amx;
   return vnni ? wide_int8::run_step<Avx512, true>(step, in, sink) : wide_int8::run_step<Avx512, false>(step, in, sink);
 }
 

@@ -619,6 +619,39 @@ void plan_relu_codes(const float* values, std::size_t count, float scale, float 
   }
 }
 
+#if defined(CORTEXLENS_WIDE_INT8)
+namespace {
+
+// Step::quad_weights and quad_correction (int8_forward_plan_internals.hpp gives the layout) for `blocks_c` output
+// channels, a multiple of 16.
+void prepare_quads(Int8ForwardPlan::Step& step, const Int8Weights& q, int blocks_c) {
+  constexpr int kTileQuads = 16, kTileChannels = 16;
+  const Layer& layer = *step.layer;
+  const int kh = layer.kernel_h, kw = layer.kernel_w, in_c = layer.in.c, out_c = layer.out.c;
+  const int run = kw * step.in_cs;
+  step.quads = round_up((kh * run + 3) / 4, kTileQuads);
+  const std::size_t block_size = static_cast<std::size_t>(step.quads) * kTileChannels * 4;
+  step.quad_weights.assign(block_size * static_cast<std::size_t>(blocks_c / kTileChannels), 0);
+  step.quad_correction.assign(static_cast<std::size_t>(blocks_c), 0);
+  const std::int32_t shift = q.unsigned_input ? 0 : 128;
+  for (int oc = 0; oc < out_c; ++oc) {
+    std::int8_t* block = step.quad_weights.data() + block_size * static_cast<std::size_t>(oc / kTileChannels);
+    std::int32_t sum = 0;
+    for (int ky = 0; ky < kh; ++ky)
+      for (int kx = 0; kx < kw; ++kx)
+        for (int ic = 0; ic < in_c; ++ic) {
+          const int k = ky * run + kx * step.in_cs + ic;
+          const std::int8_t w = q.weights[((static_cast<std::size_t>(ky) * kw + kx) * in_c + ic) * out_c + oc];
+          block[(static_cast<std::size_t>(k / 4) * kTileChannels + oc % kTileChannels) * 4 + k % 4] = w;
+          sum += w;
+        }
+    step.quad_correction[static_cast<std::size_t>(oc)] = shift * sum;
+  }
+}
+
+}  // namespace
+#endif
+
 Int8ForwardPlan::Step Int8ForwardPlan::prepare_step(const Layer& layer, int in_cs) {
   Step step;
   step.layer = &layer;
@@ -654,6 +687,9 @@ Int8ForwardPlan::Step Int8ForwardPlan::prepare_step(const Layer& layer, int in_c
                     q.weights[((static_cast<std::size_t>(ky) * kw + kx) * in_c + ic) * out_c + c0 + o];
             }
       }
+#if defined(CORTEXLENS_WIDE_INT8)
+      prepare_quads(step, q, round_up(padded_c, kBlock));
+#endif
       break;
     }
     case LayerKind::depthwise_conv2d: {
@@ -720,6 +756,11 @@ std::atomic<bool>& vnni_allowed() {
   return allowed;
 }
 
+std::atomic<bool>& amx_allowed() {
+  static std::atomic<bool> allowed{true};
+  return allowed;
+}
+
 // Isa::scalar: the `_ref` kernels on a dense copy of the bordered input, finished into the sink with
 // quantize_values (what the 4-lane quantizers equal bit for bit), so a whole plan can run on the reference code.
 void run_step_scalar(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in,
@@ -746,6 +787,20 @@ void run_step_scalar(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer&
 
 void set_int8_vnni_allowed(bool allowed) { vnni_allowed().store(allowed, std::memory_order_relaxed); }
 bool int8_vnni_allowed() { return vnni_allowed().load(std::memory_order_relaxed); }
+std::string int8_engine_description(Isa isa) {
+  if (isa == Isa::scalar) return "reference kernels";
+  if (isa == Isa::sse) return "4 lanes";
+  const bool vnni = int8_vnni_allowed() && has_vnni(isa);
+  std::string text = isa == Isa::avx512 ? (vnni ? "AVX-512 VNNI" : "AVX-512 BW") : (vnni ? "AVX-VNNI" : "AVX2");
+#if defined(CORTEXLENS_WIDE_INT8)
+  if (isa == Isa::avx512 && int8_amx_allowed() && has_amx_int8() && int8_amx_kernel_built())
+    text += ", conv2d on AMX tiles";
+#endif
+  return text;
+}
+
+void set_int8_amx_allowed(bool allowed) { amx_allowed().store(allowed, std::memory_order_relaxed); }
+bool int8_amx_allowed() { return amx_allowed().load(std::memory_order_relaxed); }
 
 void Int8ForwardPlan::run_step(const Step& step, Buffer& in, const Sink& sink) {
   switch (active_isa()) {
@@ -753,7 +808,9 @@ void Int8ForwardPlan::run_step(const Step& step, Buffer& in, const Sink& sink) {
       return run_step_scalar(step, in, sink);
 #if defined(CORTEXLENS_WIDE_INT8)
     case Isa::avx512:
-      if (run_int8_step_avx512(step, in, sink, int8_vnni_allowed() && has_vnni(Isa::avx512))) return;
+      if (run_int8_step_avx512(step, in, sink, int8_vnni_allowed() && has_vnni(Isa::avx512),
+                               int8_amx_allowed() && has_amx_int8()))
+        return;
       break;
     case Isa::avx2:
       if (run_int8_step_avx2(step, in, sink, int8_vnni_allowed() && has_vnni(Isa::avx2))) return;

@@ -19,7 +19,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
+#include "cortexlens/isa.hpp"
 #include "engine/int8_forward_plan_internals.hpp"
 #include "kernels/int8_arithmetic.hpp"
 
@@ -29,8 +31,9 @@ namespace cortexlens {
 // the CPU's int8 dot-product instruction (has_vnni), else the plain multiply-add pair.
 bool run_int8_step_avx2(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in,
                         const Int8ForwardPlan::Sink& sink, bool vnni);
+// amx: run conv2d steps on AMX tiles where the build has the AMX kernel (int8_avx512.cpp), else ignored.
 bool run_int8_step_avx512(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in,
-                          const Int8ForwardPlan::Sink& sink, bool vnni);
+                          const Int8ForwardPlan::Sink& sink, bool vnni, bool amx);
 // plan_relu_codes at the path's width (kernels.hpp states it).
 void plan_relu_codes_avx2(const float* values, std::size_t count, float scale, float high, std::int16_t* out);
 void plan_relu_codes_avx512(const float* values, std::size_t count, float scale, float high, std::int16_t* out);
@@ -43,6 +46,13 @@ void quantize_values_avx512(const float* values, std::size_t count, float scale,
 // are checked on a machine that has it. Set before running, like set_isa.
 void set_int8_vnni_allowed(bool allowed);
 bool int8_vnni_allowed();
+// The same for AMX tiles (has_amx_int8): off, the avx512 path runs its conv2d steps on VNNI.
+void set_int8_amx_allowed(bool allowed);
+bool int8_amx_allowed();
+// Whether this build has the AMX conv2d (the compiler knew -mamx-int8).
+bool int8_amx_kernel_built();
+// What the int8 steps of `isa` run on here, e.g. "AVX-512 VNNI, conv2d on AMX tiles", for benchmarks' headers.
+std::string int8_engine_description(Isa isa);
 
 namespace wide_int8 {
 
@@ -83,8 +93,13 @@ struct Finisher {
 
   template <bool PARTIAL>
   inline void finish(int y, int x, int c, I acc, M m) const {
-    const F sc = PARTIAL ? V::load_f(scale + c, m) : V::load_f(scale + c);
-    const F bi = PARTIAL ? V::load_f(bias + c, m) : V::load_f(bias + c);
+    finish<PARTIAL>(y, x, c, acc, m, scales(c, m, PARTIAL), biases(c, m, PARTIAL));
+  }
+  F scales(int c, M m, bool partial) const { return partial ? V::load_f(scale + c, m) : V::load_f(scale + c); }
+  F biases(int c, M m, bool partial) const { return partial ? V::load_f(bias + c, m) : V::load_f(bias + c); }
+  // The same with channels c..'s scales and biases loaded, for a caller that finishes many pixels of them.
+  template <bool PARTIAL>
+  inline void finish(int y, int x, int c, I acc, M m, F sc, F bi) const {
     F v = V::add(V::mul(V::cvt(acc), sc), bi);
     // Only the modes that write codes have a code buffer (q is null otherwise): offsetting a null pointer is
     // undefined behaviour (UBSan), so the address is formed where it is used.
@@ -371,29 +386,40 @@ template <class V, bool VNNI, class Finish>
   }
 }
 
-template <class V, bool VNNI, int MODE>
-void steps_to(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in, const Int8ForwardPlan::Sink& sink) {
-  const Finisher<V, MODE> fin(sink, step.layer->activation == Activation::relu, step.scale.data(), step.bias.data());
-  if (step.layer->kind == LayerKind::conv2d) return conv2d_step<V, VNNI>(step, in, fin);
-  depthwise_step<V, VNNI>(step, in, fin);
+// Calls run(finisher) with the Finisher of the sink's mode: the modes of int8_simd.cpp's run_step, chosen the same
+// way.
+template <class V, class Run>
+void with_finisher(const Int8ForwardPlan::Step& step, const Int8ForwardPlan::Sink& sink, Run run) {
+  const bool relu = step.layer->activation == Activation::relu;
+  const float* scale = step.scale.data();
+  const float* bias = step.bias.data();
+  if (sink.q && sink.f)
+    run(Finisher<V, kQuantized | kFloat>(sink, relu, scale, bias));
+  else if (sink.q && relu && sink.q_low <= 0.0f)
+    run(Finisher<V, kQuantized | kReluCodes>(sink, relu, scale, bias));
+  else if (sink.q)
+    run(Finisher<V, kQuantized>(sink, relu, scale, bias));
+  else
+    run(Finisher<V, kFloat>(sink, relu, scale, bias));
+}
+
+// Whether the wide path takes this step. Layers narrower than one vector (the per-neuron models' 3-channel tail)
+// run faster on the 4-lane code: most of a wide vector would be masked, and AVX-512's masked stores cost more than
+// the work (28x28x3 layers: 2-3x).
+template <class V>
+bool takes_step(const Int8ForwardPlan::Step& step) {
+  if (step.layer->kind == LayerKind::dense) return false;
+  const int channels = step.layer->kind == LayerKind::conv2d ? static_cast<int>(step.scale.size()) : step.in_cs / 2;
+  return channels >= V::L;
 }
 
 template <class V, bool VNNI>
 bool run_step(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in, const Int8ForwardPlan::Sink& sink) {
-  if (step.layer->kind == LayerKind::dense) return false;
-  // Layers narrower than one vector (the per-neuron models' 3-channel tail) run faster on the 4-lane code: most of
-  // a wide vector would be masked, and AVX-512's masked stores cost more than the work (28x28x3 layers: 2-3x).
-  const int channels = step.layer->kind == LayerKind::conv2d ? static_cast<int>(step.scale.size()) : step.in_cs / 2;
-  if (channels < V::L) return false;
-  // The modes of int8_simd.cpp's run_step, chosen the same way.
-  if (sink.q && sink.f)
-    steps_to<V, VNNI, kQuantized | kFloat>(step, in, sink);
-  else if (sink.q && step.layer->activation == Activation::relu && sink.q_low <= 0.0f)
-    steps_to<V, VNNI, kQuantized | kReluCodes>(step, in, sink);
-  else if (sink.q)
-    steps_to<V, VNNI, kQuantized>(step, in, sink);
-  else
-    steps_to<V, VNNI, kFloat>(step, in, sink);
+  if (!takes_step<V>(step)) return false;
+  with_finisher<V>(step, sink, [&](const auto& fin) {
+    if (step.layer->kind == LayerKind::conv2d) return conv2d_step<V, VNNI>(step, in, fin);
+    depthwise_step<V, VNNI>(step, in, fin);
+  });
   return true;
 }
 

@@ -4,6 +4,10 @@
 #if defined(__x86_64__) && !defined(__EMSCRIPTEN__)
 #include <cpuid.h>
 #endif
+#if defined(__x86_64__) && !defined(__EMSCRIPTEN__) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace cortexlens {
 
@@ -99,6 +103,25 @@ bool has_vnni(Isa isa) {
 #endif
   (void)isa;
   return false;
+}
+
+bool has_amx_int8() {
+#if defined(__x86_64__) && !defined(__EMSCRIPTEN__) && defined(__linux__)
+  static const bool granted = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (!cpu_has_avx512() || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+    const bool tile = (edx >> 24) & 1u, int8 = (edx >> 25) & 1u;
+    if (!tile || !int8) return false;
+    // Linux keeps the 8 KB tile state off until a process asks (ARCH_REQ_XCOMP_PERM for XTILEDATA, feature 18);
+    // without the grant the first tile instruction faults. A refusal (an old kernel, a too small signal stack)
+    // leaves the VNNI kernels in charge.
+    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+  }();
+  return granted;
+#else
+  return false;
+#endif
 }
 
 }  // namespace cortexlens
