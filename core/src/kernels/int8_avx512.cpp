@@ -157,43 +157,34 @@ void gather_windows(const std::uint8_t* window, std::ptrdiff_t in_row, int pixel
   _tile_zero(1);
   _tile_zero(2);
   _tile_zero(3);
+// One chunk: inputs into tile A, then each block's weights into tiles B0 and B1 in turn, multiplied into its sums.
+// A macro, not a function: the tile numbers are spelled into the instructions, so they must be literal.
+#define CORTEXLENS_AMX_CHUNK(A, B0, B1)                \
+  do {                                                 \
+    _tile_loadd(A, a, a_stride);                       \
+    _tile_loadd(B0, b, kTileBytes);                    \
+    _tile_dpbusd(0, A, B0);                            \
+    if (blocks > 1) {                                  \
+      _tile_loadd(B1, b + block_size, kTileBytes);     \
+      _tile_dpbusd(1, A, B1);                          \
+    }                                                  \
+    if (blocks > 2) {                                  \
+      _tile_loadd(B0, b + 2 * block_size, kTileBytes); \
+      _tile_dpbusd(2, A, B0);                          \
+    }                                                  \
+    if (blocks > 3) {                                  \
+      _tile_loadd(B1, b + 3 * block_size, kTileBytes); \
+      _tile_dpbusd(3, A, B1);                          \
+    }                                                  \
+  } while (false)
   for (int chunk = 0; chunk < chunks; ++chunk, a += kTileBytes) {
     const std::int8_t* b = weights + static_cast<std::size_t>(chunk) * kRows * kTileBytes;
-    // Tile numbers are part of the instruction, hence the spelled-out cases.
-    if (chunk % 2 == 0) {
-      _tile_loadd(4, a, a_stride);
-      _tile_loadd(6, b, kTileBytes);
-      _tile_dpbusd(0, 4, 6);
-      if (blocks > 1) {
-        _tile_loadd(7, b + block_size, kTileBytes);
-        _tile_dpbusd(1, 4, 7);
-      }
-      if (blocks > 2) {
-        _tile_loadd(6, b + 2 * block_size, kTileBytes);
-        _tile_dpbusd(2, 4, 6);
-      }
-      if (blocks > 3) {
-        _tile_loadd(7, b + 3 * block_size, kTileBytes);
-        _tile_dpbusd(3, 4, 7);
-      }
-    } else {
-      _tile_loadd(5, a, a_stride);
-      _tile_loadd(7, b, kTileBytes);
-      _tile_dpbusd(0, 5, 7);
-      if (blocks > 1) {
-        _tile_loadd(6, b + block_size, kTileBytes);
-        _tile_dpbusd(1, 5, 6);
-      }
-      if (blocks > 2) {
-        _tile_loadd(7, b + 2 * block_size, kTileBytes);
-        _tile_dpbusd(2, 5, 7);
-      }
-      if (blocks > 3) {
-        _tile_loadd(6, b + 3 * block_size, kTileBytes);
-        _tile_dpbusd(3, 5, 6);
-      }
-    }
+    if (chunk % 2 == 0)
+      CORTEXLENS_AMX_CHUNK(4, 6, 7);
+    else
+      CORTEXLENS_AMX_CHUNK(5, 7, 6);
   }
+#undef CORTEXLENS_AMX_CHUNK
   _tile_stored(0, sums[0], kChannels * 4);
   if (blocks > 1) _tile_stored(1, sums[1], kChannels * 4);
   if (blocks > 2) _tile_stored(2, sums[2], kChannels * 4);
