@@ -136,15 +136,15 @@ const std::uint8_t* input_bytes(const Int8ForwardPlan::Buffer& in, bool shift) {
 // to a row of `out` of `row_bytes`; the bytes past kh * run stay as they are (zero weights meet them).
 void gather_windows(const std::uint8_t* window, std::ptrdiff_t in_row, int pixel_bytes, int kh, int run, int pixels,
                     std::uint8_t* out, int row_bytes) {
+  const int whole = run / kTileBytes * kTileBytes;  // then one partial piece of run - whole bytes, if any
+  const __mmask64 last = (__mmask64{1} << (run - whole)) - 1;
   for (int p = 0; p < pixels; ++p) {
     std::uint8_t* dst = out + static_cast<std::ptrdiff_t>(p) * row_bytes;
     const std::uint8_t* src = window + static_cast<std::ptrdiff_t>(p) * pixel_bytes;
-    for (int ky = 0; ky < kh; ++ky, dst += run, src += in_row)
-      for (int k = 0; k < run; k += kTileBytes) {
-        const int n = std::min(kTileBytes, run - k);
-        const __mmask64 m = n == kTileBytes ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
-        _mm512_mask_storeu_epi8(dst + k, m, _mm512_maskz_loadu_epi8(m, src + k));
-      }
+    for (int ky = 0; ky < kh; ++ky, dst += run, src += in_row) {
+      for (int k = 0; k < whole; k += kTileBytes) _mm512_storeu_si512(dst + k, _mm512_loadu_si512(src + k));
+      if (last) _mm512_mask_storeu_epi8(dst + whole, last, _mm512_maskz_loadu_epi8(last, src + whole));
+    }
   }
 }
 
