@@ -91,7 +91,8 @@ struct Avx512 {
   }
 };
 
-#if defined(__AMX_TILE__) && defined(__AMX_INT8__)
+// GCC names the instruction sets' macros __AMX_TILE__ and __AMX_INT8__, clang __AMXTILE__ and __AMXINT8__.
+#if (defined(__AMX_TILE__) || defined(__AMXTILE__)) && (defined(__AMX_INT8__) || defined(__AMXINT8__))
 #define CORTEXLENS_AMX_KERNEL 1
 
 // conv2d on AMX tiles: TDPBUSD multiplies a tile of 16 rows x 64 unsigned bytes by one of 16 rows x 16 x 4 signed
