@@ -46,7 +46,7 @@ std::vector<Variant> variants() {
   for (Isa isa : supported_isas()) {
     v.push_back({isa, false, false});
     if (has_vnni(isa)) v.push_back({isa, true, false});
-    if (isa == Isa::avx512 && has_amx_int8()) v.push_back({isa, true, true});
+    if (isa == Isa::avx512 && has_amx_int8() && int8_amx_kernel_built()) v.push_back({isa, true, true});
   }
   return v;
 }

@@ -96,13 +96,13 @@ struct Avx512 {
 #define CORTEXLENS_AMX_KERNEL 1
 
 // conv2d on AMX tiles: TDPBUSD multiplies a tile of 16 rows x 64 unsigned bytes by one of 16 rows x 16 x 4 signed
-// bytes into 16 x 16 int32 sums, 16,384 multiply-adds in ~16 cycles where vpdpwssd does 32 a cycle. A tile's rows
-// are 16 output pixels of one output row, each its window (Step::quad_weights gives the order). A 1x1 window lies
-// in the input itself, one stride apart from the next pixel's, so the tile loads straight from the input; larger
-// windows are first gathered, 16 pixels at a time, into a small buffer. The input codes become bytes once per step
-// (signed ones shifted by 128, which quad_correction takes back), windows are read in whole tiles of 64 bytes (past
-// their end the weights are zero), and the sums are exact, so the results are the bits of the other paths.
-// Tiles 0-3: sums of up to 4 blocks of 16 channels; 4, 5: inputs; 6, 7: weights. The inputs and the weights
+// bytes into 16 x 16 int32 sums, 16,384 multiply-adds in ~17 cycles, where two vpdpwssd a cycle do 64. A tile's
+// rows are 16 output pixels of one output row, each its window (Step::quad_weights gives the order). A window of
+// one row (kh = 1) lies in the input itself, one stride apart from the next pixel's, so the tile loads straight
+// from the input; taller windows are first gathered, 16 pixels at a time, into a small buffer. The input codes become
+// bytes once per step (signed ones shifted by 128, which quad_correction takes back), windows are read in whole tiles
+// of 64 bytes (past their end the weights are zero), and the sums are exact, so the results are the bits of the other
+// paths. Tiles 0-3: sums of up to 4 blocks of 16 channels; 4, 5: inputs; 6, 7: weights. The inputs and the weights
 // alternate between their two tiles, so that a load need not wait for the product reading the tile before.
 namespace amx {
 
