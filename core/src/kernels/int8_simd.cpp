@@ -799,6 +799,10 @@ std::string int8_engine_description(Isa isa) {
   return text;
 }
 
+#if !defined(CORTEXLENS_WIDE_INT8)
+bool int8_amx_kernel_built() { return false; }  // int8_avx512.cpp, which has it, is built only natively on x86-64
+#endif
+
 void set_int8_amx_allowed(bool allowed) { amx_allowed().store(allowed, std::memory_order_relaxed); }
 bool int8_amx_allowed() { return amx_allowed().load(std::memory_order_relaxed); }
 
