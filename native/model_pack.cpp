@@ -80,6 +80,15 @@ std::string model_source_text(const std::string& path) {
          (shared ? "shared_compact_models/from_ensemble_model/" : "compact_models/") + file;
 }
 
+namespace {
+// The first pass of quantize_calibrated: per-channel histograms of the float model, tail-only when the percentile
+// lies in the tail (quantize_calibrated checks, and bins in full again if the tail missed it).
+CalibrationHistograms channel_calibration(double percentile) {
+  const double channel_percentile = percentile > 0.0 ? percentile : kDefaultCalibrationPercentile;
+  return {/*per_layer=*/false, /*per_channel=*/true, /*reference_binning=*/false, tail_only_suits(channel_percentile)};
+}
+}  // namespace
+
 Result<ConvertedModel> convert_model(const Model& float_model, const ConvertOptions& options,
                                      const std::vector<Tensor>& calibration) {
   ConvertedModel converted;
@@ -91,7 +100,7 @@ Result<ConvertedModel> convert_model(const Model& float_model, const ConvertOpti
     if (calibration.empty())
       return Status::error("int8 conversion of '" + float_model.name +
                            "' needs calibration images (the published data folder, --data DIR)");
-    ActivationCalibrator calibrator(float_model, {/*per_layer=*/false, /*per_channel=*/true});
+    ActivationCalibrator calibrator(float_model, channel_calibration(options.percentile));
     for (const Tensor& input : calibration) CL_RETURN_IF_ERROR(calibrator.add(input));
     auto quantized = quantize_calibrated(float_model, calibrator, calibration, options.percentile);
     if (!quantized) return quantized.status();
@@ -339,7 +348,7 @@ Result<PackedModel> pack_model(const Model& float_model, const std::string& sour
   if (!float_file) return float_file.status();
   packed.float32 = std::move(float_file).value();
   // One float pass over the reference images both calibrates int8 and gives the response distribution.
-  ActivationCalibrator calibrator(float_model, {/*per_layer=*/false, /*per_channel=*/true});
+  ActivationCalibrator calibrator(float_model, channel_calibration(percentile));
   for (const Tensor& input : reference.inputs) CL_RETURN_IF_ERROR(calibrator.add(input));
   options.precision = Precision::int8;
   auto quantized = quantize_calibrated(float_model, calibrator, reference.inputs, percentile);

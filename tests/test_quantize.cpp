@@ -11,6 +11,7 @@
 
 #include "cortexlens/forward.hpp"
 #include "cortexlens/int8_forward_plan.hpp"
+#include "cortexlens/isa.hpp"
 #include "cortexlens/model_file.hpp"
 #include "cortexlens/quantize.hpp"
 #include "engine/int8_forward_plan_internals.hpp"
@@ -588,6 +589,156 @@ TEST_CASE("quantize_calibrated: equalized channels make int8 closer to float tha
   // weight rounding and the image's own quantization.
   CHECK(equalized_error < 0.7 * plain_error);
   CHECK(equalized_error < 0.1);
+}
+
+// --- tail-only calibration (the pack's two passes): the same answers for a fraction of the binning ---
+
+namespace {
+
+// Restores the ISA the kernels used before a test forced others.
+struct IsaRestorer {
+  Isa saved = active_isa();
+  ~IsaRestorer() { (void)set_isa(saved); }
+};
+
+// Images of the chain's input with exact zeros, negative zeros, subnormals and rare huge values among the pixels.
+std::vector<Tensor> awkward_images(std::mt19937& rng, Shape3 shape, int count) {
+  std::vector<Tensor> images = random_images(rng, shape, count);
+  std::uniform_int_distribution<int> kind(0, 40);
+  for (auto& image : images)
+    for (auto& v : image.data) {
+      const int k = kind(rng);
+      if (k == 0) v = 0.0f;
+      if (k == 1) v = -0.0f;
+      if (k == 2) v = std::numeric_limits<float>::denorm_min() * 5.0f;
+      if (k == 3 && kind(rng) == 0) v = 4.0e4f;
+    }
+  return images;
+}
+
+}  // namespace
+
+TEST_CASE("select_tail kernels equal their portable twin on every path", "[int8][calibration]") {
+  IsaRestorer restore;
+  std::mt19937 rng(91);
+  std::uniform_real_distribution<float> value(-3.0f, 3.0f);
+  std::uniform_int_distribution<int> kind(0, 11);
+  std::uniform_int_distribution<std::uint32_t> threshold(1u, 0x7f800001u);
+  for (Isa isa : supported_isas()) {
+    REQUIRE(set_isa(isa));
+    for (std::size_t n : {0u, 1u, 7u, 8u, 9u, 15u, 16u, 17u, 31u, 33u, 64u, 100u, 257u}) {
+      std::vector<float> values(n);
+      std::vector<std::uint32_t> thresholds(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        const int k = kind(rng);
+        values[i] = k == 0   ? 0.0f
+                    : k == 1 ? -0.0f
+                    : k == 2 ? std::numeric_limits<float>::quiet_NaN()
+                    : k == 3 ? -std::numeric_limits<float>::infinity()
+                    : k == 4 ? std::numeric_limits<float>::denorm_min() * 3.0f
+                             : value(rng);
+        std::uint32_t bits;
+        std::memcpy(&bits, &values[i], 4);
+        // Some thresholds equal the magnitude itself: "at least" must select those.
+        thresholds[i] = kind(rng) < 3 ? std::max(bits & 0x7fffffffu, 1u) : threshold(rng);
+      }
+      std::vector<std::uint32_t> fast(n + 1, 0xdeadu), twin(n + 1, 0xdeadu);
+      std::uint32_t fast_max = 5, twin_max = 5;
+      const std::size_t fast_count = select_tail(values.data(), thresholds.data(), n, fast.data(), fast_max);
+      const std::size_t twin_count = select_tail_portable(values.data(), thresholds.data(), n, twin.data(), twin_max);
+      INFO(isa_name(isa) << ", n = " << n);
+      REQUIRE(fast_count == twin_count);
+      CHECK(std::vector<std::uint32_t>(fast.begin(), fast.begin() + static_cast<std::ptrdiff_t>(fast_count)) ==
+            std::vector<std::uint32_t>(twin.begin(), twin.begin() + static_cast<std::ptrdiff_t>(twin_count)));
+      CHECK(fast_max == twin_max);
+    }
+  }
+}
+
+TEST_CASE("tail-only calibration answers high percentiles exactly as the full histograms do", "[int8][calibration]") {
+  IsaRestorer restore;
+  std::mt19937 rng(92);
+  const Model model = skewed_chain(rng);
+  const auto images = awkward_images(rng, model.input, 24);
+  for (Isa isa : supported_isas()) {
+    REQUIRE(set_isa(isa));
+    for (const bool per_layer : {true, false}) {
+      INFO(isa_name(isa) << (per_layer ? ", per layer" : ", per channel"));
+      ActivationCalibrator twin(model, {per_layer, !per_layer, /*reference_binning=*/true});
+      ActivationCalibrator tail(model, {per_layer, !per_layer, false, /*tail_only=*/true});
+      for (const auto& x : images) {
+        REQUIRE(twin.add(x));
+        REQUIRE(tail.add(x));
+      }
+      for (const double p : {99.9, 99.95, 99.99, 100.0}) {
+        INFO("percentile " << p);
+        REQUIRE(tail.exact_at(p));
+        REQUIRE(tail.channels_exact_at(p));
+        CHECK(tail.input_ranges(p) == twin.input_ranges(p));
+        CHECK(tail.input_channel_ranges(p) == twin.input_channel_ranges(p));
+      }
+      // Down to where the tails end: the lowest exact percentiles fall in the threshold bins themselves.
+      int exact = 0;
+      for (double p = 95.0; p < 100.0; p += 0.02) {
+        INFO("percentile " << p);
+        if (tail.exact_at(p) && tail.channels_exact_at(p)) {
+          ++exact;
+          CHECK(tail.input_ranges(p) == twin.input_ranges(p));
+          CHECK(tail.input_channel_ranges(p) == twin.input_channel_ranges(p));
+        }
+      }
+      CHECK(exact > 5);
+      CHECK(exact < 250);
+      CHECK(tail.outputs() == twin.outputs());
+      // The median lies far below every tail, and min-MSE needs every bin: both are known not to be exact.
+      if (per_layer) {
+        CHECK(!tail.exact_at(50.0));
+        CHECK(!tail.exact_at(0.0));
+      } else {
+        CHECK(!tail.channels_exact_at(50.0));
+      }
+    }
+  }
+}
+
+TEST_CASE("a tail that missed the percentile is caught, and quantize_calibrated bins in full again",
+          "[int8][calibration]") {
+  std::mt19937 rng(93);
+  const Model model = skewed_chain(rng);
+  // Three bright images set every threshold; 300 dim ones never reach them, so at the end the counted tails hold
+  // ~0.02% of the values and the 99.9th percentile lies below them.
+  auto images = random_images(rng, model.input, 303);
+  for (int bright = 0; bright < 3; ++bright)
+    for (auto& v : images[static_cast<std::size_t>(bright)].data) v *= 40.0f;
+  for (std::size_t i = 3; i < images.size(); ++i)
+    for (auto& v : images[i].data) v *= 0.05f;
+  ActivationCalibrator tail(model, {false, true, false, /*tail_only=*/true});
+  ActivationCalibrator full(model, {false, true, false, false});
+  for (const auto& x : images) {
+    REQUIRE(tail.add(x));
+    REQUIRE(full.add(x));
+  }
+  CHECK(!tail.channels_exact_at(99.9));
+  CHECK(tail.input_channel_ranges(99.9) != full.input_channel_ranges(99.9));
+  // The recipe with full histograms throughout, written out.
+  Model expected = model;
+  REQUIRE(equalize_channel_ranges(expected, full.input_channel_ranges(99.9)));
+  ActivationCalibrator layer_full(expected, {true, false, false, false});
+  for (const auto& x : images) REQUIRE(layer_full.add(x));
+  REQUIRE(quantize_model(expected, layer_full.input_ranges(99.9)));
+  // Both passes inside quantize_calibrated miss the tail here: the one it is given and the one it runs.
+  for (const ActivationCalibrator* first_pass : {&tail, &full}) {
+    auto quantized = quantize_calibrated(model, *first_pass, images, 99.9);
+    REQUIRE(quantized);
+    for (std::size_t l = 0; l < model.layers.size(); ++l) {
+      INFO((first_pass == &tail ? "tail-only" : "full") << " first pass, layer " << l);
+      const Int8Weights& a = *quantized.value().layers[l].int8;
+      const Int8Weights& b = *expected.layers[l].int8;
+      CHECK(a.input_scale == b.input_scale);
+      CHECK(a.weights == b.weights);
+      CHECK(a.weight_scales == b.weight_scales);
+    }
+  }
 }
 
 // --- Int8ForwardPlan: the fused pass equals forward_int8 with the reference kernels bit for bit ---

@@ -66,7 +66,16 @@ struct CalibrationHistograms {
   bool per_channel = true;  // input_channel_ranges
   // Bin with the plain per-value loop, the scalar twin the tests hold the fast one against (same counts).
   bool reference_binning = false;
+  // Keep exact counts only for the largest values: after every image each histogram (per layer, per channel)
+  // stops counting bin by bin below the bin where the top 1/64 of the values seen so far begins, and only counts
+  // how many values fell there. A high percentile (>= 99.9, the default 99.99) is then answered exactly as from
+  // the full histogram, for a fraction of the binning cost (most values are compared, not binned); exact_at() says
+  // whether a query was. Low percentiles and min-MSE need the full histograms (tail_only off).
+  bool tail_only = false;
 };
+// Whether a tail-only calibrator can be expected to answer this percentile exactly: the top 1/64 holds the top 0.1%
+// with a wide margin (the tail's share shrinks only when later images are dimmer than the first ones).
+inline bool tail_only_suits(double percentile) { return percentile >= 99.9; }
 
 class ActivationCalibrator {
  public:
@@ -84,6 +93,12 @@ class ActivationCalibrator {
   // Per layer, per channel of the layer's input, the given percentile of |x| (from coarser histograms: 32 bins
   // per octave, 2% steps, which is plenty to equalize channels). A channel that only saw zeros gets 0.
   std::vector<std::vector<float>> input_channel_ranges(double percentile) const;
+  // Whether input_ranges(percentile) (percentile <= 0: input_ranges_min_mse()), and input_channel_ranges of
+  // channel_percentile, answer exactly as the full histograms would. Always true without tail_only; with it, true
+  // when every histogram's counted tail holds the percentile. A calibrator that answers false must be run again
+  // without tail_only (quantize_calibrated does).
+  bool exact_at(double percentile) const;
+  bool channels_exact_at(double channel_percentile) const;
   // (images, outputs) the float model's outputs on every input added, in order: calibration images are usually
   // also the reference set whose responses a caller wants.
   const std::vector<std::vector<float>>& outputs() const { return outputs_; }
@@ -93,6 +108,17 @@ class ActivationCalibrator {
   void record(std::size_t l, const ForwardRunner::LayerOutput& view);
   void record_reference(std::size_t l, const ForwardRunner::LayerOutput& view);
   void add_layer_counts(std::size_t l, std::uint64_t zeros, std::uint32_t max_bits);
+  // tail_only: the values at or above each histogram's threshold are binned, the others only counted.
+  void record_tail(std::size_t l, const ForwardRunner::LayerOutput& view);
+  // tail_only, after each image: each threshold rises to where the top 1/64 of the values counted so far begins.
+  void raise_tail_thresholds();
+  // Where a percentile query starts: the first bin it reads, and how many values lie below that bin.
+  struct Search {
+    int first_bin;
+    double below;
+  };
+  Search layer_search(std::size_t l) const;
+  Search channel_search(std::size_t l, std::size_t c, int last) const;
 
   const Model* model_;
   CalibrationHistograms kept_;
@@ -104,6 +130,15 @@ class ActivationCalibrator {
   std::vector<std::vector<std::uint32_t>> channel_histograms_;  // (layers, channels * coarse bins + slots), zeros
                                                                 // in each channel's bin 0
   std::vector<std::uint32_t> row_bins_;                         // record()'s bin of each value of one map row
+  // Layer l's input values recorded (all images), and per channel.
+  std::vector<std::uint64_t> values_, channel_values_;
+  // tail_only: per layer, whether its histograms are tail-only (not for a dense layer's per-channel histograms,
+  // which read a flattened map: those count everything), the first fine bin counted one by one, each channel's
+  // first coarse bin counted and highest coarse bin seen (-1: none).
+  std::vector<bool> tail_;
+  std::vector<int> fine_threshold_;
+  std::vector<std::vector<int>> coarse_threshold_, coarse_last_;
+  std::vector<std::uint32_t> row_thresholds_, hits_;  // record_tail's scratch
   std::size_t images_ = 0;
   std::vector<std::vector<float>> outputs_;
 };

@@ -55,4 +55,23 @@ void conv2d(const F32Geometry& g, const float* weights, const float* bias) { con
 void depthwise(const F32Geometry& g, const float* weights, const float* bias) { depthwise_wide<V>(g, weights, bias); }
 void dense(const F32Dense& d) { dense_wide<V>(d); }
 
+// 16 values per compare; the rare selected ones are written one by one from the mask.
+std::size_t select_tail(const float* values, const std::uint32_t* thresholds, std::size_t n, std::uint32_t* hits,
+                        std::uint32_t& max_bits) {
+  const __m512i magnitude = _mm512_set1_epi32(0x7fffffff), infinity = _mm512_set1_epi32(0x7f800000);
+  __m512i largest = _mm512_setzero_si512();
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __mmask16 live = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __m512i bits = _mm512_and_si512(_mm512_maskz_loadu_epi32(live, values + i), magnitude);
+    const __m512i threshold = _mm512_maskz_loadu_epi32(live, thresholds + i);
+    largest = _mm512_mask_max_epu32(largest, _mm512_cmple_epu32_mask(bits, infinity), largest, bits);
+    for (unsigned hit = _mm512_mask_cmpge_epu32_mask(live, bits, threshold); hit != 0; hit &= hit - 1)
+      hits[count++] = static_cast<std::uint32_t>(i) + static_cast<std::uint32_t>(__builtin_ctz(hit));
+  }
+  const std::uint32_t seen = _mm512_reduce_max_epu32(largest);
+  if (seen > max_bits) max_bits = seen;
+  return count;
+}
+
 }  // namespace cortexlens::f32_avx512

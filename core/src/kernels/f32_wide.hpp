@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "cortexlens/isa.hpp"
 
@@ -57,16 +58,24 @@ struct F32Dense {
 inline int conv_block(Isa isa) { return isa == Isa::avx512 ? 64 : 16; }
 inline int vector_floats(Isa isa) { return isa == Isa::avx512 ? 16 : isa == Isa::avx2 ? 8 : 4; }
 
+// Calibration's tail selection (ActivationCalibrator, tail mode): the indices i < n whose magnitude |values[i]| (its
+// bits, sign cleared) is at least thresholds[i] (every threshold >= 1, so exact zeros are never selected), written
+// to hits (room for n) in increasing order; returns how many. Raises max_bits to the largest magnitude seen that is
+// not a NaN. The portable twin is select_tail_portable (core/src/model/quantize.cpp).
 #if CORTEXLENS_HAVE_WIDE_F32
 namespace f32_avx2 {
 void conv2d(const F32Geometry& g, const float* weights, const float* bias);
 void depthwise(const F32Geometry& g, const float* weights, const float* bias);
 void dense(const F32Dense& d);
+std::size_t select_tail(const float* values, const std::uint32_t* thresholds, std::size_t n, std::uint32_t* hits,
+                        std::uint32_t& max_bits);
 }  // namespace f32_avx2
 namespace f32_avx512 {
 void conv2d(const F32Geometry& g, const float* weights, const float* bias);
 void depthwise(const F32Geometry& g, const float* weights, const float* bias);
 void dense(const F32Dense& d);
+std::size_t select_tail(const float* values, const std::uint32_t* thresholds, std::size_t n, std::uint32_t* hits,
+                        std::uint32_t& max_bits);
 }  // namespace f32_avx512
 #endif
 

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include "cortexlens/isa.hpp"
+#include "kernels/f32_wide.hpp"
 #include "kernels/int8_arithmetic.hpp"
 #include "model/quantize_internals.hpp"
 
@@ -200,10 +202,22 @@ ActivationCalibrator::ActivationCalibrator(const Model& model, CalibrationHistog
       histograms_(model.layers.size(), std::vector<std::uint64_t>(kept.per_layer ? kBins + kZeroSlots : 0, 0)),
       zeros_(model.layers.size(), 0),
       max_abs_(model.layers.size(), 0.0f),
-      channel_histograms_(model.layers.size()) {
-  if (!kept.per_channel) return;
-  for (std::size_t l = 0; l < model.layers.size(); ++l)
-    channel_histograms_[l].assign(static_cast<std::size_t>(model.layers[l].in.c) * kCoarseBins + kZeroSlots, 0);
+      channel_histograms_(model.layers.size()),
+      values_(model.layers.size(), 0),
+      tail_(model.layers.size(), false),
+      fine_threshold_(model.layers.size(), 1),
+      coarse_threshold_(model.layers.size()),
+      coarse_last_(model.layers.size()) {
+  for (std::size_t l = 0; l < model.layers.size(); ++l) {
+    const std::size_t channels = static_cast<std::size_t>(model.layers[l].in.c);
+    if (kept.per_channel) channel_histograms_[l].assign(channels * kCoarseBins + kZeroSlots, 0);
+    // A dense layer's channels are flat indices of the map it reads; its input is small, so it is binned whole.
+    tail_[l] = kept.tail_only && !kept.reference_binning && model.layers[l].kind != LayerKind::dense;
+    if (tail_[l] && kept.per_channel) {
+      coarse_threshold_[l].assign(channels, 1);
+      coarse_last_[l].assign(channels, -1);
+    }
+  }
 }
 
 Status ActivationCalibrator::add(const Tensor& input) {
@@ -213,6 +227,7 @@ Status ActivationCalibrator::add(const Tensor& input) {
   record(0, {input.data.data(), s, static_cast<std::ptrdiff_t>(s.w) * s.c, s.c});
   for (std::size_t l = 1; l < model_->layers.size(); ++l) record(l, runner_->layer_output(l - 1));
   ++images_;
+  if (kept_.tail_only) raise_tail_thresholds();
   outputs_.push_back(std::move(outputs).value());
   return Status::ok();
 }
@@ -292,7 +307,10 @@ void ActivationCalibrator::add_layer_counts(std::size_t l, std::uint64_t zeros, 
 // The per-channel increments run channel by channel, so the channel's row of counts (10 KB) stays in the
 // first-level cache. The order changes nothing: histograms count, and the maximum is the maximum.
 void ActivationCalibrator::record(std::size_t l, const ForwardRunner::LayerOutput& view) {
+  values_[l] += static_cast<std::uint64_t>(view.shape.h) * static_cast<std::uint64_t>(view.shape.w) *
+                static_cast<std::uint64_t>(view.shape.c);
   if (kept_.reference_binning) return record_reference(l, view);
+  if (tail_[l]) return record_tail(l, view);
   const std::size_t channels = static_cast<std::size_t>(model_->layers[l].in.c);
   const std::size_t view_channels = static_cast<std::size_t>(view.shape.c);
   const std::size_t width = static_cast<std::size_t>(view.shape.w);
@@ -393,24 +411,162 @@ void ActivationCalibrator::record_reference(std::size_t l, const ForwardRunner::
         ++channel_bins[(flat % channels) * kCoarseBins + coarse_bin_of_bits(magnitude_bits(pixel(y, x) + c))];
 }
 
+namespace {
+constexpr double kTailFraction = 1.0 / 64.0;
+// A threshold rises only once its tail holds this many values: a tail of a few values, set by the first image's
+// sample, could end up holding less than the percentile needs.
+constexpr double kMinTailValues = 16.0;
+// The smallest magnitude (bits) in fine bin b >= 1, and in coarse bin b >= 1.
+std::uint32_t fine_bin_start_bits(int b) { return static_cast<std::uint32_t>(b + ((127 + kMinExponent) << 8)) << 15; }
+std::uint32_t coarse_bin_start_bits(int b) { return static_cast<std::uint32_t>(b + ((127 + kMinExponent) << 5)) << 18; }
+}  // namespace
+
+std::size_t select_tail_portable(const float* values, const std::uint32_t* thresholds, std::size_t n,
+                                 std::uint32_t* hits, std::uint32_t& max_bits) {
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t bits = magnitude_bits(values + i);
+    hits[count] = static_cast<std::uint32_t>(i);
+    count += bits >= thresholds[i] ? 1 : 0;
+    if (bits <= 0x7f800000u && bits > max_bits) max_bits = bits;  // a NaN is no maximum
+  }
+  return count;
+}
+
+std::size_t select_tail(const float* values, const std::uint32_t* thresholds, std::size_t n, std::uint32_t* hits,
+                        std::uint32_t& max_bits) {
+#if CORTEXLENS_HAVE_WIDE_F32
+  switch (active_isa()) {
+    case Isa::avx512:
+      return f32_avx512::select_tail(values, thresholds, n, hits, max_bits);
+    case Isa::avx2:
+      return f32_avx2::select_tail(values, thresholds, n, hits, max_bits);
+    default:
+      break;
+  }
+#endif
+  return select_tail_portable(values, thresholds, n, hits, max_bits);
+}
+
+// Below its threshold a histogram only counts (values_ minus what it binned), so most values cost a compare: the
+// thresholds sit where the top 1/64 begins, and ~1.6% of the values are binned one by one.
+void ActivationCalibrator::record_tail(std::size_t l, const ForwardRunner::LayerOutput& view) {
+  const std::size_t channels = static_cast<std::size_t>(model_->layers[l].in.c);
+  const std::size_t view_channels = static_cast<std::size_t>(view.shape.c);
+  const std::size_t width = static_cast<std::size_t>(view.shape.w);
+  // A row's values are one run when its pixels are packed, else one run per pixel.
+  const bool packed_row = view.channel_stride == static_cast<std::ptrdiff_t>(view_channels);
+  const std::size_t run = packed_row ? width * view_channels : view_channels;
+  const std::size_t runs_per_row = packed_row ? 1 : width;
+  row_thresholds_.resize(run);
+  hits_.resize(run);
+  auto run_start = [&](int y, std::size_t r) {
+    return view.data + y * view.row_stride + static_cast<std::ptrdiff_t>(r) * view.channel_stride;
+  };
+  if (kept_.per_layer) {
+    std::fill(row_thresholds_.begin(), row_thresholds_.end(), fine_bin_start_bits(fine_threshold_[l]));
+    std::uint64_t* bins = histograms_[l].data();
+    std::uint32_t max_bits = 0;
+    for (int y = 0; y < view.shape.h; ++y)
+      for (std::size_t r = 0; r < runs_per_row; ++r) {
+        const float* values = run_start(y, r);
+        const std::size_t count = select_tail(values, row_thresholds_.data(), run, hits_.data(), max_bits);
+        for (std::size_t k = 0; k < count; ++k) ++bins[fine_bin_of_bits(magnitude_bits(values + hits_[k]))];
+      }
+    add_layer_counts(l, 0, max_bits);
+  }
+  if (!kept_.per_channel) return;
+  for (std::size_t i = 0; i < run; ++i) row_thresholds_[i] = coarse_bin_start_bits(coarse_threshold_[l][i % channels]);
+  std::uint32_t* channel_bins = channel_histograms_[l].data();
+  int* last = coarse_last_[l].data();
+  std::uint32_t ignored_max = 0;
+  for (int y = 0; y < view.shape.h; ++y)
+    for (std::size_t r = 0; r < runs_per_row; ++r) {
+      const float* values = run_start(y, r);
+      const std::size_t count = select_tail(values, row_thresholds_.data(), run, hits_.data(), ignored_max);
+      for (std::size_t k = 0; k < count; ++k) {
+        const std::size_t c = hits_[k] % channels;
+        const int bin = coarse_bin_of_bits(magnitude_bits(values + hits_[k]));
+        ++channel_bins[c * kCoarseBins + static_cast<std::size_t>(bin)];
+        last[c] = std::max(last[c], bin);
+      }
+    }
+}
+
+// A threshold only rises: the bins below it stop counting one by one, and what they held cannot be recovered.
+void ActivationCalibrator::raise_tail_thresholds() {
+  for (std::size_t l = 0; l < tail_.size(); ++l) {
+    if (!tail_[l]) continue;
+    if (kept_.per_layer && max_abs_[l] > 0.0f) {
+      const double wanted = std::ceil(kTailFraction * static_cast<double>(values_[l]));
+      double seen = 0.0;
+      for (int b = bin_of(max_abs_[l]); wanted >= kMinTailValues && b > fine_threshold_[l]; --b) {
+        seen += static_cast<double>(histograms_[l][static_cast<std::size_t>(b)]);
+        if (seen >= wanted) {
+          fine_threshold_[l] = b;
+          break;
+        }
+      }
+    }
+    if (!kept_.per_channel) continue;
+    const std::size_t channels = coarse_threshold_[l].size();
+    const double wanted = std::ceil(kTailFraction * static_cast<double>(values_[l] / channels));
+    if (wanted < kMinTailValues) continue;
+    for (std::size_t c = 0; c < channels; ++c) {
+      const std::uint32_t* h = channel_histograms_[l].data() + c * kCoarseBins;
+      double seen = 0.0;
+      for (int b = coarse_last_[l][c]; b > coarse_threshold_[l][c]; --b) {
+        seen += static_cast<double>(h[b]);
+        if (seen >= wanted) {
+          coarse_threshold_[l][c] = b;
+          break;
+        }
+      }
+    }
+  }
+}
+
+// Where a percentile's search over layer l's fine bins starts, and the count of the values below that bin
+// (zeros included): bin 0 with the zeros for full histograms; tail_only, the threshold with everything not binned.
+ActivationCalibrator::Search ActivationCalibrator::layer_search(std::size_t l) const {
+  if (!tail_[l]) return {0, static_cast<double>(zeros_[l])};
+  std::uint64_t binned = 0;
+  for (int b = fine_threshold_[l]; b < kBins; ++b) binned += histograms_[l][static_cast<std::size_t>(b)];
+  return {fine_threshold_[l], static_cast<double>(values_[l] - binned)};
+}
+
+// The same for channel c of layer l's coarse bins, whose highest non-empty bin is `last`.
+ActivationCalibrator::Search ActivationCalibrator::channel_search(std::size_t l, std::size_t c, int last) const {
+  if (!tail_[l]) return {0, 0.0};
+  const std::uint32_t* h = channel_histograms_[l].data() + c * kCoarseBins;
+  std::uint64_t binned = 0;
+  for (int b = coarse_threshold_[l][c]; b <= last; ++b) binned += h[b];
+  return {coarse_threshold_[l][c], static_cast<double>(values_[l] / coarse_threshold_[l].size() - binned)};
+}
+
 std::vector<float> ActivationCalibrator::input_ranges(double percentile) const {
   std::vector<float> ranges(histograms_.size(), 1.0f);
   for (std::size_t l = 0; l < histograms_.size(); ++l) {
     if (max_abs_[l] == 0.0f) continue;  // only zeros, or not kept
-    std::uint64_t total = zeros_[l];
-    for (int b = 0; b < kBins; ++b) total += histograms_[l][static_cast<std::size_t>(b)];
     if (percentile >= 100.0) {
       ranges[l] = max_abs_[l];
       continue;
     }
-    const double wanted = percentile / 100.0 * static_cast<double>(total);
-    double seen = static_cast<double>(zeros_[l]);
+    // Every value recorded is in exactly one bin or among the zeros: values_ is the histogram's total.
+    const double wanted = percentile / 100.0 * static_cast<double>(values_[l]);
+    const Search search = layer_search(l);
+    double seen = search.below;
     float value = max_abs_[l];
-    for (int b = 0; b < kBins; ++b) {
-      seen += static_cast<double>(histograms_[l][static_cast<std::size_t>(b)]);
-      if (seen >= wanted) {
-        value = std::min(bin_upper_edge(b), max_abs_[l]);
-        break;
+    if (search.first_bin > 0 && seen >= wanted) {
+      // Below a tail's threshold only its lower neighbour can be named: exact when that is bin 0 (exact_at says).
+      value = std::min(bin_upper_edge(search.first_bin - 1), max_abs_[l]);
+    } else {
+      for (int b = search.first_bin; b < kBins; ++b) {
+        seen += static_cast<double>(histograms_[l][static_cast<std::size_t>(b)]);
+        if (seen >= wanted) {
+          value = std::min(bin_upper_edge(b), max_abs_[l]);
+          break;
+        }
       }
     }
     // When more than `percentile` of the values are zero the percentile is 0; fall back to the maximum.
@@ -419,27 +575,59 @@ std::vector<float> ActivationCalibrator::input_ranges(double percentile) const {
   return ranges;
 }
 
+bool ActivationCalibrator::exact_at(double percentile) const {
+  if (!kept_.per_layer) return true;
+  for (std::size_t l = 0; l < histograms_.size(); ++l) {
+    if (!tail_[l] || max_abs_[l] == 0.0f || percentile >= 100.0) continue;
+    if (percentile <= 0.0) return false;  // min-MSE weighs every bin
+    const Search search = layer_search(l);
+    if (search.first_bin > 1 && search.below >= percentile / 100.0 * static_cast<double>(values_[l])) return false;
+  }
+  return true;
+}
+
+bool ActivationCalibrator::channels_exact_at(double channel_percentile) const {
+  if (!kept_.per_channel) return true;
+  for (std::size_t l = 0; l < channel_histograms_.size(); ++l) {
+    if (!tail_[l]) continue;
+    const double total = static_cast<double>(values_[l] / coarse_threshold_[l].size());
+    for (std::size_t c = 0; c < coarse_threshold_[l].size(); ++c) {
+      const Search search = channel_search(l, c, coarse_last_[l][c]);
+      if (search.first_bin > 1 && search.below >= std::min(channel_percentile, 100.0) / 100.0 * total) return false;
+    }
+  }
+  return true;
+}
+
 std::vector<std::vector<float>> ActivationCalibrator::input_channel_ranges(double percentile) const {
   std::vector<std::vector<float>> ranges(channel_histograms_.size());
   for (std::size_t l = 0; l < channel_histograms_.size(); ++l) {
     const std::size_t channels = static_cast<std::size_t>(model_->layers[l].in.c);
     ranges[l].assign(channels, 0.0f);
     if (channel_histograms_[l].empty()) continue;  // not kept: as for no images
+    // Each channel's values are in exactly one of its bins (zeros in bin 0).
+    const double total = static_cast<double>(values_[l] / channels);
     for (std::size_t c = 0; c < channels; ++c) {
       const std::uint32_t* h = channel_histograms_[l].data() + c * kCoarseBins;
-      std::uint64_t total = 0;
       int last = -1;
-      for (int b = 0; b < kCoarseBins; ++b) {
-        total += h[b];
-        if (h[b] != 0) last = b;
+      if (tail_[l]) {
+        last = coarse_last_[l][c];
+      } else {
+        for (int b = 0; b < kCoarseBins; ++b)
+          if (h[b] != 0) last = b;
       }
       if (last <= 0) continue;  // nothing but zeros (and denormal dust) in this channel
-      const double wanted = std::min(percentile, 100.0) / 100.0 * static_cast<double>(total);
-      double seen = 0.0;
-      int b = 0;
-      for (; b < last; ++b) {
-        seen += static_cast<double>(h[b]);
-        if (seen >= wanted) break;
+      const double wanted = std::min(percentile, 100.0) / 100.0 * total;
+      const Search search = channel_search(l, c, last);
+      double seen = search.below;
+      int b = search.first_bin;
+      if (search.first_bin > 0 && seen >= wanted) {
+        b = search.first_bin - 1;  // exact when that is bin 0 (channels_exact_at says)
+      } else {
+        for (; b < last; ++b) {
+          seen += static_cast<double>(h[b]);
+          if (seen >= wanted) break;
+        }
       }
       // Zero-heavy channels (ReLU) can put the percentile in bin 0; their range is then that of the values seen.
       ranges[l][c] = coarse_bin_upper_edge(b == 0 ? last : b);
@@ -537,11 +725,27 @@ Result<Model> quantize_calibrated(const Model& float_model, const ActivationCali
   Model model = float_model;
   for (auto& layer : model.layers) layer.int8.reset();
   const double channel_percentile = percentile > 0.0 ? percentile : kDefaultCalibrationPercentile;
-  CL_RETURN_IF_ERROR(equalize_channel_ranges(model, float_calibration.input_channel_ranges(channel_percentile)));
-  ActivationCalibrator calibrator(model, {/*per_layer=*/true, /*per_channel=*/false});
-  for (const Tensor& image : images) CL_RETURN_IF_ERROR(calibrator.add(image));
-  CL_RETURN_IF_ERROR(quantize_model(
-      model, percentile > 0.0 ? calibrator.input_ranges(percentile) : calibrator.input_ranges_min_mse()));
+  std::vector<std::vector<float>> channel_ranges;
+  if (float_calibration.channels_exact_at(channel_percentile)) {
+    channel_ranges = float_calibration.input_channel_ranges(channel_percentile);
+  } else {
+    // A tail-only calibrator whose tail missed the percentile: the full histograms, once more.
+    ActivationCalibrator full(float_model, {/*per_layer=*/false, /*per_channel=*/true});
+    for (const Tensor& image : images) CL_RETURN_IF_ERROR(full.add(image));
+    channel_ranges = full.input_channel_ranges(channel_percentile);
+  }
+  CL_RETURN_IF_ERROR(equalize_channel_ranges(model, channel_ranges));
+  auto layer_ranges = [&](bool tail_only) -> Result<ActivationCalibrator> {
+    ActivationCalibrator calibrator(model, {/*per_layer=*/true, /*per_channel=*/false, false, tail_only});
+    for (const Tensor& image : images) CL_RETURN_IF_ERROR(calibrator.add(image));
+    return calibrator;
+  };
+  auto calibrator = layer_ranges(tail_only_suits(percentile));
+  if (!calibrator) return calibrator.status();
+  if (!calibrator.value().exact_at(percentile)) calibrator = layer_ranges(false);
+  if (!calibrator) return calibrator.status();
+  CL_RETURN_IF_ERROR(quantize_model(model, percentile > 0.0 ? calibrator.value().input_ranges(percentile)
+                                                            : calibrator.value().input_ranges_min_mse()));
   return model;
 }
 

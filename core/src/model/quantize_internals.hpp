@@ -23,4 +23,13 @@ Int8Weights quantize_layer_weights(const Layer& layer, float input_scale, bool u
 // Whether layer i of the model gets an unsigned input: it follows a ReLU layer.
 bool has_unsigned_input(const Model& model, std::size_t layer_index);
 
+// The calibrator's tail selection (tail_only): the indices i < n with |values[i]|'s bits (sign cleared) >=
+// thresholds[i] (each >= 1), into hits (room for n) in order, and how many; max_bits is raised to the largest
+// magnitude's bits that is not a NaN. select_tail runs the active ISA's kernel (f32_wide.hpp), select_tail_portable
+// is its plain twin.
+std::size_t select_tail(const float* values, const std::uint32_t* thresholds, std::size_t n, std::uint32_t* hits,
+                        std::uint32_t& max_bits);
+std::size_t select_tail_portable(const float* values, const std::uint32_t* thresholds, std::size_t n,
+                                 std::uint32_t* hits, std::uint32_t& max_bits);
+
 }  // namespace cortexlens
