@@ -688,7 +688,8 @@ Int8ForwardPlan::Step Int8ForwardPlan::prepare_step(const Layer& layer, int in_c
             }
       }
 #if defined(CORTEXLENS_WIDE_INT8)
-      prepare_quads(step, q, round_up(padded_c, kBlock));
+      // Only where the tiles can run: elsewhere nothing would read this second copy of the weights.
+      if (has_amx_int8() && int8_amx_kernel_built()) prepare_quads(step, q, round_up(padded_c, kBlock));
 #endif
       break;
     }
