@@ -130,11 +130,11 @@ class ActivationCalibrator {
   std::vector<std::vector<std::uint32_t>> channel_histograms_;  // (layers, channels * coarse bins + slots), zeros
                                                                 // in each channel's bin 0
   std::vector<std::uint32_t> row_bins_;                         // record()'s bin of each value of one map row
-  // Layer l's input values recorded (all images), and per channel.
-  std::vector<std::uint64_t> values_, channel_values_;
-  // tail_only: per layer, whether its histograms are tail-only (not for a dense layer's per-channel histograms,
-  // which read a flattened map: those count everything), the first fine bin counted one by one, each channel's
-  // first coarse bin counted and highest coarse bin seen (-1: none).
+  // Layer l's input values recorded, over all images (a channel's share: values_ / in.c).
+  std::vector<std::uint64_t> values_;
+  // tail_only: per layer, whether its histograms are tail-only (never a dense layer's: its channels are flat indices
+  // of the map it reads, and that input is small, so it is binned in full), the first fine bin counted one by one,
+  // and per channel the first coarse bin counted one by one and the highest coarse bin seen (-1: none).
   std::vector<bool> tail_;
   std::vector<int> fine_threshold_;
   std::vector<std::vector<int>> coarse_threshold_, coarse_last_;
