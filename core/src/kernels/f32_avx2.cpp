@@ -52,19 +52,22 @@ void conv2d(const F32Geometry& g, const float* weights, const float* bias) { con
 void depthwise(const F32Geometry& g, const float* weights, const float* bias) { depthwise_wide<V>(g, weights, bias); }
 void dense(const F32Dense& d) { dense_wide<V>(d); }
 
-// 8 values per compare (signed compares: magnitudes are below 2^31, thresholds at least 1); the rare selected ones
-// are written one by one from the compare's sign bits; the last n % 8 values one at a time.
+// 8 values per compare (signed compares: magnitudes are below 2^31, thresholds at least 1), the last n % 8 with a
+// masked load; the rare selected ones are written one by one from the compare's sign bits.
 std::size_t select_tail(const float* values, const std::uint32_t* thresholds, std::size_t n, std::uint32_t* hits,
                         std::uint32_t& max_bits) {
   const __m256i magnitude = _mm256_set1_epi32(0x7fffffff), above_infinity = _mm256_set1_epi32(0x7f800001);
-  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i one = _mm256_set1_epi32(1), lane_index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   __m256i largest = _mm256_setzero_si256();
-  std::size_t count = 0, i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256i bits = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(values + i)), magnitude);
-    const __m256i threshold = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(thresholds + i));
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < n; i += 8) {
+    const int live = n - i >= 8 ? 8 : static_cast<int>(n - i);
+    const __m256i load_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(live), lane_index);
+    const __m256i bits =
+        _mm256_and_si256(_mm256_maskload_epi32(reinterpret_cast<const int*>(values + i), load_mask), magnitude);
+    const __m256i threshold = _mm256_maskload_epi32(reinterpret_cast<const int*>(thresholds + i), load_mask);
     largest = _mm256_max_epi32(largest, _mm256_and_si256(bits, _mm256_cmpgt_epi32(above_infinity, bits)));
-    const __m256i selected = _mm256_cmpgt_epi32(bits, _mm256_sub_epi32(threshold, one));
+    const __m256i selected = _mm256_and_si256(_mm256_cmpgt_epi32(bits, _mm256_sub_epi32(threshold, one)), load_mask);
     for (unsigned hit = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(selected))); hit != 0;
          hit &= hit - 1)
       hits[count++] = static_cast<std::uint32_t>(i) + static_cast<std::uint32_t>(__builtin_ctz(hit));
@@ -72,13 +75,6 @@ std::size_t select_tail(const float* values, const std::uint32_t* thresholds, st
   alignas(32) std::uint32_t lanes[8];
   _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), largest);
   for (std::uint32_t lane : lanes) max_bits = lane > max_bits ? lane : max_bits;
-  for (; i < n; ++i) {
-    std::uint32_t bits;
-    __builtin_memcpy(&bits, values + i, 4);
-    bits &= 0x7fffffffu;
-    if (bits <= 0x7f800000u && bits > max_bits) max_bits = bits;
-    if (bits >= thresholds[i]) hits[count++] = static_cast<std::uint32_t>(i);
-  }
   return count;
 }
 

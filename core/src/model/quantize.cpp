@@ -419,6 +419,17 @@ constexpr double kMinTailValues = 16.0;
 // The smallest magnitude (bits) in fine bin b >= 1, and in coarse bin b >= 1.
 std::uint32_t fine_bin_start_bits(int b) { return static_cast<std::uint32_t>(b + ((127 + kMinExponent) << 8)) << 15; }
 std::uint32_t coarse_bin_start_bits(int b) { return static_cast<std::uint32_t>(b + ((127 + kMinExponent) << 5)) << 18; }
+// The highest bin b, from `top` down to just above `floor`, where bins b..top hold at least `wanted` values; `floor`
+// when none does.
+template <class Count>
+int tail_start_bin(const Count* bins, int top, int floor, double wanted) {
+  double seen = 0.0;
+  for (int b = top; b > floor; --b) {
+    seen += static_cast<double>(bins[b]);
+    if (seen >= wanted) return b;
+  }
+  return floor;
+}
 }  // namespace
 
 std::size_t select_tail_portable(const float* values, const std::uint32_t* thresholds, std::size_t n,
@@ -499,30 +510,16 @@ void ActivationCalibrator::raise_tail_thresholds() {
     if (!tail_[l]) continue;
     if (kept_.per_layer && max_abs_[l] > 0.0f) {
       const double wanted = std::ceil(kTailFraction * static_cast<double>(values_[l]));
-      double seen = 0.0;
-      for (int b = bin_of(max_abs_[l]); wanted >= kMinTailValues && b > fine_threshold_[l]; --b) {
-        seen += static_cast<double>(histograms_[l][static_cast<std::size_t>(b)]);
-        if (seen >= wanted) {
-          fine_threshold_[l] = b;
-          break;
-        }
-      }
+      if (wanted >= kMinTailValues)
+        fine_threshold_[l] = tail_start_bin(histograms_[l].data(), bin_of(max_abs_[l]), fine_threshold_[l], wanted);
     }
     if (!kept_.per_channel) continue;
     const std::size_t channels = coarse_threshold_[l].size();
     const double wanted = std::ceil(kTailFraction * static_cast<double>(values_[l] / channels));
     if (wanted < kMinTailValues) continue;
-    for (std::size_t c = 0; c < channels; ++c) {
-      const std::uint32_t* h = channel_histograms_[l].data() + c * kCoarseBins;
-      double seen = 0.0;
-      for (int b = coarse_last_[l][c]; b > coarse_threshold_[l][c]; --b) {
-        seen += static_cast<double>(h[b]);
-        if (seen >= wanted) {
-          coarse_threshold_[l][c] = b;
-          break;
-        }
-      }
-    }
+    for (std::size_t c = 0; c < channels; ++c)
+      coarse_threshold_[l][c] = tail_start_bin(channel_histograms_[l].data() + c * kCoarseBins, coarse_last_[l][c],
+                                               coarse_threshold_[l][c], wanted);
   }
 }
 
