@@ -10,7 +10,9 @@ data_arg=()
 [ -n "${CORTEXLENS_DATA_DIR:-}" ] && data_arg=(-DCORTEXLENS_DATA_DIR="$CORTEXLENS_DATA_DIR")
 
 # `site`: only what the page needs (the CLI that packs the models, the two wasm modules), not the tests and
-# benchmarks: what serve.sh builds, so a fresh clone reaches a served page sooner.
+# benchmarks: what serve.sh builds, so a fresh clone reaches a served page sooner. The threaded module (~45 s more)
+# runs only on cross-origin-isolated pages, so `site` builds it only with CORTEXLENS_ISOLATE=1 (serve.sh serves
+# that way only then).
 mode=${1:-all}
 case "$mode" in
   all | native | wasm | site) ;;
@@ -28,6 +30,8 @@ if [ "$mode" != native ]; then
   emcmake cmake --preset wasm "${data_arg[@]}" >/dev/null
   cmake --build --preset wasm -j "$jobs" "${wasm_targets[@]}"
   # The threaded module for cross-origin-isolated pages (the module target only).
-  emcmake cmake --preset wasm-mt >/dev/null
-  cmake --build --preset wasm-mt -j "$jobs"
+  if [ "$mode" != site ] || [ "${CORTEXLENS_ISOLATE:-0}" = 1 ]; then
+    emcmake cmake --preset wasm-mt >/dev/null
+    cmake --build --preset wasm-mt -j "$jobs"
+  fi
 fi

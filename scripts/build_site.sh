@@ -2,6 +2,8 @@
 # Builds the static page into one folder that any static server (or GitHub Pages) can serve as-is.
 #   CORTEXLENS_NATIVE_BUILD  native build dir with native/cortexlens (default build/release)
 #   CORTEXLENS_WASM_BUILD    Emscripten build dir with wasm/cortexlens.{js,wasm} (default build/wasm)
+#   CORTEXLENS_WASM_MT_BUILD the threaded module's build dir (default build/wasm-mt; shipped when built there;
+#                            set empty: the site ships no threaded module)
 #   CORTEXLENS_SITE_DIR      output folder (default build/site)
 #   CORTEXLENS_DATA_DIR      the published data (default ../shared/data/v4); absent: demo model + user files only
 # Models, gallery images and response tables are derived from licensed data: they go only into the output folder.
@@ -30,9 +32,9 @@ common=(--bundle --minify --target=chrome100,firefox100,safari15 --log-level=war
 # few small modules it shares with app.js.
 "$esbuild" web/src/lessons/panel.js --format=esm --outfile="$site/lessons-panel.js" "${common[@]}"
 # The threaded module (scripts/build.sh builds it into build/wasm-mt) runs on cross-origin-isolated pages only.
-wasm_mt=${CORTEXLENS_WASM_MT_BUILD:-build/wasm-mt}
+wasm_mt=${CORTEXLENS_WASM_MT_BUILD-build/wasm-mt}
 threaded=false
-[ -f "$wasm_mt/wasm/cortexlens-mt.js" ] && threaded=true
+[ -n "$wasm_mt" ] && [ -f "$wasm_mt/wasm/cortexlens-mt.js" ] && threaded=true
 "$esbuild" web/src/worker.js --format=iife --outfile="$site/worker.js" "${common[@]}" \
   --define:__THREADED_BUILD__=$threaded
 # The Keras reader (fflate + jsfive) is loaded by the worker only when a .keras file arrives.

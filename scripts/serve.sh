@@ -10,12 +10,19 @@ if [ -z "${SKIP_BUILD:-}" ]; then
   stage "build: what the page needs (the CLI, the wasm modules)"
   bash scripts/build.sh site
   stage "the site: the page and the model packs"
-  bash scripts/build_site.sh
+  # The threaded module is built (and shipped) only for a cross-origin-isolated page, the one page that runs it; an
+  # older build/wasm-mt left from such a run is not shipped with a page that would not use it.
+  if [ "${CORTEXLENS_ISOLATE:-0}" = 1 ]; then bash scripts/build_site.sh; else
+    CORTEXLENS_WASM_MT_BUILD='' bash scripts/build_site.sh; fi
   stage ""
 fi
 site=${CORTEXLENS_SITE_DIR:-build/site}
 isolated=''
-[ "${CORTEXLENS_ISOLATE:-0}" = 1 ] && isolated=', cross-origin isolated (threaded module)'
+if [ "${CORTEXLENS_ISOLATE:-0}" = 1 ]; then
+  isolated=', cross-origin isolated (threaded module)'
+  [ -f "$site/cortexlens-mt.wasm" ] || isolated=", cross-origin isolated (this site has no threaded module: the\
+ single-threaded one runs; serve.sh with CORTEXLENS_ISOLATE=1 and without SKIP_BUILD builds it)"
+fi
 echo "serving $site at http://127.0.0.1:${PORT:-8080}/$isolated (Ctrl+C stops)"
 # Python's static server. CORTEXLENS_ISOLATE=1 adds the two headers that make the page cross-origin isolated, so
 # its worker runs the threaded module (SharedArrayBuffer; every file is same-origin, so require-corp blocks
