@@ -6,7 +6,9 @@
 #include <string>
 
 #include "cortexlens/forward.hpp"
+#include "cortexlens/isa.hpp"
 #include "engine/forward_plan.hpp"
+#include "kernels/f32_wide.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/simd_f32x4.hpp"
 
@@ -143,6 +145,12 @@ void conv2d_backward_packed(BackwardPlan::Step& step, const ForwardPlan::Buffer&
   const int dx_step = layer.stride_w * is.c;
   int* active = step.active.data();
   int* counts = step.active_counts.data();
+#if CORTEXLENS_HAVE_WIDE_F32
+  // AVX-512: every kernel row of a tile at once (f32_avx512::conv2d_backward_row), where its registers hold them.
+  const bool wide = active_isa() == Isa::avx512 &&
+                    layer.kernel_h * ((step.run_stride + 15) / 16) <= f32_avx512::kConvBackwardMaxVectors;
+  std::vector<float*> dx_rows(wide ? static_cast<std::size_t>(layer.kernel_h) : 0);
+#endif
   for (int oy = 0; oy < os.h; ++oy) {
     const float* dy_row = dy.at(oy, 0);
     // Behind a ReLU about half of the gradient is zero (47% on the first conv of neuron0 during synthesis, 37% for
@@ -167,6 +175,17 @@ void conv2d_backward_packed(BackwardPlan::Step& step, const ForwardPlan::Buffer&
       }
       counts[t] = count;
     }
+#if CORTEXLENS_HAVE_WIDE_F32
+    if (wide) {
+      for (int ky = 0; ky < layer.kernel_h; ++ky) {
+        const int iy = oy * layer.stride_h - layer.pad.top + ky;
+        dx_rows[static_cast<std::size_t>(ky)] = iy < 0 || iy >= is.h ? nullptr : dx.at(iy, -layer.pad.left);
+      }
+      f32_avx512::conv2d_backward_row({dy_row, dy.channel_stride, os.w, os.c, active, counts, step.weights.data(),
+                                       step.run_stride, layer.kernel_h, dx_rows.data(), dx_step});
+      continue;
+    }
+#endif
     for (int ky = 0; ky < layer.kernel_h; ++ky) {
       // Rows of the zero padding take contributions that would be thrown away.
       const int iy = oy * layer.stride_h - layer.pad.top + ky;

@@ -49,7 +49,82 @@ struct V {
 
 #include "kernels/f32_wide_kernels.hpp"
 
+// MR pixels (2, or 1 at the row's end) x J blocks: J = kernel rows x blocks per row, so a 5x5 conv on 3 channels
+// (15 columns per kernel row, one block) sums its whole transposed kernel in 10 accumulators per tile where the
+// 4-lane path passes over the tile once per kernel row. The partial last block of a row is loaded and added
+// through its mask: past it lie the next channel's weights and the next pixel's gradient.
+template <int MR, int J>
+inline void conv_backward_tile(const F32ConvBackwardRow& r, const float* dy, const int* active, int count,
+                               const float* const (&w)[J], const int (&width)[J], const __mmask16 (&m)[J],
+                               float* const (&dx)[J], std::ptrdiff_t offset) {
+  __m512 acc[MR][J];
+  for (int p = 0; p < MR; ++p)
+    for (int j = 0; j < J; ++j) acc[p][j] = _mm512_setzero_ps();
+  for (int i = 0; i < count; ++i) {
+    const int oc = active[i];
+    __m512 g[MR];
+    for (int p = 0; p < MR; ++p) g[p] = _mm512_set1_ps(dy[p * r.dy_step + oc]);
+    for (int j = 0; j < J; ++j) {
+      const __m512 wv = _mm512_maskz_loadu_ps(m[j], w[j] + oc * width[j]);
+      for (int p = 0; p < MR; ++p) acc[p][j] = _mm512_fmadd_ps(g[p], wv, acc[p][j]);
+    }
+  }
+  // Pixel by pixel: neighbours' destinations overlap when the stride is below the kernel width.
+  for (int p = 0; p < MR; ++p)
+    for (int j = 0; j < J; ++j) {
+      if (dx[j] == nullptr) continue;
+      float* d = dx[j] + offset + p * r.dx_step;
+      _mm512_mask_storeu_ps(d, m[j], _mm512_add_ps(_mm512_maskz_loadu_ps(m[j], d), acc[p][j]));
+    }
+}
+
+template <int J>
+void conv_backward_row(const F32ConvBackwardRow& r) {
+  const int blocks = (r.run_stride + 15) / 16;
+  const float* w[J];
+  int width[J];
+  __mmask16 m[J];
+  float* dx[J];
+  for (int j = 0; j < J; ++j) {
+    const int ky = j / blocks, c0 = (j % blocks) * 16;
+    width[j] = r.run_stride - c0 < 16 ? r.run_stride - c0 : 16;
+    m[j] = static_cast<__mmask16>((1u << width[j]) - 1u);
+    w[j] = r.weights + (static_cast<std::ptrdiff_t>(ky) * r.run_stride + c0) * r.out_c;
+    dx[j] = r.dx_rows[ky] == nullptr ? nullptr : r.dx_rows[ky] + c0;
+  }
+  int ox = 0, t = 0;
+  for (; ox + 2 <= r.out_w; ox += 2, ++t)
+    if (r.counts[t])
+      conv_backward_tile<2, J>(r, r.dy + ox * r.dy_step, r.active + t * r.out_c, r.counts[t], w, width, m, dx,
+                               static_cast<std::ptrdiff_t>(ox) * r.dx_step);
+  if (ox < r.out_w && r.counts[t])
+    conv_backward_tile<1, J>(r, r.dy + ox * r.dy_step, r.active + t * r.out_c, r.counts[t], w, width, m, dx,
+                             static_cast<std::ptrdiff_t>(ox) * r.dx_step);
+}
+
 }  // namespace
+
+void conv2d_backward_row(const F32ConvBackwardRow& row) {
+  static_assert(kConvBackwardMaxVectors == 8, "one case per vector count below");
+  switch (row.kh * ((row.run_stride + 15) / 16)) {
+    case 1:
+      return conv_backward_row<1>(row);
+    case 2:
+      return conv_backward_row<2>(row);
+    case 3:
+      return conv_backward_row<3>(row);
+    case 4:
+      return conv_backward_row<4>(row);
+    case 5:
+      return conv_backward_row<5>(row);
+    case 6:
+      return conv_backward_row<6>(row);
+    case 7:
+      return conv_backward_row<7>(row);
+    default:
+      return conv_backward_row<8>(row);
+  }
+}
 
 void conv2d(const F32Geometry& g, const float* weights, const float* bias) { conv2d_wide<V>(g, weights, bias); }
 void depthwise(const F32Geometry& g, const float* weights, const float* bias) { depthwise_wide<V>(g, weights, bias); }

@@ -62,6 +62,21 @@ inline int vector_floats(Isa isa) { return isa == Isa::avx512 ? 16 : isa == Isa:
 // bits, sign cleared) is at least thresholds[i] (every threshold >= 1, so exact zeros are never selected), written
 // to hits (room for n) in increasing order; returns how many. Raises max_bits to the largest magnitude seen that is
 // not a NaN. The portable twin is select_tail_portable (core/src/model/quantize.cpp).
+// One output row of a conv2d's input gradient (engine/backward_plan.cpp, BackwardPlan::Step's layout): output
+// pixels in tiles of 2, tile t summing the gradient channels listed at active + t * out_c (counts[t] of them) against
+// the transposed weights, every kernel row and 16-column block of a tile at once, then adding each block into its
+// dx row (dx_rows[ky], null for a row in the padding: skipped). Pixel p of the row adds at dx_rows[ky] + p * dx_step.
+struct F32ConvBackwardRow {
+  const float* dy;  // the row's pixel 0, channel 0; pixel p at dy + p * dy_step
+  int dy_step, out_w, out_c;
+  const int* active;
+  const int* counts;
+  const float* weights;  // (kh, run_stride): per kernel row, blocks of up to 16 columns, each (out_c, width)
+  int run_stride, kh;
+  float* const* dx_rows;
+  int dx_step;
+};
+
 #if CORTEXLENS_HAVE_WIDE_F32
 namespace f32_avx2 {
 void conv2d(const F32Geometry& g, const float* weights, const float* bias);
@@ -71,6 +86,10 @@ std::size_t select_tail(const float* values, const std::uint32_t* thresholds, st
                         std::uint32_t& max_bits);
 }  // namespace f32_avx2
 namespace f32_avx512 {
+// conv2d_backward_row runs a layer whose kernel rows times 16-column blocks number at most
+// kConvBackwardMaxVectors (one register per block and pixel); wider layers keep the 4-lane path.
+constexpr int kConvBackwardMaxVectors = 8;
+void conv2d_backward_row(const F32ConvBackwardRow& row);
 void conv2d(const F32Geometry& g, const float* weights, const float* bias);
 void depthwise(const F32Geometry& g, const float* weights, const float* bias);
 void dense(const F32Dense& d);
