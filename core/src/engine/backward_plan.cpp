@@ -23,6 +23,11 @@ namespace cortexlens {
 // product shaped like the forward's pointwise convs, with the same 2 pixels x 16 values register tile, followed
 // by adding each 15-value row into the input gradient, where the 5 columns x 3 channels of one kernel row are
 // contiguous in (H, W, C) order whatever the stride.
+//
+// On AVX-512 (active_isa(), CORTEXLENS_HAVE_WIDE_F32) both conv2d and depthwise hand their inner loops to
+// kernels/f32_avx512.cpp, with the same packed weights and the same order of the sum over channels or taps (fused
+// multiply-adds: within a tolerance of the reference, like the forward's wide paths); the lists of active channels
+// and of taps are made here for every path.
 
 struct BackwardPlan {
   // One layer's backward: packed weights and the buffers around its kernel.
@@ -40,11 +45,9 @@ struct BackwardPlan {
     // (zeroed per call); depthwise: (in.h, in.w, cs), unused when the chain lets it write into the dy below;
     // dense: (in.h, in.w, in.c).
     ForwardPlan::Buffer dx;
-    // depthwise: scratch for the taps reaching one row and column phase, (kh * kw) at most.
-    struct Tap {
-      const float* dy;  // the tap's source for the tile's first pixel, channel 0; pixel p reads dy + p * cs
-      const float* w;   // the tap's (cs) weights
-    };
+    // depthwise: scratch for the taps reaching one row and column phase, (kh * kw) at most. The tap's source is
+    // for the tile's first pixel, channel 0: pixel p reads dy + p * cs.
+    using Tap = F32DepthwiseTap;
     std::vector<Tap> taps;
     std::vector<int> row_taps;  // depthwise: (oy, ky) pairs reaching one input row
     // conv2d: per tile of one output row, the channels whose gradient is not zero for all its pixels, (tiles, out.c).
@@ -241,6 +244,9 @@ void depthwise_backward_packed(BackwardPlan::Step& step, const ForwardPlan::Buff
   const int sh = layer.stride_h, sw = layer.stride_w, cs = dy.channel_stride;
   BackwardPlan::Step::Tap* taps = step.taps.data();
   std::vector<int>& rows = step.row_taps;
+#if CORTEXLENS_HAVE_WIDE_F32
+  const bool wide = active_isa() == Isa::avx512;
+#endif
   for (int iy = 0; iy < is.h; ++iy) {
     rows.clear();
     for (int ky = 0; ky < layer.kernel_h; ++ky) {
@@ -265,6 +271,12 @@ void depthwise_backward_packed(BackwardPlan::Step& step, const ForwardPlan::Buff
       const std::ptrdiff_t dx_step = sw * out.pixel;
       const float* mask_first = out.mask ? out.mask + iy * out.mask_row + px * out.mask_pixel : nullptr;
       const std::ptrdiff_t mask_step = sw * out.mask_pixel;
+#if CORTEXLENS_HAVE_WIDE_F32
+      if (wide) {
+        f32_avx512::depthwise_backward_run({taps, count, cs, pixels, dx_first, dx_step, mask_first, mask_step});
+        continue;
+      }
+#endif
       for (int t = 0; t < pixels;) {
         const std::ptrdiff_t offset = static_cast<std::ptrdiff_t>(t) * cs;
         float* d = dx_first + t * dx_step;

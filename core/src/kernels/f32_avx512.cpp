@@ -102,7 +102,68 @@ void conv_backward_row(const F32ConvBackwardRow& r) {
                              static_cast<std::ptrdiff_t>(ox) * r.dx_step);
 }
 
+// MR pixels x NV vectors of 16 channels, the last of them masked to the channels left (cs is a multiple of 4).
+template <int MR, int NV>
+inline void depthwise_backward_tile(const F32DepthwiseBackwardRun& r, int t, int c0, __mmask16 last) {
+  __mmask16 lanes[NV];
+  for (int v = 0; v < NV; ++v) lanes[v] = v + 1 < NV ? 0xFFFF : last;
+  __m512 acc[MR][NV];
+  for (int p = 0; p < MR; ++p)
+    for (int v = 0; v < NV; ++v) acc[p][v] = _mm512_setzero_ps();
+  const std::ptrdiff_t offset = static_cast<std::ptrdiff_t>(t) * r.cs + c0;
+  for (int k = 0; k < r.count; ++k) {
+    const float* g = r.taps[k].dy + offset;
+    __m512 w[NV];
+    for (int v = 0; v < NV; ++v) w[v] = _mm512_maskz_loadu_ps(lanes[v], r.taps[k].w + c0 + v * 16);
+    for (int p = 0; p < MR; ++p)
+      for (int v = 0; v < NV; ++v)
+        acc[p][v] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(lanes[v], g + p * r.cs + v * 16), w[v], acc[p][v]);
+  }
+  for (int p = 0; p < MR; ++p)
+    for (int v = 0; v < NV; ++v) {
+      float* d = r.dx + (t + p) * r.dx_step + c0 + v * 16;
+      __m512 value = acc[p][v];
+      if (r.mask) {
+        // Behind the ReLU below: only where its output is positive (a NaN there gives 0, as on the 4-lane path).
+        const __m512 m = _mm512_maskz_loadu_ps(lanes[v], r.mask + (t + p) * r.mask_step + c0 + v * 16);
+        value = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ), value);
+      }
+      _mm512_mask_storeu_ps(d, lanes[v], value);
+    }
+}
+
+// Channels in groups of up to 4 vectors (64), the group's last vector masked.
+template <int MR>
+inline void depthwise_backward_pixels(const F32DepthwiseBackwardRun& r, int t) {
+  for (int c0 = 0; c0 < r.cs; c0 += 64) {
+    const int left = r.cs - c0 < 64 ? r.cs - c0 : 64;
+    const int vectors = (left + 15) / 16;
+    const int tail = left - (vectors - 1) * 16;
+    const __mmask16 last = static_cast<__mmask16>((1u << tail) - 1u);
+    switch (vectors) {
+      case 4:
+        depthwise_backward_tile<MR, 4>(r, t, c0, last);
+        break;
+      case 3:
+        depthwise_backward_tile<MR, 3>(r, t, c0, last);
+        break;
+      case 2:
+        depthwise_backward_tile<MR, 2>(r, t, c0, last);
+        break;
+      default:
+        depthwise_backward_tile<MR, 1>(r, t, c0, last);
+        break;
+    }
+  }
+}
+
 }  // namespace
+
+void depthwise_backward_run(const F32DepthwiseBackwardRun& run) {
+  int t = 0;
+  for (; t + 4 <= run.pixels; t += 4) depthwise_backward_pixels<4>(run, t);
+  for (; t < run.pixels; ++t) depthwise_backward_pixels<1>(run, t);
+}
 
 void conv2d_backward_row(const F32ConvBackwardRow& row) {
   static_assert(kConvBackwardMaxVectors == 8, "one case per vector count below");

@@ -77,6 +77,23 @@ struct F32ConvBackwardRow {
   int dx_step;
 };
 
+// One column phase of one input row of a depthwise conv's input gradient (engine/backward_plan.cpp): `pixels` input
+// pixels, dx_step apart, each the sum over `count` taps of the tap's gradient (pixel p at dy + p * cs) times its
+// weights, for cs channels (a multiple of 4), in the taps' order; written through the ReLU mask below when `mask`
+// is set (a value stays where the mask is > 0, else 0).
+struct F32DepthwiseTap {
+  const float* dy;  // the tap's source for the phase's first pixel, channel 0
+  const float* w;   // the tap's (cs) weights
+};
+struct F32DepthwiseBackwardRun {
+  const F32DepthwiseTap* taps;
+  int count, cs, pixels;
+  float* dx;
+  std::ptrdiff_t dx_step;
+  const float* mask;
+  std::ptrdiff_t mask_step;
+};
+
 #if CORTEXLENS_HAVE_WIDE_F32
 namespace f32_avx2 {
 void conv2d(const F32Geometry& g, const float* weights, const float* bias);
@@ -90,6 +107,7 @@ namespace f32_avx512 {
 // kConvBackwardMaxVectors (one register per block and pixel); wider layers keep the 4-lane path.
 constexpr int kConvBackwardMaxVectors = 8;
 void conv2d_backward_row(const F32ConvBackwardRow& row);
+void depthwise_backward_run(const F32DepthwiseBackwardRun& run);
 void conv2d(const F32Geometry& g, const float* weights, const float* bias);
 void depthwise(const F32Geometry& g, const float* weights, const float* bias);
 void dense(const F32Dense& d);
