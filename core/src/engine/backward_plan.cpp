@@ -152,7 +152,7 @@ void conv2d_backward_packed(BackwardPlan::Step& step, const ForwardPlan::Buffer&
   // AVX-512: every kernel row of a tile at once (f32_avx512::conv2d_backward_row), where its registers hold them.
   const bool wide = active_isa() == Isa::avx512 &&
                     layer.kernel_h * ((step.run_stride + 15) / 16) <= f32_avx512::kConvBackwardMaxVectors;
-  std::vector<float*> dx_rows(wide ? static_cast<std::size_t>(layer.kernel_h) : 0);
+  float* dx_rows[f32_avx512::kConvBackwardMaxVectors];  // kernel_h <= that when wide: no allocation per call
 #endif
   for (int oy = 0; oy < os.h; ++oy) {
     const float* dy_row = dy.at(oy, 0);
@@ -182,10 +182,10 @@ void conv2d_backward_packed(BackwardPlan::Step& step, const ForwardPlan::Buffer&
     if (wide) {
       for (int ky = 0; ky < layer.kernel_h; ++ky) {
         const int iy = oy * layer.stride_h - layer.pad.top + ky;
-        dx_rows[static_cast<std::size_t>(ky)] = iy < 0 || iy >= is.h ? nullptr : dx.at(iy, -layer.pad.left);
+        dx_rows[ky] = iy < 0 || iy >= is.h ? nullptr : dx.at(iy, -layer.pad.left);
       }
       f32_avx512::conv2d_backward_row({dy_row, dy.channel_stride, os.w, os.c, active, counts, step.weights.data(),
-                                       step.run_stride, layer.kernel_h, dx_rows.data(), dx_step});
+                                       step.run_stride, layer.kernel_h, dx_rows, dx_step});
       continue;
     }
 #endif
