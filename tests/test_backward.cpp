@@ -8,6 +8,7 @@
 #include "cortexlens/forward.hpp"
 #include "cortexlens/isa.hpp"
 #include "gradient_check.hpp"
+#include "isa_guard.hpp"
 #include "keras_fixture.hpp"
 #include "kernels/kernels.hpp"
 #include "random_layer.hpp"
@@ -16,6 +17,7 @@ using namespace cortexlens;
 
 namespace {
 
+using test::IsaGuard;
 using test::random_layer;
 
 Model single_layer_model(const Layer& layer) {
@@ -221,12 +223,6 @@ Layer padded_layer(LayerKind kind, Shape3 in, int out_c, int kh, int kw, int sh,
   for (auto& w : layer.weights) w = normal(rng);
   return layer;
 }
-
-// Restores the path the kernels used before a test forced others, also when a REQUIRE ends the test.
-struct IsaGuard {
-  Isa saved = active_isa();
-  ~IsaGuard() { (void)set_isa(saved); }
-};
 
 void require_backward_matches_ref(const Layer& layer, std::mt19937& rng) {
   Tensor dy = random_input(layer.out, rng);

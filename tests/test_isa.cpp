@@ -19,6 +19,7 @@
 #include "cortexlens/model_file.hpp"
 #include "engine/forward_plan.hpp"
 #include "image_fixtures.hpp"
+#include "isa_guard.hpp"
 #include "kernels/kernels.hpp"
 #include "random_layer.hpp"
 
@@ -26,15 +27,10 @@ using namespace cortexlens;
 
 namespace {
 
+using test::IsaGuard;
 using test::random_layer;
 
 constexpr double kRelativeTolerance = 1e-5;
-
-// Restores the ISA the kernels used before a test forced others.
-struct IsaGuard {
-  Isa saved = active_isa();
-  ~IsaGuard() { (void)set_isa(saved); }
-};
 
 void require_close(const std::vector<float>& fast, const std::vector<float>& ref) {
   REQUIRE(fast.size() == ref.size());

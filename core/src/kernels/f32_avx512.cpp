@@ -1,6 +1,7 @@
 // The float32 ForwardPlan kernels on AVX-512 (16 floats per vector, 32 registers, fused multiply-add); compiled
 // with -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma (core/CMakeLists.txt) and called only when active_isa()
-// is avx512. The kernels themselves: f32_wide_kernels.hpp.
+// is avx512. The forward kernels themselves: f32_wide_kernels.hpp; the input-gradient kernels of
+// engine/backward_plan.cpp (conv2d_backward_row, depthwise_backward_run) are in this file only.
 //
 // Register tiles (32 zmm): conv 6 pixels x 4 vectors (64 channels: 24 accumulators, 4 weights, the broadcast is a
 // memory operand of the FMA), narrower blocks take more pixels (8 x 3, 12 x 2, 12 x 1); depthwise 4 pixels x 4

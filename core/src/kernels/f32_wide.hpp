@@ -58,10 +58,6 @@ struct F32Dense {
 inline int conv_block(Isa isa) { return isa == Isa::avx512 ? 64 : 16; }
 inline int vector_floats(Isa isa) { return isa == Isa::avx512 ? 16 : isa == Isa::avx2 ? 8 : 4; }
 
-// Calibration's tail selection (ActivationCalibrator, tail mode): the indices i < n whose magnitude |values[i]| (its
-// bits, sign cleared) is at least thresholds[i] (every threshold >= 1, so exact zeros are never selected), written
-// to hits (room for n) in increasing order; returns how many. Raises max_bits to the largest magnitude seen that is
-// not a NaN. The portable twin is select_tail_portable (core/src/model/quantize.cpp).
 // One output row of a conv2d's input gradient (engine/backward_plan.cpp, BackwardPlan::Step's layout): output
 // pixels in tiles of 2, tile t summing the gradient channels listed at active + t * out_c (counts[t] of them) against
 // the transposed weights, every kernel row and 16-column block of a tile at once, then adding each block into its
@@ -94,6 +90,10 @@ struct F32DepthwiseBackwardRun {
   std::ptrdiff_t mask_step;
 };
 
+// Calibration's tail selection (ActivationCalibrator, tail mode): the indices i < n whose magnitude |values[i]| (its
+// bits, sign cleared) is at least thresholds[i] (every threshold >= 1, so exact zeros are never selected), written
+// to hits (room for n) in increasing order; returns how many. Raises max_bits to the largest magnitude seen that is
+// not a NaN. The portable twin is select_tail_portable (core/src/model/quantize.cpp).
 #if CORTEXLENS_HAVE_WIDE_F32
 namespace f32_avx2 {
 void conv2d(const F32Geometry& g, const float* weights, const float* bias);
