@@ -45,7 +45,10 @@ struct Int8ForwardPlan::Step {
   std::vector<std::int16_t> weights;        // conv2d, depthwise, dense with one unit
   std::vector<std::ptrdiff_t> tap_offsets;  // depthwise: per tap pair, the two taps' input offsets
   std::vector<std::int16_t> tap_weights;    // depthwise, for the AVX2/AVX-512 steps (kernels/int8_wide.hpp): (taps, cs)
-  std::vector<std::int8_t> dense_weights;   // dense with several units
+  // depthwise 5 wide at stride 2 along x, for the same steps (wide_int8::depthwise_pairs): (kh, 3, cs rounded up to
+  // 16, 2), the weights of taps kx = 2t and 2t + 1 side by side (kx = 5 is zero). Empty elsewhere.
+  std::vector<std::int16_t> pair_weights;
+  std::vector<std::int8_t> dense_weights;  // dense with several units
   // conv2d on AMX (kernels/int8_avx512.cpp): per block of 16 output channels (quads, 16, 4) int8, where the
   // window's kh rows of kw * in_cs codes follow one another (k = ky * kw * in_cs + kx * in_cs + ic) in groups of 4,
   // rounded up to whole tiles of 16 groups. The input is read as unsigned bytes, signed codes shifted by 128:

@@ -26,6 +26,8 @@ struct Avx2 {
     return SW == 1 ? 4 : 0;
   }
   static constexpr int kDwPixels = 4;  // depthwise: 4 pixels x (even, odd) accumulators
+  // depthwise_pairs: 6 accumulators beside 8 pair vectors.
+  static constexpr int kDwPairPixels = 6;
   using I = __m256i;
   using F = __m256;
   // A partial vector of int16 codes: always 8 of 16 (channel strides are multiples of 8).
@@ -35,6 +37,14 @@ struct Avx2 {
     return _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
   static I set1_i32(std::int32_t x) { return _mm256_set1_epi32(x); }
+  static void store_i(std::int16_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+  // The codes of 8 channels of pixels a and b interleaved, lane k = (a[k], b[k]); a null pixel is zeros. (n is
+  // always 8: channel strides are multiples of 8.)
+  static I pair_pixels(const std::int16_t* a, const std::int16_t* b, int) {
+    const __m128i first = a ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(a)) : _mm_setzero_si128();
+    const __m128i second = b ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(b)) : _mm_setzero_si128();
+    return _mm256_set_m128i(_mm_unpackhi_epi16(first, second), _mm_unpacklo_epi16(first, second));
+  }
   static I and_i(I a, I b) { return _mm256_and_si256(a, b); }
   // (even channels' sums, odd channels' sums) -> channels [0, 8) and [8, 16) in order.
   static void interleave(I even, I odd, I& first, I& second) {

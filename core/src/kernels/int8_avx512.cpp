@@ -28,6 +28,9 @@ struct Avx512 {
     return SW == 1 ? 6 : 4;
   }
   static constexpr int kDwPixels = 8;  // depthwise: 8 pixels x (even, odd) accumulators
+  // depthwise_pairs: 7 accumulators beside 9 pair vectors; 7 pixels divide the published models' widths (56, 28),
+  // where 8 left a tile to overlap the one before.
+  static constexpr int kDwPairPixels = 7;
   using I = __m512i;
   using F = __m512;
   using M = __mmask16;    // int32 lanes
@@ -35,6 +38,17 @@ struct Avx512 {
   static M16 mask16(int n) { return n >= 32 ? ~M16{0} : static_cast<M16>((1u << n) - 1u); }
   static I load_i16(const std::int16_t* p, M16 m) { return _mm512_maskz_loadu_epi16(m, p); }
   static I set1_i32(std::int32_t x) { return _mm512_set1_epi32(x); }
+  static void store_i(std::int16_t* p, I v) { _mm512_storeu_si512(p, v); }
+  // The codes of n (8 or 16) channels of pixels a and b interleaved, lane k = (a[k], b[k]); a null pixel is zeros.
+  static I pair_pixels(const std::int16_t* a, const std::int16_t* b, int n) {
+    const I order = _mm512_setr_epi32(0x00100000, 0x00110001, 0x00120002, 0x00130003, 0x00140004, 0x00150005,
+                                      0x00160006, 0x00170007, 0x00180008, 0x00190009, 0x001A000A, 0x001B000B,
+                                      0x001C000C, 0x001D000D, 0x001E000E, 0x001F000F);
+    const __mmask16 m = static_cast<__mmask16>((1u << n) - 1u);
+    const __m256i first = a ? _mm256_maskz_loadu_epi16(m, a) : _mm256_setzero_si256();
+    const __m256i second = b ? _mm256_maskz_loadu_epi16(m, b) : _mm256_setzero_si256();
+    return _mm512_permutexvar_epi16(order, _mm512_inserti64x4(_mm512_castsi256_si512(first), second, 1));
+  }
   static I and_i(I a, I b) { return _mm512_and_si512(a, b); }
   // (even channels' sums, odd channels' sums) -> channels [0, 16) and [16, 32) in order.
   static void interleave(I even, I odd, I& first, I& second) {

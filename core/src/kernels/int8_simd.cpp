@@ -712,6 +712,18 @@ Int8ForwardPlan::Step Int8ForwardPlan::prepare_step(const Layer& layer, int in_c
       for (int t = 0; t < taps; ++t)
         for (int c = 0; c < in_c; ++c)
           step.tap_weights[static_cast<std::size_t>(t) * in_cs + c] = q.weights[static_cast<std::size_t>(t) * in_c + c];
+#if defined(CORTEXLENS_WIDE_INT8)
+      if (kw == wide_int8::kPairKernelWidth && layer.stride_w == 2) {
+        const int width = round_up(in_cs, 16);
+        constexpr int kPairs = (wide_int8::kPairKernelWidth + 1) / 2;
+        step.pair_weights.assign(static_cast<std::size_t>(kh) * kPairs * width * 2, 0);
+        for (int ky = 0; ky < kh; ++ky)
+          for (int kx = 0; kx < kw; ++kx)
+            for (int c = 0; c < in_c; ++c)
+              step.pair_weights[((static_cast<std::size_t>(ky) * kPairs + kx / 2) * width + c) * 2 + kx % 2] =
+                  q.weights[(static_cast<std::size_t>(ky) * kw + kx) * in_c + c];
+      }
+#endif
       break;
     }
     case LayerKind::dense: {

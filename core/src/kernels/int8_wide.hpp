@@ -20,6 +20,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "cortexlens/isa.hpp"
 #include "engine/int8_forward_plan_internals.hpp"
@@ -345,6 +347,108 @@ void dw_row(const Int8ForwardPlan::Step& step, const Finish& fin, const std::int
   }
 }
 
+// Depthwise kernels 5 wide at stride 2 along x: output ox reads input pixels 2 ox .. 2 ox + 4 (from the padded
+// window's corner), so the taps (0, 1) and (2, 3) of every output fall on the pixel pairs (2m, 2m + 1) with m = ox
+// and ox + 1, and tap 4 on the first pixel of pair ox + 2. With each input row rewritten once as pairs (the codes of
+// pixels 2m and 2m + 1 interleaved channel by channel), one vpdpwssd sums two taps of L channels, all its lanes
+// useful and the lanes in channel order: 3 products per kernel row and L channels, where dw_tile_reuse makes 10
+// per 2L channels (half its lanes multiply by zero) and then interleaves. The same sums in another order, so
+// the same bits. Channels go in groups of L (no half-empty group when cs is not a multiple of 2L).
+constexpr int kPairKernelWidth = 5;
+constexpr int kPairTaps = (kPairKernelWidth + 1) / 2;
+
+// MR output pixels x L channels from the kernel rows' pair rows (rows[ky] at the tile's first pair).
+template <class V, bool VNNI, int MR, bool PARTIAL, class Finish>
+inline void dw_pair_tile(const Finish& fin, const std::int16_t* const* rows, int kh, const std::int16_t* w,
+                         std::ptrdiff_t w_tap, int oy, int ox, int c0, int n) {
+  using I = typename V::I;
+  constexpr int L = V::L, N = MR + kPairTaps - 1;
+  I acc[MR];
+  for (int p = 0; p < MR; ++p) acc[p] = V::zero();
+  for (int ky = 0; ky < kh; ++ky) {
+    I xv[N];
+    for (int j = 0; j < N; ++j) xv[j] = V::load_w(rows[ky] + j * 2 * L);
+    for (int t = 0; t < kPairTaps; ++t) {
+      const I wt = V::load_w(w + (ky * kPairTaps + t) * w_tap);
+      for (int p = 0; p < MR; ++p) acc[p] = V::template dot_add<VNNI>(acc[p], xv[p + t], wt);
+    }
+  }
+  for (int p = 0; p < MR; ++p) fin.template finish<PARTIAL>(oy, ox + p, c0, acc[p], V::mask(n));
+}
+
+template <class V, bool VNNI, bool PARTIAL, class Finish>
+void dw_pair_row(const Finish& fin, const std::int16_t* const* rows, int kh, const std::int16_t* w,
+                 std::ptrdiff_t w_tap, int out_w, int oy, int c0, int n) {
+  constexpr int MR = V::kDwPairPixels, L = V::L;
+  const std::int16_t* at[8];  // kh <= 8, checked by the caller
+  const auto tile = [&](auto pixels, int ox) {
+    for (int ky = 0; ky < kh; ++ky) at[ky] = rows[ky] + static_cast<std::ptrdiff_t>(ox) * 2 * L;
+    dw_pair_tile<V, VNNI, decltype(pixels)::value, PARTIAL>(fin, at, kh, w, w_tap, oy, ox, c0, n);
+  };
+  if (out_w < MR) {
+    for (int ox = 0; ox < out_w; ++ox) tile(std::integral_constant<int, 1>{}, ox);
+    return;
+  }
+  int ox = 0;
+  for (; ox + MR <= out_w; ox += MR) tile(std::integral_constant<int, MR>{}, ox);
+  if (ox < out_w) tile(std::integral_constant<int, MR>{}, out_w - MR);  // overlaps the tile before: same values
+}
+
+// The step through pair rows: each input row the kernel reaches is rewritten once, into a ring of kh rows (a row
+// stays while an output row still reads it), group by group of L channels.
+template <class V, bool VNNI, class Finish>
+void depthwise_pairs(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in, const Finish& fin) {
+  constexpr int L = V::L;
+  const Layer& layer = *step.layer;
+  const int cs = step.in_cs, kh = layer.kernel_h, out_w = layer.out.w, limit = layer.out.c;
+  const int groups = (limit + L - 1) / L;
+  const int pairs = out_w + kPairTaps - 1;  // pair ox + t for every output ox and pair t
+  // Pixels a row holds from the window's corner on: past them (beyond the buffer's right border) only taps
+  // of weight zero reach, and they read zeros.
+  const int available = layer.pad.left + in.shape.w + in.border.right;
+  const std::ptrdiff_t group_size = static_cast<std::ptrdiff_t>(pairs) * 2 * L;
+  thread_local std::vector<std::int16_t> ring;
+  const std::size_t ring_size = static_cast<std::size_t>(kh) * groups * group_size;
+  if (ring.size() < ring_size) ring.resize(ring_size);
+  int held[8];  // the input row in each slot of the ring
+  std::fill(held, held + kh, -1);
+  const std::int16_t* origin = in.at(-layer.pad.top, -layer.pad.left);
+  const std::ptrdiff_t in_row = in.row_stride();
+  const std::int16_t* rows[8];
+  const std::ptrdiff_t w_tap = static_cast<std::ptrdiff_t>(step.pair_weights.size()) / (kh * kPairTaps);
+  for (int oy = 0; oy < layer.out.h; ++oy) {
+    for (int ky = 0; ky < kh; ++ky) {
+      const int r = oy * layer.stride_h + ky, slot = r % kh;
+      std::int16_t* pair_row = ring.data() + static_cast<std::ptrdiff_t>(slot) * groups * group_size;
+      if (held[slot] != r) {
+        held[slot] = r;
+        const std::int16_t* src = origin + static_cast<std::ptrdiff_t>(r) * in_row;
+        for (int g = 0; g < groups; ++g) {
+          const int c0 = g * L, n = std::min(L, cs - c0);
+          std::int16_t* dst = pair_row + g * group_size;
+          const int whole = std::min(pairs, available / 2);  // pairs with both pixels in the row
+          const std::int16_t* pixel = src + c0;
+          int m = 0;
+          for (; m < whole; ++m, pixel += 2 * cs) V::store_i(dst + m * 2 * L, V::pair_pixels(pixel, pixel + cs, n));
+          for (; m < pairs; ++m, pixel += 2 * cs)
+            V::store_i(dst + m * 2 * L, V::pair_pixels(2 * m < available ? pixel : nullptr, nullptr, n));
+        }
+      }
+      rows[ky] = pair_row;
+    }
+    for (int g = 0; g < groups; ++g) {
+      const int c0 = g * L, n = std::min(L, limit - c0);
+      const std::int16_t* at[8];
+      for (int ky = 0; ky < kh; ++ky) at[ky] = rows[ky] + g * group_size;
+      const std::int16_t* w = step.pair_weights.data() + 2 * c0;
+      if (n == L)
+        dw_pair_row<V, VNNI, false>(fin, at, kh, w, w_tap, out_w, oy, c0, n);
+      else
+        dw_pair_row<V, VNNI, true>(fin, at, kh, w, w_tap, out_w, oy, c0, n);
+    }
+  }
+}
+
 template <class V, bool VNNI, class Finish>
 [[gnu::noinline]] void depthwise_step(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in,
                                       const Finish& fin) {
@@ -353,6 +457,7 @@ template <class V, bool VNNI, class Finish>
   const int cs = step.in_cs, in_row = in.row_stride();
   // Only the layer's channels are written: the consumer's channels past C stay zero.
   const int limit = layer.out.c;
+  if (!step.pair_weights.empty() && layer.kernel_h <= 8) return depthwise_pairs<V, VNNI>(step, in, fin);
   const std::int16_t* origin = in.at(-layer.pad.top, -layer.pad.left);
   for (int oy = 0; oy < layer.out.h; ++oy) {
     const std::int16_t* row = origin + static_cast<std::ptrdiff_t>(oy) * layer.stride_h * in_row;
