@@ -28,6 +28,8 @@ struct Avx2 {
   static constexpr int kDwPixels = 4;  // depthwise: 4 pixels x (even, odd) accumulators
   // depthwise_pairs: 6 accumulators beside 8 pair vectors.
   static constexpr int kDwPairPixels = 6;
+  // depthwise_packed: not here (its 2 x 7 accumulators and weights need more than 16 registers).
+  static constexpr int kDwPackedVectors = 0;
   using I = __m256i;
   using F = __m256;
   // A partial vector of int16 codes: always 8 of 16 (channel strides are multiples of 8).
@@ -35,6 +37,10 @@ struct Avx2 {
   static M16 mask16(int n) { return n; }
   static I load_i16(const std::int16_t* p, M16) {
     return _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static I upper_half(I v) { return _mm256_permute2x128_si256(v, v, 0x11); }
+  static I repeat_8_codes(const std::int16_t* p) {
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
   static I set1_i32(std::int32_t x) { return _mm256_set1_epi32(x); }
   static void store_i(std::int16_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }

@@ -31,12 +31,20 @@ struct Avx512 {
   // depthwise_pairs: 7 accumulators beside 9 pair vectors; 7 pixels divide the published models' widths (56, 28),
   // where 8 left a tile to overlap the one before.
   static constexpr int kDwPairPixels = 7;
+  // depthwise_packed: 7 vectors of 4 pixels (the 28-wide maps of the published models in one tile) x (even, odd).
+  static constexpr int kDwPackedVectors = 7;
   using I = __m512i;
   using F = __m512;
   using M = __mmask16;    // int32 lanes
   using M16 = __mmask32;  // int16 lanes
   static M16 mask16(int n) { return n >= 32 ? ~M16{0} : static_cast<M16>((1u << n) - 1u); }
   static I load_i16(const std::int16_t* p, M16 m) { return _mm512_maskz_loadu_epi16(m, p); }
+  // Codes 8..15 of 16 lanes moved to 0..7 (the second pixel of a depthwise_packed vector).
+  static I upper_half(I v) { return _mm512_shuffle_i32x4(v, v, _MM_SHUFFLE(3, 2, 3, 2)); }
+  // 8 codes repeated over the vector.
+  static I repeat_8_codes(const std::int16_t* p) {
+    return _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
   static I set1_i32(std::int32_t x) { return _mm512_set1_epi32(x); }
   static void store_i(std::int16_t* p, I v) { _mm512_storeu_si512(p, v); }
   // The codes of n (8 or 16) channels of pixels a and b interleaved, lane k = (a[k], b[k]); a null pixel is zeros.

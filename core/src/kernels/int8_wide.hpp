@@ -449,6 +449,74 @@ void depthwise_pairs(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer&
   }
 }
 
+// Layers of at most 8 channels (the compact models' 3-channel depthwise convs) at stride 1 along x: a vector of
+// 2L codes holds 2L / 8 neighbouring pixels of the 8-channel stride, and those of the next output pixels lie one
+// pixel further on, so one vector load per tap serves 2L / 8 outputs, where dw_tile_reuse spends a vector (and its
+// products) on one pixel's 8 channels. Each tap's 8 weights repeat across the vector. The same sums, the same bits.
+// A tile: MR vectors of pixels along a row, their even- and odd-channel sums.
+template <class V, bool VNNI, int MR, class Finish>
+inline void dw_packed_tile(const Int8ForwardPlan::Step& step, const Finish& fin, const std::int16_t* in,
+                           std::ptrdiff_t in_row, int oy, int ox, int limit) {
+  using I = typename V::I;
+  constexpr int L = V::L, P = 2 * L / 8;  // pixels per vector
+  const int kh = step.layer->kernel_h, kw = step.layer->kernel_w;
+  I even[MR], odd[MR];
+  for (int j = 0; j < MR; ++j) even[j] = odd[j] = V::zero();
+  const I low_half = V::set1_i32(0x0000FFFF), high_half = V::set1_i32(static_cast<std::int32_t>(0xFFFF0000u));
+  const std::int16_t* w = step.tap_weights.data();
+  for (int ky = 0; ky < kh; ++ky)
+    for (int kx = 0; kx < kw; ++kx, w += 8) {
+      const I wt = V::repeat_8_codes(w);
+      const I we = V::and_i(wt, low_half), wo = V::and_i(wt, high_half);
+      const std::int16_t* x = in + ky * in_row + kx * 8;
+      for (int j = 0; j < MR; ++j) {
+        const I xv = V::load_w(x + j * P * 8);
+        even[j] = V::template dot_add<VNNI>(even[j], xv, we);
+        odd[j] = V::template dot_add<VNNI>(odd[j], xv, wo);
+      }
+    }
+  const auto m = V::mask(std::min(8, limit));
+  for (int j = 0; j < MR; ++j) {
+    I first, second;  // codes 0..L-1 and L..2L-1 of the vector: pixels (2 per L codes) in channel order
+    V::interleave(even[j], odd[j], first, second);
+    const int p = ox + j * P;
+    if constexpr (P == 4) {
+      fin.template finish<true>(oy, p, 0, first, m);
+      fin.template finish<true>(oy, p + 1, 0, V::upper_half(first), m);
+      fin.template finish<true>(oy, p + 2, 0, second, m);
+      fin.template finish<true>(oy, p + 3, 0, V::upper_half(second), m);
+    } else {
+      fin.template finish<true>(oy, p, 0, first, m);
+      fin.template finish<true>(oy, p + 1, 0, second, m);
+    }
+  }
+}
+
+// Whether depthwise_packed runs the step: the path has its tile, 8 channels, stride 1, a tile's width.
+template <class V>
+bool packs_pixels(const Int8ForwardPlan::Step& step) {
+  return V::kDwPackedVectors > 0 && step.layer->kind == LayerKind::depthwise_conv2d && step.in_cs == 8 &&
+         step.layer->stride_w == 1 && step.layer->out.w >= V::kDwPackedVectors * 2 * V::L / 8;
+}
+
+template <class V, bool VNNI, class Finish>
+void depthwise_packed(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in, const Finish& fin) {
+  constexpr int MR = V::kDwPackedVectors, P = 2 * V::L / 8, pixels = MR * P;
+  const Layer& layer = *step.layer;
+  const std::ptrdiff_t in_row = in.row_stride();
+  const std::int16_t* origin = in.at(-layer.pad.top, -layer.pad.left);
+  for (int oy = 0; oy < layer.out.h; ++oy) {
+    const std::int16_t* row = origin + static_cast<std::ptrdiff_t>(oy) * layer.stride_h * in_row;
+    int ox = 0;
+    for (; ox + pixels <= layer.out.w; ox += pixels)
+      dw_packed_tile<V, VNNI, MR>(step, fin, row + ox * 8, in_row, oy, ox, layer.out.c);
+    if (ox < layer.out.w) {  // overlaps the tile before: same values written twice
+      ox = layer.out.w - pixels;
+      dw_packed_tile<V, VNNI, MR>(step, fin, row + ox * 8, in_row, oy, ox, layer.out.c);
+    }
+  }
+}
+
 template <class V, bool VNNI, class Finish>
 [[gnu::noinline]] void depthwise_step(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer& in,
                                       const Finish& fin) {
@@ -458,6 +526,9 @@ template <class V, bool VNNI, class Finish>
   // Only the layer's channels are written: the consumer's channels past C stay zero.
   const int limit = layer.out.c;
   if (!step.pair_weights.empty() && layer.kernel_h <= 8) return depthwise_pairs<V, VNNI>(step, in, fin);
+  if constexpr (V::kDwPackedVectors > 0) {
+    if (packs_pixels<V>(step)) return depthwise_packed<V, VNNI>(step, in, fin);
+  }
   const std::int16_t* origin = in.at(-layer.pad.top, -layer.pad.left);
   for (int oy = 0; oy < layer.out.h; ++oy) {
     const std::int16_t* row = origin + static_cast<std::ptrdiff_t>(oy) * layer.stride_h * in_row;
@@ -510,10 +581,12 @@ void with_finisher(const Int8ForwardPlan::Step& step, const Int8ForwardPlan::Sin
 
 // Whether the wide path takes this step. Layers narrower than one vector (the per-neuron models' 3-channel tail)
 // run faster on the 4-lane code: most of a wide vector would be masked, and AVX-512's masked stores cost more than
-// the work (28x28x3 layers: 2-3x).
+// the work (28x28x3 layers: 2-3x), except the depthwise convs the path packs pixels for (packs_pixels).
+
 template <class V>
 bool takes_step(const Int8ForwardPlan::Step& step) {
   if (step.layer->kind == LayerKind::dense) return false;
+  if (packs_pixels<V>(step)) return true;
   const int channels = step.layer->kind == LayerKind::conv2d ? static_cast<int>(step.scale.size()) : step.in_cs / 2;
   return channels >= V::L;
 }
