@@ -38,10 +38,6 @@ struct Avx2 {
   static I load_i16(const std::int16_t* p, M16) {
     return _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
-  static I upper_half(I v) { return _mm256_permute2x128_si256(v, v, 0x11); }
-  static I repeat_8_codes(const std::int16_t* p) {
-    return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  }
   static I set1_i32(std::int32_t x) { return _mm256_set1_epi32(x); }
   static void store_i(std::int16_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
   // The codes of 8 channels of pixels a and b interleaved, lane k = (a[k], b[k]); a null pixel is zeros. (n is

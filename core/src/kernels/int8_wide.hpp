@@ -582,7 +582,6 @@ void with_finisher(const Int8ForwardPlan::Step& step, const Int8ForwardPlan::Sin
 // Whether the wide path takes this step. Layers narrower than one vector (the per-neuron models' 3-channel tail)
 // run faster on the 4-lane code: most of a wide vector would be masked, and AVX-512's masked stores cost more than
 // the work (28x28x3 layers: 2-3x), except the depthwise convs the path packs pixels for (packs_pixels).
-
 template <class V>
 bool takes_step(const Int8ForwardPlan::Step& step) {
   if (step.layer->kind == LayerKind::dense) return false;
