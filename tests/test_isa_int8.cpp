@@ -15,6 +15,7 @@
 #include "cortexlens/model_file.hpp"
 #include "cortexlens/quantize.hpp"
 #include "image_fixtures.hpp"
+#include "isa_guard.hpp"
 #include "kernels/int8_wide.hpp"
 #include "kernels/kernels.hpp"
 #include "model/quantize_internals.hpp"
@@ -24,11 +25,10 @@ using namespace cortexlens;
 
 namespace {
 
-// Restores the path and the VNNI and AMX choices the test found, whatever the test does.
-struct IsaGuard {
-  Isa before = active_isa();
-  ~IsaGuard() {
-    (void)set_isa(before);
+// Restores the path (test::IsaGuard) and allows VNNI and AMX again, whatever the test does.
+struct Int8PathGuard {
+  test::IsaGuard isa;
+  ~Int8PathGuard() {
     set_int8_vnni_allowed(true);
     set_int8_amx_allowed(true);
   }
@@ -75,7 +75,7 @@ std::vector<std::int16_t> random_codes(std::size_t n, std::mt19937& rng, const I
 template <class Kernel>
 void check_every_path(const Layer& layer, const std::vector<std::int16_t>& input, const std::vector<float>& ref,
                       Kernel fast) {
-  IsaGuard guard;
+  Int8PathGuard guard;
   for (const Variant& v : variants()) {
     select(v);
     std::vector<float> out(layer.out.size(), -1.0f);
@@ -152,7 +152,7 @@ TEST_CASE("the plan's ReLU quantizer equals quantize_values_ref on every instruc
     }
   }
   for (const float x : {0.0f, -0.0f, 1e-30f, 0.49999997f, -0.5f, -3.0f, -1e30f, 1e30f}) values.push_back(x);
-  IsaGuard guard;
+  Int8PathGuard guard;
   for (const Isa isa : supported_isas()) {
     REQUIRE(set_isa(isa));
     for (const float scale : {1.0f, 0.0371f})
@@ -186,7 +186,7 @@ TEST_CASE("quantize_values equals quantize_values_ref on every instruction-set p
     }
   }
   for (const float x : {0.0f, -0.0f, 1e-30f, -1e-30f, 0.49999997f, -0.49999997f, -1e30f, 1e30f}) values.push_back(x);
-  IsaGuard guard;
+  Int8PathGuard guard;
   for (const Isa isa : supported_isas()) {
     REQUIRE(set_isa(isa));
     for (const float scale : {1.0f, 0.0371f, 3.0f})
@@ -248,7 +248,7 @@ void check_model_on_every_path(const Model& model, std::mt19937& rng) {
   Tensor extreme(model.input);  // every quantizer clamps
   for (std::size_t i = 0; i < extreme.data.size(); ++i) extreme.data[i] = (i % 3 == 0 ? -1.0f : 1.0f) * 1.0e4f;
   inputs.push_back(extreme);
-  IsaGuard guard;
+  Int8PathGuard guard;
   for (const Tensor& x : inputs) {
     auto ref = forward_int8(model, x, {/*keep_activations=*/true, /*use_reference_kernels=*/true});
     REQUIRE(ref);

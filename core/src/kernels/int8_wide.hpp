@@ -406,6 +406,7 @@ void depthwise_pairs(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer&
   // Pixels a row holds from the window's corner on: past them (beyond the buffer's right border) only taps
   // of weight zero reach, and they read zeros.
   const int available = layer.pad.left + in.shape.w + in.border.right;
+  const int whole = std::min(pairs, available / 2);  // pairs with both pixels in the row
   const std::ptrdiff_t group_size = static_cast<std::ptrdiff_t>(pairs) * 2 * L;
   thread_local std::vector<std::int16_t> ring;
   const std::size_t ring_size = static_cast<std::size_t>(kh) * groups * group_size;
@@ -426,7 +427,6 @@ void depthwise_pairs(const Int8ForwardPlan::Step& step, Int8ForwardPlan::Buffer&
         for (int g = 0; g < groups; ++g) {
           const int c0 = g * L, n = std::min(L, cs - c0);
           std::int16_t* dst = pair_row + g * group_size;
-          const int whole = std::min(pairs, available / 2);  // pairs with both pixels in the row
           const std::int16_t* pixel = src + c0;
           int m = 0;
           for (; m < whole; ++m, pixel += 2 * cs) V::store_i(dst + m * 2 * L, V::pair_pixels(pixel, pixel + cs, n));
